@@ -1,0 +1,95 @@
+package atomicfile
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestCommit(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "out.bin")
+	if err := os.WriteFile(path, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write([]byte("new contents")); err != nil {
+		t.Fatal(err)
+	}
+	// Before Commit the old file is still there, whole.
+	if b, _ := os.ReadFile(path); string(b) != "old" {
+		t.Fatalf("before commit: got %q", b)
+	}
+	if err := f.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "new contents" {
+		t.Fatalf("after commit: got %q", b)
+	}
+	if err := f.Abort(); err != nil {
+		t.Fatalf("abort after commit: %v", err)
+	}
+	if err := f.Commit(); err == nil {
+		t.Fatal("second commit succeeded")
+	}
+	assertOnly(t, dir, "out.bin")
+}
+
+func TestAbort(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "out.bin")
+	f, err := Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte("half"))
+	if err := f.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("final path exists after abort: %v", err)
+	}
+	assertOnly(t, dir)
+}
+
+func TestWriteFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "a.json")
+	if err := WriteFile(path, []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, want 0600", st.Mode().Perm())
+	}
+	if err := WriteFile(filepath.Join(dir, "missing", "a.json"), nil, 0o644); err == nil {
+		t.Error("writing into a missing folder succeeded")
+	}
+	assertOnly(t, dir, "a.json")
+}
+
+func assertOnly(t *testing.T, dir string, names ...string) {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range ents {
+		got = append(got, e.Name())
+	}
+	if len(got) != len(names) {
+		t.Fatalf("folder holds %v, want %v", got, names)
+	}
+	for i := range got {
+		if got[i] != names[i] {
+			t.Fatalf("folder holds %v, want %v", got, names)
+		}
+	}
+}
