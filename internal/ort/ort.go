@@ -156,7 +156,7 @@ func Open() (*Env, error) {
 		return &Env{library: lib}, nil
 	}
 	onnxruntime.SetSharedLibraryPath(lib)
-	if err := onnxruntime.InitializeEnvironment(onnxruntime.WithLogLevelError()); err != nil {
+	if err := onnxruntime.InitializeEnvironment(onnxruntime.WithLogLevelFatal()); err != nil {
 		return nil, fmt.Errorf("starting onnxruntime from %s: %w (run `bash scripts/setup.sh` or set %s to a working libonnxruntime.so)", lib, err, LibraryEnv)
 	}
 	process.refs = 1

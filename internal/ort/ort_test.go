@@ -202,6 +202,7 @@ func TestProviderFallback(t *testing.T) {
 		t.Logf("CUDA available: no fallback to test")
 		return
 	case ProviderCPU:
+		t.Logf("fallback: %s", s.Fallback)
 		if !strings.Contains(s.Fallback, "CUDA is not available") || !strings.Contains(s.Fallback, "CPU") {
 			t.Errorf("fallback message %q does not say CUDA is missing and CPU is used", s.Fallback)
 		}
