@@ -1,0 +1,60 @@
+package gops
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas32"
+)
+
+// BLAS names the SGEMM implementation in use: "gonum" (pure Go, the default) or
+// "openblas" (cgo, build tag openblas).
+func BLAS() string { return blasName }
+
+// sgemm computes c = a·b + beta·c for row-major a (m×k, or k×m when ta), b (k×n, or n×k
+// when tb) and c (m×n).
+func sgemm(ta, tb bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	tA, tB := blas.NoTrans, blas.NoTrans
+	if ta {
+		tA = blas.Trans
+	}
+	if tb {
+		tB = blas.Trans
+	}
+	blas32.Implementation().Sgemm(tA, tB, m, n, k, 1, a, lda, b, ldb, beta, c, ldc)
+}
+
+// parallel calls f(worker, i) for i in [0, n), spread over up to GOMAXPROCS goroutines;
+// worker is in [0, workers(n)) and lets f use per-worker scratch space.
+func parallel(n int, f func(worker, i int)) {
+	w := workers(n)
+	if w == 1 {
+		for i := 0; i < n; i++ {
+			f(0, i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	wg.Add(w)
+	for k := 0; k < w; k++ {
+		go func(k int) {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				f(k, i)
+			}
+		}(k)
+	}
+	wg.Wait()
+}
+
+// workers is the number of goroutines parallel uses for n items.
+func workers(n int) int {
+	return max(1, min(n, runtime.GOMAXPROCS(0)))
+}

@@ -1,0 +1,5 @@
+//go:build !openblas
+
+package gops
+
+const blasName = "gonum"

@@ -1,0 +1,349 @@
+package gops
+
+import (
+	"fmt"
+	"hash"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// Conv2D convolves x (N, C, H, W) with the filters w (F, C, KH, KW), zero padding pad pixels
+// on every side and moving stride pixels at a time; the result is (N, F, OH, OW) with
+// OH = (H + 2·pad - KH)/stride + 1 (and the same for OW). It adds no bias: follow it with
+// BiasReLU or BiasAdd.
+//
+// The forward pass is im2col + one SGEMM per image, images spread over all cores; the
+// gradients with respect to x and w are ops of the same kind.
+func Conv2D(x, w *G.Node, pad, stride int) (*G.Node, error) {
+	xs, ws := x.Shape(), w.Shape()
+	if xs.Dims() != 4 {
+		return nil, fmt.Errorf("gops.Conv2D: input must be (N, C, H, W), got shape %v", xs)
+	}
+	if ws.Dims() != 4 {
+		return nil, fmt.Errorf("gops.Conv2D: filters must be (F, C, KH, KW), got shape %v", ws)
+	}
+	if xs[1] != ws[1] {
+		return nil, fmt.Errorf("gops.Conv2D: input has %d channels, filters expect %d", xs[1], ws[1])
+	}
+	if pad < 0 || stride < 1 {
+		return nil, fmt.Errorf("gops.Conv2D: need pad >= 0 and stride >= 1, got pad %d, stride %d", pad, stride)
+	}
+	op := &convOp{kh: ws[2], kw: ws[3], pad: pad, stride: stride}
+	if g := op.geom(xs, ws); g.oh < 1 || g.ow < 1 {
+		return nil, fmt.Errorf("gops.Conv2D: %dx%d filters with pad %d do not fit a %dx%d input", ws[2], ws[3], pad, xs[2], xs[3])
+	}
+	return G.ApplyOp(op, x, w)
+}
+
+// geom is the geometry of one convolution.
+type geom struct {
+	n, c, h, w     int // input
+	f, kh, kw      int // filters
+	pad, stride    int
+	oh, ow         int // output
+	k, ohw, chw    int // c·kh·kw, oh·ow, c·h·w
+	im2colIdentity bool
+}
+
+func (op *convOp) geom(xs, ws tensor.Shape) geom {
+	g := geom{n: xs[0], c: xs[1], h: xs[2], w: xs[3], f: ws[0], kh: op.kh, kw: op.kw, pad: op.pad, stride: op.stride}
+	g.oh = (g.h+2*g.pad-g.kh)/g.stride + 1
+	g.ow = (g.w+2*g.pad-g.kw)/g.stride + 1
+	g.k, g.ohw, g.chw = g.c*g.kh*g.kw, g.oh*g.ow, g.c*g.h*g.w
+	g.im2colIdentity = g.kh == 1 && g.kw == 1 && g.pad == 0 && g.stride == 1
+	return g
+}
+
+// convOp: (x, w) -> y.
+type convOp struct{ kh, kw, pad, stride int }
+
+func (op *convOp) Arity() int       { return 2 }
+func (op *convOp) Type() hm.Type    { return fnType(4, 4, 4) }
+func (op *convOp) ReturnsPtr() bool { return false }
+func (op *convOp) CallsExtern() bool {
+	return false
+}
+func (op *convOp) OverwritesInput() int             { return -1 }
+func (op *convOp) WriteHash(h hash.Hash)            { writeHash(h, op) }
+func (op *convOp) Hashcode() uint32                 { return hashOf(op) }
+func (op *convOp) DiffWRT(n int) []bool             { return []bool{true, true} }
+func (op *convOp) Do(v ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, v...) }
+func (op *convOp) String() string {
+	return fmt.Sprintf("gops.Conv2D{k: %dx%d, pad: %d, stride: %d}", op.kh, op.kw, op.pad, op.stride)
+}
+
+func (op *convOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
+	xs, err := shapeOf(ds, 0)
+	if err != nil {
+		return nil, err
+	}
+	ws, err := shapeOf(ds, 1)
+	if err != nil {
+		return nil, err
+	}
+	if xs.Dims() != 4 || ws.Dims() != 4 {
+		return nil, fmt.Errorf("gops.Conv2D: want 4-d input and filters, got %v and %v", xs, ws)
+	}
+	g := op.geom(xs, ws)
+	return tensor.Shape{g.n, g.f, g.oh, g.ow}, nil
+}
+
+func (op *convOp) UsePreallocDo(prealloc G.Value, v ...G.Value) (G.Value, error) {
+	if len(v) != 2 {
+		return nil, fmt.Errorf("gops.Conv2D: want 2 inputs, got %d", len(v))
+	}
+	xs, x, err := float32s(v[0], "Conv2D input")
+	if err != nil {
+		return nil, err
+	}
+	ws, w, err := float32s(v[1], "Conv2D filters")
+	if err != nil {
+		return nil, err
+	}
+	g := op.geom(xs, ws)
+	out, y := output(prealloc, tensor.Shape{g.n, g.f, g.oh, g.ow}, x, w)
+	convForward(g, x, w, y)
+	return out, nil
+}
+
+func (op *convOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	x, w := inputs[0], inputs[1]
+	dx, err := G.ApplyOp(&convDataGradOp{convOp: *op, xShape: x.Shape().Clone()}, w, grad)
+	if err != nil {
+		return nil, fmt.Errorf("gops.Conv2D gradient wrt input: %w", err)
+	}
+	dw, err := G.ApplyOp(&convFilterGradOp{convOp: *op, wShape: w.Shape().Clone()}, x, grad)
+	if err != nil {
+		return nil, fmt.Errorf("gops.Conv2D gradient wrt filters: %w", err)
+	}
+	return G.Nodes{dx, dw}, nil
+}
+
+// convDataGradOp: (w, dy) -> dx.
+type convDataGradOp struct {
+	convOp
+	xShape tensor.Shape
+}
+
+func (op *convDataGradOp) WriteHash(h hash.Hash) { writeHash(h, op) }
+func (op *convDataGradOp) Hashcode() uint32      { return hashOf(op) }
+func (op *convDataGradOp) String() string {
+	return fmt.Sprintf("gops.Conv2DDataGrad{k: %dx%d, pad: %d, stride: %d, x: %v}", op.kh, op.kw, op.pad, op.stride, op.xShape)
+}
+func (op *convDataGradOp) DiffWRT(n int) []bool { return []bool{false, false} }
+func (op *convDataGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+	return nil, fmt.Errorf("gops: %v has no gradient", op)
+}
+func (op *convDataGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	return op.xShape.Clone(), nil
+}
+func (op *convDataGradOp) Do(v ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, v...) }
+func (op *convDataGradOp) UsePreallocDo(prealloc G.Value, v ...G.Value) (G.Value, error) {
+	if len(v) != 2 {
+		return nil, fmt.Errorf("gops.Conv2DDataGrad: want 2 inputs, got %d", len(v))
+	}
+	ws, w, err := float32s(v[0], "Conv2D filters")
+	if err != nil {
+		return nil, err
+	}
+	_, dy, err := float32s(v[1], "Conv2D output gradient")
+	if err != nil {
+		return nil, err
+	}
+	g := op.geom(op.xShape, ws)
+	out, dx := output(prealloc, op.xShape, w, dy)
+	convBackwardData(g, w, dy, dx)
+	return out, nil
+}
+
+// convFilterGradOp: (x, dy) -> dw.
+type convFilterGradOp struct {
+	convOp
+	wShape tensor.Shape
+}
+
+func (op *convFilterGradOp) WriteHash(h hash.Hash) { writeHash(h, op) }
+func (op *convFilterGradOp) Hashcode() uint32      { return hashOf(op) }
+func (op *convFilterGradOp) String() string {
+	return fmt.Sprintf("gops.Conv2DFilterGrad{k: %dx%d, pad: %d, stride: %d, w: %v}", op.kh, op.kw, op.pad, op.stride, op.wShape)
+}
+func (op *convFilterGradOp) DiffWRT(n int) []bool { return []bool{false, false} }
+func (op *convFilterGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+	return nil, fmt.Errorf("gops: %v has no gradient", op)
+}
+func (op *convFilterGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	return op.wShape.Clone(), nil
+}
+func (op *convFilterGradOp) Do(v ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, v...) }
+func (op *convFilterGradOp) UsePreallocDo(prealloc G.Value, v ...G.Value) (G.Value, error) {
+	if len(v) != 2 {
+		return nil, fmt.Errorf("gops.Conv2DFilterGrad: want 2 inputs, got %d", len(v))
+	}
+	xs, x, err := float32s(v[0], "Conv2D input")
+	if err != nil {
+		return nil, err
+	}
+	_, dy, err := float32s(v[1], "Conv2D output gradient")
+	if err != nil {
+		return nil, err
+	}
+	g := op.geom(xs, op.wShape)
+	out, dw := output(prealloc, op.wShape, x, dy)
+	convBackwardFilter(g, x, dy, dw)
+	return out, nil
+}
+
+// convForward computes y = conv(x, w): per image, y_n (F×OHW) = w (F×K) · col(x_n) (K×OHW).
+func convForward(g geom, x, w, y []float32) {
+	cols := scratch(g, workers(g.n))
+	parallel(g.n, func(k, n int) {
+		xn := x[n*g.chw : (n+1)*g.chw]
+		col := xn
+		if !g.im2colIdentity {
+			col = cols[k]
+			im2col(g, xn, col)
+		}
+		sgemm(false, false, g.f, g.ohw, g.k, w, g.k, col, g.ohw, 0, y[n*g.f*g.ohw:(n+1)*g.f*g.ohw], g.ohw)
+	})
+}
+
+// convBackwardData computes dx: per image, col2im(wᵀ (K×F) · dy_n (F×OHW)).
+func convBackwardData(g geom, w, dy, dx []float32) {
+	cols := scratch(g, workers(g.n))
+	parallel(g.n, func(k, n int) {
+		dxn := dx[n*g.chw : (n+1)*g.chw]
+		dyn := dy[n*g.f*g.ohw : (n+1)*g.f*g.ohw]
+		if g.im2colIdentity {
+			sgemm(true, false, g.k, g.ohw, g.f, w, g.k, dyn, g.ohw, 0, dxn, g.ohw)
+			return
+		}
+		col := cols[k]
+		sgemm(true, false, g.k, g.ohw, g.f, w, g.k, dyn, g.ohw, 0, col, g.ohw)
+		clear(dxn)
+		col2im(g, col, dxn)
+	})
+}
+
+// convBackwardFilter computes dw = Σ_n dy_n (F×OHW) · col(x_n)ᵀ (OHW×K), one partial sum
+// per worker.
+func convBackwardFilter(g geom, x, dy, dw []float32) {
+	nw := workers(g.n)
+	cols := scratch(g, nw)
+	parts := make([][]float32, nw)
+	parts[0] = dw
+	for i := 1; i < nw; i++ {
+		parts[i] = make([]float32, len(dw))
+	}
+	clear(dw)
+	parallel(g.n, func(k, n int) {
+		xn := x[n*g.chw : (n+1)*g.chw]
+		col := xn
+		if !g.im2colIdentity {
+			col = cols[k]
+			im2col(g, xn, col)
+		}
+		sgemm(false, true, g.f, g.k, g.ohw, dy[n*g.f*g.ohw:(n+1)*g.f*g.ohw], g.ohw, col, g.ohw, 1, parts[k], g.k)
+	})
+	for _, p := range parts[1:] {
+		for i, v := range p {
+			dw[i] += v
+		}
+	}
+}
+
+// scratch returns one K×OHW column buffer per worker.
+func scratch(g geom, n int) [][]float32 {
+	if g.im2colIdentity {
+		return make([][]float32, n)
+	}
+	buf := make([]float32, n*g.k*g.ohw)
+	out := make([][]float32, n)
+	for i := range out {
+		out[i] = buf[i*g.k*g.ohw : (i+1)*g.k*g.ohw]
+	}
+	return out
+}
+
+// im2col lays out the patches of one image x (C×H×W) as columns: row (c, i, j) of col
+// (K×OHW) holds x[c, oy·s-p+i, ox·s-p+j] for every output pixel (oy, ox), zero outside.
+func im2col(g geom, x, col []float32) {
+	for c := 0; c < g.c; c++ {
+		xc := x[c*g.h*g.w : (c+1)*g.h*g.w]
+		for i := 0; i < g.kh; i++ {
+			for j := 0; j < g.kw; j++ {
+				row := col[((c*g.kh+i)*g.kw+j)*g.ohw:][:g.ohw]
+				// output columns whose input column ox·s-p+j lies inside [0, w)
+				lo, hi := span(g.ow, g.w, g.pad, g.stride, j)
+				for oy := 0; oy < g.oh; oy++ {
+					dst := row[oy*g.ow : (oy+1)*g.ow]
+					iy := oy*g.stride - g.pad + i
+					if iy < 0 || iy >= g.h || lo >= hi {
+						clear(dst)
+						continue
+					}
+					src := xc[iy*g.w : (iy+1)*g.w]
+					clear(dst[:lo])
+					clear(dst[hi:])
+					if g.stride == 1 {
+						copy(dst[lo:hi], src[lo-g.pad+j:])
+						continue
+					}
+					for ox := lo; ox < hi; ox++ {
+						dst[ox] = src[ox*g.stride-g.pad+j]
+					}
+				}
+			}
+		}
+	}
+}
+
+// col2im adds the columns of col (K×OHW) back into the image dx (C×H×W): the adjoint of im2col.
+func col2im(g geom, col, dx []float32) {
+	for c := 0; c < g.c; c++ {
+		dc := dx[c*g.h*g.w : (c+1)*g.h*g.w]
+		for i := 0; i < g.kh; i++ {
+			for j := 0; j < g.kw; j++ {
+				row := col[((c*g.kh+i)*g.kw+j)*g.ohw:][:g.ohw]
+				lo, hi := span(g.ow, g.w, g.pad, g.stride, j)
+				if lo >= hi {
+					continue
+				}
+				for oy := 0; oy < g.oh; oy++ {
+					iy := oy*g.stride - g.pad + i
+					if iy < 0 || iy >= g.h {
+						continue
+					}
+					src := row[oy*g.ow : (oy+1)*g.ow]
+					dst := dc[iy*g.w : (iy+1)*g.w]
+					if g.stride == 1 {
+						d := dst[lo-g.pad+j : hi-g.pad+j]
+						s := src[lo:hi]
+						for t := range d {
+							d[t] += s[t]
+						}
+						continue
+					}
+					for ox := lo; ox < hi; ox++ {
+						dst[ox*g.stride-g.pad+j] += src[ox]
+					}
+				}
+			}
+		}
+	}
+}
+
+// span returns the range [lo, hi) of output columns ox whose input column ox·s-p+j is
+// inside [0, w).
+func span(ow, w, pad, stride, j int) (lo, hi int) {
+	// ox·s ≥ p-j  ⇔  ox ≥ ceil((p-j)/s)
+	if d := pad - j; d > 0 {
+		lo = (d + stride - 1) / stride
+	}
+	// ox·s-p+j ≤ w-1  ⇔  ox ≤ floor((w-1+p-j)/s)
+	if d := w - 1 + pad - j; d >= 0 {
+		hi = min(ow, d/stride+1)
+	}
+	return lo, max(lo, hi)
+}

@@ -1,0 +1,298 @@
+package gops
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// build makes the graph under test from its input nodes.
+type build func(in []*G.Node) (*G.Node, error)
+
+// run builds f over inputs with the given values, takes cost = Σ out ⊙ r for a fixed random r
+// (so ∂cost/∂out = r), and returns the output and the gradient of every input. It runs the
+// tape machine twice, so that the second run goes through preallocated outputs.
+func run(t *testing.T, f build, seed uint64, vals ...*tensor.Dense) (out []float32, grads [][]float32) {
+	t.Helper()
+	g := G.NewGraph()
+	in := make([]*G.Node, len(vals))
+	for i, v := range vals {
+		in[i] = G.NodeFromAny(g, v.Clone().(*tensor.Dense), G.WithName(fmt.Sprintf("in%d", i)))
+	}
+	y, err := f(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := randTensor(rand.New(rand.NewPCG(seed, 99)), y.Shape()...)
+	rn := G.NodeFromAny(g, r, G.WithName("r"))
+	cost := G.Must(G.Sum(G.Must(G.HadamardProd(y, rn))))
+	if _, err := G.Grad(cost, in...); err != nil {
+		t.Fatal(err)
+	}
+	vm := G.NewTapeMachine(g, G.BindDualValues(in...))
+	defer vm.Close()
+	for i := 0; i < 2; i++ {
+		vm.Reset()
+		for _, n := range in { // gradients accumulate across runs, as a solver step would zero them
+			if gv, err := n.Grad(); err == nil && gv != nil {
+				gv.(*tensor.Dense).Zero()
+			}
+		}
+		if err := vm.RunAll(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out = append([]float32(nil), y.Value().Data().([]float32)...)
+	for _, n := range in {
+		gv, err := n.Grad()
+		if err != nil {
+			t.Fatal(err)
+		}
+		grads = append(grads, append([]float32(nil), gv.Data().([]float32)...))
+	}
+	return out, grads
+}
+
+func randTensor(rng *rand.Rand, shape ...int) *tensor.Dense {
+	t := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(shape...))
+	for i, d := 0, t.Data().([]float32); i < len(d); i++ {
+		d[i] = rng.Float32()*2 - 1
+	}
+	return t
+}
+
+// closeTo reports whether got matches want within tol relative to want's largest magnitude.
+func closeTo(got, want []float32, tol float64) (bool, string) {
+	if len(got) != len(want) {
+		return false, fmt.Sprintf("%d values, want %d", len(got), len(want))
+	}
+	var scale, worst float64
+	at := -1
+	for i := range want {
+		scale = math.Max(scale, math.Abs(float64(want[i])))
+	}
+	for i := range want {
+		if d := math.Abs(float64(got[i] - want[i])); d > worst || math.IsNaN(d) {
+			worst, at = d, i
+		}
+	}
+	if worst > tol*math.Max(scale, 1e-6) || math.IsNaN(worst) {
+		return false, fmt.Sprintf("value %d: got %g, want %g (scale %g)", at, got[at], want[at], scale)
+	}
+	return true, ""
+}
+
+// compare runs fast and ref on the same random inputs and checks output and gradients.
+func compare(t *testing.T, fast, ref build, shapes ...tensor.Shape) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(1, 2))
+	vals := make([]*tensor.Dense, len(shapes))
+	for i, s := range shapes {
+		vals[i] = randTensor(rng, s...)
+	}
+	fo, fg := run(t, fast, 7, vals...)
+	ro, rg := run(t, ref, 7, vals...)
+	if ok, msg := closeTo(fo, ro, 1e-4); !ok {
+		t.Errorf("output: %s", msg)
+	}
+	for i := range fg {
+		if ok, msg := closeTo(fg[i], rg[i], 1e-4); !ok {
+			t.Errorf("gradient of input %d: %s", i, msg)
+		}
+	}
+}
+
+func TestConv2DMatchesGorgonia(t *testing.T) {
+	tests := []struct {
+		name        string
+		x, w        tensor.Shape
+		pad, stride int
+	}{
+		{"3x3 pad 1", tensor.Shape{2, 3, 7, 6}, tensor.Shape{4, 3, 3, 3}, 1, 1},
+		{"3x3 pad 0 stride 2", tensor.Shape{3, 2, 9, 8}, tensor.Shape{5, 2, 3, 3}, 0, 2},
+		{"3x3 pad 2 stride 2", tensor.Shape{2, 2, 6, 7}, tensor.Shape{3, 2, 3, 3}, 2, 2},
+		{"5x3 pad 1", tensor.Shape{2, 3, 8, 8}, tensor.Shape{2, 3, 5, 3}, 1, 1},
+		{"1x1", tensor.Shape{3, 4, 5, 5}, tensor.Shape{6, 4, 1, 1}, 0, 1},
+		{"one image", tensor.Shape{1, 1, 4, 4}, tensor.Shape{1, 1, 3, 3}, 1, 1},
+		{"network layer", tensor.Shape{4, 32, 16, 16}, tensor.Shape{64, 32, 3, 3}, 1, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fast := func(in []*G.Node) (*G.Node, error) { return Conv2D(in[0], in[1], tt.pad, tt.stride) }
+			ref := func(in []*G.Node) (*G.Node, error) {
+				return G.Conv2d(in[0], in[1], tt.w[2:], []int{tt.pad, tt.pad}, []int{tt.stride, tt.stride}, []int{1, 1})
+			}
+			compare(t, fast, ref, tt.x, tt.w)
+		})
+	}
+}
+
+// TestConv2DFiniteDifferences checks the gradients against numeric ones, independently of
+// Gorgonia's own convolution.
+func TestConv2DFiniteDifferences(t *testing.T) {
+	xs, ws := tensor.Shape{2, 2, 5, 4}, tensor.Shape{3, 2, 3, 3}
+	rng := rand.New(rand.NewPCG(3, 4))
+	x, w := randTensor(rng, xs...), randTensor(rng, ws...)
+	f := func(in []*G.Node) (*G.Node, error) { return Conv2D(in[0], in[1], 1, 2) }
+	_, grads := run(t, f, 5, x, w)
+	r := randTensor(rand.New(rand.NewPCG(5, 99)), 2, 3, 3, 2)
+	cost := func(x, w *tensor.Dense) float64 {
+		op := &convOp{kh: 3, kw: 3, pad: 1, stride: 2}
+		g := op.geom(xs, ws)
+		y := make([]float32, g.n*g.f*g.ohw)
+		convForward(g, x.Data().([]float32), w.Data().([]float32), y)
+		var s float64
+		for i, v := range y {
+			s += float64(v) * float64(r.Data().([]float32)[i])
+		}
+		return s
+	}
+	for k, v := range []*tensor.Dense{x, w} {
+		d := v.Data().([]float32)
+		for _, i := range []int{0, 3, len(d) / 2, len(d) - 1} {
+			const h = 1e-2
+			old := d[i]
+			d[i] = old + h
+			up := cost(x, w)
+			d[i] = old - h
+			down := cost(x, w)
+			d[i] = old
+			num := (up - down) / (2 * h)
+			if got := float64(grads[k][i]); math.Abs(got-num) > 1e-3*math.Max(1, math.Abs(num)) {
+				t.Errorf("input %d value %d: gradient %g, finite difference %g", k, i, got, num)
+			}
+		}
+	}
+}
+
+func TestBiasMatchesGorgonia(t *testing.T) {
+	tests := []struct {
+		name string
+		x, b tensor.Shape
+		relu bool
+	}{
+		{"4-d relu", tensor.Shape{3, 4, 5, 6}, tensor.Shape{4}, true},
+		{"4-d relu, bias (1,C,1,1)", tensor.Shape{2, 3, 4, 4}, tensor.Shape{1, 3, 1, 1}, true},
+		{"2-d relu", tensor.Shape{5, 7}, tensor.Shape{7}, true},
+		{"2-d add", tensor.Shape{5, 7}, tensor.Shape{7}, false},
+		{"4-d add", tensor.Shape{2, 3, 4, 5}, tensor.Shape{3}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fast := func(in []*G.Node) (*G.Node, error) {
+				if tt.relu {
+					return BiasReLU(in[0], in[1])
+				}
+				return BiasAdd(in[0], in[1])
+			}
+			ref := func(in []*G.Node) (*G.Node, error) {
+				x, b := in[0], in[1]
+				bs := make(tensor.Shape, x.Dims())
+				var axes []byte
+				for i := range bs {
+					bs[i] = 1
+					if i != 1 {
+						axes = append(axes, byte(i))
+					}
+				}
+				bs[1] = x.Shape()[1]
+				bb, err := G.Reshape(b, bs)
+				if err != nil {
+					return nil, err
+				}
+				y, err := G.BroadcastAdd(x, bb, nil, axes)
+				if err != nil || !tt.relu {
+					return y, err
+				}
+				return G.Rectify(y)
+			}
+			compare(t, fast, ref, tt.x, tt.b)
+		})
+	}
+}
+
+func TestMaxPool2x2MatchesGorgonia(t *testing.T) {
+	for _, s := range []tensor.Shape{{2, 3, 4, 6}, {1, 2, 5, 7}, {3, 1, 2, 2}, {4, 32, 16, 16}} {
+		t.Run(fmt.Sprint(s), func(t *testing.T) {
+			fast := func(in []*G.Node) (*G.Node, error) { return MaxPool2x2(in[0]) }
+			ref := func(in []*G.Node) (*G.Node, error) {
+				return G.MaxPool2D(in[0], tensor.Shape{2, 2}, []int{0, 0}, []int{2, 2})
+			}
+			compare(t, fast, ref, s)
+		})
+	}
+}
+
+// TestBlockMatchesGorgonia chains the ops as a network does: conv, bias + ReLU, pool, twice.
+func TestBlockMatchesGorgonia(t *testing.T) {
+	fast := func(in []*G.Node) (*G.Node, error) {
+		h := in[0]
+		for i := 0; i < 2; i++ {
+			y, err := Conv2D(h, in[1+2*i], 1, 1)
+			if err != nil {
+				return nil, err
+			}
+			if y, err = BiasReLU(y, in[2+2*i]); err != nil {
+				return nil, err
+			}
+			if h, err = MaxPool2x2(y); err != nil {
+				return nil, err
+			}
+		}
+		return h, nil
+	}
+	ref := func(in []*G.Node) (*G.Node, error) {
+		h := in[0]
+		for i := 0; i < 2; i++ {
+			y, err := G.Conv2d(h, in[1+2*i], tensor.Shape{3, 3}, []int{1, 1}, []int{1, 1}, []int{1, 1})
+			if err != nil {
+				return nil, err
+			}
+			b := in[2+2*i]
+			bb, err := G.Reshape(b, tensor.Shape{1, b.Shape()[0], 1, 1})
+			if err != nil {
+				return nil, err
+			}
+			if y, err = G.BroadcastAdd(y, bb, nil, []byte{0, 2, 3}); err != nil {
+				return nil, err
+			}
+			if y, err = G.Rectify(y); err != nil {
+				return nil, err
+			}
+			if h, err = G.MaxPool2D(y, tensor.Shape{2, 2}, []int{0, 0}, []int{2, 2}); err != nil {
+				return nil, err
+			}
+		}
+		return h, nil
+	}
+	compare(t, fast, ref, tensor.Shape{4, 3, 16, 16}, tensor.Shape{8, 3, 3, 3}, tensor.Shape{8}, tensor.Shape{16, 8, 3, 3}, tensor.Shape{16})
+}
+
+func TestBadShapes(t *testing.T) {
+	g := G.NewGraph()
+	x := G.NewTensor(g, tensor.Float32, 4, G.WithShape(2, 3, 8, 8), G.WithName("x"))
+	v := G.NewMatrix(g, tensor.Float32, G.WithShape(2, 3), G.WithName("v"))
+	w := G.NewTensor(g, tensor.Float32, 4, G.WithShape(4, 2, 3, 3), G.WithName("w"))
+	big := G.NewTensor(g, tensor.Float32, 4, G.WithShape(4, 3, 11, 11), G.WithName("big"))
+	b := G.NewVector(g, tensor.Float32, G.WithShape(5), G.WithName("b"))
+	tests := []struct {
+		name string
+		f    func() (*G.Node, error)
+	}{
+		{"conv channels", func() (*G.Node, error) { return Conv2D(x, w, 1, 1) }},
+		{"conv 2-d input", func() (*G.Node, error) { return Conv2D(v, w, 1, 1) }},
+		{"conv stride 0", func() (*G.Node, error) { return Conv2D(x, big, 1, 0) }},
+		{"conv filter too big", func() (*G.Node, error) { return Conv2D(x, big, 1, 1) }},
+		{"bias size", func() (*G.Node, error) { return BiasReLU(x, b) }},
+		{"pool 2-d", func() (*G.Node, error) { return MaxPool2x2(v) }},
+	}
+	for _, tt := range tests {
+		if _, err := tt.f(); err == nil {
+			t.Errorf("%s: no error", tt.name)
+		}
+	}
+}

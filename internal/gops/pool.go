@@ -1,0 +1,161 @@
+package gops
+
+import (
+	"fmt"
+	"hash"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// MaxPool2x2 takes the maximum of every 2x2 window of x (N, C, H, W), stride 2, no padding:
+// the result is (N, C, H/2, W/2) (an odd last row or column is dropped, as in PyTorch and
+// Keras). The gradient goes to the first maximum of each window in row-major order, as in
+// Gorgonia's MaxPool2D.
+func MaxPool2x2(x *G.Node) (*G.Node, error) {
+	xs := x.Shape()
+	if xs.Dims() != 4 {
+		return nil, fmt.Errorf("gops.MaxPool2x2: input must be (N, C, H, W), got shape %v", xs)
+	}
+	if xs[2] < 2 || xs[3] < 2 {
+		return nil, fmt.Errorf("gops.MaxPool2x2: input %v is smaller than 2x2", xs)
+	}
+	return G.ApplyOp(&poolOp{}, x)
+}
+
+// poolOp: x -> y.
+type poolOp struct{}
+
+func (op *poolOp) Arity() int                       { return 1 }
+func (op *poolOp) Type() hm.Type                    { return fnType(4, 4) }
+func (op *poolOp) ReturnsPtr() bool                 { return false }
+func (op *poolOp) CallsExtern() bool                { return false }
+func (op *poolOp) OverwritesInput() int             { return -1 }
+func (op *poolOp) WriteHash(h hash.Hash)            { writeHash(h, op) }
+func (op *poolOp) Hashcode() uint32                 { return hashOf(op) }
+func (op *poolOp) String() string                   { return "gops.MaxPool2x2" }
+func (op *poolOp) DiffWRT(n int) []bool             { return []bool{true} }
+func (op *poolOp) Do(v ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, v...) }
+
+func (op *poolOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
+	s, err := shapeOf(ds, 0)
+	if err != nil {
+		return nil, err
+	}
+	if s.Dims() != 4 {
+		return nil, fmt.Errorf("gops.MaxPool2x2: want a 4-d input, got %v", s)
+	}
+	return tensor.Shape{s[0], s[1], s[2] / 2, s[3] / 2}, nil
+}
+
+func (op *poolOp) UsePreallocDo(prealloc G.Value, v ...G.Value) (G.Value, error) {
+	if len(v) != 1 {
+		return nil, fmt.Errorf("gops.MaxPool2x2: want 1 input, got %d", len(v))
+	}
+	xs, x, err := float32s(v[0], "MaxPool2x2 input")
+	if err != nil {
+		return nil, err
+	}
+	if xs.Dims() != 4 {
+		return nil, fmt.Errorf("gops.MaxPool2x2: want a 4-d input, got %v", xs)
+	}
+	n, c, h, w := xs[0], xs[1], xs[2], xs[3]
+	oh, ow := h/2, w/2
+	out, y := output(prealloc, tensor.Shape{n, c, oh, ow}, x)
+	parallel(n, func(_, i int) {
+		for ch := 0; ch < c; ch++ {
+			p := i*c + ch
+			xp, yp := x[p*h*w:(p+1)*h*w], y[p*oh*ow:(p+1)*oh*ow]
+			for oy := 0; oy < oh; oy++ {
+				r0, r1 := xp[2*oy*w:][:2*ow], xp[(2*oy+1)*w:][:2*ow]
+				yr := yp[oy*ow:][:ow]
+				for ox := range yr {
+					yr[ox] = max(r0[2*ox], r0[2*ox+1], r1[2*ox], r1[2*ox+1])
+				}
+			}
+		}
+	})
+	return out, nil
+}
+
+func (op *poolOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	dx, err := G.ApplyOp(&poolGradOp{}, inputs[0], output, grad)
+	if err != nil {
+		return nil, fmt.Errorf("gops.MaxPool2x2 gradient: %w", err)
+	}
+	return G.Nodes{dx}, nil
+}
+
+// poolGradOp: (x, y, dy) -> dx.
+type poolGradOp struct{}
+
+func (op *poolGradOp) Arity() int                       { return 3 }
+func (op *poolGradOp) Type() hm.Type                    { return fnType(4, 4, 4, 4) }
+func (op *poolGradOp) ReturnsPtr() bool                 { return false }
+func (op *poolGradOp) CallsExtern() bool                { return false }
+func (op *poolGradOp) OverwritesInput() int             { return -1 }
+func (op *poolGradOp) WriteHash(h hash.Hash)            { writeHash(h, op) }
+func (op *poolGradOp) Hashcode() uint32                 { return hashOf(op) }
+func (op *poolGradOp) String() string                   { return "gops.MaxPool2x2Grad" }
+func (op *poolGradOp) DiffWRT(n int) []bool             { return []bool{false, false, false} }
+func (op *poolGradOp) Do(v ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, v...) }
+func (op *poolGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+	return nil, fmt.Errorf("gops: %v has no gradient", op)
+}
+func (op *poolGradOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
+	s, err := shapeOf(ds, 0)
+	return s.Clone(), err
+}
+
+func (op *poolGradOp) UsePreallocDo(prealloc G.Value, v ...G.Value) (G.Value, error) {
+	if len(v) != 3 {
+		return nil, fmt.Errorf("gops.MaxPool2x2Grad: want 3 inputs, got %d", len(v))
+	}
+	xs, x, err := float32s(v[0], "MaxPool2x2 input")
+	if err != nil {
+		return nil, err
+	}
+	_, y, err := float32s(v[1], "MaxPool2x2 output")
+	if err != nil {
+		return nil, err
+	}
+	_, dy, err := float32s(v[2], "MaxPool2x2 output gradient")
+	if err != nil {
+		return nil, err
+	}
+	n, c, h, w := xs[0], xs[1], xs[2], xs[3]
+	oh, ow := h/2, w/2
+	if len(y) != n*c*oh*ow || len(dy) != len(y) {
+		return nil, fmt.Errorf("gops.MaxPool2x2Grad: input %v does not match output of %d values", xs, len(y))
+	}
+	out, dx := output(prealloc, xs, x, y, dy)
+	parallel(n, func(_, i int) {
+		for ch := 0; ch < c; ch++ {
+			p := i*c + ch
+			xp, dxp := x[p*h*w:(p+1)*h*w], dx[p*h*w:(p+1)*h*w]
+			yp, dyp := y[p*oh*ow:(p+1)*oh*ow], dy[p*oh*ow:(p+1)*oh*ow]
+			clear(dxp)
+			for oy := 0; oy < oh; oy++ {
+				o0, o1 := 2*oy*w, (2*oy+1)*w
+				r0, r1 := xp[o0:][:2*ow], xp[o1:][:2*ow]
+				d0, d1 := dxp[o0:][:2*ow], dxp[o1:][:2*ow]
+				yr, gr := yp[oy*ow:][:ow], dyp[oy*ow:][:ow]
+				for ox, m := range yr {
+					g := gr[ox]
+					switch a := 2 * ox; m {
+					case r0[a]:
+						d0[a] = g
+					case r0[a+1]:
+						d0[a+1] = g
+					case r1[a]:
+						d1[a] = g
+					default:
+						d1[a+1] = g
+					}
+				}
+			}
+		}
+	})
+	return out, nil
+}

@@ -1,0 +1,77 @@
+package gops
+
+import (
+	"fmt"
+	"hash"
+	"hash/fnv"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// float32s returns v's data as a contiguous []float32 in row-major order.
+func float32s(v G.Value, what string) (tensor.Shape, []float32, error) {
+	t, ok := v.(*tensor.Dense)
+	if !ok {
+		return nil, nil, fmt.Errorf("gops: %s: want a *tensor.Dense, got %T", what, v)
+	}
+	if t.Dtype() != tensor.Float32 {
+		return nil, nil, fmt.Errorf("gops: %s: want float32, got %v", what, t.Dtype())
+	}
+	if t.RequiresIterator() {
+		t = t.Materialize().(*tensor.Dense)
+	}
+	return t.Shape(), t.Data().([]float32), nil
+}
+
+// output returns a tensor of the given shape to write an op's result into: prealloc when it
+// fits and shares no memory with the inputs, else a new one.
+func output(prealloc G.Value, shape tensor.Shape, inputs ...[]float32) (*tensor.Dense, []float32) {
+	if p, ok := prealloc.(*tensor.Dense); ok && p.Dtype() == tensor.Float32 && p.Shape().Eq(shape) && !p.RequiresIterator() {
+		d := p.Data().([]float32)
+		alias := false
+		for _, in := range inputs {
+			if len(in) > 0 && len(d) > 0 && &in[0] == &d[0] {
+				alias = true
+			}
+		}
+		if !alias {
+			return p, d
+		}
+	}
+	t := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(shape.Clone()...))
+	return t, t.Data().([]float32)
+}
+
+// fnType is the Gorgonia type of an op from tensors of the given dims to a tensor of dims out.
+func fnType(out int, in ...int) hm.Type {
+	a := hm.TypeVariable('a')
+	ts := make([]hm.Type, 0, len(in)+1)
+	for _, d := range in {
+		ts = append(ts, G.TensorType{Dims: d, Of: a})
+	}
+	ts = append(ts, G.TensorType{Dims: out, Of: a})
+	return hm.NewFnType(ts...)
+}
+
+// hashOf hashes an op through its String form, which names all its parameters.
+func hashOf(s fmt.Stringer) uint32 {
+	h := fnv.New32a()
+	h.Write([]byte(s.String()))
+	return h.Sum32()
+}
+
+func writeHash(h hash.Hash, s fmt.Stringer) { h.Write([]byte(s.String())) }
+
+// shapeOf returns the tensor shape among an op's input DimSizers.
+func shapeOf(ds []G.DimSizer, i int) (tensor.Shape, error) {
+	if i >= len(ds) {
+		return nil, fmt.Errorf("gops: want at least %d inputs, got %d", i+1, len(ds))
+	}
+	s, ok := ds[i].(tensor.Shape)
+	if !ok {
+		return nil, fmt.Errorf("gops: input %d: want a tensor.Shape, got %T", i, ds[i])
+	}
+	return s, nil
+}
