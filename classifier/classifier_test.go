@@ -1,0 +1,316 @@
+package classifier
+
+import (
+	"errors"
+	"image"
+	"image/color"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/catdog-ml/catdog/internal/imgutil"
+	"github.com/catdog-ml/catdog/internal/ort"
+	"github.com/catdog-ml/catdog/onnx"
+)
+
+func requireORT(t testing.TB) {
+	t.Helper()
+	if _, err := ort.FindLibrary(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI: %v", err)
+		}
+		t.Skipf("onnxruntime: %v", err)
+	}
+}
+
+// sharedData returns ../shared/data/<name> found upwards from the working directory, or
+// under $CATDOG_SHARED. In CI a missing folder fails the test.
+func sharedData(t testing.TB, name string) string {
+	t.Helper()
+	var cands []string
+	if s := os.Getenv("CATDOG_SHARED"); s != "" {
+		cands = append(cands, filepath.Join(s, "data", name), filepath.Join(s, name))
+	}
+	wd, _ := os.Getwd()
+	for d := wd; ; d = filepath.Dir(d) {
+		cands = append(cands, filepath.Join(d, "shared", "data", name), filepath.Join(filepath.Dir(d), "shared", "data", name))
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	for _, c := range cands {
+		if st, err := os.Stat(c); err == nil && st.IsDir() {
+			return c
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("CI: shared data %q not found (set CATDOG_SHARED)", name)
+	}
+	t.Skipf("shared data %q not found", name)
+	return ""
+}
+
+// meanModel is a tiny stand-in for an exported model: prob_cat = sigmoid((mean(image) -
+// 128) / 32), computed over all pixels and channels of each image.
+func meanModel(t testing.TB, size int, meta map[string]string) string {
+	t.Helper()
+	b := onnx.NewBuilder("mean")
+	x := b.Input("image", onnx.Float, -1, 3, int64(size), int64(size))
+	m := b.Node("ReduceMean", []string{x}, map[string]any{"axes": []int64{1, 2, 3}, "keepdims": 0})
+	m = b.Reshape(m, -1, 1)
+	m = b.Sub(m, b.Constant("c128", []int64{1}, []float32{128}))
+	m = b.Div(m, b.Constant("c32", []int64{1}, []float32{32}))
+	b.Output(b.Sigmoid(m), "prob_cat", onnx.Float, -1, 1)
+	for k, v := range meta {
+		b.SetMetadata(k, v)
+	}
+	model, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "model.onnx")
+	if err := model.Write(path); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// wantProb is what meanModel gives for resized pixels, computed in Go.
+func wantProb(px []uint8) float64 {
+	var s float64
+	for _, v := range px {
+		s += float64(v)
+	}
+	m := s / float64(len(px))
+	return 1 / (1 + math.Exp(-(m-128)/32))
+}
+
+func stdMeta(size string) map[string]string {
+	return map[string]string{"catdog.input_size": size, "catdog.resize_filter": "bilinear", "catdog.labels": "dog,cat"}
+}
+
+func uniform(w, h int, c color.Color) image.Image {
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			img.Set(x, y, c)
+		}
+	}
+	return img
+}
+
+func TestPredictImages(t *testing.T) {
+	requireORT(t)
+	c, err := Load(meanModel(t, 32, stdMeta("32")), WithProvider("cpu"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if c.InputSize() != 32 || c.Labels() != [2]string{"dog", "cat"} || c.Filter() != "bilinear" {
+		t.Fatalf("size %d labels %v filter %s", c.InputSize(), c.Labels(), c.Filter())
+	}
+	tests := []struct {
+		name      string
+		img       image.Image
+		wantLabel string
+	}{
+		{"black", uniform(50, 40, color.Black), "dog"},
+		{"white", uniform(10, 70, color.White), "cat"},
+		{"gray 128", uniform(32, 32, color.Gray{128}), "cat"}, // exactly 0.5 is cat
+		{"gray 100", uniform(64, 64, color.Gray{100}), "dog"},
+		{"red", uniform(33, 31, color.RGBA{255, 0, 0, 255}), "dog"},
+	}
+	var imgs []image.Image
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			px := make([]uint8, 32*32*3)
+			if err := imgutil.ResizeImage(tc.img, 32, imgutil.Bilinear, px); err != nil {
+				t.Fatal(err)
+			}
+			want := wantProb(px)
+			p, err := c.Predict(tc.img)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if math.Abs(float64(p.Probability)-want) > 1e-6 || p.Label != tc.wantLabel {
+				t.Errorf("Predict = %+v, want probability %v label %s", p, want, tc.wantLabel)
+			}
+			if conf := math.Max(want, 1-want); math.Abs(float64(p.Confidence)-conf) > 1e-6 {
+				t.Errorf("confidence %v, want %v", p.Confidence, conf)
+			}
+		})
+		imgs = append(imgs, tc.img)
+	}
+	batch, err := c.PredictBatch(imgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, img := range imgs {
+		one, _ := c.Predict(img)
+		if batch[i] != one {
+			t.Errorf("batch[%d] = %+v, single = %+v", i, batch[i], one)
+		}
+	}
+}
+
+func photoPaths(t testing.TB, n int) []string {
+	dir := sharedData(t, "dogs-vs-cats-originals")
+	paths, err := filepath.Glob(filepath.Join(dir, "*.jpg"))
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no photos in %s: %v", dir, err)
+	}
+	sort.Strings(paths)
+	if len(paths) > n {
+		paths = paths[:n]
+	}
+	return paths
+}
+
+// TestPredictFiles checks real photos against Go's own computation on the pixels imgutil
+// gives (the resize catdog prepare uses), and that a corrupt file does not stop the rest.
+func TestPredictFiles(t *testing.T) {
+	requireORT(t)
+	c, err := Load(meanModel(t, 48, stdMeta("48")), WithProvider("cpu"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	paths := photoPaths(t, 40)
+	bad := filepath.Join(t.TempDir(), "broken.jpg")
+	if err := os.WriteFile(bad, []byte("\xff\xd8\xff\xe0 not really a jpeg"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	all := append([]string{bad}, paths...)
+	all = append(all, filepath.Join(t.TempDir(), "missing.jpg"))
+	var calls int
+	preds, errs := c.PredictFiles(all, func(done, total int) { calls++ })
+	if calls == 0 {
+		t.Error("progress never called")
+	}
+	if errs[0] == nil || errs[len(all)-1] == nil {
+		t.Errorf("corrupt/missing file: errors %v, %v; want both", errs[0], errs[len(all)-1])
+	}
+	for i, p := range paths {
+		if errs[i+1] != nil {
+			t.Fatalf("%s: %v", p, errs[i+1])
+		}
+		f, _ := os.Open(p)
+		px := make([]uint8, 48*48*3)
+		_, _, err := imgutil.DecodeResize(f, 48, imgutil.Bilinear, px)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := float64(preds[i+1].Probability), wantProb(px); math.Abs(got-want) > 1e-5 {
+			t.Errorf("%s: probability %v, want %v", p, got, want)
+		}
+		single, err := c.PredictFile(p)
+		if err != nil || single != preds[i+1] {
+			t.Errorf("%s: PredictFile = %+v, %v; PredictFiles = %+v", p, single, err, preds[i+1])
+		}
+	}
+}
+
+func TestConcurrentAndClose(t *testing.T) {
+	requireORT(t)
+	c, err := Load(meanModel(t, 32, stdMeta("32")), WithProvider("cpu"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := uniform(40, 40, color.Gray{200})
+	want, err := c.Predict(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errc := make(chan error, 64)
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 20; i++ {
+				p, err := c.Predict(img)
+				if err != nil {
+					errc <- err
+					return
+				}
+				if p != want {
+					errc <- errors.New("concurrent prediction differs")
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		t.Error(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Predict(img); !errors.Is(err, ErrClosed) {
+		t.Errorf("Predict after Close: %v, want ErrClosed", err)
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	requireORT(t)
+	dir := t.TempDir()
+	garbage := filepath.Join(dir, "garbage.onnx")
+	os.WriteFile(garbage, []byte("hello"), 0o644)
+
+	b := onnx.NewBuilder("wrong")
+	x := b.Input("pixels", onnx.Float, -1, 3, 8, 8)
+	b.Output(b.Sigmoid(x), "prob_cat", onnx.Float, -1, 3, 8, 8)
+	m, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrongInput := filepath.Join(dir, "wrong.onnx")
+	if err := m.Write(wrongInput); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, path string
+		opts       []Option
+		errHas     string
+	}{
+		{"missing file", filepath.Join(dir, "nope.onnx"), nil, "no such file"},
+		{"not onnx", garbage, nil, "not a usable ONNX model"},
+		{"wrong input name", wrongInput, nil, `want one input "image"`},
+		{"size disagrees", meanModel(t, 32, stdMeta("64")), nil, "disagrees"},
+		{"bad filter", meanModel(t, 32, map[string]string{"catdog.resize_filter": "lanczos9"}), nil, "resize_filter"},
+		{"bad labels", meanModel(t, 32, map[string]string{"catdog.labels": "dog"}), nil, "two labels"},
+		{"bad provider", meanModel(t, 32, stdMeta("32")), []Option{WithProvider("tpu")}, "unknown execution provider"},
+		{"bad threshold", meanModel(t, 32, stdMeta("32")), []Option{WithThreshold(1.5)}, "threshold"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Load(tc.path, tc.opts...)
+			if err == nil {
+				c.Close()
+				t.Fatal("Load succeeded, want an error")
+			}
+			if !strings.Contains(err.Error(), tc.errHas) {
+				t.Errorf("error %q does not contain %q", err, tc.errHas)
+			}
+		})
+	}
+	// Without metadata, the fixed input shape gives the size and labels default to dog,cat.
+	c, err := Load(meanModel(t, 24, nil), WithProvider("cpu"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if c.InputSize() != 24 || c.Labels()[1] != "cat" {
+		t.Errorf("size %d labels %v", c.InputSize(), c.Labels())
+	}
+}
