@@ -64,6 +64,7 @@ or all of it at once:
 
 	root.AddCommand(newVersionCmd(a))
 	// Subcommands: one line each.
+	root.AddCommand(newPredictCmd(a))
 
 	return root
 }
