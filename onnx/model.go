@@ -9,7 +9,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -18,6 +17,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/catdog-ml/catdog/internal/atomicfile"
 	"github.com/catdog-ml/catdog/onnx/pb"
 )
 
@@ -113,7 +113,7 @@ func (m *Model) Write(path string) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(path, data, 0o644); err != nil {
+	if err := atomicfile.WriteFile(path, data, 0o644); err != nil {
 		return fmt.Errorf("writing ONNX model: %w", err)
 	}
 	return nil
@@ -290,35 +290,6 @@ func (m *Model) loadExternalData(dir string) error {
 		t.DataLocation = nil
 	}
 	return nil
-}
-
-// writeFileAtomic writes data to a temporary file in path's folder, syncs it and renames it
-// over path.
-// TODO: switch to internal/atomicfile.WriteFile once that package lands.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err = io.Copy(f, bytes.NewReader(data)); err != nil {
-		return err
-	}
-	if err = f.Chmod(perm); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }
 
 // DType is an ONNX tensor element type; its values are those of TensorProto.DataType.
