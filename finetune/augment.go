@@ -1,0 +1,254 @@
+package finetune
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+)
+
+// AugmentOptions says how much random change Augmenter.Apply makes to each training image.
+// Every change keeps the label: a flipped, slightly turned, zoomed, shifted or contrasted cat
+// is still a cat. The zero value changes nothing.
+type AugmentOptions struct {
+	// FlipProb is the probability of a horizontal (left-right) flip, in [0, 1].
+	FlipProb float64 `json:"flip_prob"`
+	// MaxRotate is the largest rotation in degrees; the angle is uniform in ±MaxRotate.
+	MaxRotate float64 `json:"max_rotate"`
+	// MinZoom and MaxZoom bound the zoom factor (above 1 magnifies), uniform between them.
+	// Both zero means no zoom.
+	MinZoom float64 `json:"min_zoom"`
+	MaxZoom float64 `json:"max_zoom"`
+	// MaxShift is the largest shift as a fraction of the image side, uniform in ±MaxShift
+	// along each axis independently.
+	MaxShift float64 `json:"max_shift"`
+	// MaxContrast is the largest contrast change as a fraction: each channel moves away
+	// from (or towards) its mean by a factor uniform in [1-MaxContrast, 1+MaxContrast].
+	MaxContrast float64 `json:"max_contrast"`
+
+	// Progress, if set, is called by AugmentDataset as images are written.
+	Progress func(done, total int) `json:"-"`
+}
+
+// DefaultAugment returns the usual augmentation for Dogs vs. Cats: flip half of the images,
+// rotate up to ±15°, zoom 0.9–1.1, shift up to ±10 % and change contrast up to ±20 %.
+func DefaultAugment() AugmentOptions {
+	return AugmentOptions{FlipProb: 0.5, MaxRotate: 15, MinZoom: 0.9, MaxZoom: 1.1, MaxShift: 0.1, MaxContrast: 0.2}
+}
+
+// Validate reports options out of range.
+func (o AugmentOptions) Validate() error {
+	var errs []error
+	bad := func(v float64) bool { return math.IsNaN(v) || math.IsInf(v, 0) }
+	if bad(o.FlipProb) || o.FlipProb < 0 || o.FlipProb > 1 {
+		errs = append(errs, fmt.Errorf("flip probability %g is not in [0, 1]", o.FlipProb))
+	}
+	if bad(o.MaxRotate) || o.MaxRotate < 0 || o.MaxRotate > 180 {
+		errs = append(errs, fmt.Errorf("rotation %g° is not in [0, 180]", o.MaxRotate))
+	}
+	if o.MinZoom != 0 || o.MaxZoom != 0 {
+		if bad(o.MinZoom) || bad(o.MaxZoom) || o.MinZoom <= 0 || o.MaxZoom < o.MinZoom {
+			errs = append(errs, fmt.Errorf("zoom range [%g, %g] is not 0 < min <= max", o.MinZoom, o.MaxZoom))
+		}
+	}
+	if bad(o.MaxShift) || o.MaxShift < 0 || o.MaxShift > 1 {
+		errs = append(errs, fmt.Errorf("shift %g is not in [0, 1]", o.MaxShift))
+	}
+	if bad(o.MaxContrast) || o.MaxContrast < 0 || o.MaxContrast > 1 {
+		errs = append(errs, fmt.Errorf("contrast change %g is not in [0, 1]", o.MaxContrast))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("augmentation options: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// Augmenter applies random label-preserving changes to batches of images. It is safe for
+// concurrent use: all randomness comes from the *rand.Rand passed to Apply.
+type Augmenter struct {
+	opts AugmentOptions
+}
+
+// NewAugmenter returns an Augmenter for opts. Options out of range (see Validate) are
+// clamped to the nearest valid value.
+func NewAugmenter(opts AugmentOptions) *Augmenter {
+	clamp := func(v, lo, hi float64) float64 {
+		if math.IsNaN(v) {
+			return lo
+		}
+		return math.Min(hi, math.Max(lo, v))
+	}
+	o := opts
+	o.FlipProb = clamp(o.FlipProb, 0, 1)
+	o.MaxRotate = clamp(o.MaxRotate, 0, 180)
+	o.MaxShift = clamp(o.MaxShift, 0, 1)
+	o.MaxContrast = clamp(o.MaxContrast, 0, 1)
+	if o.MinZoom == 0 && o.MaxZoom == 0 {
+		o.MinZoom, o.MaxZoom = 1, 1
+	}
+	o.MinZoom = clamp(o.MinZoom, 0.01, 100)
+	o.MaxZoom = clamp(o.MaxZoom, o.MinZoom, 100)
+	return &Augmenter{opts: o}
+}
+
+// augParams is the random draw for one image.
+type augParams struct {
+	flip            bool
+	angle, zoom     float64 // radians, factor
+	shiftX, shiftY  float64 // pixels
+	contrast        float64 // factor
+	warp, identical bool    // needs resampling; no change at all
+}
+
+// draw takes the parameters of one image from rng, always the same number of draws so that
+// a seed gives the same sequence whatever the options.
+func (a *Augmenter) draw(rng *rand.Rand, size int) augParams {
+	o := a.opts
+	u := [6]float64{}
+	for i := range u {
+		u[i] = rng.Float64()
+	}
+	p := augParams{
+		flip:     u[0] < o.FlipProb,
+		angle:    (2*u[1] - 1) * o.MaxRotate * math.Pi / 180,
+		zoom:     o.MinZoom + u[2]*(o.MaxZoom-o.MinZoom),
+		shiftX:   (2*u[3] - 1) * o.MaxShift * float64(size),
+		shiftY:   (2*u[4] - 1) * o.MaxShift * float64(size),
+		contrast: 1 + (2*u[5]-1)*o.MaxContrast,
+	}
+	p.warp = p.angle != 0 || p.zoom != 1 || p.shiftX != 0 || p.shiftY != 0
+	p.identical = !p.warp && !p.flip && p.contrast == 1
+	return p
+}
+
+// Apply changes n images of size×size×3 uint8 RGB (HWC, one after the other in images) in
+// place. Parameters are drawn from rng one image after the other, so the result depends only
+// on rng's state, not on how many cores do the work. Geometric changes resample bilinearly;
+// pixels that come from outside the image repeat the nearest edge pixel.
+func (a *Augmenter) Apply(images []uint8, n, size int, rng *rand.Rand) {
+	per := size * size * 3
+	if n <= 0 || size <= 0 {
+		return
+	}
+	if len(images) < n*per {
+		panic(fmt.Sprintf("finetune: Augmenter.Apply: %d bytes do not hold %d images of %dx%dx3", len(images), n, size, size))
+	}
+	ps := make([]augParams, n)
+	for i := range ps {
+		ps[i] = a.draw(rng, size)
+	}
+	workers := max(1, min(n, runtime.GOMAXPROCS(0)))
+	var wg sync.WaitGroup
+	var next sync.Mutex
+	k := 0
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]uint8, per)
+			for {
+				next.Lock()
+				i := k
+				k++
+				next.Unlock()
+				if i >= n {
+					return
+				}
+				augTransform(images[i*per:(i+1)*per], buf, size, ps[i])
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// augTransform applies p to one image img in place; buf is scratch of the same size.
+func augTransform(img, buf []uint8, size int, p augParams) {
+	switch {
+	case p.identical:
+		return
+	case p.warp:
+		copy(buf, img)
+		augWarp(buf, img, size, p)
+	case p.flip:
+		augFlip(img, size)
+	}
+	if p.contrast != 1 {
+		augContrast(img, p.contrast)
+	}
+}
+
+// augFlip mirrors img left-right exactly.
+func augFlip(img []uint8, size int) {
+	for y := 0; y < size; y++ {
+		row := img[y*size*3 : (y+1)*size*3]
+		for l, r := 0, size-1; l < r; l, r = l+1, r-1 {
+			row[3*l], row[3*r] = row[3*r], row[3*l]
+			row[3*l+1], row[3*r+1] = row[3*r+1], row[3*l+1]
+			row[3*l+2], row[3*r+2] = row[3*r+2], row[3*l+2]
+		}
+	}
+}
+
+// augWarp writes into dst the image src rotated by p.angle and zoomed by p.zoom about its
+// centre, shifted by p.shift, then mirrored when p.flip: output pixel (u, v) samples src at
+// s = R(-angle)·((u, v) - c - shift)/zoom + c, which is linear in u, so rows are walked in
+// constant steps.
+func augWarp(src, dst []uint8, size int, p augParams) {
+	c := float64(size-1) / 2
+	cos, sin := math.Cos(p.angle)/p.zoom, math.Sin(p.angle)/p.zoom
+	maxc := float32(size - 1)
+	for v := 0; v < size; v++ {
+		dy := float64(v) - c - p.shiftY
+		// at u = 0
+		dx0 := -c - p.shiftX
+		sx := float32(cos*dx0 + sin*dy + c)
+		sy := float32(-sin*dx0 + cos*dy + c)
+		stepX, stepY := float32(cos), float32(-sin)
+		row := dst[v*size*3 : (v+1)*size*3]
+		for u := 0; u < size; u++ {
+			fx := min(maxc, max(0, sx))
+			fy := min(maxc, max(0, sy))
+			x0, y0 := int(fx), int(fy)
+			x1, y1 := min(x0+1, size-1), min(y0+1, size-1)
+			ax, ay := fx-float32(x0), fy-float32(y0)
+			i00, i01 := (y0*size+x0)*3, (y0*size+x1)*3
+			i10, i11 := (y1*size+x0)*3, (y1*size+x1)*3
+			o := row[3*u : 3*u+3]
+			if p.flip {
+				o = row[3*(size-1-u) : 3*(size-1-u)+3]
+			}
+			for ch := 0; ch < 3; ch++ {
+				top := float32(src[i00+ch]) + ax*(float32(src[i01+ch])-float32(src[i00+ch]))
+				bot := float32(src[i10+ch]) + ax*(float32(src[i11+ch])-float32(src[i10+ch]))
+				o[ch] = uint8(top + ay*(bot-top) + 0.5)
+			}
+			sx += stepX
+			sy += stepY
+		}
+	}
+}
+
+// augContrast scales each channel of img about its mean by f, rounding and clamping to 0..255.
+func augContrast(img []uint8, f float64) {
+	var sum [3]float64
+	for i := 0; i < len(img); i += 3 {
+		sum[0] += float64(img[i])
+		sum[1] += float64(img[i+1])
+		sum[2] += float64(img[i+2])
+	}
+	px := float64(len(img) / 3)
+	var lut [3][256]uint8
+	for ch := 0; ch < 3; ch++ {
+		m := sum[ch] / px
+		for v := 0; v < 256; v++ {
+			lut[ch][v] = uint8(math.Min(255, math.Max(0, math.Round(m+(float64(v)-m)*f))))
+		}
+	}
+	for i := 0; i < len(img); i += 3 {
+		img[i] = lut[0][img[i]]
+		img[i+1] = lut[1][img[i+1]]
+		img[i+2] = lut[2][img[i+2]]
+	}
+}
