@@ -1,0 +1,155 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/catdog-ml/catdog/internal/ort"
+	"github.com/catdog-ml/catdog/onnx"
+)
+
+func requireORT(t testing.TB) {
+	t.Helper()
+	if _, err := ort.FindLibrary(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI: %v", err)
+		}
+		t.Skipf("onnxruntime: %v", err)
+	}
+}
+
+// sharedDir returns shared/data/<name> found upwards from the working directory (or under
+// $CATDOG_SHARED); in CI a missing folder fails the test.
+func sharedDir(t testing.TB, name string) string {
+	t.Helper()
+	var cands []string
+	if s := os.Getenv("CATDOG_SHARED"); s != "" {
+		cands = append(cands, filepath.Join(s, "data", name), filepath.Join(s, name))
+	}
+	wd, _ := os.Getwd()
+	for d := wd; ; d = filepath.Dir(d) {
+		cands = append(cands, filepath.Join(d, "shared", "data", name), filepath.Join(filepath.Dir(d), "shared", "data", name))
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	for _, c := range cands {
+		if st, err := os.Stat(c); err == nil && st.IsDir() {
+			return c
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("CI: shared data %q not found (set CATDOG_SHARED)", name)
+	}
+	t.Skipf("shared data %q not found", name)
+	return ""
+}
+
+// brightnessModel writes a stand-in exported model: prob_cat = sigmoid((mean pixel - 128)/32).
+func brightnessModel(t testing.TB, size int) string {
+	t.Helper()
+	b := onnx.NewBuilder("brightness")
+	x := b.Input("image", onnx.Float, -1, 3, int64(size), int64(size))
+	m := b.Node("ReduceMean", []string{x}, map[string]any{"axes": []int64{1, 2, 3}, "keepdims": 0})
+	m = b.Reshape(m, -1, 1)
+	m = b.Div(b.Sub(m, b.Constant("c128", []int64{1}, []float32{128})), b.Constant("c32", []int64{1}, []float32{32}))
+	b.Output(b.Sigmoid(m), "prob_cat", onnx.Float, -1, 1)
+	b.SetMetadata("catdog.input_size", "32")
+	b.SetMetadata("catdog.resize_filter", "bilinear")
+	b.SetMetadata("catdog.labels", "dog,cat")
+	model, err := b.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "model.onnx")
+	if err := model.Write(path); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func runCatdog(t *testing.T, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	a := newApp(&out, &errb)
+	root := newRootCmd(a)
+	root.SetArgs(args)
+	err = root.Execute()
+	return out.String(), errb.String(), err
+}
+
+func TestPredictCommand(t *testing.T) {
+	requireORT(t)
+	photos := sharedDir(t, "dogs-vs-cats-originals")
+	files, _ := filepath.Glob(filepath.Join(photos, "*.jpg"))
+	if len(files) == 0 {
+		t.Fatalf("no photos in %s", photos)
+	}
+	model := brightnessModel(t, 32)
+
+	// The whole folder: one line per photo, no error.
+	out, _, err := runCatdog(t, "predict", "-q", "--ep", "cpu", "--model", model, photos)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != len(files) {
+		t.Fatalf("%d lines for %d photos", len(lines), len(files))
+	}
+	for _, l := range lines {
+		f := strings.Fields(l)
+		if len(f) != 3 || (f[0] != "dog" && f[0] != "cat") {
+			t.Fatalf("bad line %q", l)
+		}
+	}
+
+	// A folder with a corrupt file among good ones, as JSON: every file answered, the bad
+	// one with an error, exit status non-zero.
+	dir := t.TempDir()
+	for _, f := range files[:5] {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "aaa-broken.jpg"), []byte("\xff\xd8\xff garbage"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err = runCatdog(t, "predict", "-q", "--ep", "cpu", "--json", "--model", model, dir)
+	if err == nil || !strings.Contains(err.Error(), "1 of 6 files failed") {
+		t.Errorf("err = %v, want 1 of 6 files failed", err)
+	}
+	var got []struct {
+		Path        string   `json:"path"`
+		Label       string   `json:"label"`
+		Probability *float64 `json:"probability"`
+		Error       string   `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("JSON output: %v\n%s", err, out)
+	}
+	if len(got) != 6 {
+		t.Fatalf("%d answers, want 6", len(got))
+	}
+	if got[0].Error == "" || got[0].Probability != nil {
+		t.Errorf("broken file: %+v, want an error only", got[0])
+	}
+	for _, g := range got[1:] {
+		if g.Error != "" || g.Probability == nil || (g.Label != "dog" && g.Label != "cat") {
+			t.Errorf("good file: %+v", g)
+		}
+	}
+
+	// Text mode: the error goes to stderr, the other lines to stdout.
+	out, errOut, err := runCatdog(t, "predict", "-q", "--ep", "cpu", "--model", model, dir)
+	if err == nil || !strings.Contains(errOut, "aaa-broken.jpg") || strings.Count(out, "\n") != 5 {
+		t.Errorf("text mode: err %v, stderr %q, stdout %q", err, errOut, out)
+	}
+}
