@@ -1,0 +1,64 @@
+package finetune
+
+import (
+	"math"
+	"testing"
+)
+
+// TestGradients compares the graph's gradients with central finite differences of the
+// loss (computed in float64 from the inference-free training graph without dropout).
+func TestGradients(t *testing.T) {
+	specs := map[string][]Layer{
+		"conv-pool-dense": {Conv(3, 3, 1), ReLU(), MaxPool(2), Flatten(), Dense(4), ReLU(), Dense(1), Sigmoid()},
+		"bn-conv":         {Conv(3, 3, 1), BatchNorm(), ReLU(), MaxPool(2), Flatten(), Dense(1), Sigmoid()},
+		"bn-dense":        {Flatten(), Dense(5), BatchNorm(), ReLU(), Dense(1), Sigmoid()},
+		"residual-gap":    {Residual(4), GlobalAvgPool(), Dense(1), Sigmoid()},
+	}
+	for name, layers := range specs {
+		t.Run(name, func(t *testing.T) {
+			m, err := NewModel(name, []int{2, 6, 6}, layers, 7)
+			if err != nil {
+				t.Fatal(err)
+			}
+			gr, err := m.build(3, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer gr.close()
+			x, y := randomBatch(m, 3, 5)
+			loss := func() float64 {
+				z, err := gr.run(x, y)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var s float64
+				for i := range z {
+					s += bceLoss(z[i], y[i])
+				}
+				return s / float64(len(z))
+			}
+			loss()
+			grads := make([][]float32, len(gr.grads))
+			for j, g := range gr.grads {
+				_, d, _ := float32s(g.Value(), "grad")
+				grads[j] = append([]float32(nil), d...)
+			}
+			for j, p := range gr.learn {
+				for _, k := range []int{0, len(p.Data) / 2, len(p.Data) - 1} {
+					old := p.Data[k]
+					const h = 1e-2
+					p.Data[k] = old + h
+					lp := loss()
+					p.Data[k] = old - h
+					lm := loss()
+					p.Data[k] = old
+					num := (lp - lm) / (2 * h)
+					got := float64(grads[j][k])
+					if math.Abs(num-got) > 2e-3+0.05*math.Abs(num) {
+						t.Errorf("%s[%d]: gradient %v, finite difference %v", p.Name, k, got, num)
+					}
+				}
+			}
+		})
+	}
+}

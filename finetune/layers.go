@@ -1,0 +1,242 @@
+package finetune
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Kind names what a layer does.
+type Kind string
+
+// The layer kinds a Model understands.
+const (
+	KindConv          Kind = "conv"
+	KindReLU          Kind = "relu"
+	KindMaxPool       Kind = "maxpool"
+	KindDropout       Kind = "dropout"
+	KindBatchNorm     Kind = "batchnorm"
+	KindFlatten       Kind = "flatten"
+	KindDense         Kind = "dense"
+	KindSigmoid       Kind = "sigmoid"
+	KindGlobalAvgPool Kind = "gap"
+	KindResidual      Kind = "residual"
+)
+
+// Layer describes one layer of a network. Build layers with the constructors (Conv,
+// Dense, ...); the zero value is not a layer.
+type Layer struct {
+	Kind Kind
+	// N is the number of output channels (Conv, Residual) or units (Dense).
+	N int `json:"n,omitempty"`
+	// K is the kernel side (Conv) or the pooling window and stride (MaxPool).
+	K int `json:"k,omitempty"`
+	// Pad is the zero padding on every side (Conv).
+	Pad int `json:"pad,omitempty"`
+	// P is the probability of dropping a value (Dropout).
+	P float64 `json:"p,omitempty"`
+}
+
+// Conv is a 2-D convolution with out filters of k×k, zero padding pad, stride 1, and a bias.
+func Conv(out, k, pad int) Layer { return Layer{Kind: KindConv, N: out, K: k, Pad: pad} }
+
+// ReLU is max(x, 0).
+func ReLU() Layer { return Layer{Kind: KindReLU} }
+
+// MaxPool is a k×k max-pool with stride k.
+func MaxPool(k int) Layer { return Layer{Kind: KindMaxPool, K: k} }
+
+// Dropout zeroes each value with probability p while training (scaling the rest by
+// 1/(1-p)) and is the identity at inference.
+func Dropout(p float64) Layer { return Layer{Kind: KindDropout, P: p} }
+
+// BatchNorm normalises each channel (or unit) with the batch's statistics while training
+// and with running averages of them at inference, then scales and shifts.
+func BatchNorm() Layer { return Layer{Kind: KindBatchNorm} }
+
+// Flatten turns (N, C, H, W) into (N, C·H·W), in that order.
+func Flatten() Layer { return Layer{Kind: KindFlatten} }
+
+// Dense is a fully connected layer with n units and a bias.
+func Dense(n int) Layer { return Layer{Kind: KindDense, N: n} }
+
+// Sigmoid is 1/(1+e^-x). As the last layer it turns the logit into the probability of cat;
+// training computes the loss from the logit before it.
+func Sigmoid() Layer { return Layer{Kind: KindSigmoid} }
+
+// GlobalAvgPool averages each channel over its H×W positions: (N, C, H, W) -> (N, C).
+func GlobalAvgPool() Layer { return Layer{Kind: KindGlobalAvgPool} }
+
+// Residual is a residual block with out channels: conv 3x3 + batch norm + ReLU, conv 3x3 +
+// batch norm, plus the input (through a 1x1 convolution when the channel count changes),
+// then ReLU. It keeps H and W.
+func Residual(out int) Layer { return Layer{Kind: KindResidual, N: out} }
+
+// String writes the layer in the spec syntax ParseLayers reads.
+func (l Layer) String() string {
+	switch l.Kind {
+	case KindConv:
+		return fmt.Sprintf("conv:%d:%d:%d", l.N, l.K, l.Pad)
+	case KindMaxPool:
+		return fmt.Sprintf("maxpool:%d", l.K)
+	case KindDropout:
+		return "dropout:" + strconv.FormatFloat(l.P, 'g', -1, 64)
+	case KindDense:
+		return fmt.Sprintf("dense:%d", l.N)
+	case KindResidual:
+		return fmt.Sprintf("residual:%d", l.N)
+	}
+	return string(l.Kind)
+}
+
+// SpecString writes layers as one comma-separated spec.
+func SpecString(layers []Layer) string {
+	s := make([]string, len(layers))
+	for i, l := range layers {
+		s[i] = l.String()
+	}
+	return strings.Join(s, ",")
+}
+
+// DefaultHead is the transfer head of the study: Flatten, Dense 128 + ReLU, Dropout 0.5,
+// Dense 1 + sigmoid.
+const DefaultHead = "flatten,dense:128:relu,dropout:0.5,dense:1:sigmoid"
+
+// ParseLayers reads a comma-separated layer spec such as DefaultHead or
+// "gap,dense:1:sigmoid". Items:
+//
+//	flatten | gap | relu | sigmoid | batchnorm (or bn)
+//	dense:N[:relu|:sigmoid]       N units, optionally followed by the activation
+//	dropout:P                     0 <= P < 1
+//	conv:N[:K[:PAD]]              N filters of KxK (default 3), padding PAD (default K/2)
+//	maxpool[:K]                   KxK window, stride K (default 2)
+//	residual:N                    residual block with N channels
+func ParseLayers(spec string) ([]Layer, error) {
+	var out []Layer
+	for _, item := range strings.Split(spec, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		f := strings.Split(item, ":")
+		name, args := strings.ToLower(f[0]), f[1:]
+		ints := func(min, max int) ([]int, error) {
+			if len(args) < min || len(args) > max {
+				return nil, fmt.Errorf("layer %q: want %d to %d numbers after %q", item, min, max, name)
+			}
+			v := make([]int, len(args))
+			for i, a := range args {
+				n, err := strconv.Atoi(a)
+				if err != nil || n < 0 {
+					return nil, fmt.Errorf("layer %q: %q is not a non-negative whole number", item, a)
+				}
+				v[i] = n
+			}
+			return v, nil
+		}
+		noArgs := func(l Layer) error {
+			if len(args) != 0 {
+				return fmt.Errorf("layer %q: %q takes no arguments", item, name)
+			}
+			out = append(out, l)
+			return nil
+		}
+		var err error
+		switch name {
+		case "flatten":
+			err = noArgs(Flatten())
+		case "gap", "globalavgpool":
+			err = noArgs(GlobalAvgPool())
+		case "relu":
+			err = noArgs(ReLU())
+		case "sigmoid":
+			err = noArgs(Sigmoid())
+		case "batchnorm", "bn":
+			err = noArgs(BatchNorm())
+		case "dense":
+			var act string
+			if len(args) == 2 {
+				act, args = strings.ToLower(args[1]), args[:1]
+			}
+			var v []int
+			if v, err = ints(1, 1); err != nil {
+				break
+			}
+			if v[0] < 1 {
+				err = fmt.Errorf("layer %q: dense needs at least 1 unit", item)
+				break
+			}
+			out = append(out, Dense(v[0]))
+			switch act {
+			case "":
+			case "relu":
+				out = append(out, ReLU())
+			case "sigmoid":
+				out = append(out, Sigmoid())
+			default:
+				err = fmt.Errorf("layer %q: unknown activation %q (want relu or sigmoid)", item, act)
+			}
+		case "dropout":
+			if len(args) != 1 {
+				err = fmt.Errorf("layer %q: want dropout:P", item)
+				break
+			}
+			p, perr := strconv.ParseFloat(args[0], 64)
+			if perr != nil || p < 0 || p >= 1 {
+				err = fmt.Errorf("layer %q: dropout probability must be in [0, 1)", item)
+				break
+			}
+			out = append(out, Dropout(p))
+		case "conv":
+			var v []int
+			if v, err = ints(1, 3); err != nil {
+				break
+			}
+			l := Conv(v[0], 3, 1)
+			if len(v) > 1 {
+				l.K, l.Pad = v[1], v[1]/2
+			}
+			if len(v) > 2 {
+				l.Pad = v[2]
+			}
+			if l.N < 1 || l.K < 1 {
+				err = fmt.Errorf("layer %q: conv needs at least 1 filter of side at least 1", item)
+				break
+			}
+			out = append(out, l)
+		case "maxpool", "pool":
+			var v []int
+			if v, err = ints(0, 1); err != nil {
+				break
+			}
+			l := MaxPool(2)
+			if len(v) == 1 {
+				l.K = v[0]
+			}
+			if l.K < 1 {
+				err = fmt.Errorf("layer %q: pool window must be at least 1", item)
+				break
+			}
+			out = append(out, l)
+		case "residual", "res":
+			var v []int
+			if v, err = ints(1, 1); err != nil {
+				break
+			}
+			if v[0] < 1 {
+				err = fmt.Errorf("layer %q: residual needs at least 1 channel", item)
+				break
+			}
+			out = append(out, Residual(v[0]))
+		default:
+			err = fmt.Errorf("unknown layer %q (want flatten, gap, dense:N[:relu|:sigmoid], dropout:P, relu, sigmoid, batchnorm, conv:N[:K[:PAD]], maxpool[:K], residual:N)", item)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("empty layer spec %q", spec)
+	}
+	return out, nil
+}

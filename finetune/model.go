@@ -1,0 +1,334 @@
+package finetune
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+)
+
+// Param is one named weight array of a Model, row-major float32.
+type Param struct {
+	Name  string
+	Shape []int
+	Data  []float32
+	// Trainable is false for frozen weights and for batch-norm running statistics.
+	Trainable bool
+}
+
+// Size is the number of values in p.
+func (p *Param) Size() int { return len(p.Data) }
+
+func newParam(name string, trainable bool, shape ...int) *Param {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	return &Param{Name: name, Shape: append([]int(nil), shape...), Data: make([]float32, n), Trainable: trainable}
+}
+
+// convW holds a convolution's or a dense layer's weights and bias.
+type convW struct{ w, b *Param }
+
+// bnW holds a batch normalisation's scale, shift and running statistics.
+type bnW struct{ gamma, beta, mean, vari *Param }
+
+// unit is one layer of a built Model: its spec, shapes and weights.
+type unit struct {
+	Layer
+	name    string
+	in, out []int // per-sample shapes
+	conv    convW // Conv, Dense, Residual's first convolution
+	bn      bnW   // BatchNorm, Residual's first batch norm
+	conv2   convW // Residual's second convolution
+	bn2     bnW   // Residual's second batch norm
+	proj    convW // Residual's 1x1 projection, when channels change (w nil otherwise)
+}
+
+// BNEpsilon is the epsilon of every batch normalisation, in training and in the export.
+const BNEpsilon = 1e-5
+
+// BNMomentum is the weight of the newest batch in the running statistics:
+// running = (1-BNMomentum)·running + BNMomentum·batch (the running variance takes the
+// unbiased batch variance), as in PyTorch.
+const BNMomentum = 0.1
+
+// Model is a network built from Layer specs, holding its weights.
+type Model struct {
+	// Name names the architecture (an Arch name, or "head").
+	Name string
+	// Input is the shape of one sample: (C, H, W) for images and feature maps, (D) for vectors.
+	Input []int
+	// Layers are the specs the model was built from.
+	Layers []Layer
+
+	units  []*unit
+	params []*Param
+	// conv is the convolution op; nil means the default (see convOp).
+	conv ConvFunc
+}
+
+// NewModel builds a model for samples of shape input from layers, with weights drawn from
+// seed (He uniform for convolutions and dense layers, zero biases, batch norm scale 1,
+// shift 0, running mean 0, running variance 1). The last layer must be Sigmoid on a single
+// value: the model outputs the probability of cat.
+func NewModel(name string, input []int, layers []Layer, seed uint64) (*Model, error) {
+	if len(input) != 1 && len(input) != 3 {
+		return nil, fmt.Errorf("model %s: input shape %v: want (C, H, W) or (D)", name, input)
+	}
+	for _, d := range input {
+		if d < 1 {
+			return nil, fmt.Errorf("model %s: input shape %v has an empty dimension", name, input)
+		}
+	}
+	if len(layers) == 0 || layers[len(layers)-1].Kind != KindSigmoid {
+		return nil, fmt.Errorf("model %s: the last layer must be sigmoid (the probability of cat), got %q", name, SpecString(layers))
+	}
+	m := &Model{Name: name, Input: append([]int(nil), input...), Layers: append([]Layer(nil), layers...)}
+	rng := rand.New(rand.NewPCG(seed, 0x5eed_cafe))
+	shape := append([]int(nil), input...)
+	count := map[Kind]int{}
+	for i, l := range layers {
+		count[l.Kind]++
+		u := &unit{Layer: l, name: fmt.Sprintf("%s%d", l.Kind, count[l.Kind]), in: shape}
+		need3 := func() error {
+			if len(shape) != 3 {
+				return fmt.Errorf("model %s: layer %d (%s) needs (C, H, W) input, got %v", name, i+1, l, shape)
+			}
+			return nil
+		}
+		var err error
+		switch l.Kind {
+		case KindConv:
+			if err = need3(); err != nil {
+				break
+			}
+			oh, ow := shape[1]+2*l.Pad-l.K+1, shape[2]+2*l.Pad-l.K+1
+			if oh < 1 || ow < 1 {
+				err = fmt.Errorf("model %s: layer %d (%s) does not fit a %dx%d input", name, i+1, l, shape[1], shape[2])
+				break
+			}
+			u.conv = m.newConv(u.name, rng, l.N, shape[0], l.K)
+			shape = []int{l.N, oh, ow}
+		case KindMaxPool:
+			if err = need3(); err != nil {
+				break
+			}
+			if shape[1] < l.K || shape[2] < l.K {
+				err = fmt.Errorf("model %s: layer %d (%s) does not fit a %dx%d input", name, i+1, l, shape[1], shape[2])
+				break
+			}
+			shape = []int{shape[0], shape[1] / l.K, shape[2] / l.K}
+		case KindReLU, KindSigmoid, KindDropout:
+		case KindBatchNorm:
+			u.bn = m.newBN(u.name, shape[0])
+		case KindFlatten:
+			shape = []int{prod(shape)}
+		case KindGlobalAvgPool:
+			if err = need3(); err != nil {
+				break
+			}
+			shape = []int{shape[0]}
+		case KindDense:
+			if len(shape) != 1 {
+				err = fmt.Errorf("model %s: layer %d (%s) needs a vector input, got %v: add flatten or gap before it", name, i+1, l, shape)
+				break
+			}
+			u.conv = m.newDense(u.name, rng, shape[0], l.N)
+			shape = []int{l.N}
+		case KindResidual:
+			if err = need3(); err != nil {
+				break
+			}
+			u.conv = m.newConv(u.name+".conv1", rng, l.N, shape[0], 3)
+			u.bn = m.newBN(u.name+".bn1", l.N)
+			u.conv2 = m.newConv(u.name+".conv2", rng, l.N, l.N, 3)
+			u.bn2 = m.newBN(u.name+".bn2", l.N)
+			if shape[0] != l.N {
+				u.proj = m.newConv(u.name+".proj", rng, l.N, shape[0], 1)
+			}
+			shape = []int{l.N, shape[1], shape[2]}
+		default:
+			err = fmt.Errorf("model %s: layer %d: unknown kind %q", name, i+1, l.Kind)
+		}
+		if err != nil {
+			return nil, err
+		}
+		u.out = append([]int(nil), shape...)
+		m.units = append(m.units, u)
+	}
+	if len(shape) != 1 || shape[0] != 1 {
+		return nil, fmt.Errorf("model %s: the output must be one value per sample, got shape %v: end with dense:1:sigmoid", name, shape)
+	}
+	return m, nil
+}
+
+func prod(s []int) int {
+	n := 1
+	for _, d := range s {
+		n *= d
+	}
+	return n
+}
+
+func (m *Model) add(p *Param) *Param { m.params = append(m.params, p); return p }
+
+// newConv makes He-uniform filters (out, in, k, k) and a zero bias.
+func (m *Model) newConv(name string, rng *rand.Rand, out, in, k int) convW {
+	w := m.add(newParam(name+".weight", true, out, in, k, k))
+	heUniform(rng, w.Data, in*k*k)
+	return convW{w: w, b: m.add(newParam(name+".bias", true, out))}
+}
+
+// newDense makes He-uniform weights (in, out) and a zero bias.
+func (m *Model) newDense(name string, rng *rand.Rand, in, out int) convW {
+	w := m.add(newParam(name+".weight", true, in, out))
+	heUniform(rng, w.Data, in)
+	return convW{w: w, b: m.add(newParam(name+".bias", true, out))}
+}
+
+func (m *Model) newBN(name string, c int) bnW {
+	b := bnW{
+		gamma: m.add(newParam(name+".scale", true, c)),
+		beta:  m.add(newParam(name+".shift", true, c)),
+		mean:  m.add(newParam(name+".running_mean", false, c)),
+		vari:  m.add(newParam(name+".running_var", false, c)),
+	}
+	for i := range b.gamma.Data {
+		b.gamma.Data[i], b.vari.Data[i] = 1, 1
+	}
+	return b
+}
+
+// heUniform fills w from U(-sqrt(6/fanIn), sqrt(6/fanIn)).
+func heUniform(rng *rand.Rand, w []float32, fanIn int) {
+	lim := math.Sqrt(6 / float64(fanIn))
+	for i := range w {
+		w[i] = float32((rng.Float64()*2 - 1) * lim)
+	}
+}
+
+// Params returns the model's weights in a fixed order (the order of the layers). The
+// slices are the model's own: changing them changes the model.
+func (m *Model) Params() []*Param { return m.params }
+
+// Param returns the weight named name, or nil.
+func (m *Model) Param(name string) *Param {
+	for _, p := range m.params {
+		if p.Name == name {
+			return p
+		}
+	}
+	return nil
+}
+
+// NumParams returns the number of trainable values and the number of the others
+// (batch-norm running statistics).
+func (m *Model) NumParams() (trainable, other int) {
+	for _, p := range m.params {
+		if p.Trainable {
+			trainable += p.Size()
+		} else {
+			other += p.Size()
+		}
+	}
+	return trainable, other
+}
+
+// SetConv replaces the convolution op used by the model's graphs (nil restores the
+// default). It changes the speed, never the math.
+func (m *Model) SetConv(f ConvFunc) { m.conv = f }
+
+// LayerInfo is one row of a model's layer table.
+type LayerInfo struct {
+	Name   string `json:"name"`
+	Spec   string `json:"spec"`
+	Output []int  `json:"output_shape"` // per sample
+	Params int    `json:"params"`       // trainable values
+	Frozen int    `json:"frozen"`       // non-trainable values (running statistics, frozen weights)
+}
+
+// Table returns one row per layer: its output shape per sample and its parameter counts.
+func (m *Model) Table() []LayerInfo {
+	rows := make([]LayerInfo, len(m.units))
+	for i, u := range m.units {
+		r := LayerInfo{Name: u.name, Spec: u.Layer.String(), Output: append([]int(nil), u.out...)}
+		for _, p := range u.weights() {
+			if p.Trainable {
+				r.Params += p.Size()
+			} else {
+				r.Frozen += p.Size()
+			}
+		}
+		rows[i] = r
+	}
+	return rows
+}
+
+// weights lists the unit's params.
+func (u *unit) weights() []*Param {
+	var ps []*Param
+	for _, c := range []convW{u.conv, u.conv2, u.proj} {
+		if c.w != nil {
+			ps = append(ps, c.w, c.b)
+		}
+	}
+	for _, b := range []bnW{u.bn, u.bn2} {
+		if b.gamma != nil {
+			ps = append(ps, b.gamma, b.beta, b.mean, b.vari)
+		}
+	}
+	return ps
+}
+
+// FormatTable writes the layer table as aligned text, with totals.
+func (m *Model) FormatTable() string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "%-16s %-14s %-16s %12s %10s\n", "layer", "spec", "output", "params", "frozen")
+	fmt.Fprintf(&sb, "%-16s %-14s %-16s %12s %10s\n", "input", "", shapeString(m.Input), "", "")
+	for _, r := range m.Table() {
+		fmt.Fprintf(&sb, "%-16s %-14s %-16s %12d %10d\n", r.Name, r.Spec, shapeString(r.Output), r.Params, r.Frozen)
+	}
+	t, o := m.NumParams()
+	fmt.Fprintf(&sb, "total: %d trainable, %d not trainable\n", t, o)
+	return sb.String()
+}
+
+func shapeString(s []int) string {
+	p := make([]string, len(s))
+	for i, d := range s {
+		p[i] = fmt.Sprint(d)
+	}
+	return "(" + strings.Join(p, ", ") + ")"
+}
+
+// CopyWeightsFrom copies every weight from src, which must have the same architecture.
+func (m *Model) CopyWeightsFrom(src *Model) error {
+	if len(src.params) != len(m.params) {
+		return errors.New("finetune: models differ in their weights")
+	}
+	for i, p := range m.params {
+		q := src.params[i]
+		if q.Name != p.Name || len(q.Data) != len(p.Data) {
+			return fmt.Errorf("finetune: weight %d is %s%v in one model and %s%v in the other", i, p.Name, p.Shape, q.Name, q.Shape)
+		}
+		copy(p.Data, q.Data)
+	}
+	return nil
+}
+
+// snapshot returns a copy of every weight's values.
+func (m *Model) snapshot() [][]float32 {
+	s := make([][]float32, len(m.params))
+	for i, p := range m.params {
+		s[i] = append([]float32(nil), p.Data...)
+	}
+	return s
+}
+
+func (m *Model) restore(s [][]float32) {
+	for i, p := range m.params {
+		copy(p.Data, s[i])
+	}
+}

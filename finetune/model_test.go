@@ -1,0 +1,79 @@
+package finetune
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// randomBatch returns n random samples of model m's input and random labels.
+func randomBatch(m *Model, n int, seed uint64) (x, y []float32) {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	x = make([]float32, n*prod(m.Input))
+	for i := range x {
+		x[i] = rng.Float32()
+	}
+	y = make([]float32, n)
+	for i := range y {
+		y[i] = float32(i % 2)
+	}
+	return x, y
+}
+
+func TestArchitecturesTrainStep(t *testing.T) {
+	for _, a := range Architectures() {
+		t.Run(a.Name, func(t *testing.T) {
+			m, err := a.Model(32, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			gr, err := m.build(4, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer gr.close()
+			inf, err := m.build(4, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer inf.close()
+			opt, err := newOptimizer("adam", 1e-4, 0, gr.learn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rng := rand.New(rand.NewPCG(1, 2))
+			x, y := randomBatch(m, 4, 3)
+			evalLoss := func() float64 {
+				z, err := inf.run(x, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var s float64
+				for i := range z {
+					s += bceLoss(z[i], y[i])
+				}
+				return s / float64(len(z))
+			}
+			first := evalLoss()
+			for range 10 {
+				gr.fillMasks(rng.Float64)
+				if _, err := gr.run(x, y); err != nil {
+					t.Fatal(err)
+				}
+				grads := make([][]float32, len(gr.grads))
+				for j, g := range gr.grads {
+					_, d, err := float32s(g.Value(), "grad")
+					if err != nil {
+						t.Fatal(err)
+					}
+					grads[j] = d
+				}
+				opt.step(gr.learn, grads)
+			}
+			last := evalLoss()
+			if math.IsNaN(last) || last >= first {
+				t.Errorf("loss on one repeated batch went from %v to %v, want it to fall", first, last)
+			}
+		})
+	}
+}

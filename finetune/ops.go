@@ -1,0 +1,394 @@
+package finetune
+
+import (
+	"fmt"
+	"hash"
+	"hash/fnv"
+	"math"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// This file holds catdog's own Gorgonia op: batch normalisation over the channel axis
+// (axis 1) of (N, C) or (N, C, H, W) tensors. Gorgonia's BatchNorm at v0.9.18 keeps its
+// running statistics inside the op, gives scale and shift the shape of the whole input
+// and draws their initial values itself; this op instead takes scale and shift as (C)
+// inputs, reads the running statistics from the model's weights at inference, and hands
+// the batch statistics back after a training step so the model updates its running
+// averages outside the graph, where the export reads them.
+
+// bnStats are the statistics of the last training batch seen by a bnOp.
+type bnStats struct {
+	mean, vari []float64 // biased variance
+	count      int       // values per channel (N·H·W)
+}
+
+// bnOp normalises x with the batch statistics (train) or the running ones, then scales by
+// gamma and shifts by beta: (x, gamma, beta) -> y.
+type bnOp struct {
+	id    string // the layer's name: ops of different layers never hash alike
+	dims  int
+	train bool
+	// mean and vari are the running statistics, read at inference.
+	mean, vari []float32
+	// stats receives the batch statistics when training.
+	stats *bnStats
+}
+
+func (op *bnOp) Arity() int           { return 3 }
+func (op *bnOp) Type() hm.Type        { return fnType(op.dims, op.dims, 1, 1) }
+func (op *bnOp) ReturnsPtr() bool     { return false }
+func (op *bnOp) CallsExtern() bool    { return false }
+func (op *bnOp) OverwritesInput() int { return -1 }
+func (op *bnOp) String() string {
+	return fmt.Sprintf("catdog.BatchNorm{%s, train: %v}", op.id, op.train)
+}
+func (op *bnOp) WriteHash(h hash.Hash) {
+	h.Write([]byte(op.String()))
+}
+func (op *bnOp) Hashcode() uint32 { return hashOf(op) }
+func (op *bnOp) DiffWRT(int) []bool {
+	return []bool{true, true, true}
+}
+
+func (op *bnOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
+	if len(ds) != 3 {
+		return nil, fmt.Errorf("%v: want 3 inputs, got %d", op, len(ds))
+	}
+	s, ok := ds[0].(tensor.Shape)
+	if !ok {
+		return nil, fmt.Errorf("%v: input shape is a %T", op, ds[0])
+	}
+	return s.Clone(), nil
+}
+
+func (op *bnOp) Do(v ...G.Value) (G.Value, error) {
+	xs, x, err := float32s(v[0], "batch norm input")
+	if err != nil {
+		return nil, err
+	}
+	_, gamma, err := float32s(v[1], "batch norm scale")
+	if err != nil {
+		return nil, err
+	}
+	_, beta, err := float32s(v[2], "batch norm shift")
+	if err != nil {
+		return nil, err
+	}
+	n, c, s := bnGeom(xs)
+	if len(gamma) != c || len(beta) != c {
+		return nil, fmt.Errorf("%v: %d channels, scale has %d, shift %d", op, c, len(gamma), len(beta))
+	}
+	out := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(xs.Clone()...))
+	y := out.Data().([]float32)
+	var mean, vari []float64
+	if op.train {
+		mean, vari = channelStats(x, n, c, s)
+		*op.stats = bnStats{mean: mean, vari: vari, count: n * s}
+	} else {
+		mean, vari = make([]float64, c), make([]float64, c)
+		for k := range c {
+			mean[k], vari[k] = float64(op.mean[k]), float64(op.vari[k])
+		}
+	}
+	for k := range c {
+		inv := 1 / math.Sqrt(vari[k]+BNEpsilon)
+		// y = gamma·(x-mean)·inv + beta = a·x + b, computed as in onnxruntime's kernel
+		a := float32(float64(gamma[k]) * inv)
+		b := float32(float64(beta[k]) - mean[k]*float64(gamma[k])*inv)
+		for i := range n {
+			off := (i*c + k) * s
+			for j := off; j < off+s; j++ {
+				y[j] = x[j]*a + b
+			}
+		}
+	}
+	return out, nil
+}
+
+func (op *bnOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	if !op.train {
+		return nil, fmt.Errorf("%v: inference batch norm has no gradient", op)
+	}
+	res := make(G.Nodes, 3)
+	for i := range res {
+		n, err := G.ApplyOp(&bnGradOp{id: op.id, dims: op.dims, which: i}, inputs[0], inputs[1], grad)
+		if err != nil {
+			return nil, fmt.Errorf("%v gradient: %w", op, err)
+		}
+		res[i] = n
+	}
+	return res, nil
+}
+
+// bnGradOp computes one gradient of a training bnOp: (x, gamma, dy) -> dx (which 0),
+// dgamma (1) or dbeta (2).
+type bnGradOp struct {
+	id    string
+	dims  int
+	which int
+}
+
+func (op *bnGradOp) Arity() int { return 3 }
+func (op *bnGradOp) Type() hm.Type {
+	if op.which == 0 {
+		return fnType(op.dims, op.dims, 1, op.dims)
+	}
+	return fnType(1, op.dims, 1, op.dims)
+}
+func (op *bnGradOp) ReturnsPtr() bool     { return false }
+func (op *bnGradOp) CallsExtern() bool    { return false }
+func (op *bnGradOp) OverwritesInput() int { return -1 }
+func (op *bnGradOp) String() string {
+	return fmt.Sprintf("catdog.BatchNormGrad{%s, %d}", op.id, op.which)
+}
+func (op *bnGradOp) WriteHash(h hash.Hash) { h.Write([]byte(op.String())) }
+func (op *bnGradOp) Hashcode() uint32      { return hashOf(op) }
+func (op *bnGradOp) DiffWRT(int) []bool    { return []bool{false, false, false} }
+func (op *bnGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+	return nil, fmt.Errorf("%v has no gradient", op)
+}
+
+func (op *bnGradOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
+	if len(ds) != 3 {
+		return nil, fmt.Errorf("%v: want 3 inputs, got %d", op, len(ds))
+	}
+	i := 0
+	if op.which != 0 {
+		i = 1
+	}
+	s, ok := ds[i].(tensor.Shape)
+	if !ok {
+		return nil, fmt.Errorf("%v: input shape is a %T", op, ds[i])
+	}
+	return s.Clone(), nil
+}
+
+func (op *bnGradOp) Do(v ...G.Value) (G.Value, error) {
+	xs, x, err := float32s(v[0], "batch norm input")
+	if err != nil {
+		return nil, err
+	}
+	gs, gamma, err := float32s(v[1], "batch norm scale")
+	if err != nil {
+		return nil, err
+	}
+	_, dy, err := float32s(v[2], "batch norm output gradient")
+	if err != nil {
+		return nil, err
+	}
+	n, c, s := bnGeom(xs)
+	mean, vari := channelStats(x, n, c, s)
+	m := float64(n * s)
+	// Per channel: sums of dy and of dy·xhat.
+	sdy, sdyx := make([]float64, c), make([]float64, c)
+	for k := range c {
+		inv := 1 / math.Sqrt(vari[k]+BNEpsilon)
+		for i := range n {
+			off := (i*c + k) * s
+			for j := off; j < off+s; j++ {
+				d := float64(dy[j])
+				sdy[k] += d
+				sdyx[k] += d * (float64(x[j]) - mean[k]) * inv
+			}
+		}
+	}
+	switch op.which {
+	case 1, 2:
+		out := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(gs.Clone()...))
+		d := out.Data().([]float32)
+		for k := range c {
+			if op.which == 1 {
+				d[k] = float32(sdyx[k])
+			} else {
+				d[k] = float32(sdy[k])
+			}
+		}
+		return out, nil
+	}
+	// dx = gamma·inv/m · (m·dy - Σdy - xhat·Σ(dy·xhat))
+	out := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(xs.Clone()...))
+	dx := out.Data().([]float32)
+	for k := range c {
+		inv := 1 / math.Sqrt(vari[k]+BNEpsilon)
+		g := float64(gamma[k]) * inv / m
+		for i := range n {
+			off := (i*c + k) * s
+			for j := off; j < off+s; j++ {
+				xhat := (float64(x[j]) - mean[k]) * inv
+				dx[j] = float32(g * (m*float64(dy[j]) - sdy[k] - xhat*sdyx[k]))
+			}
+		}
+	}
+	return out, nil
+}
+
+// bnGeom splits a (N, C) or (N, C, H, W) shape into N, C and H·W.
+func bnGeom(s tensor.Shape) (n, c, hw int) {
+	hw = 1
+	for _, d := range s[2:] {
+		hw *= d
+	}
+	return s[0], s[1], hw
+}
+
+// channelStats returns the mean and the biased variance of each channel.
+func channelStats(x []float32, n, c, s int) (mean, vari []float64) {
+	mean, vari = make([]float64, c), make([]float64, c)
+	m := float64(n * s)
+	for k := range c {
+		var sum float64
+		for i := range n {
+			off := (i*c + k) * s
+			for _, v := range x[off : off+s] {
+				sum += float64(v)
+			}
+		}
+		mu := sum / m
+		var sq float64
+		for i := range n {
+			off := (i*c + k) * s
+			for _, v := range x[off : off+s] {
+				d := float64(v) - mu
+				sq += d * d
+			}
+		}
+		mean[k], vari[k] = mu, sq/m
+	}
+	return mean, vari
+}
+
+// float32s returns v's data as a contiguous []float32 in row-major order.
+func float32s(v G.Value, what string) (tensor.Shape, []float32, error) {
+	t, ok := v.(*tensor.Dense)
+	if !ok {
+		return nil, nil, fmt.Errorf("finetune: %s: want a *tensor.Dense, got %T", what, v)
+	}
+	if t.Dtype() != tensor.Float32 {
+		return nil, nil, fmt.Errorf("finetune: %s: want float32, got %v", what, t.Dtype())
+	}
+	if t.RequiresIterator() {
+		t = t.Materialize().(*tensor.Dense)
+	}
+	return t.Shape(), t.Data().([]float32), nil
+}
+
+// fnType is the Gorgonia type of an op from tensors of the given dims to a tensor of dims out.
+func fnType(out int, in ...int) hm.Type {
+	a := hm.TypeVariable('a')
+	ts := make([]hm.Type, 0, len(in)+1)
+	for _, d := range in {
+		ts = append(ts, G.TensorType{Dims: d, Of: a})
+	}
+	ts = append(ts, G.TensorType{Dims: out, Of: a})
+	return hm.NewFnType(ts...)
+}
+
+func hashOf(s fmt.Stringer) uint32 {
+	h := fnv.New32a()
+	h.Write([]byte(s.String()))
+	return h.Sum32()
+}
+
+// bceOp is the mean binary cross-entropy of sigmoid(z) against y from the logits:
+// (z, y) -> scalar, mean(max(z,0) - z·y + log(1 + e^-|z|)).
+type bceOp struct{}
+
+func (bceOp) Arity() int { return 2 }
+func (bceOp) Type() hm.Type {
+	a := hm.TypeVariable('a')
+	t := G.TensorType{Dims: 2, Of: a}
+	return hm.NewFnType(t, t, a)
+}
+func (bceOp) ReturnsPtr() bool         { return false }
+func (bceOp) CallsExtern() bool        { return false }
+func (bceOp) OverwritesInput() int     { return -1 }
+func (bceOp) String() string           { return "catdog.BCEWithLogits" }
+func (op bceOp) WriteHash(h hash.Hash) { h.Write([]byte(op.String())) }
+func (op bceOp) Hashcode() uint32      { return hashOf(op) }
+func (bceOp) DiffWRT(int) []bool       { return []bool{true, false} }
+func (bceOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	return tensor.ScalarShape(), nil
+}
+
+func (bceOp) Do(v ...G.Value) (G.Value, error) {
+	_, z, err := float32s(v[0], "logits")
+	if err != nil {
+		return nil, err
+	}
+	_, y, err := float32s(v[1], "labels")
+	if err != nil {
+		return nil, err
+	}
+	var s float64
+	for i := range z {
+		s += bceLoss(z[i], y[i])
+	}
+	return G.NewF32(float32(s / float64(len(z)))), nil
+}
+
+func (op bceOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	dz, err := G.ApplyOp(bceGradOp{}, inputs[0], inputs[1], grad)
+	if err != nil {
+		return nil, fmt.Errorf("%v gradient: %w", op, err)
+	}
+	return G.Nodes{dz, nil}, nil
+}
+
+// bceGradOp is the gradient of bceOp with respect to the logits: (z, y, g) -> g·(sigmoid(z) - y)/n.
+type bceGradOp struct{}
+
+func (bceGradOp) Arity() int { return 3 }
+func (bceGradOp) Type() hm.Type {
+	a := hm.TypeVariable('a')
+	t := G.TensorType{Dims: 2, Of: a}
+	return hm.NewFnType(t, t, a, t)
+}
+func (bceGradOp) ReturnsPtr() bool         { return false }
+func (bceGradOp) CallsExtern() bool        { return false }
+func (bceGradOp) OverwritesInput() int     { return -1 }
+func (bceGradOp) String() string           { return "catdog.BCEWithLogitsGrad" }
+func (op bceGradOp) WriteHash(h hash.Hash) { h.Write([]byte(op.String())) }
+func (op bceGradOp) Hashcode() uint32      { return hashOf(op) }
+func (bceGradOp) DiffWRT(int) []bool       { return []bool{false, false, false} }
+func (op bceGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+	return nil, fmt.Errorf("%v has no gradient", op)
+}
+func (bceGradOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
+	s, ok := ds[0].(tensor.Shape)
+	if !ok {
+		return nil, fmt.Errorf("catdog.BCEWithLogitsGrad: input shape is a %T", ds[0])
+	}
+	return s.Clone(), nil
+}
+
+func (bceGradOp) Do(v ...G.Value) (G.Value, error) {
+	zs, z, err := float32s(v[0], "logits")
+	if err != nil {
+		return nil, err
+	}
+	_, y, err := float32s(v[1], "labels")
+	if err != nil {
+		return nil, err
+	}
+	var g float64
+	switch s := v[2].(type) {
+	case *G.F32:
+		g = float64(*s)
+	default:
+		_, d, err := float32s(v[2], "loss gradient")
+		if err != nil {
+			return nil, err
+		}
+		g = float64(d[0])
+	}
+	out := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(zs.Clone()...))
+	d := out.Data().([]float32)
+	n := float64(len(z))
+	for i := range z {
+		d[i] = float32(g * (float64(sigmoid(z[i])) - float64(y[i])) / n)
+	}
+	return out, nil
+}

@@ -1,0 +1,76 @@
+package finetune
+
+import (
+	"fmt"
+	"math"
+)
+
+// optimizer updates trainable weights from their gradients: Adam or SGD with momentum.
+// Its state is plain slices so checkpoints can store it.
+type optimizer struct {
+	Kind     string  `json:"kind"` // "adam" or "sgd"
+	LR       float64 `json:"lr"`
+	Momentum float64 `json:"momentum"` // sgd
+	Beta1    float64 `json:"beta1"`    // adam
+	Beta2    float64 `json:"beta2"`    // adam
+	Eps      float64 `json:"eps"`      // adam
+	Steps    int64   `json:"steps"`
+	// M holds Adam's first moments or SGD's velocities, V Adam's second moments, one slice
+	// per trainable weight in model order.
+	M [][]float32 `json:"-"`
+	V [][]float32 `json:"-"`
+}
+
+func newOptimizer(kind string, lr, momentum float64, params []*Param) (*optimizer, error) {
+	if lr <= 0 || math.IsNaN(lr) || math.IsInf(lr, 0) {
+		return nil, fmt.Errorf("learning rate must be positive, got %v", lr)
+	}
+	o := &optimizer{Kind: kind, LR: lr}
+	switch kind {
+	case "adam":
+		o.Beta1, o.Beta2, o.Eps = 0.9, 0.999, 1e-7
+	case "sgd":
+		if momentum < 0 || momentum >= 1 {
+			return nil, fmt.Errorf("momentum must be in [0, 1), got %v", momentum)
+		}
+		o.Momentum = momentum
+	default:
+		return nil, fmt.Errorf("unknown optimizer %q (want adam or sgd)", kind)
+	}
+	for _, p := range params {
+		o.M = append(o.M, make([]float32, p.Size()))
+		if kind == "adam" {
+			o.V = append(o.V, make([]float32, p.Size()))
+		}
+	}
+	return o, nil
+}
+
+// step applies one update to params from grads (same order and sizes).
+func (o *optimizer) step(params []*Param, grads [][]float32) {
+	o.Steps++
+	switch o.Kind {
+	case "adam":
+		b1, b2 := o.Beta1, o.Beta2
+		// Bias-corrected step size, as in Kingma & Ba (and Keras).
+		lr := float32(o.LR * math.Sqrt(1-math.Pow(b2, float64(o.Steps))) / (1 - math.Pow(b1, float64(o.Steps))))
+		fb1, fb2, eps := float32(b1), float32(b2), float32(o.Eps)
+		for i, p := range params {
+			m, v, g, w := o.M[i], o.V[i], grads[i], p.Data
+			for j := range w {
+				m[j] = fb1*m[j] + (1-fb1)*g[j]
+				v[j] = fb2*v[j] + (1-fb2)*g[j]*g[j]
+				w[j] -= lr * m[j] / (float32(math.Sqrt(float64(v[j]))) + eps)
+			}
+		}
+	case "sgd":
+		mu, lr := float32(o.Momentum), float32(o.LR)
+		for i, p := range params {
+			vel, g, w := o.M[i], grads[i], p.Data
+			for j := range w {
+				vel[j] = mu*vel[j] - lr*g[j]
+				w[j] += vel[j]
+			}
+		}
+	}
+}
