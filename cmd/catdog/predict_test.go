@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -52,13 +53,18 @@ func sharedDir(t testing.TB, name string) string {
 // brightnessModel writes a stand-in exported model: prob_cat = sigmoid((mean pixel - 128)/32).
 func brightnessModel(t testing.TB, size int) string {
 	t.Helper()
+	return brightnessModelSize(t, size)
+}
+
+func brightnessModelSize(t testing.TB, size int) string {
+	t.Helper()
 	b := onnx.NewBuilder("brightness")
 	x := b.Input("image", onnx.Float, -1, 3, int64(size), int64(size))
 	m := b.Node("ReduceMean", []string{x}, map[string]any{"axes": []int64{1, 2, 3}, "keepdims": 0})
 	m = b.Reshape(m, -1, 1)
 	m = b.Div(b.Sub(m, b.Constant("c128", []int64{1}, []float32{128})), b.Constant("c32", []int64{1}, []float32{32}))
 	b.Output(b.Sigmoid(m), "prob_cat", onnx.Float, -1, 1)
-	b.SetMetadata("catdog.input_size", "32")
+	b.SetMetadata("catdog.input_size", fmt.Sprint(size))
 	b.SetMetadata("catdog.resize_filter", "bilinear")
 	b.SetMetadata("catdog.labels", "dog,cat")
 	model, err := b.Model()
