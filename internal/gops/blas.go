@@ -9,13 +9,18 @@ import (
 	"gonum.org/v1/gonum/blas/blas32"
 )
 
-// BLAS names the SGEMM implementation in use: "gonum" (pure Go, the default) or
-// "openblas" (cgo, build tag openblas).
+// BLAS names the SGEMM implementation in use: "gops-avx2" (the default on CPUs with AVX2
+// and FMA: gops's own assembly kernel), "gonum" (gonum's pure-Go blas32: the default
+// elsewhere, or with the build tag gonum) or "openblas" (cgo, build tag openblas).
 func BLAS() string { return blasName }
 
-// sgemm computes c = a·b + beta·c for row-major a (m×k, or k×m when ta), b (k×n, or n×k
+// sgemm computes c = a·b + beta·c (beta 0 or 1) for row-major a (m×k, or k×m when ta), b (k×n, or n×k
 // when tb) and c (m×n).
 func sgemm(ta, tb bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if useKernel {
+		gemm(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
 	tA, tB := blas.NoTrans, blas.NoTrans
 	if ta {
 		tA = blas.Trans

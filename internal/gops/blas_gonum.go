@@ -1,5 +1,9 @@
-//go:build !openblas
+//go:build gonum && !openblas
 
 package gops
 
-const blasName = "gonum"
+// Built with the tag gonum: gonum's pure-Go blas32 everywhere.
+const (
+	useKernel = false
+	blasName  = "gonum"
+)

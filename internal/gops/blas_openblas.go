@@ -13,7 +13,10 @@ import (
 	"gonum.org/v1/netlib/blas/netlib"
 )
 
-const blasName = "openblas"
+const (
+	useKernel = false
+	blasName  = "openblas"
+)
 
 func init() {
 	// gops parallelises across the batch itself: one OpenBLAS thread per call avoids

@@ -1,0 +1,82 @@
+package gops
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// naive is the reference c = op(a)·op(b) + beta·c.
+func naive(ta, tb bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	for i := 0; i < m; i++ {
+		for j := 0; j < n; j++ {
+			var s float64
+			for p := 0; p < k; p++ {
+				av, bv := a[i*lda+p], b[p*ldb+j]
+				if ta {
+					av = a[p*lda+i]
+				}
+				if tb {
+					bv = b[j*ldb+p]
+				}
+				s += float64(av) * float64(bv)
+			}
+			c[i*ldc+j] = float32(s) + beta*c[i*ldc+j]
+		}
+	}
+}
+
+func TestSgemm(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	fill := func(n int) []float32 {
+		s := make([]float32, n)
+		for i := range s {
+			s[i] = rng.Float32()*2 - 1
+		}
+		return s
+	}
+	for _, sz := range [][3]int{{1, 1, 1}, {6, 16, 5}, {7, 17, 3}, {32, 4096, 27}, {64, 1024, 288}, {100, 300, 600}, {13, 5, 0}, {288, 1024, 64}} {
+		for _, tr := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
+			for _, beta := range []float32{0, 1} {
+				m, n, k := sz[0], sz[1], sz[2]
+				ta, tb := tr[0], tr[1]
+				t.Run(fmt.Sprintf("%dx%dx%d/ta=%v,tb=%v,beta=%v", m, n, k, ta, tb, beta), func(t *testing.T) {
+					lda, ldb, ldc := k+1, n+2, n+3
+					if ta {
+						lda = m + 1
+					}
+					if tb {
+						ldb = k + 2
+					}
+					a, b := fill(max(m, k)*lda), fill(max(n, k)*ldb)
+					c := fill(m * ldc)
+					want := append([]float32(nil), c...)
+					naive(ta, tb, m, n, k, a, lda, b, ldb, beta, want, ldc)
+					sgemm(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc)
+					if ok, msg := closeTo(c, want, 1e-5); !ok {
+						t.Fatal(msg)
+					}
+				})
+			}
+		}
+	}
+}
+
+func BenchmarkSgemm(b *testing.B) {
+	for _, sz := range [][3]int{{32, 4096, 27}, {64, 1024, 288}, {128, 256, 576}, {64, 288, 1024}} {
+		m, n, k := sz[0], sz[1], sz[2]
+		b.Run(fmt.Sprintf("%s/%dx%dx%d", BLAS(), m, n, k), func(b *testing.B) {
+			x, y, z := make([]float32, m*k), make([]float32, k*n), make([]float32, m*n)
+			for i := range x { // not zeros: gonum skips zero multipliers
+				x[i] = float32(i%7) - 3
+			}
+			for i := range y {
+				y[i] = float32(i%5) - 2
+			}
+			for b.Loop() {
+				sgemm(false, false, m, n, k, x, k, y, n, 0, z, n)
+			}
+			b.ReportMetric(float64(2*m*n*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
