@@ -174,12 +174,12 @@ func (s Summary) WriteTable(w io.Writer) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "#\tnode\top\tinput\toutput shape\tparams\tMACs\t")
+	fmt.Fprintln(tw, "#\tnode\top\tinput\toutput shape\tparams\tMACs")
 	for i, l := range s.Nodes {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n", i, l.Name, l.Op, strings.Join(l.DataFrom, ","), l.Shape,
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", i, l.Name, l.Op, strings.Join(l.DataFrom, ","), l.Shape,
 			groupDigits(l.Params), groupDigits(l.MACs))
 	}
-	fmt.Fprintf(tw, "\ttotal\t\t\t\t%s\t%s\t\n", groupDigits(s.TotalParams), groupDigits(s.TotalMACs))
+	fmt.Fprintf(tw, "\ttotal\t\t\t\t%s\t%s\n", groupDigits(s.TotalParams), groupDigits(s.TotalMACs))
 	return tw.Flush()
 }
 

@@ -65,6 +65,10 @@ func Decode(data []byte) (*Model, error) {
 // ErrNotONNX is wrapped by the errors of Read and Decode when the bytes are not an ONNX model.
 var ErrNotONNX = errors.New("not an ONNX model")
 
+// ErrExternalData is wrapped by the error of Decode for a model whose tensors live in
+// external data files, which only Read (knowing the model's folder) can load.
+var ErrExternalData = errors.New("model keeps tensors in external data files")
+
 func decode(data []byte, refuseExternal bool) (*Model, error) {
 	if len(data) == 0 {
 		return nil, fmt.Errorf("%w: the file is empty", ErrNotONNX)
@@ -85,7 +89,7 @@ func decode(data []byte, refuseExternal bool) (*Model, error) {
 	m := &Model{Proto: mp}
 	if refuseExternal {
 		if names := m.externalTensors(); len(names) > 0 {
-			return nil, fmt.Errorf("model keeps %d tensors in external data files (first: %q); use onnx.Read with the model's path", len(names), names[0])
+			return nil, fmt.Errorf("%w (%d tensors, first %q); use onnx.Read with the model's path", ErrExternalData, len(names), names[0])
 		}
 	}
 	return m, nil

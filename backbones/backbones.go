@@ -1,0 +1,328 @@
+package backbones
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/catdog-ml/catdog/onnx"
+	"github.com/catdog-ml/catdog/onnx/pb"
+)
+
+// Names of the built-in backbones.
+const (
+	VGG16       = "vgg16"
+	VGG16Random = "vgg16-random"
+)
+
+// RandomWarning is what catdog says wherever vgg16-random is used.
+const RandomWarning = "backbone vgg16-random has RANDOM weights: its features know nothing about images; use it for tests and benchmarks only"
+
+// imagenet is the ONNX model zoo's preprocessing: RGB in [0, 1], then ImageNet mean and std.
+var imagenet = Spec{
+	InputSize: 224, Layout: NCHW, Channels: RGB, Scale: 1.0 / 255,
+	Mean: [3]float32{0.485, 0.456, 0.406}, Std: [3]float32{0.229, 0.224, 0.225},
+}
+
+// builtins returns the built-in specs.
+func builtins() []Spec {
+	vgg := imagenet
+	vgg.Name = VGG16
+	vgg.Description = "VGG16 trained on ImageNet (ONNX model zoo vgg16-12), cut after the fifth max-pool: 512x7x7 features"
+	vgg.Source = Source{
+		URL:      "https://github.com/onnx/models/raw/main/validated/vision/classification/vgg/model/vgg16-12.onnx",
+		FileName: "vgg16-12.onnx",
+		SHA256:   "722c42f53ca03a5480296bf8f9c85a151de3eed9ec982d7d2302ff6e2900c67b",
+		Size:     553_437_752,
+	}
+	rnd := imagenet
+	rnd.Name = VGG16Random
+	rnd.Description = "VGG16-shaped conv base with seeded RANDOM weights, for tests and benchmarks only"
+	rnd.Input = "data"
+	rnd.CutAt = "block5_pool"
+	rnd.Random = true
+	rnd.Source = Source{Builtin: true}
+	return []Spec{vgg, rnd}
+}
+
+// Options configure Load, List and Import.
+type Options struct {
+	// File is a local ONNX file to use instead of the cached or downloaded one (built-in
+	// backbones with a download only). A file whose checksum differs from the pinned one is
+	// accepted with a warning.
+	File string
+	// CacheDir holds downloaded models and imported backbones; empty means
+	// os.UserCacheDir()/catdog/backbones.
+	CacheDir string
+	// HTTPClient downloads models; nil means http.DefaultClient.
+	HTTPClient *http.Client
+	// NoDownload makes Load fail instead of downloading a missing model.
+	NoDownload bool
+	// Progress, if set, is called as download bytes arrive.
+	Progress func(done, total int)
+	// InputSize, if set, changes the input side of a fully convolutional cut backbone
+	// (for example 64 for quick runs); for VGG16 it must be a multiple of 32.
+	InputSize int
+	// Seed seeds vgg16-random's weights (0 is a valid seed).
+	Seed uint64
+}
+
+// DefaultCacheDir returns os.UserCacheDir()/catdog/backbones.
+func DefaultCacheDir() (string, error) {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("finding the user cache folder (set --cache-dir): %w", err)
+	}
+	return filepath.Join(dir, "catdog", "backbones"), nil
+}
+
+func (o Options) cacheDir() (string, error) {
+	if o.CacheDir != "" {
+		return o.CacheDir, nil
+	}
+	return DefaultCacheDir()
+}
+
+// Backbone is a loaded backbone: its cut model and what it expects.
+type Backbone struct {
+	Spec Spec
+	// Model is the cut model: one input (Input) with a dynamic batch dimension "N", one
+	// output (Output), the features.
+	Model  *onnx.Model
+	Input  string
+	Output string
+	// Path is the model file read, empty for vgg16-random.
+	Path string
+	// Warnings are things the user should be told (random weights, unpinned checksum).
+	Warnings []string
+}
+
+// WithPreprocess returns the backbone's model behind its preprocessing: input "image",
+// float32 (N, 3, S, S) plain RGB 0..255; output the features (b.Output).
+func (b *Backbone) WithPreprocess() (*onnx.Model, error) {
+	pre, err := b.Spec.PreprocessModel()
+	if err != nil {
+		return nil, err
+	}
+	m, err := onnx.Compose(pre, "pixels", b.Model, b.Input, "backbone/")
+	if err != nil {
+		return nil, fmt.Errorf("backbone %s: adding preprocessing: %w", b.Spec.Name, err)
+	}
+	return m, nil
+}
+
+// List returns the built-in backbones followed by the imported ones, by name.
+func List(opts Options) ([]Spec, error) {
+	specs := builtins()
+	dir, err := opts.cacheDir()
+	if err != nil {
+		return specs, err
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return specs, fmt.Errorf("listing imported backbones: %w", err)
+	}
+	var imported []Spec
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		s, err := readImported(filepath.Join(dir, e.Name()))
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				continue // not a backbone folder
+			}
+			return specs, err
+		}
+		imported = append(imported, s)
+	}
+	sort.Slice(imported, func(i, j int) bool { return imported[i].Name < imported[j].Name })
+	return append(specs, imported...), nil
+}
+
+// Lookup returns the spec of the backbone called name, built in or imported.
+func Lookup(name string, opts Options) (Spec, error) {
+	for _, s := range builtins() {
+		if s.Name == name {
+			return s, nil
+		}
+	}
+	if err := validName(name); err != nil {
+		return Spec{}, err
+	}
+	dir, err := opts.cacheDir()
+	if err != nil {
+		return Spec{}, err
+	}
+	s, err := readImported(filepath.Join(dir, name))
+	if errors.Is(err, os.ErrNotExist) {
+		return Spec{}, fmt.Errorf("no backbone called %q: built in are %s and %s; import others with `catdog backbones import` (looked in %s)", name, VGG16, VGG16Random, dir)
+	}
+	return s, err
+}
+
+const specFile = "backbone.json"
+const modelFile = "model.onnx"
+
+func readImported(dir string) (Spec, error) {
+	data, err := os.ReadFile(filepath.Join(dir, specFile))
+	if err != nil {
+		return Spec{}, err
+	}
+	var s Spec
+	if err := json.Unmarshal(data, &s); err != nil {
+		return Spec{}, fmt.Errorf("imported backbone in %s: bad %s: %w", dir, specFile, err)
+	}
+	if err := s.Validate(); err != nil {
+		return Spec{}, fmt.Errorf("imported backbone in %s: %w", dir, err)
+	}
+	return s, nil
+}
+
+// Load finds the backbone called name, gets its model (cache, download, or opts.File),
+// checks it and cuts it. It never falls back to other weights: a model that cannot be had
+// is an error saying where to get it and where to put it.
+func Load(ctx context.Context, name string, opts Options) (*Backbone, error) {
+	spec, err := Lookup(name, opts)
+	if err != nil {
+		return nil, err
+	}
+	bb := &Backbone{Spec: spec}
+	var m *onnx.Model
+	switch {
+	case spec.Source.Builtin:
+		if opts.File != "" {
+			return nil, fmt.Errorf("backbone %s is built by catdog; it takes no --file", name)
+		}
+		size := spec.InputSize
+		if opts.InputSize != 0 {
+			size = opts.InputSize
+		}
+		m, err = RandomVGG16(size, opts.Seed)
+		if err != nil {
+			return nil, err
+		}
+		bb.Spec.InputSize = size
+		data, err := m.Encode()
+		if err != nil {
+			return nil, err
+		}
+		bb.Spec.SHA256 = sha256Hex(data)
+		opts.InputSize = 0 // already built at that size
+	case spec.Source.URL != "":
+		m, err = loadDownloadable(ctx, bb, opts)
+		if err != nil {
+			return nil, err
+		}
+	default:
+		m, err = loadImported(bb, opts)
+		if err != nil {
+			return nil, err
+		}
+	}
+	if err := bb.cut(m, opts.InputSize); err != nil {
+		return nil, err
+	}
+	if spec.Random {
+		bb.Warnings = append(bb.Warnings, RandomWarning)
+	}
+	return bb, nil
+}
+
+// cut finds the input, optionally resizes it, makes the batch dynamic and cuts the model.
+func (bb *Backbone) cut(m *onnx.Model, size int) error {
+	s := &bb.Spec
+	fail := func(err error) error { return fmt.Errorf("backbone %s: %w", s.Name, err) }
+	inputs := m.Inspect().Inputs
+	if len(inputs) == 0 {
+		return fail(errors.New("the model has no input"))
+	}
+	in := inputs[0]
+	if s.Input != "" {
+		found := false
+		for _, v := range inputs {
+			if v.Name == s.Input {
+				in, found = v, true
+			}
+		}
+		if !found {
+			return fail(fmt.Errorf("the model has no input %q", s.Input))
+		}
+	}
+	bb.Input = in.Name
+	if len(in.Shape) != 4 {
+		return fail(fmt.Errorf("input %q has shape %s; want 4 dimensions (%s)", in.Name, in.Shape, s.Layout))
+	}
+	hAxis, cAxis := 2, 1
+	if s.Layout == NHWC {
+		hAxis, cAxis = 1, 3
+	}
+	if c := in.Shape[cAxis]; c >= 0 && c != 3 {
+		return fail(fmt.Errorf("input %q has shape %s: %d channels at the %s channel axis; is the layout right?", in.Name, in.Shape, c, s.Layout))
+	}
+	if size != 0 && size != s.InputSize {
+		if err := setInputSize(m, in.Name, hAxis, size); err != nil {
+			return fail(err)
+		}
+		s.InputSize = size
+	} else if h := in.Shape[hAxis]; h >= 0 && h != int64(s.InputSize) {
+		return fail(fmt.Errorf("input %q has shape %s but the spec says %dx%d %s", in.Name, in.Shape, s.InputSize, s.InputSize, s.Layout))
+	}
+	m.SetBatchDim(onnx.BatchDim)
+	at := s.CutAt
+	if at == "" {
+		var err error
+		if at, err = m.LastConvBlockOutput(); err != nil {
+			return fail(err)
+		}
+	}
+	c, err := m.Cut(at)
+	if err != nil {
+		return fail(err)
+	}
+	bb.Output = c.Inspect().Outputs[0].Name
+	shape := c.Inspect().Outputs[0].Shape
+	for i, d := range shape {
+		if i > 0 && d == 0 {
+			return fail(fmt.Errorf("input size %d is too small: the features would be %s", s.InputSize, shape))
+		}
+	}
+	s.OutputShape = shape
+	c.SetMetadata("catdog.backbone", s.Name)
+	c.SetMetadata("catdog.backbone_sha256", s.SHA256)
+	c.SetMetadata("catdog.backbone_cut", bb.Output)
+	c.SetMetadata("catdog.backbone_preprocess", s.PreprocessString())
+	if s.Random {
+		c.SetMetadata("catdog.random_weights", "true")
+	}
+	bb.Model = c
+	return nil
+}
+
+// setInputSize changes the spatial dimensions of input name to size.
+func setInputSize(m *onnx.Model, name string, hAxis, size int) error {
+	for _, v := range m.Graph().GetInput() {
+		if v.GetName() != name {
+			continue
+		}
+		dims := v.GetType().GetTensorType().GetShape().GetDim()
+		for _, ax := range []int{hAxis, hAxis + 1} {
+			dims[ax].Value = &pb.TensorShapeProto_Dimension_DimValue{DimValue: int64(size)}
+		}
+		m.Graph().ValueInfo = nil
+		return nil
+	}
+	return fmt.Errorf("no input %q", name)
+}
+
+func sha256Hex(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}

@@ -1,0 +1,111 @@
+package backbones
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/catdog-ml/catdog/internal/atomicfile"
+	"github.com/catdog-ml/catdog/onnx"
+)
+
+// Import copies the ONNX model in file into the backbone store (CacheDir/<name>/model.onnx,
+// with the spec in backbone.json) so that Load(spec.Name) finds it. The spec says how to
+// feed the model and where to cut it; Import checks that the model decodes, that its input
+// matches the spec and that the cut point exists, before writing anything. Tensors kept in
+// external data files are stored inline. An existing backbone of that name is replaced only
+// when replace is true. It returns the spec as stored, with checksum and feature shape.
+func Import(ctx context.Context, file string, spec Spec, replace bool, opts Options) (Spec, error) {
+	if err := spec.Validate(); err != nil {
+		return Spec{}, err
+	}
+	for _, b := range builtins() {
+		if b.Name == spec.Name {
+			return Spec{}, fmt.Errorf("importing backbone: %q is a built-in backbone name; choose another with --name", spec.Name)
+		}
+	}
+	dir, err := opts.cacheDir()
+	if err != nil {
+		return Spec{}, err
+	}
+	dest := filepath.Join(dir, spec.Name)
+	if _, err := os.Stat(filepath.Join(dest, specFile)); err == nil && !replace {
+		return Spec{}, fmt.Errorf("importing backbone: %s already exists in %s (use --replace to overwrite it)", spec.Name, dest)
+	}
+
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return Spec{}, fmt.Errorf("importing backbone: %w", err)
+	}
+	m, err := onnx.Decode(data)
+	if errors.Is(err, onnx.ErrExternalData) {
+		// External data: Read loads it from beside the file; store the model inline.
+		if m, err = onnx.Read(file); err == nil {
+			data, err = m.Encode()
+		}
+	}
+	if err != nil {
+		return Spec{}, fmt.Errorf("importing backbone from %s: %w", file, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return Spec{}, err
+	}
+	sum := sha256Hex(data)
+	abs, _ := filepath.Abs(file)
+	spec.Random = false
+	spec.SHA256 = sum
+	spec.Source = Source{FileName: modelFile, SHA256: sum, Size: int64(len(data)), Imported: abs}
+	bb := &Backbone{Spec: spec}
+	if err := bb.cut(m, 0); err != nil {
+		return Spec{}, fmt.Errorf("importing backbone from %s: %w", file, err)
+	}
+	spec.OutputShape = bb.Spec.OutputShape
+	if spec.Input == "" {
+		spec.Input = bb.Input
+	}
+
+	js, err := json.MarshalIndent(spec, "", "  ")
+	if err != nil {
+		return Spec{}, err
+	}
+	if err := os.MkdirAll(dest, 0o755); err != nil {
+		return Spec{}, fmt.Errorf("importing backbone: %w", err)
+	}
+	if err := atomicfile.WriteFile(filepath.Join(dest, modelFile), data, 0o644); err != nil {
+		return Spec{}, fmt.Errorf("importing backbone: %w", err)
+	}
+	if err := atomicfile.WriteFile(filepath.Join(dest, specFile), append(js, '\n'), 0o644); err != nil {
+		return Spec{}, fmt.Errorf("importing backbone: %w", err)
+	}
+	return spec, nil
+}
+
+// loadImported reads an imported backbone's model and checks it is the file imported.
+func loadImported(bb *Backbone, opts Options) (*onnx.Model, error) {
+	if opts.File != "" {
+		return nil, fmt.Errorf("backbone %s was imported; it takes no --file (import the new file instead)", bb.Spec.Name)
+	}
+	dir, err := opts.cacheDir()
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, bb.Spec.Name, modelFile)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("backbone %s: %w (import it again)", bb.Spec.Name, err)
+	}
+	sum := sha256Hex(data)
+	if want := bb.Spec.Source.SHA256; want != "" && sum != want {
+		return nil, fmt.Errorf("backbone %s: %s has changed since it was imported (SHA-256 %s, recorded %s); import it again", bb.Spec.Name, path, sum, want)
+	}
+	m, err := onnx.Decode(data)
+	if err != nil {
+		return nil, fmt.Errorf("backbone %s: %s: %w", bb.Spec.Name, path, err)
+	}
+	bb.Spec.SHA256 = sum
+	bb.Path = path
+	return m, nil
+}
