@@ -65,6 +65,8 @@ or all of it at once:
 	root.AddCommand(newVersionCmd(a))
 	// Subcommands: one line each.
 	root.AddCommand(newPredictCmd(a))
+	root.AddCommand(newEvaluateCmd(a))
+	root.AddCommand(newPrepareCmd(a))
 
 	return root
 }

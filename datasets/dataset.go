@@ -1,0 +1,132 @@
+package datasets
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/catdog-ml/catdog/internal/npy"
+)
+
+// Dataset is a prepared dataset folder opened for reading. Opening reads the manifest, the
+// labels and the splits; pixels are read from the photos file only when asked for, a row
+// at a time, so a Dataset costs little memory whatever its size. A Dataset is safe for
+// concurrent use; its Batches iterators are not.
+type Dataset struct {
+	dir    string
+	man    *Manifest
+	photos *npy.File
+	labels []uint8
+	splits map[string][]int64
+}
+
+// Open opens a folder written by Prepare and checks that its arrays agree with each other
+// and with the manifest.
+func Open(dir string) (*Dataset, error) {
+	m, err := ReadManifest(dir)
+	if err != nil {
+		return nil, err
+	}
+	photos, err := npy.Open(filepath.Join(dir, PhotosFile))
+	if err != nil {
+		return nil, fmt.Errorf("opening dataset %s: %w", dir, err)
+	}
+	d := &Dataset{dir: dir, man: m, photos: photos, splits: map[string][]int64{}}
+	if err := d.load(); err != nil {
+		photos.Close()
+		return nil, fmt.Errorf("opening dataset %s: %w", dir, err)
+	}
+	return d, nil
+}
+
+func (d *Dataset) load() error {
+	h := d.photos.Header
+	s := d.man.Size
+	if h.DType != npy.Uint8 || len(h.Shape) != 4 || h.Shape[1] != s || h.Shape[2] != s || h.Shape[3] != 3 || h.Shape[0] != d.man.Kept {
+		return fmt.Errorf("%s holds %v %v, manifest says uint8 [%d %d %d 3]", PhotosFile, h.DType, h.Shape, d.man.Kept, s, s)
+	}
+	labels, shape, err := npy.ReadFile[uint8](filepath.Join(d.dir, LabelsFile))
+	if err != nil {
+		return err
+	}
+	if len(shape) != 1 || shape[0] != d.man.Kept {
+		return fmt.Errorf("%s has shape %v, want [%d]", LabelsFile, shape, d.man.Kept)
+	}
+	for i, l := range labels {
+		if l > 1 {
+			return fmt.Errorf("%s: label %d at row %d (want 0 = dog or 1 = cat)", LabelsFile, l, i)
+		}
+	}
+	d.labels = labels
+	for _, name := range SplitNames() {
+		idx, _, err := npy.ReadFile[int64](filepath.Join(d.dir, SplitFile(name)))
+		if err != nil {
+			return err
+		}
+		for i, j := range idx {
+			if j < 0 || j >= int64(len(labels)) || (i > 0 && idx[i-1] >= j) {
+				return fmt.Errorf("%s: index %d at %d out of range or out of order", SplitFile(name), j, i)
+			}
+		}
+		d.splits[name] = idx
+	}
+	return nil
+}
+
+// Close closes the photos file.
+func (d *Dataset) Close() error { return d.photos.Close() }
+
+// Dir returns the dataset folder.
+func (d *Dataset) Dir() string { return d.dir }
+
+// Manifest returns the dataset's manifest. Do not modify it.
+func (d *Dataset) Manifest() *Manifest { return d.man }
+
+// Len returns the number of images.
+func (d *Dataset) Len() int { return len(d.labels) }
+
+// Size returns the side of the square images.
+func (d *Dataset) Size() int { return d.man.Size }
+
+// Labels returns every image's label (0 = dog, 1 = cat), in row order. Do not modify it.
+func (d *Dataset) Labels() []uint8 { return d.labels }
+
+// Split returns the sorted row indices of a split ("train", "valid" or "test"), or nil for
+// an unknown name. Do not modify it.
+func (d *Dataset) Split(name string) []int64 { return d.splits[name] }
+
+// File returns the source file of row i.
+func (d *Dataset) File(i int) string { return d.man.Files[i] }
+
+// Image reads row i (Size x Size x 3 RGB, HWC) into dst, which is grown if needed, and
+// returns it.
+func (d *Dataset) Image(i int, dst []uint8) ([]uint8, error) {
+	if i < 0 || i >= d.Len() {
+		return nil, fmt.Errorf("image %d outside 0..%d", i, d.Len()-1)
+	}
+	n := int(d.photos.RowSize())
+	if cap(dst) < n {
+		dst = make([]uint8, n)
+	}
+	dst = dst[:n]
+	if err := d.photos.ReadRows(dst, i, 1); err != nil {
+		return nil, fmt.Errorf("reading image %d: %w", i, err)
+	}
+	return dst, nil
+}
+
+// readRows reads the rows idx into dst (len(idx) rows), one ReadAt per run of
+// consecutive indices.
+func (d *Dataset) readRows(dst []uint8, idx []int64) error {
+	rs := int(d.photos.RowSize())
+	for k := 0; k < len(idx); {
+		j := k + 1
+		for j < len(idx) && idx[j] == idx[j-1]+1 {
+			j++
+		}
+		if err := d.photos.ReadRows(dst[k*rs:j*rs], int(idx[k]), j-k); err != nil {
+			return fmt.Errorf("reading images %d..%d: %w", idx[k], idx[j-1], err)
+		}
+		k = j
+	}
+	return nil
+}

@@ -1,0 +1,470 @@
+package datasets
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"sort"
+	"sync"
+
+	"github.com/catdog-ml/catdog/internal/atomicfile"
+	"github.com/catdog-ml/catdog/internal/imgutil"
+	"github.com/catdog-ml/catdog/internal/npy"
+	"github.com/catdog-ml/catdog/internal/plot"
+)
+
+// Size limits for prepared images.
+const (
+	DefaultSize = 200
+	MinSize     = 32
+	MaxSize     = 512
+)
+
+// Options configures Prepare.
+type Options struct {
+	// Data is the source: Kaggle's train.zip, a folder (extracted train/, a folder per
+	// class, PetImages), or Microsoft's PetImages zip. Empty means download PetImages
+	// as Download says.
+	Data string
+	// Out is the folder to write; it is created if needed.
+	Out string
+	// Size is the side of the square images (MinSize..MaxSize); 0 means DefaultSize.
+	Size int
+	// Filter is the resize filter (default imgutil.Bilinear).
+	Filter imgutil.Filter
+	// Seed drives the split.
+	Seed int64
+	// Workers decoding in parallel; 0 means runtime.GOMAXPROCS(0).
+	Workers int
+	// MaxPixels refuses images declaring more pixels; 0 means imgutil.MaxPixels.
+	MaxPixels int
+	// Download is used when Data is empty.
+	Download Download
+	// Version is catdog's version for the manifest; empty means the module's build version.
+	Version string
+	// OnBalance, if set, is called with the class balance once the source is listed,
+	// before any decoding.
+	OnBalance func(Balance)
+	// Progress, if set, is called after each file is decoded (or skipped), in file order.
+	Progress func(done, total int)
+}
+
+// Prepare decodes every image of a source into size x size RGB, and writes to opts.Out:
+// the photos and labels as .npy arrays in file order, a stratified 60/20/20 split, two
+// charts and manifest.json (see the package documentation). Every file is written
+// atomically and the manifest last, so an interrupted run leaves the folder without a
+// manifest, never with a half-written file; running again completes it.
+//
+// Decoding runs on opts.Workers goroutines; only a small window of decoded images is held
+// at any time, so memory does not grow with the number of images.
+func Prepare(ctx context.Context, opts Options) (*Manifest, error) {
+	if opts.Size == 0 {
+		opts.Size = DefaultSize
+	}
+	if opts.Size < MinSize || opts.Size > MaxSize {
+		return nil, fmt.Errorf("image size %d outside %d..%d", opts.Size, MinSize, MaxSize)
+	}
+	if opts.Out == "" {
+		return nil, errors.New("no output folder given")
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = runtime.GOMAXPROCS(0)
+	}
+	if opts.Filter < 0 || int(opts.Filter) >= len(imgutil.FilterNames()) {
+		return nil, fmt.Errorf("unknown resize filter %v", opts.Filter)
+	}
+	info := SourceInfo{Path: opts.Data}
+	if opts.Data == "" {
+		p, err := opts.Download.Fetch(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("%w\n\n%s", err, noDataHelp)
+		}
+		info.Path = p
+		info.URL = opts.Download.URL
+		if info.URL == "" {
+			info.URL = PetImagesURL
+		}
+	}
+	src, err := openSource(info.Path)
+	if err != nil {
+		return nil, err
+	}
+	defer src.close()
+	info.Kind = kindOf(src)
+
+	// Listing: what the names say, before any decoding.
+	var cands []int // indices into src.entries of labelled files
+	var skipped []Skipped
+	var counts ClassCounts
+	for i, e := range src.entries {
+		if e.kind != "" {
+			skipped = append(skipped, Skipped{File: e.name, Kind: e.kind, Reason: e.why})
+			continue
+		}
+		cands = append(cands, i)
+		counts.add(e.label)
+	}
+	if len(src.entries) == 0 {
+		return nil, fmt.Errorf("data source %s holds no files", info.Path)
+	}
+	if len(cands) == 0 {
+		return nil, fmt.Errorf("data source %s holds %d files but none labelled cat or dog (want train/cat.N.jpg, cats/ and dogs/ folders, or PetImages/Cat and PetImages/Dog)", info.Path, len(src.entries))
+	}
+	if err := needBoth(counts, info.Path, "labelled files"); err != nil {
+		return nil, err
+	}
+	bal := newBalance(counts)
+	if opts.OnBalance != nil {
+		opts.OnBalance(bal)
+	}
+
+	if err := os.MkdirAll(opts.Out, 0o755); err != nil {
+		return nil, fmt.Errorf("creating output folder: %w", err)
+	}
+	photos, err := atomicfile.Create(filepath.Join(opts.Out, PhotosFile))
+	if err != nil {
+		return nil, err
+	}
+	defer photos.Abort()
+	rw, err := npy.NewRowWriter(photos, npy.Uint8, []int{opts.Size, opts.Size, 3})
+	if err != nil {
+		return nil, err
+	}
+
+	var labels []uint8
+	var files []string
+	var widths, heights []float64
+	var kept ClassCounts
+	err = decodeAll(ctx, src, cands, opts, func(i int, r result) error {
+		e := src.entries[cands[i]]
+		if r.cfg.Width > 0 && r.cfg.Height > 0 && r.err == nil {
+			widths = append(widths, float64(r.cfg.Width))
+			heights = append(heights, float64(r.cfg.Height))
+		}
+		if r.err != nil {
+			skipped = append(skipped, Skipped{File: e.name, Kind: r.kind, Reason: r.err.Error()})
+			return nil
+		}
+		if _, err := rw.Write(r.pix); err != nil {
+			return fmt.Errorf("writing %s: %w", PhotosFile, err)
+		}
+		labels = append(labels, uint8(e.label))
+		files = append(files, e.name)
+		kept.add(e.label)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := rw.Close(); err != nil {
+		return nil, err
+	}
+	if len(labels) == 0 {
+		return nil, fmt.Errorf("no image of %s could be decoded (%d skipped)", info.Path, len(skipped))
+	}
+	if err := needBoth(kept, info.Path, "decodable images"); err != nil {
+		return nil, err
+	}
+	sort.SliceStable(skipped, func(i, j int) bool { return skipped[i].File < skipped[j].File })
+
+	m := &Manifest{
+		Format:        ManifestFormat,
+		Source:        info,
+		Size:          opts.Size,
+		Filter:        opts.Filter.String(),
+		Seed:          opts.Seed,
+		Classes:       ClassNames(),
+		Seen:          len(src.entries),
+		Kept:          len(labels),
+		Counts:        kept,
+		Balance:       bal,
+		Splits:        map[string]SplitInfo{},
+		OriginalSizes: sizeStats(widths, heights),
+		Arrays:        map[string]ArrayInfo{},
+		Versions:      Versions{Catdog: opts.Version, Go: runtime.Version()},
+		Files:         files,
+		Skipped:       skipped,
+	}
+	if m.Versions.Catdog == "" {
+		m.Versions.Catdog = buildVersion()
+	}
+	if m.Seen != m.Kept+len(m.Skipped) {
+		return nil, fmt.Errorf("internal error: seen %d != kept %d + skipped %d", m.Seen, m.Kept, len(m.Skipped))
+	}
+
+	// Everything else goes to temporary files too; the manifest is committed last.
+	var pending []*atomicfile.File
+	defer func() {
+		for _, f := range pending {
+			f.Abort()
+		}
+	}()
+	sum, err := hashFile(photos.File)
+	if err != nil {
+		return nil, fmt.Errorf("hashing %s: %w", PhotosFile, err)
+	}
+	m.Arrays[PhotosFile] = ArrayInfo{DType: "uint8", Shape: []int{len(labels), opts.Size, opts.Size, 3}, SHA256: sum}
+	addArray := func(name string, write func(io.Writer) error, dtype string, shape []int) error {
+		f, err := atomicfile.Create(filepath.Join(opts.Out, name))
+		if err != nil {
+			return err
+		}
+		pending = append(pending, f)
+		h := sha256.New()
+		if err := write(io.MultiWriter(f, h)); err != nil {
+			return fmt.Errorf("writing %s: %w", name, err)
+		}
+		m.Arrays[name] = ArrayInfo{DType: dtype, Shape: shape, SHA256: hex.EncodeToString(h.Sum(nil))}
+		return nil
+	}
+	if err := addArray(LabelsFile, func(w io.Writer) error { return npy.Write(w, []int{len(labels)}, labels) }, "uint8", []int{len(labels)}); err != nil {
+		return nil, err
+	}
+	tr, va, te := stratifiedSplit(labels, opts.Seed)
+	for i, idx := range [][]int64{tr, va, te} {
+		name := SplitNames()[i]
+		var c ClassCounts
+		for _, j := range idx {
+			c.add(int(labels[j]))
+		}
+		m.Splits[name] = SplitInfo{Count: len(idx), Counts: c}
+		if err := addArray(SplitFile(name), func(w io.Writer) error { return npy.Write(w, []int{len(idx)}, idx) }, "int64", []int{len(idx)}); err != nil {
+			return nil, err
+		}
+	}
+	charts := map[string]func() ([]byte, error){
+		ClassBalanceFile: func() ([]byte, error) {
+			return plot.Bar(fmt.Sprintf("Class balance of %d labelled files (imbalance %.2f)", counts.Total(), bal.Imbalance),
+				"files", []string{"dog", "cat"}, []float64{float64(counts.Dog), float64(counts.Cat)})
+		},
+		ImageSizesFile: func() ([]byte, error) {
+			return plot.Histogram(fmt.Sprintf("Original sizes of %d images", len(widths)), "pixels", 40,
+				plot.HistSeries{Name: "width", Values: widths}, plot.HistSeries{Name: "height", Values: heights})
+		},
+	}
+	for _, name := range []string{ClassBalanceFile, ImageSizesFile} {
+		png, err := charts[name]()
+		if err != nil {
+			return nil, fmt.Errorf("drawing %s: %w", name, err)
+		}
+		if err := addArray(name, func(w io.Writer) error { _, err := w.Write(png); return err }, "", nil); err != nil {
+			return nil, err
+		}
+		delete(m.Arrays, name)
+	}
+	mj, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	mf, err := atomicfile.Create(filepath.Join(opts.Out, ManifestFile))
+	if err != nil {
+		return nil, err
+	}
+	pending = append(pending, mf)
+	if _, err := mf.Write(append(mj, '\n')); err != nil {
+		return nil, fmt.Errorf("writing manifest: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+
+	// Commit: first drop the old manifest, so that a crash between the renames below
+	// leaves a folder that says it is incomplete rather than a mix of two runs.
+	if err := os.Remove(filepath.Join(opts.Out, ManifestFile)); err != nil && !os.IsNotExist(err) {
+		return nil, fmt.Errorf("replacing the old manifest: %w", err)
+	}
+	if err := photos.Commit(); err != nil {
+		return nil, err
+	}
+	for len(pending) > 0 {
+		if err := pending[0].Commit(); err != nil {
+			return nil, err
+		}
+		pending = pending[1:]
+	}
+	return m, nil
+}
+
+func needBoth(c ClassCounts, src, what string) error {
+	switch {
+	case c.Cat == 0:
+		return fmt.Errorf("data source %s has %d %s, all dogs and no cats: a binary classifier needs both classes", src, c.Dog, what)
+	case c.Dog == 0:
+		return fmt.Errorf("data source %s has %d %s, all cats and no dogs: a binary classifier needs both classes", src, c.Cat, what)
+	}
+	return nil
+}
+
+// result is one decoded (or failed) file.
+type result struct {
+	pix  []uint8
+	cfg  imgutil.Config
+	err  error
+	kind string
+}
+
+// decodeAll decodes src.entries[cands[i]] on opts.Workers goroutines and calls emit with
+// the results in order of i. At most a window of results is in flight, so memory stays
+// bounded; pixel buffers are recycled after emit returns.
+func decodeAll(ctx context.Context, src *source, cands []int, opts Options, emit func(i int, r result) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	n := len(cands)
+	window := 4 * opts.Workers
+	rowBytes := opts.Size * opts.Size * 3
+	type job struct {
+		i   int
+		pix []uint8
+	}
+	type done struct {
+		i int
+		result
+	}
+	jobs := make(chan job)
+	results := make(chan done, window)
+	free := make(chan []uint8, window)
+	for range window {
+		free <- make([]uint8, rowBytes)
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // feeder: a free buffer is a ticket for one more file in flight
+		defer wg.Done()
+		defer close(jobs)
+		for i := range n {
+			var buf []uint8
+			select {
+			case buf = <-free:
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case jobs <- job{i, buf}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	for range opts.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			z := imgutil.Resizer{MaxPixels: opts.MaxPixels}
+			var data bytes.Buffer
+			for j := range jobs {
+				r := decodeOne(&z, &data, src.entries[cands[j.i]], opts, j.pix)
+				if data.Cap() > 8<<20 { // do not keep a huge buffer around
+					data = bytes.Buffer{}
+				}
+				select {
+				case results <- done{j.i, r}:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	defer func() {
+		cancel()  // stop the feeder and the workers...
+		wg.Wait() // ...and wait for them before returning
+	}()
+	pending := make(map[int]result, window)
+	for next := 0; next < n; {
+		var d done
+		select {
+		case d = <-results:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		pending[d.i] = d.result
+		for {
+			r, ok := pending[next]
+			if !ok {
+				break
+			}
+			delete(pending, next)
+			if err := emit(next, r); err != nil {
+				return err
+			}
+			free <- r.pix
+			next++
+			if opts.Progress != nil {
+				opts.Progress(next, n)
+			}
+		}
+	}
+	return ctx.Err()
+}
+
+// decodeOne reads and decodes one file into pix.
+func decodeOne(z *imgutil.Resizer, data *bytes.Buffer, e entry, opts Options, pix []uint8) result {
+	data.Reset()
+	r := result{pix: pix}
+	if err := e.read(data); err != nil {
+		r.err, r.kind = err, SkipUnreadable
+		if errors.Is(err, errTooBig) {
+			r.kind = SkipTooLarge
+		}
+		return r
+	}
+	r.cfg, r.err = z.DecodeResize(data.Bytes(), opts.Size, opts.Filter, pix)
+	switch {
+	case r.err == nil:
+	case errors.Is(r.err, imgutil.ErrEmpty):
+		r.kind = SkipEmpty
+		if data.Len() == 0 {
+			r.err = errors.New("empty file (0 bytes)")
+		}
+	case errors.Is(r.err, imgutil.ErrFormat):
+		r.kind = SkipNotImage
+	case errors.Is(r.err, imgutil.ErrTooLarge):
+		r.kind = SkipTooLarge
+	default:
+		r.kind = SkipCorrupt
+	}
+	return r
+}
+
+func hashFile(f *os.File) (string, error) {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func sizeStats(ws, hs []float64) SizeStats {
+	var s SizeStats
+	if len(ws) == 0 {
+		return s
+	}
+	s.MinWidth, s.MinHeight = int(ws[0]), int(hs[0])
+	for i := range ws {
+		w, h := int(ws[i]), int(hs[i])
+		s.MinWidth, s.MaxWidth = min(s.MinWidth, w), max(s.MaxWidth, w)
+		s.MinHeight, s.MaxHeight = min(s.MinHeight, h), max(s.MaxHeight, h)
+		s.MeanWidth += ws[i]
+		s.MeanHeight += hs[i]
+	}
+	s.MeanWidth /= float64(len(ws))
+	s.MeanHeight /= float64(len(hs))
+	return s
+}
+
+func buildVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "devel"
+}
