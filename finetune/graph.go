@@ -6,15 +6,21 @@ import (
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/catdog-ml/catdog/internal/gops"
 )
 
 // ConvFunc convolves x (N, C, H, W) with filters w (F, C, K, K), zero padding pad on every
-// side, stride 1, no bias. It is the one seam where a faster convolution plugs in
-// (Model.SetConv); the default is Gorgonia's Conv2d.
+// side, stride 1, no bias. It is the one seam where the convolution op is chosen
+// (Model.SetConv); the default is FastConv.
 type ConvFunc func(x, w *G.Node, pad int) (*G.Node, error)
 
-// gorgoniaConv is the default ConvFunc: Gorgonia's im2col convolution.
-func gorgoniaConv(x, w *G.Node, pad int) (*G.Node, error) {
+// FastConv is catdog's im2col + SGEMM convolution op (internal/gops), parallel over the
+// batch: the default.
+func FastConv(x, w *G.Node, pad int) (*G.Node, error) { return gops.Conv2D(x, w, pad, 1) }
+
+// GorgoniaConv is Gorgonia's own Conv2d (same math, slower).
+func GorgoniaConv(x, w *G.Node, pad int) (*G.Node, error) {
 	k := w.Shape()[2]
 	return G.Conv2d(x, w, tensor.Shape{k, k}, []int{pad, pad}, []int{1, 1}, []int{1, 1})
 }
@@ -56,7 +62,7 @@ func (m *Model) build(n int, train bool) (*graph, error) {
 	g := gr.g
 	conv := m.conv
 	if conv == nil {
-		conv = gorgoniaConv
+		conv = FastConv
 	}
 	nodes := map[*Param]*G.Node{}
 	param := func(p *Param) *G.Node {
@@ -72,17 +78,19 @@ func (m *Model) build(n int, train bool) (*graph, error) {
 	gr.xT = tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(xShape...))
 	gr.x = G.NewTensor(g, tensor.Float32, len(xShape), G.WithShape(xShape...), G.WithName("x"), G.WithValue(gr.xT))
 
-	convBias := func(h *G.Node, c convW, pad int) (*G.Node, error) {
+	// addBias adds a per-channel bias, then applies ReLU when relu is set (one fused op).
+	addBias := func(h *G.Node, b *Param, relu bool) (*G.Node, error) {
+		if relu {
+			return gops.BiasReLU(h, param(b))
+		}
+		return gops.BiasAdd(h, param(b))
+	}
+	convBias := func(h *G.Node, c convW, pad int, relu bool) (*G.Node, error) {
 		y, err := conv(h, param(c.w), pad)
 		if err != nil {
 			return nil, err
 		}
-		f := c.w.Shape[0]
-		b, err := G.Reshape(param(c.b), tensor.Shape{1, f, 1, 1})
-		if err != nil {
-			return nil, err
-		}
-		return G.BroadcastAdd(y, b, nil, []byte{0, 2, 3})
+		return addBias(y, c.b, relu)
 	}
 	bn := func(h *G.Node, w bnW, id string) (*G.Node, error) {
 		op := &bnOp{id: id, dims: h.Shape().Dims(), train: train, mean: w.mean.Data, vari: w.vari.Data}
@@ -95,20 +103,27 @@ func (m *Model) build(n int, train bool) (*graph, error) {
 
 	h := gr.x
 	last := len(m.units) - 1
-	for i, u := range m.units {
-		if i == last { // the final sigmoid: the graph stops at the logit
-			break
+	for i := 0; i < last; i++ { // the final sigmoid is left out: the graph stops at the logit
+		u := m.units[i]
+		// A ReLU right after a convolution or a dense layer is fused into its bias op.
+		relu := i+1 < last && m.units[i+1].Kind == KindReLU && (u.Kind == KindConv || u.Kind == KindDense)
+		if relu {
+			i++
 		}
 		var err error
 		switch u.Kind {
 		case KindConv:
-			h, err = convBias(h, u.conv, u.Pad)
+			h, err = convBias(h, u.conv, u.Pad, relu)
 		case KindReLU:
 			h, err = G.Rectify(h)
 		case KindSigmoid:
 			h, err = G.Sigmoid(h)
 		case KindMaxPool:
-			h, err = G.MaxPool2D(h, tensor.Shape{u.K, u.K}, []int{0, 0}, []int{u.K, u.K})
+			if u.K == 2 {
+				h, err = gops.MaxPool2x2(h)
+			} else {
+				h, err = G.MaxPool2D(h, tensor.Shape{u.K, u.K}, []int{0, 0}, []int{u.K, u.K})
+			}
 		case KindDropout:
 			if !train || u.P == 0 {
 				continue
@@ -124,12 +139,8 @@ func (m *Model) build(n int, train bool) (*graph, error) {
 		case KindGlobalAvgPool:
 			h, err = globalAvgPool(g, h, u.name)
 		case KindDense:
-			h, err = G.Mul(h, param(u.conv.w))
-			if err == nil {
-				var b *G.Node
-				if b, err = G.Reshape(param(u.conv.b), tensor.Shape{1, u.N}); err == nil {
-					h, err = G.BroadcastAdd(h, b, nil, []byte{0})
-				}
+			if h, err = G.Mul(h, param(u.conv.w)); err == nil {
+				h, err = addBias(h, u.conv.b, relu)
 			}
 		case KindResidual:
 			h, err = residual(h, u, convBias, bn)
@@ -169,9 +180,9 @@ func (m *Model) build(n int, train bool) (*graph, error) {
 
 // residual builds relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)).
 func residual(x *G.Node, u *unit,
-	convBias func(*G.Node, convW, int) (*G.Node, error),
+	convBias func(*G.Node, convW, int, bool) (*G.Node, error),
 	bn func(*G.Node, bnW, string) (*G.Node, error)) (*G.Node, error) {
-	h, err := convBias(x, u.conv, 1)
+	h, err := convBias(x, u.conv, 1, false)
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +192,7 @@ func residual(x *G.Node, u *unit,
 	if h, err = G.Rectify(h); err != nil {
 		return nil, err
 	}
-	if h, err = convBias(h, u.conv2, 1); err != nil {
+	if h, err = convBias(h, u.conv2, 1, false); err != nil {
 		return nil, err
 	}
 	if h, err = bn(h, u.bn2, u.name+".bn2"); err != nil {
@@ -189,7 +200,7 @@ func residual(x *G.Node, u *unit,
 	}
 	s := x
 	if u.proj.w != nil {
-		if s, err = convBias(x, u.proj, 0); err != nil {
+		if s, err = convBias(x, u.proj, 0, false); err != nil {
 			return nil, err
 		}
 	}

@@ -1,0 +1,246 @@
+package finetune
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+
+	"github.com/catdog-ml/catdog/internal/npy"
+)
+
+// The splits of a dataset.
+const (
+	Train = "train"
+	Valid = "valid"
+	Test  = "test"
+)
+
+// source hands out training samples as float32 by split and row.
+type source interface {
+	// shape is the shape of one sample as the model sees it.
+	shape() []int
+	// len is the number of samples in split.
+	len(split string) int
+	// labels returns the labels of split, 0 = dog, 1 = cat.
+	labels(split string) []uint8
+	// read fills x (len(rows) samples) and y with the samples at positions rows of split;
+	// aug, when not nil, changes raw images before conversion.
+	read(split string, rows []int, x, y []float32, aug func(raw []uint8, n int)) error
+	close() error
+}
+
+// Prepared-dataset file names (docs/design.md, "Prepared dataset folder").
+const (
+	photosFile = "dogs_vs_cats_photos.npy"
+	labelsFile = "dogs_vs_cats_labels.npy"
+)
+
+func splitFile(split string) string { return "split_" + split + ".npy" }
+
+// imageSource streams uint8 RGB images (N, S, S, 3) of a prepared dataset folder and
+// converts each batch to float32 NCHW scaled by ImageScale.
+type imageSource struct {
+	photos *npy.File
+	size   int
+	lab    []uint8
+	splits map[string][]int64
+	raw    []uint8
+}
+
+// ImageScale is the factor from uint8 pixel values to the network's input (x/255); the
+// exported model applies it in its graph.
+const ImageScale = float32(1.0 / 255)
+
+func openImages(dir string) (*imageSource, error) {
+	f, err := npy.Open(filepath.Join(dir, photosFile))
+	if err != nil {
+		return nil, fmt.Errorf("%s is not a prepared dataset (run catdog prepare --out %s): %w", dir, dir, err)
+	}
+	s := &imageSource{photos: f, splits: map[string][]int64{}}
+	h := f.Header
+	if h.DType != npy.Uint8 || len(h.Shape) != 4 || h.Shape[1] != h.Shape[2] || h.Shape[3] != 3 {
+		f.Close()
+		return nil, fmt.Errorf("%s: want uint8 (N, S, S, 3), got %v %v", photosFile, h.DType, h.Shape)
+	}
+	s.size = h.Shape[1]
+	lab, shape, err := npy.ReadFile[uint8](filepath.Join(dir, labelsFile))
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("reading labels: %w", err)
+	}
+	if len(shape) != 1 || shape[0] != h.Shape[0] {
+		f.Close()
+		return nil, fmt.Errorf("%s has shape %v for %d photos", labelsFile, shape, h.Shape[0])
+	}
+	s.lab = lab
+	for _, sp := range []string{Train, Valid, Test} {
+		idx, _, err := npy.ReadFile[int64](filepath.Join(dir, splitFile(sp)))
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("reading the %s split: %w", sp, err)
+		}
+		for _, i := range idx {
+			if i < 0 || int(i) >= len(lab) {
+				f.Close()
+				return nil, fmt.Errorf("%s: row %d outside the %d photos", splitFile(sp), i, len(lab))
+			}
+		}
+		s.splits[sp] = idx
+	}
+	return s, nil
+}
+
+func (s *imageSource) shape() []int         { return []int{3, s.size, s.size} }
+func (s *imageSource) len(split string) int { return len(s.splits[split]) }
+func (s *imageSource) close() error         { return s.photos.Close() }
+func (s *imageSource) labels(split string) []uint8 {
+	out := make([]uint8, len(s.splits[split]))
+	for i, r := range s.splits[split] {
+		out[i] = s.lab[r]
+	}
+	return out
+}
+
+func (s *imageSource) read(split string, rows []int, x, y []float32, aug func([]uint8, int)) error {
+	per := s.size * s.size * 3
+	if cap(s.raw) < len(rows)*per {
+		s.raw = make([]uint8, len(rows)*per)
+	}
+	raw := s.raw[:len(rows)*per]
+	idx := s.splits[split]
+	for i, r := range rows {
+		if err := s.photos.ReadRows(raw[i*per:(i+1)*per], int(idx[r]), 1); err != nil {
+			return fmt.Errorf("reading photo %d: %w", idx[r], err)
+		}
+		y[i] = float32(s.lab[idx[r]])
+	}
+	if aug != nil {
+		aug(raw, len(rows))
+	}
+	hw := s.size * s.size
+	for i := range rows {
+		img, out := raw[i*per:(i+1)*per], x[i*per:(i+1)*per]
+		for p := range hw {
+			out[p] = float32(img[3*p]) * ImageScale
+			out[hw+p] = float32(img[3*p+1]) * ImageScale
+			out[2*hw+p] = float32(img[3*p+2]) * ImageScale
+		}
+	}
+	return nil
+}
+
+// featureSource reads cached backbone features, `<split>_features.npy` (float32 or
+// float16, (n, ...)) and `<split>_labels.npy` (uint8, (n,)), row by row.
+type featureSource struct {
+	files  map[string]*npy.File
+	lab    map[string][]uint8
+	sample []int
+	buf    []byte
+}
+
+func openFeatures(dir string) (*featureSource, error) {
+	s := &featureSource{files: map[string]*npy.File{}, lab: map[string][]uint8{}}
+	for _, sp := range []string{Train, Valid, Test} {
+		f, err := npy.Open(filepath.Join(dir, sp+"_features.npy"))
+		if err != nil {
+			s.close()
+			if errors.Is(err, os.ErrNotExist) {
+				return nil, fmt.Errorf("%s holds no %s features (run catdog extract-features --out %s): %w", dir, sp, dir, err)
+			}
+			return nil, err
+		}
+		s.files[sp] = f
+		if f.DType != npy.Float32 && f.DType != npy.Float16 {
+			s.close()
+			return nil, fmt.Errorf("%s_features.npy: want float32 or float16, got %v", sp, f.DType)
+		}
+		if len(f.Shape) < 2 {
+			s.close()
+			return nil, fmt.Errorf("%s_features.npy: want (n, ...) with at least 2 dimensions, got %v", sp, f.Shape)
+		}
+		if s.sample == nil {
+			s.sample = append([]int(nil), f.Shape[1:]...)
+		} else if fmt.Sprint(s.sample) != fmt.Sprint(f.Shape[1:]) {
+			s.close()
+			return nil, fmt.Errorf("%s_features.npy: samples of shape %v, other splits have %v", sp, f.Shape[1:], s.sample)
+		}
+		lab, shape, err := npy.ReadFile[uint8](filepath.Join(dir, sp+"_labels.npy"))
+		if err != nil {
+			s.close()
+			return nil, fmt.Errorf("reading %s labels: %w", sp, err)
+		}
+		if len(shape) != 1 || shape[0] != f.Shape[0] {
+			s.close()
+			return nil, fmt.Errorf("%s_labels.npy has shape %v for %d feature rows", sp, shape, f.Shape[0])
+		}
+		s.lab[sp] = lab
+	}
+	// Models take (C, H, W) or (D) samples: other ranks are flattened.
+	if len(s.sample) != 1 && len(s.sample) != 3 {
+		s.sample = []int{prod(s.sample)}
+	}
+	return s, nil
+}
+
+func (s *featureSource) shape() []int                { return s.sample }
+func (s *featureSource) len(split string) int        { return len(s.lab[split]) }
+func (s *featureSource) labels(split string) []uint8 { return append([]uint8(nil), s.lab[split]...) }
+func (s *featureSource) close() error {
+	var errs []error
+	for _, f := range s.files {
+		errs = append(errs, f.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func (s *featureSource) read(split string, rows []int, x, y []float32, _ func([]uint8, int)) error {
+	f := s.files[split]
+	per := prod(s.sample)
+	rs := int(f.RowSize())
+	if len(s.buf) < rs {
+		s.buf = make([]byte, rs)
+	}
+	b := s.buf[:rs]
+	for i, r := range rows {
+		if err := f.ReadRows(b, r, 1); err != nil {
+			return fmt.Errorf("reading %s feature row %d: %w", split, r, err)
+		}
+		out := x[i*per : (i+1)*per]
+		if f.DType == npy.Float32 {
+			for j := range out {
+				out[j] = math.Float32frombits(uint32(b[4*j]) | uint32(b[4*j+1])<<8 | uint32(b[4*j+2])<<16 | uint32(b[4*j+3])<<24)
+			}
+		} else {
+			for j := range out {
+				out[j] = halfToFloat32(uint16(b[2*j]) | uint16(b[2*j+1])<<8)
+			}
+		}
+		y[i] = float32(s.lab[split][r])
+	}
+	return nil
+}
+
+// halfToFloat32 converts an IEEE 754 half-precision value.
+func halfToFloat32(h uint16) float32 {
+	sign := uint32(h>>15) << 31
+	exp := uint32(h>>10) & 0x1f
+	mant := uint32(h) & 0x3ff
+	switch {
+	case exp == 0x1f: // Inf or NaN
+		return math.Float32frombits(sign | 0xff<<23 | mant<<13)
+	case exp == 0:
+		if mant == 0 {
+			return math.Float32frombits(sign)
+		}
+		// Subnormal: normalise.
+		e := uint32(127 - 15 + 1)
+		for mant&0x400 == 0 {
+			mant <<= 1
+			e--
+		}
+		return math.Float32frombits(sign | e<<23 | (mant&0x3ff)<<13)
+	}
+	return math.Float32frombits(sign | (exp+127-15)<<23 | mant<<13)
+}

@@ -1,0 +1,137 @@
+package finetune
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/catdog-ml/catdog/onnx"
+)
+
+// Names of the exported model's tensors (docs/design.md, "Exported model").
+const (
+	InputImage    = "image"    // float32 NCHW RGB 0..255
+	InputFeatures = "features" // a head's input: the backbone's output
+	OutputProb    = "prob_cat" // float32 (N, 1)
+)
+
+// Backbone is a frozen feature extractor placed in front of a transfer head on export.
+type Backbone struct {
+	// Name is recorded as catdog.backbone.
+	Name string
+	// Model takes InputImage (float32 NCHW, plain RGB 0..255, its preprocessing inside)
+	// and produces Output, the features the head was trained on.
+	Model  *onnx.Model
+	Output string
+	// Params is the number of its weights (for reports; 0 if unknown).
+	Params int
+}
+
+// ExportOptions say how Model.Export names and prepares the input.
+type ExportOptions struct {
+	// Input names the graph input (InputImage by default).
+	Input string
+	// Scale multiplies the input first, inside the graph (0: no scaling). TrainCNN's models
+	// use ImageScale.
+	Scale float32
+	// Metadata is written to metadata_props.
+	Metadata map[string]string
+}
+
+// Export writes the model's inference math as an ONNX graph: input (N, Input...) float32,
+// output OutputProb (N, 1). Dropout becomes the identity, batch norm a
+// BatchNormalization node with the running statistics and BNEpsilon.
+func (m *Model) Export(opts ExportOptions) (*onnx.Model, error) {
+	if opts.Input == "" {
+		opts.Input = InputImage
+	}
+	b := onnx.NewBuilder("catdog-" + m.Name)
+	dims := []int64{-1}
+	for _, d := range m.Input {
+		dims = append(dims, int64(d))
+	}
+	x := b.Input(opts.Input, onnx.Float, dims...)
+	if opts.Scale != 0 {
+		s := b.Initializer("input_scale", []int64{}, []float32{opts.Scale})
+		x = b.Name("scaled_input").Mul(x, s)
+	}
+	init := func(p *Param) string {
+		shape := make([]int64, len(p.Shape))
+		for i, d := range p.Shape {
+			shape[i] = int64(d)
+		}
+		return b.Initializer(p.Name, shape, p.Data)
+	}
+	conv := func(x string, c convW, pad int) string {
+		p := int64(pad)
+		return b.Conv(x, init(c.w), init(c.b), onnx.ConvOpts{Pads: [4]int64{p, p, p, p}})
+	}
+	bn := func(x string, w bnW) string {
+		return b.BatchNorm(x, init(w.gamma), init(w.beta), init(w.mean), init(w.vari), BNEpsilon)
+	}
+	for _, u := range m.units {
+		switch u.Kind {
+		case KindConv:
+			x = conv(x, u.conv, u.Pad)
+		case KindReLU:
+			x = b.Relu(x)
+		case KindSigmoid:
+			x = b.Sigmoid(x)
+		case KindMaxPool:
+			x = b.MaxPool(x, int64(u.K), int64(u.K))
+		case KindDropout:
+			x = b.Dropout(x)
+		case KindBatchNorm:
+			x = bn(x, u.bn)
+		case KindFlatten:
+			x = b.Flatten(x, 1)
+		case KindGlobalAvgPool:
+			x = b.Flatten(b.GlobalAveragePool(x), 1)
+		case KindDense:
+			x = b.Gemm(x, init(u.conv.w), init(u.conv.b), false)
+		case KindResidual:
+			h := b.Relu(bn(conv(x, u.conv, 1), u.bn))
+			h = bn(conv(h, u.conv2, 1), u.bn2)
+			s := x
+			if u.proj.w != nil {
+				s = conv(x, u.proj, 0)
+			}
+			x = b.Relu(b.Add(h, s))
+		default:
+			return nil, fmt.Errorf("exporting %s: unknown layer kind %q", m.Name, u.Kind)
+		}
+	}
+	b.Output(x, OutputProb, onnx.Float, -1, 1)
+	b.SetMetadata("catdog.labels", "dog,cat")
+	b.SetMetadata("catdog.arch", m.Name)
+	b.SetMetadata("catdog.layers", SpecString(m.Layers))
+	if len(m.Input) == 3 && opts.Input == InputImage {
+		b.SetMetadata("catdog.input_size", strconv.Itoa(m.Input[2]))
+		b.SetMetadata("catdog.layout", "NCHW")
+	}
+	for k, v := range opts.Metadata {
+		b.SetMetadata(k, v)
+	}
+	mod, err := b.Model()
+	if err != nil {
+		return nil, fmt.Errorf("exporting %s: %w", m.Name, err)
+	}
+	return mod, nil
+}
+
+// ExportWithBackbone exports a transfer head behind bb: one model from InputImage to
+// OutputProb. The head's names get the prefix "head/".
+func (m *Model) ExportWithBackbone(bb *Backbone, meta map[string]string) (*onnx.Model, error) {
+	head, err := m.Export(ExportOptions{Input: InputFeatures})
+	if err != nil {
+		return nil, err
+	}
+	full, err := onnx.Compose(bb.Model, bb.Output, head, InputFeatures, "head/")
+	if err != nil {
+		return nil, fmt.Errorf("joining backbone %s and head: %w", bb.Name, err)
+	}
+	full.SetMetadata("catdog.backbone", bb.Name)
+	for k, v := range meta {
+		full.SetMetadata(k, v)
+	}
+	return full, nil
+}

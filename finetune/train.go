@@ -1,0 +1,428 @@
+package finetune
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Config says how to train. The zero value of a field means its default.
+type Config struct {
+	// Name names the run: the run folder is RunsDir/<Name>-<timestamp>. Default: the
+	// architecture's name (TrainCNN) or "head" (TrainHead).
+	Name string `json:"name"`
+	// RunsDir holds the run folders. Default "runs".
+	RunsDir string `json:"runs_dir"`
+	// Epochs is the most epochs to train (default 10).
+	Epochs int `json:"epochs"`
+	// Batch is the mini-batch size (default 32). The last incomplete batch of each
+	// shuffled epoch is left out of training (batch norm needs whole batches).
+	Batch int `json:"batch"`
+	// Optimizer is "sgd" (default, with Momentum) or "adam".
+	Optimizer string `json:"optimizer"`
+	// LR is the learning rate (default 0.001).
+	LR float64 `json:"lr"`
+	// Momentum is SGD's momentum (default 0.9; set NoMomentum for plain SGD).
+	Momentum float64 `json:"momentum"`
+	// NoMomentum makes SGD plain, without momentum.
+	NoMomentum bool `json:"no_momentum,omitempty"`
+	// Patience stops training after this many epochs without a lower validation loss
+	// (0: never stop early). Either way the weights of the epoch with the lowest
+	// validation loss are the ones kept and exported.
+	Patience int `json:"patience"`
+	// Seed drives weight initialisation, shuffling, dropout and augmentation.
+	Seed uint64 `json:"seed"`
+	// Limit, when positive, uses at most Limit samples of each split (quick runs).
+	Limit int `json:"limit,omitempty"`
+
+	// Head is the layer spec of the transfer head (TrainHead; default DefaultHead).
+	Head string `json:"head,omitempty"`
+	// Augment is the augmentation of training images (TrainCNN). Nil means the
+	// architecture's default: DefaultAugment for architectures marked Augment, none otherwise.
+	Augment *AugmentOptions `json:"augment,omitempty"`
+
+	// Resume continues the newest run folder RunsDir/<Name>-* that holds a checkpoint.
+	Resume bool `json:"-"`
+	// ResumeDir continues the run in that folder (implies Resume).
+	ResumeDir string `json:"-"`
+
+	// Backbone, for TrainHead, is composed in front of the head into model.onnx. Without
+	// it, TrainHead exports only head.onnx (input "features").
+	Backbone *Backbone `json:"-"`
+	// Metadata is added to the exported model's metadata_props (e.g. catdog.resize_filter).
+	Metadata map[string]string `json:"-"`
+	// Conv replaces the convolution op (nil: FastConv).
+	Conv ConvFunc `json:"-"`
+	// Progress, if set, is called after every training batch.
+	Progress func(Progress) `json:"-"`
+	// OnEpoch, if set, is called after every epoch, once its checkpoint is written.
+	OnEpoch func(EpochStats) `json:"-"`
+}
+
+// Progress reports training within an epoch.
+type Progress struct {
+	Epoch, Epochs   int // 1-based epoch, most epochs
+	Batch, Batches  int // batches done in this epoch, batches per epoch
+	Loss, Accuracy  float64
+	ImagesPerSecond float64
+}
+
+// EpochStats is one epoch of a run's history.
+type EpochStats struct {
+	Epoch        int     `json:"epoch"`
+	TrainLoss    float64 `json:"train_loss"`
+	TrainAcc     float64 `json:"train_accuracy"`
+	ValidLoss    float64 `json:"valid_loss"`
+	ValidAcc     float64 `json:"valid_accuracy"`
+	Seconds      float64 `json:"seconds"`
+	ImagesPerSec float64 `json:"images_per_second"` // training samples per second (forward + backward + update)
+	Best         bool    `json:"best"`              // lowest validation loss so far
+}
+
+// History is a run's per-epoch record (history.json).
+type History struct {
+	Epochs        []EpochStats `json:"epochs"`
+	BestEpoch     int          `json:"best_epoch"`
+	BestValidLoss float64      `json:"best_valid_loss"`
+	BestValidAcc  float64      `json:"best_valid_accuracy"`
+	StoppedEarly  bool         `json:"stopped_early"`
+	// ResumedAt lists the epochs after which the run was interrupted and resumed.
+	ResumedAt []int `json:"resumed_at,omitempty"`
+}
+
+// Result is what a finished run returns; its files are in Dir.
+type Result struct {
+	Dir       string      `json:"dir"`
+	ModelPath string      `json:"model"` // model.onnx, or head.onnx when no backbone was given
+	Kind      string      `json:"kind"`  // "cnn" or "head"
+	Arch      string      `json:"arch"`
+	History   History     `json:"-"`
+	Model     *Model      `json:"-"`
+	Table     []LayerInfo `json:"-"`
+	// TestProbs are the probabilities of cat on the test split (Gorgonia, best weights),
+	// in the split's order; TestLabels the true labels.
+	TestProbs  []float32 `json:"-"`
+	TestLabels []uint8   `json:"-"`
+	TestLoss   float64   `json:"test_loss"`
+	TestAcc    float64   `json:"test_accuracy"`
+	// Params are the trainable values of the trained model; BackboneParams those of the
+	// frozen backbone, if any.
+	Params         int     `json:"params"`
+	BackboneParams int     `json:"backbone_params,omitempty"`
+	TrainSeconds   float64 `json:"train_seconds"`
+	ImagesPerSec   float64 `json:"images_per_second"`
+}
+
+func (c *Config) defaults(name string) error {
+	if c.Name == "" {
+		c.Name = name
+	}
+	if strings.ContainsAny(c.Name, `/\`) || c.Name == "." || c.Name == ".." {
+		return fmt.Errorf("run name %q: must not contain slashes", c.Name)
+	}
+	if c.RunsDir == "" {
+		c.RunsDir = "runs"
+	}
+	if c.Epochs == 0 {
+		c.Epochs = 10
+	}
+	if c.Batch == 0 {
+		c.Batch = 32
+	}
+	if c.Optimizer == "" {
+		c.Optimizer = "sgd"
+	}
+	if c.LR == 0 {
+		c.LR = 0.001
+	}
+	if c.Optimizer == "sgd" && c.Momentum == 0 && !c.NoMomentum {
+		c.Momentum = 0.9
+	}
+	switch {
+	case c.Epochs < 0:
+		return fmt.Errorf("epochs must be positive, got %d", c.Epochs)
+	case c.Batch < 1:
+		return fmt.Errorf("batch size must be positive, got %d", c.Batch)
+	case c.Patience < 0:
+		return fmt.Errorf("patience must not be negative, got %d", c.Patience)
+	case c.Optimizer != "sgd" && c.Optimizer != "adam":
+		return fmt.Errorf("unknown optimizer %q (want sgd or adam)", c.Optimizer)
+	}
+	if c.ResumeDir != "" {
+		c.Resume = true
+	}
+	return nil
+}
+
+// trainer is one run in progress.
+type trainer struct {
+	cfg     Config
+	runCfg  runConfig
+	model   *Model
+	src     source
+	dir     string
+	pcg     *rand.PCG
+	rng     *rand.Rand
+	opt     *optimizer
+	augment func(raw []uint8, n int)
+
+	hist      History
+	epoch     int // epochs done
+	best      [][]float32
+	badEpochs int
+
+	train *graph
+	infer map[int]*graph
+}
+
+// newTrainer prepares a run: a fresh run folder, or the checkpointed state of the run
+// being resumed.
+func newTrainer(cfg Config, m *Model, src source, runCfg runConfig) (*trainer, error) {
+	m.SetConv(cfg.Conv)
+	t := &trainer{cfg: cfg, runCfg: runCfg, model: m, src: src, infer: map[int]*graph{}}
+	t.pcg = rand.NewPCG(cfg.Seed, 0x7a1e)
+	t.rng = rand.New(t.pcg)
+	learn := trainable(m)
+	var err error
+	if t.opt, err = newOptimizer(cfg.Optimizer, cfg.LR, cfg.Momentum, learn); err != nil {
+		return nil, err
+	}
+	if cfg.Resume {
+		dir := cfg.ResumeDir
+		if dir == "" {
+			if dir, err = latestRun(cfg.RunsDir, cfg.Name); err != nil {
+				return nil, err
+			}
+		}
+		if err := t.load(dir, runCfg); err != nil {
+			return nil, err
+		}
+		t.dir = dir
+		t.hist.ResumedAt = append(t.hist.ResumedAt, t.epoch)
+		return t, nil
+	}
+	if t.dir, err = newRunDir(cfg.RunsDir, cfg.Name); err != nil {
+		return nil, err
+	}
+	if err := writeJSON(filepath.Join(t.dir, "config.json"), runCfg); err != nil {
+		return nil, err
+	}
+	t.best = m.snapshot()
+	t.hist.BestValidLoss = math.Inf(1)
+	return t, nil
+}
+
+// trainable lists m's trainable params in model order.
+func trainable(m *Model) []*Param {
+	var ps []*Param
+	for _, p := range m.params {
+		if p.Trainable {
+			ps = append(ps, p)
+		}
+	}
+	return ps
+}
+
+// newRunDir creates runsDir/<name>-<UTC timestamp>, adding -2, -3... if it exists.
+func newRunDir(runsDir, name string) (string, error) {
+	if err := os.MkdirAll(runsDir, 0o755); err != nil {
+		return "", fmt.Errorf("creating the runs folder: %w", err)
+	}
+	base := filepath.Join(runsDir, name+"-"+time.Now().UTC().Format("20060102-150405"))
+	dir := base
+	for i := 2; ; i++ {
+		err := os.Mkdir(dir, 0o755)
+		if err == nil {
+			return dir, nil
+		}
+		if !errors.Is(err, os.ErrExist) {
+			return "", fmt.Errorf("creating the run folder: %w", err)
+		}
+		dir = fmt.Sprintf("%s-%d", base, i)
+	}
+}
+
+// latestRun finds the newest run folder of name that holds a checkpoint.
+func latestRun(runsDir, name string) (string, error) {
+	matches, _ := filepath.Glob(filepath.Join(runsDir, name+"-*", "checkpoint", checkpointFile))
+	if len(matches) == 0 {
+		return "", fmt.Errorf("no run of %q to resume in %s (no %s-*/checkpoint/%s)", name, runsDir, name, checkpointFile)
+	}
+	sort.Strings(matches) // timestamps sort by time
+	return filepath.Dir(filepath.Dir(matches[len(matches)-1])), nil
+}
+
+// run trains until the last epoch, early stopping, or ctx's end. On ctx's end the last
+// finished epoch's checkpoint stays on disk and run returns ctx.Err().
+func (t *trainer) run(ctx context.Context) error {
+	defer t.closeGraphs()
+	n := t.src.len(Train)
+	if t.cfg.Limit > 0 {
+		n = min(n, t.cfg.Limit)
+	}
+	if n == 0 {
+		return errors.New("the train split is empty")
+	}
+	if t.src.len(Valid) == 0 {
+		return errors.New("the validation split is empty")
+	}
+	batch := min(t.cfg.Batch, n)
+	var err error
+	if t.train == nil {
+		if t.train, err = t.model.build(batch, true); err != nil {
+			return err
+		}
+	}
+	learn := t.train.learn
+	per := prod(t.model.Input)
+	x, y := make([]float32, batch*per), make([]float32, batch)
+	grads := make([][]float32, len(learn))
+	batches := n / batch
+	for t.epoch < t.cfg.Epochs && !t.hist.StoppedEarly {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		start := time.Now()
+		perm := t.rng.Perm(n)
+		var lossSum float64
+		var correct int
+		for b := range batches {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			rows := perm[b*batch : (b+1)*batch]
+			if err := t.src.read(Train, rows, x, y, t.augment); err != nil {
+				return err
+			}
+			t.train.fillMasks(t.rng.Float64)
+			z, err := t.train.run(x, y)
+			if err != nil {
+				return err
+			}
+			for i, v := range z {
+				lossSum += bceLoss(v, y[i])
+				if (v > 0) == (y[i] > 0.5) {
+					correct++
+				}
+			}
+			for i, g := range t.train.grads {
+				_, d, err := float32s(g.Value(), "gradient")
+				if err != nil {
+					return err
+				}
+				grads[i] = d
+			}
+			t.opt.step(learn, grads)
+			if t.cfg.Progress != nil {
+				done := (b + 1) * batch
+				t.cfg.Progress(Progress{Epoch: t.epoch + 1, Epochs: t.cfg.Epochs, Batch: b + 1, Batches: batches,
+					Loss: lossSum / float64(done), Accuracy: float64(correct) / float64(done),
+					ImagesPerSecond: float64(done) / time.Since(start).Seconds()})
+			}
+		}
+		trainSecs := time.Since(start).Seconds()
+		seen := batches * batch
+		vl, va, _, err := t.evaluate(Valid)
+		if err != nil {
+			return err
+		}
+		t.epoch++
+		st := EpochStats{Epoch: t.epoch, TrainLoss: lossSum / float64(seen), TrainAcc: float64(correct) / float64(seen),
+			ValidLoss: vl, ValidAcc: va, ImagesPerSec: float64(seen) / trainSecs}
+		if vl < t.hist.BestValidLoss {
+			st.Best = true
+			t.hist.BestEpoch, t.hist.BestValidLoss, t.hist.BestValidAcc = t.epoch, vl, va
+			t.best = t.model.snapshot()
+			t.badEpochs = 0
+		} else {
+			t.badEpochs++
+			if t.cfg.Patience > 0 && t.badEpochs >= t.cfg.Patience {
+				t.hist.StoppedEarly = true
+			}
+		}
+		st.Seconds = time.Since(start).Seconds()
+		t.hist.Epochs = append(t.hist.Epochs, st)
+		if err := t.save(); err != nil {
+			return err
+		}
+		if err := writeJSON(filepath.Join(t.dir, "history.json"), t.hist); err != nil {
+			return err
+		}
+		if t.cfg.OnEpoch != nil {
+			t.cfg.OnEpoch(st)
+		}
+	}
+	t.model.restore(t.best)
+	return nil
+}
+
+// evaluate returns the mean loss, the accuracy and the probabilities of cat on split
+// (inference mode: no dropout, batch norm with running statistics).
+func (t *trainer) evaluate(split string) (loss, acc float64, probs []float32, err error) {
+	n := t.src.len(split)
+	if t.cfg.Limit > 0 {
+		n = min(n, t.cfg.Limit)
+	}
+	return evaluate(t.model, t.src, split, n, t.cfg.Batch, t.infer)
+}
+
+// evaluate runs m in inference mode over the first n samples of split, batch at a time,
+// with compiled graphs cached by batch size in graphs.
+func evaluate(m *Model, src source, split string, n, batch int, graphs map[int]*graph) (loss, acc float64, probs []float32, err error) {
+	if n == 0 {
+		return 0, 0, nil, fmt.Errorf("the %s split is empty", split)
+	}
+	per := prod(m.Input)
+	batch = min(batch, n)
+	x, y := make([]float32, batch*per), make([]float32, batch)
+	probs = make([]float32, 0, n)
+	rows := make([]int, 0, batch)
+	var correct int
+	for start := 0; start < n; start += batch {
+		k := min(batch, n-start)
+		rows = rows[:0]
+		for i := range k {
+			rows = append(rows, start+i)
+		}
+		if err := src.read(split, rows, x[:k*per], y[:k], nil); err != nil {
+			return 0, 0, nil, err
+		}
+		gr := graphs[k]
+		if gr == nil {
+			if gr, err = m.build(k, false); err != nil {
+				return 0, 0, nil, err
+			}
+			graphs[k] = gr
+		}
+		z, err := gr.run(x[:k*per], nil)
+		if err != nil {
+			return 0, 0, nil, err
+		}
+		for i, v := range z {
+			loss += bceLoss(v, y[i])
+			if (v > 0) == (y[i] > 0.5) {
+				correct++
+			}
+			probs = append(probs, sigmoid(v))
+		}
+	}
+	return loss / float64(n), float64(correct) / float64(n), probs, nil
+}
+
+func (t *trainer) closeGraphs() {
+	if t.train != nil {
+		t.train.close()
+		t.train = nil
+	}
+	for k, g := range t.infer {
+		g.close()
+		delete(t.infer, k)
+	}
+}
