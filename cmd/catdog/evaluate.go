@@ -1,0 +1,129 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/catdog-ml/catdog/classifier"
+	"github.com/catdog-ml/catdog/datasets"
+	"github.com/catdog-ml/catdog/internal/atomicfile"
+	"github.com/catdog-ml/catdog/metrics"
+)
+
+func newEvaluateCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "evaluate --model FILE.onnx --data DIR",
+		Short: "Score an exported model on a prepared dataset split",
+		Long: `evaluate runs an exported catdog model (model.onnx) on onnxruntime over one split of a
+prepared dataset (catdog prepare) and prints scikit-learn's classification report
+(precision, recall, F1 and support for dog and cat, accuracy, macro and weighted
+averages), ROC AUC, log loss and the confusion matrix (rows true, columns predicted).
+
+The dataset must be prepared at the model's input size (catdog.input_size in its
+metadata); the stored pixels are fed as they are, exactly as in training.
+
+--json prints the full metrics report as JSON instead; --metrics FILE also writes it to
+FILE (atomically), the same format as a run folder's metrics.json.
+
+Example:
+  catdog evaluate --model runs/vgg16-head-20260101-120000/model.onnx --data data --split test`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runEvaluate(a, cmd) },
+	}
+	cmd.Flags().String("model", "", "exported model file (model.onnx)")
+	cmd.Flags().String("data", "", "prepared dataset folder (catdog prepare --out)")
+	cmd.Flags().String("split", datasets.Test, "split to score: train, valid, test or all")
+	cmd.Flags().String("ep", "auto", "onnxruntime execution provider: auto, cuda or cpu")
+	cmd.Flags().Int("batch", 32, "images per onnxruntime run")
+	cmd.Flags().Float64("threshold", metrics.DefaultThreshold, "probability of cat from which an image is called a cat")
+	cmd.Flags().Bool("json", false, "print the report as JSON")
+	cmd.Flags().String("metrics", "", "also write the report as JSON to this file")
+	a.bind(cmd)
+	return cmd
+}
+
+func runEvaluate(a *app, cmd *cobra.Command) error {
+	get := func(k string) string { return a.v.GetString("evaluate." + k) }
+	if get("model") == "" || get("data") == "" {
+		return fmt.Errorf("evaluate: --model and --data are required")
+	}
+	ds, err := datasets.Open(get("data"))
+	if err != nil {
+		return fmt.Errorf("evaluate: %w", err)
+	}
+	defer ds.Close()
+	c, err := classifier.Load(get("model"), classifier.WithProvider(get("ep")))
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if _, why := c.Provider(); why != "" {
+		a.errf("catdog: %s\n", why)
+	}
+	if ds.Size() != c.InputSize() {
+		return fmt.Errorf("evaluate: the dataset holds %dx%d images but the model takes %dx%d: prepare the data with --size %d",
+			ds.Size(), ds.Size(), c.InputSize(), c.InputSize(), c.InputSize())
+	}
+	if m := ds.Manifest(); m != nil && m.Filter != "" && m.Filter != c.Filter() {
+		a.errf("catdog: note: the data was resized with %s, the model was trained on %s\n", m.Filter, c.Filter())
+	}
+	split := get("split")
+	it := ds.Batches(split, datasets.BatchOptions{Size: a.v.GetInt("evaluate.batch")})
+	bar := a.progress(it.Len(), "evaluate "+split)
+	var labels []uint8
+	var probs []float64
+	start := time.Now()
+	ctx := cmd.Context()
+	for it.Next() {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		b := it.Batch()
+		p, err := c.Probabilities(b.Images, b.Len())
+		if err != nil {
+			return fmt.Errorf("evaluate: %w", err)
+		}
+		labels = append(labels, b.Labels...)
+		for _, x := range p {
+			probs = append(probs, float64(x))
+		}
+		_ = bar.Add(1)
+	}
+	if err := it.Err(); err != nil {
+		return fmt.Errorf("evaluate: %w", err)
+	}
+	_ = bar.Finish()
+	secs := time.Since(start).Seconds()
+	rep, err := metrics.Compute(labels, probs, metrics.Options{Threshold: a.v.GetFloat64("evaluate.threshold")})
+	if err != nil {
+		return fmt.Errorf("evaluate: split %s: %w", split, err)
+	}
+	if f := get("metrics"); f != "" {
+		data, err := json.MarshalIndent(rep, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := atomicfile.WriteFile(f, append(data, '\n'), 0o644); err != nil {
+			return fmt.Errorf("evaluate: writing %s: %w", f, err)
+		}
+	}
+	if a.v.GetBool("evaluate.json") {
+		enc := json.NewEncoder(a.out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	w := a.out
+	fmt.Fprintf(w, "model %s on %s, split %s: %d images in %.1fs (%.0f images/s)\n\n",
+		get("model"), get("data"), split, rep.N, secs, float64(rep.N)/secs)
+	fmt.Fprint(w, rep.Text(4))
+	fmt.Fprintf(w, "\nROC AUC   %.4f\nlog loss  %.4f\n\nconfusion matrix (rows true, columns predicted)\n", rep.AUC, rep.LogLoss)
+	fmt.Fprintf(w, "         dog    cat\n  dog %6d %6d\n  cat %6d %6d\n",
+		rep.Confusion[0][0], rep.Confusion[0][1], rep.Confusion[1][0], rep.Confusion[1][1])
+	for _, warn := range rep.Warnings {
+		a.errf("catdog: warning: %s\n", warn)
+	}
+	return nil
+}

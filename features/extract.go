@@ -1,0 +1,381 @@
+package features
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"time"
+
+	onnxruntime "github.com/yalue/onnxruntime_go"
+
+	"github.com/catdog-ml/catdog/backbones"
+	"github.com/catdog-ml/catdog/datasets"
+	"github.com/catdog-ml/catdog/internal/atomicfile"
+	"github.com/catdog-ml/catdog/internal/npy"
+	"github.com/catdog-ml/catdog/internal/ort"
+)
+
+// DefaultBatch is the number of images per onnxruntime run when Options.Batch is 0.
+const DefaultBatch = 16
+
+// Options configure Extract.
+type Options struct {
+	// Backbone names the backbone (backbones.Load): "vgg16", "vgg16-random" or an imported one.
+	Backbone string
+	// Backbones are passed to backbones.Load (File, CacheDir, NoDownload, Seed...). Its
+	// InputSize is set by Extract to the dataset's image size.
+	Backbones backbones.Options
+	// Data is the prepared dataset folder (catdog prepare --out).
+	Data string
+	// Out is the features folder; empty means <Data>/features/<Backbone>.
+	Out string
+	// Provider is the onnxruntime execution provider: auto (default), cuda or cpu.
+	Provider string
+	// Threads for onnxruntime; 0 means every core.
+	Threads int
+	// Batch is the number of images per run; 0 means DefaultBatch.
+	Batch int
+	// DType of the stored features: "float32" (default) or "float16".
+	DType string
+	// Force extracts even when the cache is valid.
+	Force bool
+	// Progress, if set, is called after each batch with the images done over all splits.
+	Progress func(done, total int)
+	// Notify, if set, receives notices for the user: random weights, CPU fallback.
+	Notify func(msg string)
+}
+
+// Result is what Extract did.
+type Result struct {
+	Dir      string
+	Info     *Info
+	CacheHit bool // the folder already held these features: nothing was computed
+}
+
+// Extract computes the backbone's features for every split of the dataset and writes the
+// features folder (see the package documentation). The context stops it between batches,
+// leaving no partial file behind.
+func Extract(ctx context.Context, opts Options) (*Result, error) {
+	if opts.Backbone == "" {
+		return nil, errors.New("features: no backbone named")
+	}
+	if opts.Data == "" {
+		return nil, errors.New("features: no dataset folder named")
+	}
+	dtype := opts.DType
+	switch dtype {
+	case "", "float32":
+		dtype = "float32"
+	case "float16":
+	default:
+		return nil, fmt.Errorf("features: dtype %q: want float32 or float16", opts.DType)
+	}
+	batch := opts.Batch
+	if batch == 0 {
+		batch = DefaultBatch
+	}
+	if batch < 0 {
+		return nil, fmt.Errorf("features: batch %d: want a positive number", batch)
+	}
+	provider, err := ort.ParseProvider(opts.Provider)
+	if err != nil {
+		return nil, fmt.Errorf("features: %w", err)
+	}
+	notify := opts.Notify
+	if notify == nil {
+		notify = func(string) {}
+	}
+
+	ds, err := datasets.Open(opts.Data)
+	if err != nil {
+		return nil, fmt.Errorf("features: %w", err)
+	}
+	defer ds.Close()
+	dataSum, err := DataChecksum(ds.Manifest())
+	if err != nil {
+		return nil, fmt.Errorf("features: %s: %w", opts.Data, err)
+	}
+
+	bopts := opts.Backbones
+	bopts.InputSize = ds.Size()
+	bb, err := backbones.Load(ctx, opts.Backbone, bopts)
+	if err != nil {
+		return nil, fmt.Errorf("features: %w (the backbone runs at the dataset's size, %d px)", err, ds.Size())
+	}
+	for _, w := range bb.Warnings {
+		notify(w)
+	}
+	spec := bb.Spec
+	if len(spec.OutputShape) < 2 {
+		return nil, fmt.Errorf("features: backbone %s: unknown feature shape %v", spec.Name, spec.OutputShape)
+	}
+	featShape := append([]int64(nil), spec.OutputShape[1:]...)
+	per := 1
+	for _, d := range featShape {
+		if d <= 0 {
+			return nil, fmt.Errorf("features: backbone %s: feature shape %v is not fixed", spec.Name, spec.OutputShape)
+		}
+		per *= int(d)
+	}
+
+	out := opts.Out
+	if out == "" {
+		out = filepath.Join(opts.Data, "features", spec.Name)
+	}
+	info := &Info{
+		Format: Format, Backbone: spec.Name, BackboneSHA256: spec.SHA256, BackboneFile: bb.Path,
+		RandomWeights: spec.Random, Input: bb.Input, Cut: bb.Output, InputSize: spec.InputSize,
+		Layout: string(spec.Layout), Channels: string(spec.Channels), Scale: spec.Scale,
+		Mean: spec.Mean[:], Std: spec.Std[:], Preprocess: spec.PreprocessString(),
+		Data: opts.Data, DataChecksum: dataSum, ResizeFilter: ds.Manifest().Filter,
+		DType: dtype, FeatureShape: featShape, Splits: map[string]SplitInfo{},
+	}
+	info.Key = cacheKey(info)
+	if !opts.Force {
+		if old, err := Open(out); err == nil && old.Key == info.Key {
+			return &Result{Dir: out, Info: old, CacheHit: true}, nil
+		}
+	}
+
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return nil, fmt.Errorf("features: %w", err)
+	}
+	// The old description goes first: a folder without features.json is never taken as a
+	// cache, whatever arrays it holds.
+	if err := os.Remove(filepath.Join(out, InfoFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("features: %w", err)
+	}
+
+	env, err := ort.Open()
+	if err != nil {
+		return nil, fmt.Errorf("features: %w", err)
+	}
+	defer env.Close()
+	model, err := bb.Model.Encode()
+	if err != nil {
+		return nil, fmt.Errorf("features: %w", err)
+	}
+	sess, err := env.NewSession(model, ort.SessionOptions{
+		Provider: provider, Threads: opts.Threads,
+		Inputs: []string{bb.Input}, Outputs: []string{bb.Output},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("features: backbone %s: %w", spec.Name, err)
+	}
+	defer sess.Close()
+	if sess.Fallback != "" {
+		notify(sess.Fallback)
+	}
+	info.Provider, info.ORTVersion, info.Batch = sess.Provider, env.Version(), batch
+
+	x := &extractor{ds: ds, sess: sess, spec: spec, batch: batch, dtype: dtype, featShape: featShape, per: per}
+	for _, split := range datasets.SplitNames() {
+		x.total += len(ds.Split(split))
+	}
+	x.progress = opts.Progress
+	start := time.Now()
+	for _, split := range datasets.SplitNames() {
+		si, err := x.split(ctx, out, split)
+		if err != nil {
+			return nil, fmt.Errorf("features: %s split: %w", split, err)
+		}
+		info.Splits[split] = si
+	}
+	info.Seconds = time.Since(start).Seconds()
+	if info.Seconds > 0 {
+		info.ImagesPerSecond = float64(x.total) / info.Seconds
+	}
+	data, err := json.MarshalIndent(info, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := atomicfile.WriteFile(filepath.Join(out, InfoFile), append(data, '\n'), 0o644); err != nil {
+		return nil, fmt.Errorf("features: %w", err)
+	}
+	return &Result{Dir: out, Info: info}, nil
+}
+
+type extractor struct {
+	ds        *datasets.Dataset
+	sess      *ort.Session
+	spec      backbones.Spec
+	batch     int
+	dtype     string
+	featShape []int64
+	per       int // feature values per image
+	total     int
+	done      int
+	progress  func(done, total int)
+}
+
+// split streams one split's features to <split>_features.npy, then writes its labels.
+func (x *extractor) split(ctx context.Context, out, split string) (SplitInfo, error) {
+	rows := x.ds.Split(split)
+	n := len(rows)
+	shape := []int{n}
+	for _, d := range x.featShape {
+		shape = append(shape, int(d))
+	}
+	si := SplitInfo{Count: n, Features: FeaturesFile(split), Labels: LabelsFile(split), Shape: shape}
+	f, err := atomicfile.Create(filepath.Join(out, si.Features))
+	if err != nil {
+		return si, err
+	}
+	defer f.Abort()
+	dt := npy.Float32
+	if x.dtype == "float16" {
+		dt = npy.Float16
+	}
+	w, err := npy.NewWriter(f, dt, shape)
+	if err != nil {
+		return si, err
+	}
+	labels := make([]uint8, 0, n)
+	size := x.ds.Size()
+	in := make([]float32, x.batch*size*size*3)
+	var raw []byte
+	it := x.ds.Batches(split, datasets.BatchOptions{Size: x.batch})
+	for it.Next() {
+		if err := ctx.Err(); err != nil {
+			return si, err
+		}
+		b := it.Batch()
+		k := b.Len()
+		img := size * size * 3
+		for i := 0; i < k; i++ {
+			x.spec.FillInput(in[i*img:(i+1)*img], b.Images[i*img:(i+1)*img])
+		}
+		dims := []int64{int64(k), 3, int64(size), int64(size)}
+		if x.spec.Layout == backbones.NHWC {
+			dims = []int64{int64(k), int64(size), int64(size), 3}
+		}
+		feats, err := x.run(in[:k*img], dims)
+		if err != nil {
+			return si, err
+		}
+		if len(feats) != k*x.per {
+			return si, fmt.Errorf("the backbone gave %d values for %d images, want %d x %v", len(feats), k, k, x.featShape)
+		}
+		raw = encode(raw[:0], feats, x.dtype)
+		if _, err := w.Write(raw); err != nil {
+			return si, err
+		}
+		labels = append(labels, b.Labels...)
+		x.done += k
+		if x.progress != nil {
+			x.progress(x.done, x.total)
+		}
+	}
+	if err := it.Err(); err != nil {
+		return si, err
+	}
+	if err := w.Close(); err != nil {
+		return si, err
+	}
+	if err := f.Commit(); err != nil {
+		return si, err
+	}
+	if err := npy.WriteFile(filepath.Join(out, si.Labels), []int{n}, labels); err != nil {
+		return si, err
+	}
+	return si, nil
+}
+
+// run feeds one batch and returns the features, owned by the caller's next encode.
+func (x *extractor) run(in []float32, dims []int64) ([]float32, error) {
+	t, err := onnxruntime.NewTensor(onnxruntime.NewShape(dims...), in)
+	if err != nil {
+		return nil, err
+	}
+	defer t.Destroy()
+	outs := []onnxruntime.Value{nil}
+	if err := x.sess.Run([]onnxruntime.Value{t}, outs); err != nil {
+		return nil, err
+	}
+	defer outs[0].Destroy()
+	ft, ok := outs[0].(*onnxruntime.Tensor[float32])
+	if !ok {
+		return nil, fmt.Errorf("the backbone's output is %T, want float32", outs[0])
+	}
+	return append([]float32(nil), ft.GetData()...), nil
+}
+
+// encode appends the little-endian bytes of v as float32 or float16 to dst.
+func encode(dst []byte, v []float32, dtype string) []byte {
+	if dtype == "float16" {
+		for _, f := range v {
+			dst = binary.LittleEndian.AppendUint16(dst, Float16(f))
+		}
+		return dst
+	}
+	for _, f := range v {
+		dst = binary.LittleEndian.AppendUint32(dst, math.Float32bits(f))
+	}
+	return dst
+}
+
+// Float16 converts f to IEEE 754 half precision, rounding to nearest even; values beyond
+// the half range become infinities, NaN stays NaN.
+func Float16(f float32) uint16 {
+	b := math.Float32bits(f)
+	sign := uint16(b>>16) & 0x8000
+	exp := int((b >> 23) & 0xff)
+	mant := b & 0x7fffff
+	switch {
+	case exp == 0xff: // Inf or NaN
+		if mant != 0 {
+			return sign | 0x7e00
+		}
+		return sign | 0x7c00
+	case exp-127+15 >= 0x1f: // overflow
+		return sign | 0x7c00
+	case exp-127+15 <= 0: // subnormal half or zero
+		e := exp - 127 + 15
+		if e < -10 {
+			return sign
+		}
+		m := mant | 0x800000
+		shift := uint32(14 - e)
+		half := m >> shift
+		rem := m & (1<<shift - 1)
+		mid := uint32(1) << (shift - 1)
+		if rem > mid || (rem == mid && half&1 == 1) {
+			half++
+		}
+		return sign | uint16(half)
+	default:
+		e := uint32(exp - 127 + 15)
+		half := e<<10 | mant>>13
+		rem := mant & 0x1fff
+		if rem > 0x1000 || (rem == 0x1000 && half&1 == 1) {
+			half++ // may carry into the exponent, up to infinity: correct
+		}
+		return sign | uint16(half)
+	}
+}
+
+// Float16To32 converts an IEEE 754 half to float32 (exactly).
+func Float16To32(h uint16) float32 {
+	sign := uint32(h&0x8000) << 16
+	exp := uint32(h>>10) & 0x1f
+	mant := uint32(h & 0x3ff)
+	switch {
+	case exp == 0x1f:
+		return math.Float32frombits(sign | 0x7f800000 | mant<<13)
+	case exp == 0:
+		if mant == 0 {
+			return math.Float32frombits(sign)
+		}
+		f := float32(mant) / (1 << 24)
+		if sign != 0 {
+			return -f
+		}
+		return f
+	}
+	return math.Float32frombits(sign | (exp+127-15)<<23 | mant<<13)
+}

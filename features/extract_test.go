@@ -1,0 +1,290 @@
+package features
+
+import (
+	"context"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/catdog-ml/catdog/backbones"
+	"github.com/catdog-ml/catdog/datasets"
+	"github.com/catdog-ml/catdog/internal/npy"
+)
+
+// sharedData returns shared/data/<name> found upwards from the working directory (or under
+// $CATDOG_SHARED); in CI a missing folder fails the test.
+func sharedData(t testing.TB, name string) string {
+	t.Helper()
+	var cands []string
+	if s := os.Getenv("CATDOG_SHARED"); s != "" {
+		cands = append(cands, filepath.Join(s, "data", name), filepath.Join(s, name))
+	}
+	wd, _ := os.Getwd()
+	for d := wd; ; d = filepath.Dir(d) {
+		cands = append(cands, filepath.Join(d, "shared", "data", name), filepath.Join(filepath.Dir(d), "shared", "data", name))
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	for _, c := range cands {
+		if st, err := os.Stat(c); err == nil && st.IsDir() {
+			return c
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("CI: shared data %q not found (set CATDOG_SHARED)", name)
+	}
+	t.Skipf("shared data %q not found", name)
+	return ""
+}
+
+// prepareSmall prepares n shared photos (half dogs, half cats) at size x size.
+func prepareSmall(t testing.TB, n, size int) string {
+	t.Helper()
+	train := filepath.Join(sharedData(t, "dogs-vs-cats"), "train")
+	src := filepath.Join(t.TempDir(), "train")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, class := range []string{"dog", "cat"} {
+		files, _ := filepath.Glob(filepath.Join(train, class+".*.jpg"))
+		sort.Strings(files)
+		if len(files) < n/2 {
+			t.Fatalf("%d %s photos in %s, want %d", len(files), class, train, n/2)
+		}
+		for _, f := range files[:n/2] {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(src, filepath.Base(f)), data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	out := filepath.Join(t.TempDir(), "data")
+	if _, err := datasets.Prepare(context.Background(), datasets.Options{Data: src, Out: out, Size: size, Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestExtract(t *testing.T) {
+	requireORT(t)
+	data := prepareSmall(t, 100, 32)
+	ds, err := datasets.Open(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ds.Close()
+	out := filepath.Join(t.TempDir(), "feats")
+	var notes []string
+	var lastDone, lastTotal int
+	opts := Options{
+		Backbone: backbones.VGG16Random, Data: data, Out: out, Provider: "cpu", Batch: 8,
+		Progress: func(done, total int) { lastDone, lastTotal = done, total },
+		Notify:   func(m string) { notes = append(notes, m) },
+	}
+	res, err := Extract(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.CacheHit {
+		t.Fatal("first run reported a cache hit")
+	}
+	if lastDone != ds.Len() || lastTotal != ds.Len() {
+		t.Errorf("progress ended at %d/%d, want %d/%d", lastDone, lastTotal, ds.Len(), ds.Len())
+	}
+	if len(notes) == 0 || !strings.Contains(notes[0], "RANDOM") {
+		t.Errorf("notices %q: want the random-weights warning", notes)
+	}
+	info, err := Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.InputSize != 32 || info.DType != "float32" || !info.RandomWeights || info.Provider != "cpu" {
+		t.Errorf("info %+v", info)
+	}
+	if len(info.FeatureShape) != 3 || info.FeatureShape[0] != 512 || info.FeatureShape[1] != 1 || info.FeatureShape[2] != 1 {
+		t.Errorf("feature shape %v, want [512 1 1]", info.FeatureShape)
+	}
+	total := 0
+	feats32 := map[string][]float32{}
+	for _, split := range datasets.SplitNames() {
+		rows := ds.Split(split)
+		total += len(rows)
+		f, shape, err := npy.ReadFile[float32](filepath.Join(out, FeaturesFile(split)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []int{len(rows), 512, 1, 1}; !equalInts(shape, want) {
+			t.Errorf("%s features shape %v, want %v", split, shape, want)
+		}
+		labels, _, err := npy.ReadFile[uint8](filepath.Join(out, LabelsFile(split)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, r := range rows {
+			if labels[i] != ds.Labels()[r] {
+				t.Fatalf("%s label %d = %d, dataset row %d has %d", split, i, labels[i], r, ds.Labels()[r])
+			}
+		}
+		nonzero := 0
+		for _, v := range f {
+			if v != 0 {
+				nonzero++
+			}
+		}
+		if nonzero == 0 {
+			t.Errorf("%s features are all zero", split)
+		}
+		feats32[split] = f
+	}
+	if total != ds.Len() {
+		t.Errorf("splits cover %d rows of %d", total, ds.Len())
+	}
+
+	// The features match a direct run of the same backbone in Gorgonia, on the test split's
+	// first images: two engines, one answer, on real photos.
+	bb, err := backbones.Load(context.Background(), backbones.VGG16Random, backbones.Options{InputSize: 32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	it := ds.Batches(datasets.Test, datasets.BatchOptions{Size: 4})
+	if !it.Next() {
+		t.Fatal(it.Err())
+	}
+	b := it.Batch()
+	in := make([]float32, b.Len()*32*32*3)
+	for i := 0; i < b.Len(); i++ {
+		bb.Spec.FillInput(in[i*3072:(i+1)*3072], b.Images[i*3072:(i+1)*3072])
+	}
+	g, err := NewGorgonia(bb.Model, b.Len())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := g.Run(in, int64(b.Len()), 3, 32, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rel := maxRelErr(got, feats32[datasets.Test][:len(got)]); rel > 1e-4 {
+		t.Errorf("Gorgonia vs onnxruntime on real photos: relative error %.3g > 1e-4", rel)
+	} else {
+		t.Logf("Gorgonia vs onnxruntime on %d real photos: relative error %.3g", b.Len(), rel)
+	}
+
+	// Same key: nothing is done, nothing is rewritten.
+	st1, _ := os.Stat(filepath.Join(out, FeaturesFile(datasets.Train)))
+	res, err = Extract(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st2, _ := os.Stat(filepath.Join(out, FeaturesFile(datasets.Train)))
+	if !res.CacheHit || !st1.ModTime().Equal(st2.ModTime()) {
+		t.Errorf("second run: cache hit %v, file rewritten %v", res.CacheHit, !st1.ModTime().Equal(st2.ModTime()))
+	}
+
+	// float16: rebuilt, same values to half precision.
+	opts16 := opts
+	opts16.DType = "float16"
+	res, err = Extract(context.Background(), opts16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.CacheHit || res.Info.Key == info.Key {
+		t.Fatal("dtype change did not rebuild")
+	}
+	f16, err := npy.Open(filepath.Join(out, FeaturesFile(datasets.Valid)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := make([]byte, f16.DataSize())
+	if _, err := f16.ReadAt(raw, 0); err != nil {
+		t.Fatal(err)
+	}
+	f16.Close()
+	if f16.DType != npy.Float16 {
+		t.Fatalf("dtype %s, want float16", f16.DType)
+	}
+	for i, want := range feats32[datasets.Valid] {
+		got := Float16To32(uint16(raw[2*i]) | uint16(raw[2*i+1])<<8)
+		if math.Abs(float64(got-want)) > 1e-3*math.Abs(float64(want))+1e-6 {
+			t.Fatalf("float16 value %d = %v, float32 %v", i, got, want)
+		}
+	}
+
+	// Another backbone (other weights, so another checksum): rebuilt.
+	optsSeed := opts
+	optsSeed.Backbones.Seed = 7
+	res, err = Extract(context.Background(), optsSeed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.CacheHit || res.Info.BackboneSHA256 == info.BackboneSHA256 {
+		t.Error("backbone change did not rebuild")
+	}
+	// A damaged array invalidates the cache.
+	if err := os.Truncate(filepath.Join(out, FeaturesFile(datasets.Test)), 100); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(out); err == nil {
+		t.Error("Open accepted a truncated features file")
+	}
+	res, err = Extract(context.Background(), optsSeed)
+	if err != nil || res.CacheHit {
+		t.Errorf("after damage: cache hit %v, err %v; want a rebuild", res != nil && res.CacheHit, err)
+	}
+}
+
+func TestExtractErrors(t *testing.T) {
+	requireORT(t)
+	data := prepareSmall(t, 20, 48) // 48 is not a multiple of 32: vgg16-random refuses it
+	tests := []struct {
+		name   string
+		opts   Options
+		errHas string
+	}{
+		{"no backbone", Options{Data: data}, "no backbone"},
+		{"bad dtype", Options{Backbone: "vgg16-random", Data: data, DType: "int8"}, "dtype"},
+		{"bad provider", Options{Backbone: "vgg16-random", Data: data, Provider: "tpu"}, "execution provider"},
+		{"missing data", Options{Backbone: "vgg16-random", Data: filepath.Join(t.TempDir(), "none")}, "features"},
+		{"size refused", Options{Backbone: "vgg16-random", Data: data}, "48"},
+		{"unknown backbone", Options{Backbone: "resnet9000", Data: data}, "resnet9000"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Extract(context.Background(), tc.opts)
+			if err == nil || !strings.Contains(err.Error(), tc.errHas) {
+				t.Errorf("err = %v, want one mentioning %q", err, tc.errHas)
+			}
+		})
+	}
+}
+
+func TestFloat16(t *testing.T) {
+	tests := []struct {
+		in   float32
+		want uint16
+	}{
+		{0, 0}, {float32(math.Copysign(0, -1)), 0x8000}, {1, 0x3c00}, {-2, 0xc000}, {0.5, 0x3800},
+		{65504, 0x7bff}, {65520, 0x7c00}, {1e6, 0x7c00}, {float32(math.Inf(-1)), 0xfc00},
+		{0.1, 0x2e66}, {1.0 / (1 << 24), 0x0001}, {1.0 / (1 << 14), 0x0400}, {1.0 / (1 << 26), 0},
+		{1 + 1.0/2048, 0x3c00}, {1 + 3.0/2048, 0x3c02}, // ties to even
+	}
+	for _, tc := range tests {
+		if got := Float16(tc.in); got != tc.want {
+			t.Errorf("Float16(%v) = %#04x, want %#04x", tc.in, got, tc.want)
+		}
+	}
+	if h := Float16(float32(math.NaN())); h&0x7c00 != 0x7c00 || h&0x3ff == 0 {
+		t.Errorf("Float16(NaN) = %#04x", h)
+	}
+	for h := 0; h < 0x7c00; h++ { // every finite positive half round-trips
+		if got := Float16(Float16To32(uint16(h))); got != uint16(h) {
+			t.Fatalf("round trip %#04x -> %v -> %#04x", h, Float16To32(uint16(h)), got)
+		}
+	}
+}

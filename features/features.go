@@ -1,0 +1,187 @@
+// Package features runs a frozen, cut backbone (see package backbones) on onnxruntime over
+// the train, valid and test splits of a prepared dataset and stores what it computes, so
+// that a classifier head can then be trained on features instead of photos.
+//
+// A features folder (default <data>/features/<backbone>) holds, per split,
+// <split>_features.npy (float32 or float16, shape (n, C, H, W) as the backbone emits it)
+// and <split>_labels.npy (uint8, (n,)), and features.json (Info) last. Every file is
+// written atomically; the features stream to disk batch by batch, so memory does not grow
+// with the dataset.
+//
+// The backbone runs at the dataset's image size: the prepared pixels are fed as they are,
+// with the backbone's own normalisation, and nothing is resized a second time, so an
+// exported model (backbone + head) sees at serving time exactly what the head was trained
+// on. A fully convolutional base such as VGG16 accepts any size from 32 up; its feature map
+// then has another spatial size (512 x 6 x 6 at 200 px, 512 x 7 x 7 at 224 px), which Info
+// records.
+//
+// Extraction is cached: Info.Key hashes the backbone file's SHA-256, the cut, the input size,
+// the preprocessing, the dtype and the dataset's array checksums. When the folder already
+// holds features with the same key, Extract does no work and says so (Result.CacheHit);
+// any change rebuilds them.
+package features
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/catdog-ml/catdog/datasets"
+	"github.com/catdog-ml/catdog/internal/npy"
+)
+
+// Format is the version of the features folder layout.
+const Format = 1
+
+// InfoFile is the name of the description written last in a features folder.
+const InfoFile = "features.json"
+
+// FeaturesFile returns the file name of a split's features, such as train_features.npy.
+func FeaturesFile(split string) string { return split + "_features.npy" }
+
+// LabelsFile returns the file name of a split's labels, such as train_labels.npy.
+func LabelsFile(split string) string { return split + "_labels.npy" }
+
+// Info is features.json: what was computed, from what, and how fast.
+type Info struct {
+	Format int    `json:"format"`
+	Key    string `json:"cache_key"`
+
+	Backbone       string    `json:"backbone"`
+	BackboneSHA256 string    `json:"backbone_sha256"`
+	BackboneFile   string    `json:"backbone_file,omitempty"`
+	RandomWeights  bool      `json:"random_weights,omitempty"`
+	Input          string    `json:"input"`      // the backbone's input tensor
+	Cut            string    `json:"cut"`        // the tensor the features are taken from
+	InputSize      int       `json:"input_size"` // images fed are InputSize x InputSize
+	Layout         string    `json:"layout"`     // of the backbone's input: NCHW or NHWC
+	Channels       string    `json:"channels"`   // RGB or BGR
+	Scale          float32   `json:"scale"`
+	Mean           []float32 `json:"mean"`
+	Std            []float32 `json:"std"`
+	Preprocess     string    `json:"preprocess"`
+
+	Data         string `json:"data"`          // the prepared dataset folder
+	DataChecksum string `json:"data_checksum"` // SHA-256 over the dataset's array checksums
+	ResizeFilter string `json:"resize_filter"` // the filter the dataset was prepared with
+
+	DType        string               `json:"dtype"`         // float32 or float16
+	FeatureShape []int64              `json:"feature_shape"` // one image's features: (C, H, W)
+	Splits       map[string]SplitInfo `json:"splits"`
+
+	Provider        string  `json:"provider"` // cpu or cuda
+	ORTVersion      string  `json:"onnxruntime_version"`
+	Batch           int     `json:"batch"`
+	Seconds         float64 `json:"seconds"`
+	ImagesPerSecond float64 `json:"images_per_second"`
+}
+
+// SplitInfo describes one split's arrays.
+type SplitInfo struct {
+	Count    int    `json:"count"`
+	Features string `json:"features"` // file name
+	Labels   string `json:"labels"`   // file name
+	Shape    []int  `json:"shape"`    // of the features array
+}
+
+// Open reads features.json in dir and checks that the arrays it names are there with the
+// shapes it gives.
+func Open(dir string) (*Info, error) {
+	data, err := os.ReadFile(filepath.Join(dir, InfoFile))
+	if err != nil {
+		return nil, fmt.Errorf("features: %w (run catdog extract-features first)", err)
+	}
+	var info Info
+	if err := json.Unmarshal(data, &info); err != nil {
+		return nil, fmt.Errorf("features: %s: %w", filepath.Join(dir, InfoFile), err)
+	}
+	if info.Format != Format {
+		return nil, fmt.Errorf("features: %s has format %d, this catdog reads %d: extract again", dir, info.Format, Format)
+	}
+	if err := info.check(dir); err != nil {
+		return nil, err
+	}
+	return &info, nil
+}
+
+// check verifies that every array exists with the announced shape and type.
+func (info *Info) check(dir string) error {
+	for _, split := range datasets.SplitNames() {
+		s, ok := info.Splits[split]
+		if !ok {
+			return fmt.Errorf("features: %s lacks split %s", dir, split)
+		}
+		wantDT := npy.Float32
+		if info.DType == "float16" {
+			wantDT = npy.Float16
+		}
+		for _, f := range []struct {
+			name  string
+			dt    npy.DType
+			shape []int
+		}{{s.Features, wantDT, s.Shape}, {s.Labels, npy.Uint8, []int{s.Count}}} {
+			a, err := npy.Open(filepath.Join(dir, f.name))
+			if err != nil {
+				return fmt.Errorf("features: %w", err)
+			}
+			h := a.Header
+			a.Close()
+			if h.DType != f.dt || !equalInts(h.Shape, f.shape) {
+				return fmt.Errorf("features: %s is %s %v, %s says %s %v", f.name, h.DType, h.Shape, InfoFile, f.dt, f.shape)
+			}
+		}
+	}
+	return nil
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// DataChecksum summarises a prepared dataset: the SHA-256 of its manifest's array names and
+// checksums, in name order. It changes whenever any pixel, label or split changes.
+func DataChecksum(m *datasets.Manifest) (string, error) {
+	if m == nil || len(m.Arrays) == 0 {
+		return "", fmt.Errorf("the dataset manifest lists no array checksums")
+	}
+	names := make([]string, 0, len(m.Arrays))
+	for n := range m.Arrays {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	h := sha256.New()
+	for _, n := range names {
+		a := m.Arrays[n]
+		if a.SHA256 == "" {
+			return "", fmt.Errorf("the dataset manifest has no checksum for %s", n)
+		}
+		fmt.Fprintf(h, "%s %s\n", n, a.SHA256)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// cacheKey hashes everything the features depend on. Batch size, execution provider and
+// thread count are left out: they change speed, not the features (beyond float rounding).
+func cacheKey(info *Info) string {
+	k := struct {
+		Format                          int
+		Backbone, SHA, Input, Cut       string
+		Size                            int
+		Preprocess, DataChecksum, DType string
+	}{Format, info.Backbone, info.BackboneSHA256, info.Input, info.Cut, info.InputSize, info.Preprocess, info.DataChecksum, info.DType}
+	data, _ := json.Marshal(k)
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}
