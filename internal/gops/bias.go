@@ -83,7 +83,11 @@ func (op *biasOp) UsePreallocDo(prealloc G.Value, v ...G.Value) (G.Value, error)
 			src, dst, bv := x[off:off+plane], y[off:off+plane], b[ch]
 			if op.relu {
 				for t, v := range src {
-					dst[t] = max(0, v+bv)
+					y := v + bv
+					if !(y > 0) {
+						y = 0
+					}
+					dst[t] = y
 				}
 			} else {
 				for t, v := range src {
@@ -151,12 +155,14 @@ func (op *reluGradOp) UsePreallocDo(prealloc G.Value, v ...G.Value) (G.Value, er
 	size := len(y) / max(1, chunks)
 	parallel(chunks, func(_, i int) {
 		ys, gs, ds := y[i*size:(i+1)*size], dy[i*size:(i+1)*size], dx[i*size:(i+1)*size]
+		gs = gs[:len(ys)]
+		ds = ds[:len(ys)]
 		for t, v := range ys {
-			if v > 0 {
-				ds[t] = gs[t]
-			} else {
-				ds[t] = 0
+			d := gs[t]
+			if !(v > 0) {
+				d = 0
 			}
+			ds[t] = d
 		}
 	})
 	return out, nil

@@ -15,7 +15,10 @@ import (
 // BiasReLU or BiasAdd.
 //
 // The forward pass is im2col + one SGEMM per image, images spread over all cores; the
-// gradients with respect to x and w are ops of the same kind.
+// gradients with respect to x and w are ops of the same kind. When x is a leaf of the graph
+// (the batch of images fed to the network) no gradient flows to it, which saves the
+// largest backward pass of the first layer: training never needs it. Asking gorgonia.Grad
+// for the gradient of such an x is an error.
 func Conv2D(x, w *G.Node, pad, stride int) (*G.Node, error) {
 	xs, ws := x.Shape(), w.Shape()
 	if xs.Dims() != 4 {
@@ -30,7 +33,7 @@ func Conv2D(x, w *G.Node, pad, stride int) (*G.Node, error) {
 	if pad < 0 || stride < 1 {
 		return nil, fmt.Errorf("gops.Conv2D: need pad >= 0 and stride >= 1, got pad %d, stride %d", pad, stride)
 	}
-	op := &convOp{kh: ws[2], kw: ws[3], pad: pad, stride: stride}
+	op := &convOp{kh: ws[2], kw: ws[3], pad: pad, stride: stride, noInputGrad: x.Op() == nil}
 	if g := op.geom(xs, ws); g.oh < 1 || g.ow < 1 {
 		return nil, fmt.Errorf("gops.Conv2D: %dx%d filters with pad %d do not fit a %dx%d input", ws[2], ws[3], pad, xs[2], xs[3])
 	}
@@ -57,7 +60,10 @@ func (op *convOp) geom(xs, ws tensor.Shape) geom {
 }
 
 // convOp: (x, w) -> y.
-type convOp struct{ kh, kw, pad, stride int }
+type convOp struct {
+	kh, kw, pad, stride int
+	noInputGrad         bool // x is a leaf: no gradient for it
+}
 
 func (op *convOp) Arity() int       { return 2 }
 func (op *convOp) Type() hm.Type    { return fnType(4, 4, 4) }
@@ -68,10 +74,10 @@ func (op *convOp) CallsExtern() bool {
 func (op *convOp) OverwritesInput() int             { return -1 }
 func (op *convOp) WriteHash(h hash.Hash)            { writeHash(h, op) }
 func (op *convOp) Hashcode() uint32                 { return hashOf(op) }
-func (op *convOp) DiffWRT(n int) []bool             { return []bool{true, true} }
+func (op *convOp) DiffWRT(n int) []bool             { return []bool{!op.noInputGrad, true} }
 func (op *convOp) Do(v ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, v...) }
 func (op *convOp) String() string {
-	return fmt.Sprintf("gops.Conv2D{k: %dx%d, pad: %d, stride: %d}", op.kh, op.kw, op.pad, op.stride)
+	return fmt.Sprintf("gops.Conv2D{k: %dx%d, pad: %d, stride: %d, input grad: %v}", op.kh, op.kw, op.pad, op.stride, !op.noInputGrad)
 }
 
 func (op *convOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
@@ -110,9 +116,12 @@ func (op *convOp) UsePreallocDo(prealloc G.Value, v ...G.Value) (G.Value, error)
 
 func (op *convOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 	x, w := inputs[0], inputs[1]
-	dx, err := G.ApplyOp(&convDataGradOp{convOp: *op, xShape: x.Shape().Clone()}, w, grad)
-	if err != nil {
-		return nil, fmt.Errorf("gops.Conv2D gradient wrt input: %w", err)
+	var dx *G.Node
+	if !op.noInputGrad {
+		var err error
+		if dx, err = G.ApplyOp(&convDataGradOp{convOp: *op, xShape: x.Shape().Clone()}, w, grad); err != nil {
+			return nil, fmt.Errorf("gops.Conv2D gradient wrt input: %w", err)
+		}
 	}
 	dw, err := G.ApplyOp(&convFilterGradOp{convOp: *op, wShape: w.Shape().Clone()}, x, grad)
 	if err != nil {

@@ -82,6 +82,16 @@ func packA(ta bool, a []float32, lda, i0, p0, mb, kb int, dst []float32) {
 		mm := min(mr, mb-ir)
 		d := dst[ir*kb : ir*kb+mr*kb]
 		if !ta {
+			if mm == mr {
+				base := (i0+ir)*lda + p0
+				r0, r1, r2 := a[base:][:kb], a[base+lda:][:kb], a[base+2*lda:][:kb]
+				r3, r4, r5 := a[base+3*lda:][:kb], a[base+4*lda:][:kb], a[base+5*lda:][:kb]
+				for p := range r0 {
+					q := d[p*mr : p*mr+mr]
+					q[0], q[1], q[2], q[3], q[4], q[5] = r0[p], r1[p], r2[p], r3[p], r4[p], r5[p]
+				}
+				continue
+			}
 			for r := 0; r < mr; r++ {
 				if r >= mm {
 					for p := 0; p < kb; p++ {

@@ -122,9 +122,10 @@ func TestConv2DMatchesGorgonia(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			fast := func(in []*G.Node) (*G.Node, error) { return Conv2D(in[0], in[1], tt.pad, tt.stride) }
+			// x through an op, so that it is not a leaf and gets its gradient
+			fast := func(in []*G.Node) (*G.Node, error) { return Conv2D(notLeaf(in[0]), in[1], tt.pad, tt.stride) }
 			ref := func(in []*G.Node) (*G.Node, error) {
-				return G.Conv2d(in[0], in[1], tt.w[2:], []int{tt.pad, tt.pad}, []int{tt.stride, tt.stride}, []int{1, 1})
+				return G.Conv2d(notLeaf(in[0]), in[1], tt.w[2:], []int{tt.pad, tt.pad}, []int{tt.stride, tt.stride}, []int{1, 1})
 			}
 			compare(t, fast, ref, tt.x, tt.w)
 		})
@@ -137,7 +138,7 @@ func TestConv2DFiniteDifferences(t *testing.T) {
 	xs, ws := tensor.Shape{2, 2, 5, 4}, tensor.Shape{3, 2, 3, 3}
 	rng := rand.New(rand.NewPCG(3, 4))
 	x, w := randTensor(rng, xs...), randTensor(rng, ws...)
-	f := func(in []*G.Node) (*G.Node, error) { return Conv2D(in[0], in[1], 1, 2) }
+	f := func(in []*G.Node) (*G.Node, error) { return Conv2D(notLeaf(in[0]), in[1], 1, 2) }
 	_, grads := run(t, f, 5, x, w)
 	r := randTensor(rand.New(rand.NewPCG(5, 99)), 2, 3, 3, 2)
 	cost := func(x, w *tensor.Dense) float64 {
@@ -166,6 +167,39 @@ func TestConv2DFiniteDifferences(t *testing.T) {
 				t.Errorf("input %d value %d: gradient %g, finite difference %g", k, i, got, num)
 			}
 		}
+	}
+}
+
+// notLeaf returns x·1: the same values, through an op.
+func notLeaf(x *G.Node) *G.Node { return G.Must(G.Mul(x, G.NewConstant(float32(1)))) }
+
+// TestConv2DLeafInput checks that a leaf input gets no gradient op and that the filters
+// still get theirs.
+func TestConv2DLeafInput(t *testing.T) {
+	g := G.NewGraph()
+	x := G.NewTensor(g, tensor.Float32, 4, G.WithShape(2, 3, 6, 6), G.WithName("x"), G.WithInit(G.Ones()))
+	w := G.NewTensor(g, tensor.Float32, 4, G.WithShape(4, 3, 3, 3), G.WithName("w"), G.WithInit(G.Ones()))
+	cost := G.Must(G.Sum(G.Must(Conv2D(x, w, 1, 1))))
+	if _, err := G.Grad(cost, w); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range g.AllNodes() {
+		if _, ok := n.Op().(*convDataGradOp); ok {
+			t.Errorf("graph has %v for a leaf input", n.Op())
+		}
+	}
+	vm := G.NewTapeMachine(g, G.BindDualValues(w))
+	defer vm.Close()
+	if err := vm.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	dw, err := w.Grad()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// every filter tap sees 2 images × (6x6 output pixels minus those over the zero padding)
+	if got := dw.Data().([]float32)[4]; got != 2*36 {
+		t.Errorf("centre tap gradient %v, want %v", got, 2*36)
 	}
 }
 
@@ -230,7 +264,7 @@ func TestMaxPool2x2MatchesGorgonia(t *testing.T) {
 // TestBlockMatchesGorgonia chains the ops as a network does: conv, bias + ReLU, pool, twice.
 func TestBlockMatchesGorgonia(t *testing.T) {
 	fast := func(in []*G.Node) (*G.Node, error) {
-		h := in[0]
+		h := notLeaf(in[0])
 		for i := 0; i < 2; i++ {
 			y, err := Conv2D(h, in[1+2*i], 1, 1)
 			if err != nil {
@@ -246,7 +280,7 @@ func TestBlockMatchesGorgonia(t *testing.T) {
 		return h, nil
 	}
 	ref := func(in []*G.Node) (*G.Node, error) {
-		h := in[0]
+		h := notLeaf(in[0])
 		for i := 0; i < 2; i++ {
 			y, err := G.Conv2d(h, in[1+2*i], tensor.Shape{3, 3}, []int{1, 1}, []int{1, 1}, []int{1, 1})
 			if err != nil {
