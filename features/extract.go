@@ -105,7 +105,7 @@ func Extract(ctx context.Context, opts Options) (*Result, error) {
 	bopts.InputSize = ds.Size()
 	bb, err := backbones.Load(ctx, opts.Backbone, bopts)
 	if err != nil {
-		return nil, fmt.Errorf("features: %w (the backbone runs at the dataset's size, %d px)", err, ds.Size())
+		return nil, fmt.Errorf("features: %w", err)
 	}
 	for _, w := range bb.Warnings {
 		notify(w)

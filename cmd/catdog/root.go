@@ -66,6 +66,7 @@ or all of it at once:
 	// Subcommands: one line each.
 	root.AddCommand(newPredictCmd(a))
 	root.AddCommand(newEvaluateCmd(a))
+	root.AddCommand(newExtractFeaturesCmd(a))
 	root.AddCommand(newPrepareCmd(a))
 
 	return root

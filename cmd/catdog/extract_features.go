@@ -1,0 +1,102 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/catdog-ml/catdog/backbones"
+	"github.com/catdog-ml/catdog/features"
+)
+
+func newExtractFeaturesCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "extract-features --backbone NAME --data DIR",
+		Short: "Run a frozen backbone over a prepared dataset and cache its features",
+		Long: `extract-features runs the convolutional base of a pretrained backbone (cut after its last
+convolution block) on onnxruntime over the train, valid and test splits of a prepared
+dataset, and writes to --out (default DIR/features/NAME):
+
+  train_features.npy  valid_features.npy  test_features.npy   float32 or float16, (n, C, H, W)
+  train_labels.npy    valid_labels.npy    test_labels.npy     uint8, (n,)
+  features.json       backbone, checksums, cut, input size, preprocessing, shapes, speed
+
+The backbone runs at the dataset's image size: no second resize. VGG16 at 224 px gives
+512 x 7 x 7 features per image; at 200 px, 512 x 6 x 6.
+
+The result is cached: running again with the same backbone file, cut, input size, dtype
+and dataset does nothing ("cache hit"); any change rebuilds. --force rebuilds anyway.
+
+Backbones: vgg16 (ImageNet weights, downloaded once into the user cache, or --file),
+vgg16-random (random weights, for tests and benchmarks only) and imported ones
+(catdog backbones).
+
+Example:
+  catdog extract-features --backbone vgg16 --data data
+  catdog extract-features --backbone vgg16 --file ~/Downloads/vgg16-12.onnx --data data --dtype float16`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			get := func(k string) string { return a.v.GetString("extract-features." + k) }
+			if get("data") == "" {
+				return fmt.Errorf("extract-features: --data is required")
+			}
+			var bar interface {
+				Set(int) error
+				Finish() error
+			}
+			opts := features.Options{
+				Backbone:  get("backbone"),
+				Backbones: backbones.Options{File: get("file")},
+				Data:      get("data"),
+				Out:       get("out"),
+				Provider:  get("ep"),
+				Batch:     a.v.GetInt("extract-features.batch"),
+				DType:     get("dtype"),
+				Force:     a.v.GetBool("extract-features.force"),
+				Notify:    func(msg string) { a.errf("catdog: %s\n", msg) },
+				Progress: func(done, total int) {
+					if bar == nil {
+						bar = a.progress(total, "features")
+					}
+					_ = bar.Set(done)
+				},
+			}
+			res, err := features.Extract(cmd.Context(), opts)
+			if bar != nil {
+				_ = bar.Finish()
+			}
+			if err != nil {
+				return err
+			}
+			info := res.Info
+			if res.CacheHit {
+				fmt.Fprintf(a.out, "cache hit: %s already holds these features (key %s)\n", res.Dir, info.Key[:12])
+			}
+			shape := make([]string, len(info.FeatureShape))
+			for i, d := range info.FeatureShape {
+				shape[i] = fmt.Sprint(d)
+			}
+			fmt.Fprintf(a.out, "backbone %s (cut at %s), %dx%d input, features %s per image, %s\n",
+				info.Backbone, info.Cut, info.InputSize, info.InputSize, strings.Join(shape, "x"), info.DType)
+			for _, s := range []string{"train", "valid", "test"} {
+				fmt.Fprintf(a.out, "  %-5s %6d images  %s\n", s, info.Splits[s].Count, info.Splits[s].Features)
+			}
+			if !res.CacheHit {
+				fmt.Fprintf(a.out, "%.1f images/s on %s (onnxruntime %s), %.1fs\n", info.ImagesPerSecond, info.Provider, info.ORTVersion, info.Seconds)
+			}
+			fmt.Fprintf(a.out, "written to %s\n", res.Dir)
+			return nil
+		},
+	}
+	cmd.Flags().String("backbone", backbones.VGG16, "backbone name (vgg16, vgg16-random or an imported one)")
+	cmd.Flags().String("file", "", "use this ONNX file for the backbone instead of the cached download")
+	cmd.Flags().String("data", "", "prepared dataset folder (catdog prepare --out)")
+	cmd.Flags().String("out", "", "features folder (default DATA/features/BACKBONE)")
+	cmd.Flags().String("ep", "auto", "onnxruntime execution provider: auto, cuda or cpu")
+	cmd.Flags().Int("batch", features.DefaultBatch, "images per onnxruntime run")
+	cmd.Flags().String("dtype", "float32", "stored feature type: float32 or float16")
+	cmd.Flags().Bool("force", false, "extract even if the cached features are up to date")
+	a.bind(cmd)
+	return cmd
+}
