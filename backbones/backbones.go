@@ -58,8 +58,7 @@ type Options struct {
 	// backbones with a download only). A file whose checksum differs from the pinned one is
 	// accepted with a warning.
 	File string
-	// CacheDir holds downloaded models and imported backbones; empty means
-	// os.UserCacheDir()/catdog/backbones.
+	// CacheDir holds downloaded models and imported backbones; empty means DefaultCacheDir.
 	CacheDir string
 	// HTTPClient downloads models; nil means http.DefaultClient.
 	HTTPClient *http.Client
@@ -74,8 +73,12 @@ type Options struct {
 	Seed uint64
 }
 
-// DefaultCacheDir returns os.UserCacheDir()/catdog/backbones.
+// DefaultCacheDir returns $CATDOG_BACKBONES_DIR when set, else
+// os.UserCacheDir()/catdog/backbones.
 func DefaultCacheDir() (string, error) {
+	if dir := os.Getenv("CATDOG_BACKBONES_DIR"); dir != "" {
+		return dir, nil
+	}
 	dir, err := os.UserCacheDir()
 	if err != nil {
 		return "", fmt.Errorf("finding the user cache folder (set --cache-dir): %w", err)

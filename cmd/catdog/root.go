@@ -68,6 +68,7 @@ or all of it at once:
 	root.AddCommand(newEvaluateCmd(a))
 	root.AddCommand(newExtractFeaturesCmd(a))
 	root.AddCommand(newPrepareCmd(a))
+	root.AddCommand(newBackbonesCmd(a))
 
 	return root
 }
