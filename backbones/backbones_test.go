@@ -126,7 +126,7 @@ func zooLike(t testing.TB, size int64) *onnx.Model {
 			in = out
 			k++
 		}
-		x = b.Name("vgg0_pool" + string(rune('0'+blk)) + "_fwd").MaxPool(x, 2, 2)
+		x = b.Name("vgg0_pool"+string(rune('0'+blk))+"_fwd").MaxPool(x, 2, 2)
 	}
 	x = b.Flatten(x, 1)
 	side := size / 4

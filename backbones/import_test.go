@@ -26,7 +26,7 @@ func kerasLike(t testing.TB, size int64) *onnx.Model {
 		}
 		name := "block" + string(rune('1'+blk))
 		x = b.Relu(b.Name(name+"_conv1").Conv(x, b.Initializer(name+"_w", []int64{out, in, 3, 3}, w), "", onnx.ConvOpts{Pads: [4]int64{1, 1, 1, 1}}))
-		x = b.Name(name + "_pool").MaxPool(x, 2, 2)
+		x = b.Name(name+"_pool").MaxPool(x, 2, 2)
 		in = out
 	}
 	x = b.Flatten(x, 1)

@@ -26,7 +26,7 @@ func vggish(t testing.TB, size int64) *onnx.Model {
 			x = b.Relu(b.Name(name).Conv(x, w, bias, onnx.ConvOpts{Pads: [4]int64{1, 1, 1, 1}}))
 			ch = out
 		}
-		x = b.Name("block" + string(rune('1'+blk)) + "_pool").MaxPool(x, 2, 2)
+		x = b.Name("block"+string(rune('1'+blk))+"_pool").MaxPool(x, 2, 2)
 	}
 	x = b.Flatten(x, 1)
 	side := size / 4
@@ -230,9 +230,9 @@ func TestCompose(t *testing.T) {
 func TestComposeErrors(t *testing.T) {
 	backbone := vggish(t, 16)
 	tests := []struct {
-		name                    string
+		name                     string
 		out, in, prefix, wantErr string
-		head                    *onnx.Model
+		head                     *onnx.Model
 	}{
 		{"shape mismatch", "block1_pool", "features", "h/", "has shape (N, 4, 8, 8) but \"features\" wants (N, 8, 4, 4)", head(t, 8, 4, "x")},
 		{"no such input", "block2_pool", "images", "h/", "no input \"images\"", head(t, 8, 4, "x")},
