@@ -1,12 +1,24 @@
 package finetune
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
+	"io"
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"runtime"
 	"sync"
+
+	"github.com/catdog-ml/catdog/datasets"
+	"github.com/catdog-ml/catdog/internal/atomicfile"
+	"github.com/catdog-ml/catdog/internal/npy"
 )
 
 // AugmentOptions says how much random change Augmenter.Apply makes to each training image.
@@ -27,9 +39,6 @@ type AugmentOptions struct {
 	// MaxContrast is the largest contrast change as a fraction: each channel moves away
 	// from (or towards) its mean by a factor uniform in [1-MaxContrast, 1+MaxContrast].
 	MaxContrast float64 `json:"max_contrast"`
-
-	// Progress, if set, is called by AugmentDataset as images are written.
-	Progress func(done, total int) `json:"-"`
 }
 
 // DefaultAugment returns the usual augmentation for Dogs vs. Cats: flip half of the images,
@@ -251,4 +260,277 @@ func augContrast(img []uint8, f float64) {
 		img[i+1] = lut[1][img[i+1]]
 		img[i+2] = lut[2][img[i+2]]
 	}
+}
+
+// AugmentFile is the file, beside the manifest of a folder written by AugmentDataset, that
+// records how it was augmented.
+const AugmentFile = "augment.json"
+
+// AugmentRecord is the content of AugmentFile.
+type AugmentRecord struct {
+	From     string         `json:"from"`      // the source dataset folder
+	FromSHA  string         `json:"from_sha"`  // SHA-256 of its photos array
+	Copies   int            `json:"copies"`    // augmented copies of each training image
+	Seed     int64          `json:"seed"`      // of the random draws
+	Options  AugmentOptions `json:"options"`   // what was drawn
+	Original int            `json:"originals"` // rows 0..originals-1 are the source rows, unchanged
+}
+
+// AugmentDataset writes to outDir a prepared dataset (the format of datasets.Prepare) made
+// from the one in dataDir: the same rows first, then copies augmented versions of every
+// training image (copy 1 of each, then copy 2...), with their labels. The train split holds
+// the originals and their copies; valid and test are unchanged, so runs on either folder
+// are evaluated on the same images. Files[i] of an augmented row is its source file with
+// "#augK" appended. The random draws follow seed, so the same call writes the same bytes.
+// Pixels stream through a small window of rows; the manifest is written last, so an
+// interrupted run leaves no manifest. progress, if not nil, is called as rows are written.
+func AugmentDataset(ctx context.Context, dataDir, outDir string, copies int, seed int64, opts AugmentOptions, progress func(done, total int)) (*datasets.Manifest, error) {
+	if copies < 0 {
+		return nil, fmt.Errorf("augment: copies must be >= 0, got %d", copies)
+	}
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	if same, err := sameDir(dataDir, outDir); err != nil {
+		return nil, err
+	} else if same {
+		return nil, fmt.Errorf("augment: the output folder %s is the input folder: choose another", outDir)
+	}
+	ds, err := datasets.Open(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	defer ds.Close()
+	src := ds.Manifest()
+	n, size := ds.Len(), ds.Size()
+	train := ds.Split(datasets.Train)
+	labels := ds.Labels()
+	total := n + copies*len(train)
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return nil, fmt.Errorf("augment: %w", err)
+	}
+	// An old manifest goes first: from here until the new one is written, the folder is
+	// visibly incomplete.
+	if err := os.Remove(filepath.Join(outDir, datasets.ManifestFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("augment: %w", err)
+	}
+
+	m := *src
+	m.Source.Kind = fmt.Sprintf("%s, augmented (%d copies of train, seed %d)", src.Source.Kind, copies, seed)
+	m.Kept = total
+	m.Arrays = map[string]datasets.ArrayInfo{}
+	for k, v := range src.Arrays {
+		m.Arrays[k] = v
+	}
+	m.Files = make([]string, 0, total)
+	m.Files = append(m.Files, src.Files...)
+	newLabels := append(make([]uint8, 0, total), labels...)
+	newTrain := append(make([]int64, 0, len(train)*(1+copies)), train...)
+	for k := 1; k <= copies; k++ {
+		for _, i := range train {
+			newTrain = append(newTrain, int64(len(newLabels)))
+			newLabels = append(newLabels, labels[i])
+			m.Files = append(m.Files, fmt.Sprintf("%s#aug%d", src.Files[i], k))
+		}
+	}
+	m.Counts = countClasses(newLabels, nil)
+	m.Splits = map[string]datasets.SplitInfo{}
+	for k, v := range src.Splits {
+		m.Splits[k] = v
+	}
+	m.Splits[datasets.Train] = datasets.SplitInfo{Count: len(newTrain), Counts: countClasses(newLabels, newTrain)}
+
+	var pending []*atomicfile.File
+	defer func() {
+		for _, f := range pending {
+			f.Abort()
+		}
+	}()
+	// write streams one array through a SHA-256 into a temporary file.
+	write := func(name string, fill func(io.Writer) error) error {
+		f, err := atomicfile.Create(filepath.Join(outDir, name))
+		if err != nil {
+			return fmt.Errorf("augment: %w", err)
+		}
+		pending = append(pending, f)
+		h := sha256.New()
+		if err := fill(io.MultiWriter(f, h)); err != nil {
+			return fmt.Errorf("augment: writing %s: %w", name, err)
+		}
+		if info, ok := m.Arrays[name]; ok {
+			info.SHA256 = hexSum(h)
+			m.Arrays[name] = info
+		}
+		return nil
+	}
+	array := func(name, dtype string, shape []int) {
+		m.Arrays[name] = datasets.ArrayInfo{DType: dtype, Shape: shape}
+	}
+
+	array(datasets.PhotosFile, npy.Uint8.String(), []int{total, size, size, 3})
+	err = write(datasets.PhotosFile, func(w io.Writer) error {
+		nw, err := npy.NewWriter(w, npy.Uint8, []int{total, size, size, 3})
+		if err != nil {
+			return err
+		}
+		if err := writePhotos(ctx, ds, nw, train, copies, seed, NewAugmenter(opts), progress); err != nil {
+			return err
+		}
+		return nw.Close()
+	})
+	if err != nil {
+		return nil, err
+	}
+	array(datasets.LabelsFile, npy.Uint8.String(), []int{total})
+	if err := write(datasets.LabelsFile, func(w io.Writer) error { return npy.Write(w, []int{total}, newLabels) }); err != nil {
+		return nil, err
+	}
+	array(datasets.SplitFile(datasets.Train), npy.Int64.String(), []int{len(newTrain)})
+	if err := write(datasets.SplitFile(datasets.Train), func(w io.Writer) error { return npy.Write(w, []int{len(newTrain)}, newTrain) }); err != nil {
+		return nil, err
+	}
+	// Everything else (valid and test splits, charts) is copied as it is.
+	for _, name := range []string{datasets.SplitFile(datasets.Valid), datasets.SplitFile(datasets.Test), datasets.ClassBalanceFile, datasets.ImageSizesFile} {
+		err := write(name, func(w io.Writer) error {
+			f, err := os.Open(filepath.Join(dataDir, name))
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			_, err = io.Copy(w, f)
+			return err
+		})
+		if err != nil && !(errors.Is(err, os.ErrNotExist) && filepath.Ext(name) == ".png") {
+			return nil, err
+		}
+	}
+	rec, err := json.MarshalIndent(AugmentRecord{From: dataDir, FromSHA: src.Arrays[datasets.PhotosFile].SHA256,
+		Copies: copies, Seed: seed, Options: opts, Original: n}, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := write(AugmentFile, func(w io.Writer) error { _, err := w.Write(append(rec, '\n')); return err }); err != nil {
+		return nil, err
+	}
+	mj, err := json.MarshalIndent(&m, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	mf, err := atomicfile.Create(filepath.Join(outDir, datasets.ManifestFile))
+	if err != nil {
+		return nil, fmt.Errorf("augment: %w", err)
+	}
+	if _, err := mf.Write(append(mj, '\n')); err != nil {
+		mf.Abort()
+		return nil, fmt.Errorf("augment: writing manifest: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		mf.Abort()
+		return nil, err
+	}
+	for _, f := range pending {
+		if err := f.Commit(); err != nil {
+			mf.Abort()
+			return nil, fmt.Errorf("augment: %w", err)
+		}
+	}
+	pending = nil
+	if err := mf.Commit(); err != nil {
+		return nil, fmt.Errorf("augment: %w", err)
+	}
+	return &m, nil
+}
+
+// writePhotos streams every row of ds, then copies augmented versions of the train rows,
+// a window of rows at a time.
+func writePhotos(ctx context.Context, ds *datasets.Dataset, w io.Writer, train []int64, copies int, seed int64, a *Augmenter, progress func(done, total int)) error {
+	const window = 256
+	n, size := ds.Len(), ds.Size()
+	row := size * size * 3
+	total := n + copies*len(train)
+	buf := make([]uint8, window*row)
+	done := 0
+	report := func(k int) {
+		done += k
+		if progress != nil {
+			progress(done, total)
+		}
+	}
+	for start := 0; start < n; start += window {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		k := min(window, n-start)
+		for j := 0; j < k; j++ {
+			if _, err := ds.Image(start+j, buf[j*row:(j+1)*row]); err != nil {
+				return err
+			}
+		}
+		if _, err := w.Write(buf[:k*row]); err != nil {
+			return err
+		}
+		report(k)
+	}
+	rng := rand.New(rand.NewPCG(uint64(seed), 0x636174646f67)) // "catdog"
+	for c := 0; c < copies; c++ {
+		for start := 0; start < len(train); start += window {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			k := min(window, len(train)-start)
+			for j := 0; j < k; j++ {
+				if _, err := ds.Image(int(train[start+j]), buf[j*row:(j+1)*row]); err != nil {
+					return err
+				}
+			}
+			a.Apply(buf[:k*row], k, size, rng)
+			if _, err := w.Write(buf[:k*row]); err != nil {
+				return err
+			}
+			report(k)
+		}
+	}
+	return nil
+}
+
+// countClasses counts labels at rows idx, or all labels when idx is nil.
+func countClasses(labels []uint8, idx []int64) datasets.ClassCounts {
+	var c datasets.ClassCounts
+	add := func(l uint8) {
+		if l == datasets.Cat {
+			c.Cat++
+		} else {
+			c.Dog++
+		}
+	}
+	if idx == nil {
+		for _, l := range labels {
+			add(l)
+		}
+		return c
+	}
+	for _, i := range idx {
+		add(labels[i])
+	}
+	return c
+}
+
+func hexSum(h hash.Hash) string { return hex.EncodeToString(h.Sum(nil)) }
+
+// sameDir reports whether a and b name the same folder (b need not exist).
+func sameDir(a, b string) (bool, error) {
+	aa, err := filepath.Abs(a)
+	if err != nil {
+		return false, err
+	}
+	bb, err := filepath.Abs(b)
+	if err != nil {
+		return false, err
+	}
+	if aa == bb {
+		return true, nil
+	}
+	sa, errA := os.Stat(aa)
+	sb, errB := os.Stat(bb)
+	return errA == nil && errB == nil && os.SameFile(sa, sb), nil
 }

@@ -2,9 +2,19 @@ package finetune
 
 import (
 	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"image/jpeg"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"runtime"
+	"slices"
 	"testing"
+
+	"github.com/catdog-ml/catdog/datasets"
 )
 
 // testImages returns n smooth random size×size RGB images (gradients plus noise), so that
@@ -190,5 +200,168 @@ func BenchmarkAugment(b *testing.B) {
 	b.SetBytes(int64(len(img)))
 	for b.Loop() {
 		a.Apply(img, 32, 64, rng)
+	}
+}
+
+// preparedDataset writes n small JPEGs (cat.i.jpg / dog.i.jpg) and prepares them at 32x32.
+func preparedDataset(t *testing.T, n int) string {
+	t.Helper()
+	src, out := t.TempDir(), t.TempDir()
+	rng := rand.New(rand.NewPCG(1, 1))
+	for i := 0; i < n; i++ {
+		img := image.NewRGBA(image.Rect(0, 0, 40, 40))
+		for p := range img.Pix {
+			img.Pix[p] = uint8(rng.IntN(256))
+		}
+		name := fmt.Sprintf("cat.%d.jpg", i)
+		if i%2 == 1 {
+			name = fmt.Sprintf("dog.%d.jpg", i)
+		}
+		var b bytes.Buffer
+		if err := jpeg.Encode(&b, img, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(src, name), b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := datasets.Prepare(context.Background(), datasets.Options{Data: src, Out: out, Size: 32, Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func readAllImages(t *testing.T, ds *datasets.Dataset) [][]uint8 {
+	t.Helper()
+	out := make([][]uint8, ds.Len())
+	for i := range out {
+		img, err := ds.Image(i, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[i] = img
+	}
+	return out
+}
+
+func TestAugmentDataset(t *testing.T) {
+	dir := preparedDataset(t, 20)
+	src, err := datasets.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	srcImgs := readAllImages(t, src)
+	train := src.Split(datasets.Train)
+
+	tests := []struct {
+		name   string
+		copies int
+		opts   AugmentOptions
+	}{
+		{"none", 0, DefaultAugment()},
+		{"identity options", 2, AugmentOptions{}},
+		{"default", 3, DefaultAugment()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "aug")
+			var last, total int
+			progress := func(d, n int) { last, total = d, n }
+			m, err := AugmentDataset(context.Background(), dir, out, tt.copies, 7, tt.opts, progress)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ds, err := datasets.Open(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ds.Close()
+			n, T := src.Len(), len(train)
+			want := n + tt.copies*T
+			if ds.Len() != want || m.Kept != want || len(m.Files) != want || last != want || total != want {
+				t.Fatalf("rows %d, manifest %d, files %d, progress %d/%d; want %d", ds.Len(), m.Kept, len(m.Files), last, total, want)
+			}
+			if st, err := os.Stat(filepath.Join(out, datasets.PhotosFile)); err != nil {
+				t.Fatal(err)
+			} else if st.Size() < int64(want*32*32*3) || st.Size() > int64(want*32*32*3+256) {
+				t.Errorf("photos file is %d bytes for %d rows of 32x32x3", st.Size(), want)
+			}
+			for _, s := range []string{datasets.Valid, datasets.Test} {
+				if !slices.Equal(ds.Split(s), src.Split(s)) {
+					t.Errorf("split %s changed", s)
+				}
+			}
+			gotTrain := ds.Split(datasets.Train)
+			if len(gotTrain) != T*(1+tt.copies) || !slices.Equal(gotTrain[:T], train) {
+				t.Fatalf("train split %v, want the %d originals then the copies", gotTrain, T)
+			}
+			if c := m.Splits[datasets.Train].Counts; c.Total() != len(gotTrain) {
+				t.Errorf("train counts %+v for %d rows", c, len(gotTrain))
+			}
+			imgs := readAllImages(t, ds)
+			for i := 0; i < n; i++ {
+				if !bytes.Equal(imgs[i], srcImgs[i]) || ds.Labels()[i] != src.Labels()[i] {
+					t.Fatalf("original row %d changed", i)
+				}
+			}
+			changed := 0
+			for k := 0; k < tt.copies; k++ {
+				for j, i := range train {
+					r := n + k*T + j
+					if ds.Labels()[r] != src.Labels()[i] {
+						t.Fatalf("row %d (copy %d of %d): label %d, want %d", r, k+1, i, ds.Labels()[r], src.Labels()[i])
+					}
+					if want := fmt.Sprintf("%s#aug%d", src.File(int(i)), k+1); ds.File(r) != want {
+						t.Errorf("row %d file %q, want %q", r, ds.File(r), want)
+					}
+					if !bytes.Equal(imgs[r], srcImgs[i]) {
+						changed++
+					}
+				}
+			}
+			if identity := tt.opts == (AugmentOptions{}); identity && changed != 0 {
+				t.Errorf("zero options changed %d images", changed)
+			} else if !identity && tt.copies > 0 && changed == 0 {
+				t.Error("augmentation changed no image")
+			}
+			// same seed, same bytes
+			again := filepath.Join(t.TempDir(), "again")
+			m2, err := AugmentDataset(context.Background(), dir, again, tt.copies, 7, tt.opts, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a, b := m.Arrays[datasets.PhotosFile].SHA256, m2.Arrays[datasets.PhotosFile].SHA256; a != b || a == "" {
+				t.Errorf("same seed gave photos %s and %s", a, b)
+			}
+		})
+	}
+}
+
+func TestAugmentDatasetErrors(t *testing.T) {
+	dir := preparedDataset(t, 6)
+	tests := []struct {
+		name, data, out string
+		copies          int
+		opts            AugmentOptions
+	}{
+		{"same folder", dir, dir, 1, DefaultAugment()},
+		{"negative copies", dir, t.TempDir(), -1, DefaultAugment()},
+		{"bad options", dir, t.TempDir(), 1, AugmentOptions{FlipProb: 2}},
+		{"not a dataset", t.TempDir(), t.TempDir(), 1, DefaultAugment()},
+	}
+	for _, tt := range tests {
+		if _, err := AugmentDataset(context.Background(), tt.data, tt.out, tt.copies, 1, tt.opts, nil); err == nil {
+			t.Errorf("%s: no error", tt.name)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	out := t.TempDir()
+	if _, err := AugmentDataset(ctx, dir, out, 1, 1, DefaultAugment(), nil); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(out, datasets.ManifestFile)); err == nil {
+		t.Error("cancelled run left a manifest")
 	}
 }
