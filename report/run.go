@@ -173,13 +173,18 @@ func (h History) ImagesPerSec() float64 {
 	return s / float64(n)
 }
 
-// Params returns the trainable and the other values of the layer table.
-func (r *Run) Params() (trainable, frozen int) {
+// Params sums the layer table: trainable values, values of frozen layers, and other
+// values that are not trained (batch-norm running statistics).
+func (r *Run) Params() (trainable, frozen, other int) {
 	for _, l := range r.Layers {
 		trainable += l.Params
-		frozen += l.Frozen
+		if l.IsFrozen() {
+			frozen += l.Frozen
+		} else {
+			other += l.Frozen
+		}
 	}
-	return trainable, frozen
+	return trainable, frozen, other
 }
 
 // Evaluate scores the test predictions into r.Test.

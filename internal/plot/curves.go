@@ -91,11 +91,17 @@ func Curves(title, xlabel, ylabel string, opts CurveOptions, series ...Series) (
 	if opts.YMax > opts.YMin {
 		p.Y.Min, p.Y.Max = opts.YMin, opts.YMax
 	}
+	p.Y.Tick.Marker = niceTicks{}
 	if most <= 30 {
 		p.X.Tick.Marker = integerTicks{}
+		p.X.Padding = vg.Points(8)
 	}
 	w, h := 6*vg.Inch, 3.6*vg.Inch
 	if !opts.LegendOutside {
+		legend.XOffs, legend.YOffs = -vg.Points(8), vg.Points(8)
+		if legend.Top {
+			legend.YOffs = -vg.Points(8)
+		}
 		p.Legend = legend
 		return render(p, w, h)
 	}

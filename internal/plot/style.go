@@ -66,12 +66,35 @@ type stepTicks float64
 // Ticks implements plot.Ticker.
 func (s stepTicks) Ticks(lo, hi float64) []gplot.Tick {
 	var ts []gplot.Tick
-	decimals := max(0, int(-math.Floor(math.Log10(float64(s)))))
+	decimals := max(0, int(-math.Floor(math.Log10(float64(s))+1e-9)))
+	if r := float64(s) / math.Pow(10, math.Floor(math.Log10(float64(s))+1e-9)); math.Abs(r-math.Round(r)) > 1e-6 {
+		decimals++ // 2.5, 0.25
+	}
 	for k := math.Ceil(lo / float64(s)); k*float64(s) <= hi+1e-9; k++ {
 		v := k * float64(s)
 		ts = append(ts, gplot.Tick{Value: v, Label: strconv.FormatFloat(v, 'f', decimals, 64)})
 	}
 	return ts
+}
+
+// niceTicks marks about six round values (steps of 1, 2 or 5 times a power of ten).
+type niceTicks struct{}
+
+// Ticks implements plot.Ticker.
+func (niceTicks) Ticks(lo, hi float64) []gplot.Tick {
+	if !(hi > lo) {
+		return gplot.DefaultTicks{}.Ticks(lo, hi)
+	}
+	raw := (hi - lo) / 6
+	mag := math.Pow(10, math.Floor(math.Log10(raw)))
+	step := mag
+	for _, m := range []float64{1, 2, 2.5, 5, 10} {
+		if m*mag >= raw {
+			step = m * mag
+			break
+		}
+	}
+	return stepTicks(step).Ticks(lo, hi)
 }
 
 // textStyle is a Liberation Sans style of the given size and colour, centred on its point.

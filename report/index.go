@@ -1,0 +1,234 @@
+package report
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/catdog-ml/catdog/internal/atomicfile"
+	"github.com/catdog-ml/catdog/internal/plot"
+)
+
+// Skipped is a model of the study that has no run, and why.
+type Skipped struct {
+	Name   string `json:"name"`
+	Reason string `json:"reason"`
+	// Fix says what the user can do about it.
+	Fix string `json:"fix"`
+}
+
+// IndexOptions tune Index.
+type IndexOptions struct {
+	// Skipped lists the models the study did not run.
+	Skipped []Skipped
+	// Report tunes the documents Index writes for runs that have none.
+	Report Options
+	// Rewrite writes every run's document again, not only the missing ones.
+	Rewrite bool
+	// Progress, when set, is told how many runs are done.
+	Progress func(done, total int)
+}
+
+// Index files written into the runs folder.
+const (
+	IndexMarkdown = "index.md"
+	IndexHTML     = "index.html"
+)
+
+// Index writes runs/index.md and runs/index.html comparing every run folder directly
+// under runsDir (a folder holding config.json), writing the documents of runs that lack
+// one first. A run folder that cannot be read is listed with the error.
+func Index(ctx context.Context, runsDir string, opts IndexOptions) error {
+	entries, err := os.ReadDir(runsDir)
+	if err != nil {
+		return fmt.Errorf("report: reading runs folder: %w", err)
+	}
+	var dirs []string
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(runsDir, e.Name(), ConfigFile)); err == nil {
+			dirs = append(dirs, e.Name())
+		}
+	}
+	if opts.Report.Now.IsZero() {
+		opts.Report.Now = time.Now()
+	}
+	v := &indexView{Generated: opts.Report.Now.UTC().Format("2006-01-02 15:04 UTC"), Skipped: opts.Skipped}
+	var runs []*Run
+	for i, d := range dirs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		r, err := Load(filepath.Join(runsDir, d))
+		if err == nil && (opts.Rewrite || missing(filepath.Join(r.Dir, HTMLFile))) {
+			err = WriteRun(r, opts.Report)
+		}
+		if err != nil {
+			v.Broken = append(v.Broken, Skipped{Name: d, Reason: err.Error(), Fix: "fix or remove the folder " + filepath.Join(runsDir, d)})
+		} else {
+			runs = append(runs, r)
+		}
+		if opts.Progress != nil {
+			opts.Progress(i+1, len(dirs))
+		}
+	}
+	sort.SliceStable(runs, func(a, b int) bool { return accuracy(runs[a]) > accuracy(runs[b]) })
+	labels := legendNames(runs)
+	for i, r := range runs {
+		v.Rows = append(v.Rows, leaderRow(r, filepath.Base(r.Dir), labels[r], i == 0 && r.Test != nil))
+	}
+	if err := v.charts(runs, labels); err != nil {
+		return err
+	}
+	for _, f := range []*figure{v.ValidAcc, v.ValidLoss, v.ROC} {
+		if f != nil {
+			if err := atomicfile.WriteFile(filepath.Join(runsDir, f.File), f.PNG, 0o644); err != nil {
+				return fmt.Errorf("report: %w", err)
+			}
+		}
+	}
+	return writeDocs(runsDir, IndexMarkdown, IndexHTML, "index", v)
+}
+
+func missing(p string) bool {
+	_, err := os.Stat(p)
+	return errors.Is(err, fs.ErrNotExist)
+}
+
+// accuracy sorts runs: unscored runs last.
+func accuracy(r *Run) float64 {
+	if r.Test == nil {
+		return -1
+	}
+	return r.Test.Accuracy
+}
+
+// legendNames names runs by architecture, or by run name where an architecture ran twice.
+func legendNames(runs []*Run) map[*Run]string {
+	n := map[string]int{}
+	for _, r := range runs {
+		n[r.Arch]++
+	}
+	names := map[*Run]string{}
+	for _, r := range runs {
+		names[r] = r.Arch
+		if n[r.Arch] > 1 || r.Arch == "" {
+			names[r] = r.Name
+		}
+	}
+	return names
+}
+
+type indexView struct {
+	Generated string
+	Rows      []indexRow
+	Skipped   []Skipped
+	Broken    []Skipped
+	ValidAcc  *figure
+	ValidLoss *figure
+	ROC       *figure
+}
+
+type indexRow struct {
+	Name, Label, Link, MDLink, Kind, Params, Epochs           string
+	Accuracy, F1, AUC, LogLoss, Time, Reference, ReferenceSrc string
+	Best                                                      bool
+}
+
+func leaderRow(r *Run, dir, label string, best bool) indexRow {
+	t, f, _ := r.Params()
+	row := indexRow{
+		Name: r.Name, Label: label, Link: path.Join(dir, HTMLFile), MDLink: path.Join(dir, MarkdownFile),
+		Kind: r.Kind, Params: paramsShort(t, f), Epochs: fmt.Sprint(len(r.History.Epochs)),
+		Time: duration(r.History.Seconds()), Accuracy: "—", F1: "—", AUC: "—", LogLoss: "—", Reference: "—", Best: best,
+	}
+	if r.Kind == Transfer && r.Backbone != "" {
+		row.Kind = fmt.Sprintf("transfer (%s, %s)", r.Backbone, orDash(r.Weights))
+	}
+	if m := r.Test; m != nil {
+		row.Accuracy = pct(m.Accuracy)
+		row.F1 = fmt.Sprintf("%.3f", m.MacroAvg.F1)
+		row.AUC = aucText(m)
+		row.LogLoss = fmt.Sprintf("%.3f", m.LogLoss)
+	}
+	if ref, ok := ReferenceFor(r); ok {
+		row.Reference = pct(ref.Accuracy)
+		row.ReferenceSrc = ref.Model
+	}
+	return row
+}
+
+// paramsShort writes a parameter count as "3.2M" or "3.2M + 14.7M frozen".
+func paramsShort(trainable, frozen int) string {
+	s := short(trainable)
+	if frozen > 0 {
+		s += " + " + short(frozen) + " frozen"
+	}
+	return s
+}
+
+func short(n int) string {
+	switch {
+	case n >= 1_000_000:
+		return fmt.Sprintf("%.1fM", float64(n)/1e6)
+	case n >= 10_000:
+		return fmt.Sprintf("%.0fk", float64(n)/1e3)
+	}
+	return count(n)
+}
+
+func (v *indexView) charts(runs []*Run, labels map[*Run]string) error {
+	var acc, loss []plot.Series
+	var rocs []plot.ROCCurve
+	lo := 1.0
+	for _, r := range runs {
+		ep := r.History.Epochs
+		if len(ep) > 0 {
+			x, a, l := make([]float64, len(ep)), make([]float64, len(ep)), make([]float64, len(ep))
+			for i, e := range ep {
+				x[i], a[i], l[i] = float64(e.Epoch), e.ValidAcc, e.ValidLoss
+				lo = min(lo, e.ValidAcc)
+			}
+			acc = append(acc, plot.Series{Name: labels[r], X: x, Y: a})
+			loss = append(loss, plot.Series{Name: labels[r], X: x, Y: l})
+		}
+		if r.Test != nil && len(r.Test.ROC) > 1 {
+			c := plot.ROCCurve{Name: labels[r], AUC: r.Test.AUC}
+			for _, p := range r.Test.ROC {
+				c.FPR = append(c.FPR, p.FPR)
+				c.TPR = append(c.TPR, p.TPR)
+			}
+			rocs = append(rocs, c)
+		}
+	}
+	if len(acc) > 0 {
+		png, err := plot.Curves("Validation accuracy per epoch, every run", "epoch", "accuracy",
+			plot.CurveOptions{YMin: min(0.5, float64(int(lo*10))/10), YMax: 1, LegendOutside: true}, acc...)
+		if err != nil {
+			return fmt.Errorf("report: index curves: %w", err)
+		}
+		v.ValidAcc = &figure{File: "index_valid_accuracy.png", Title: "Validation accuracy per epoch", PNG: png}
+		png, err = plot.Curves("Validation loss per epoch, every run", "epoch", "binary cross-entropy",
+			plot.CurveOptions{LegendOutside: true}, loss...)
+		if err != nil {
+			return fmt.Errorf("report: index curves: %w", err)
+		}
+		v.ValidLoss = &figure{File: "index_valid_loss.png", Title: "Validation loss per epoch", PNG: png}
+	}
+	if len(rocs) > 0 {
+		png, err := plot.ROC("ROC curves, test split", rocs...)
+		if err != nil {
+			return fmt.Errorf("report: index ROC: %w", err)
+		}
+		v.ROC = &figure{File: "index_roc.png", Title: "ROC curves on the test split", PNG: png}
+	}
+	return nil
+}

@@ -1,0 +1,393 @@
+package report
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"image/png"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/catdog-ml/catdog/metrics"
+)
+
+// fakePhotos is a prepared dataset of generated photos: row i is a gradient tinted by i.
+type fakePhotos struct {
+	size   int
+	closed *int
+}
+
+func (f fakePhotos) Size() int { return f.size }
+
+func (f fakePhotos) Image(i int, dst []uint8) ([]uint8, error) {
+	if i < 0 || i >= 1000 {
+		return nil, fmt.Errorf("image %d outside 0..999", i)
+	}
+	dst = make([]uint8, f.size*f.size*3)
+	for y := range f.size {
+		for x := range f.size {
+			p := (y*f.size + x) * 3
+			dst[p], dst[p+1], dst[p+2] = uint8(x*255/f.size), uint8(y*255/f.size), uint8(i*37)
+		}
+	}
+	return dst, nil
+}
+
+func (f fakePhotos) File(i int) string { return fmt.Sprintf("train/cat.%d.jpg", i) }
+
+func (f fakePhotos) Close() error { *f.closed++; return nil }
+
+// fakeRun builds a consistent run: test predictions drawn so that about skill of them
+// are right, a history that learns, a layer table, saved into dir.
+func fakeRun(t *testing.T, dir, name, arch, kind string, skill float64, epochs int, seed uint64) *Run {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, 7))
+	const n = 200
+	r := &Run{
+		Dir: dir, Name: name, Arch: arch, Kind: kind, Description: "a test network",
+		Data: "/data/prepared", InputSize: 64, Created: time.Date(2026, 11, 24, 15, 2, 0, 0, time.UTC),
+		Config:      map[string]any{"epochs": epochs, "batch": 32, "optimizer": "adam", "lr": 0.001, "seed": seed},
+		Environment: Environment{GoVersion: "go1.26", OS: "linux/amd64", Cores: 2, Engine: "gorgonia", BLAS: "openblas"},
+		Layers: []Layer{
+			{Name: "conv1", Spec: "conv:32:3:1", OutShape: []int{32, 64, 64}, Params: 896},
+			{Name: "relu1", Spec: "relu", OutShape: []int{32, 64, 64}},
+			{Name: "pool1", Spec: "maxpool:2", OutShape: []int{32, 32, 32}},
+			{Name: "bn1", Spec: "batchnorm", OutShape: []int{32, 32, 32}, Params: 64, Frozen: 64},
+			{Name: "flatten", Spec: "flatten", OutShape: []int{32768}},
+			{Name: "dense1", Spec: "dense:128", OutShape: []int{128}, Params: 4194432},
+			{Name: "dense2", Spec: "dense:1", OutShape: []int{1}, Params: 129},
+			{Name: "sigmoid", Spec: "sigmoid", OutShape: []int{1}},
+		},
+	}
+	if kind == Transfer {
+		r.Backbone, r.Weights = "vgg16", "imagenet"
+		r.Layers = append([]Layer{{Name: "vgg16", Kind: "backbone", OutShape: []int{512, 2, 2}, Frozen: 14714688}}, r.Layers[4:]...)
+	}
+	for e := 1; e <= epochs; e++ {
+		f := float64(e)
+		r.History.Epochs = append(r.History.Epochs, Epoch{
+			Epoch: e, TrainLoss: 0.69 * math.Exp(-f/4), ValidLoss: 0.69*math.Exp(-f*skill/4) + 1.1 - skill,
+			TrainAcc: 1 - 0.5*math.Exp(-f/3), ValidAcc: skill - 0.4*math.Exp(-f/2), Seconds: 30 + f, ImagesPerSec: 80,
+		})
+	}
+	r.History.BestEpoch = epochs
+	for i := range n {
+		l := uint8(i % 2)
+		p := 0.5 + 0.5*rng.Float64()
+		if rng.Float64() > skill {
+			p = 1 - p
+		}
+		if l == 0 {
+			p = 1 - p
+		}
+		r.Labels = append(r.Labels, l)
+		r.Probs = append(r.Probs, float32(p))
+		r.Index = append(r.Index, int64(3*i+1))
+	}
+	if err := Save(r); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func opts() (Options, *int) {
+	closed := new(int)
+	return Options{
+		OpenPhotos: func(dir string) (Photos, error) { return fakePhotos{size: 64, closed: closed}, nil },
+		Now:        time.Date(2026, 11, 24, 16, 0, 0, 0, time.UTC),
+	}, closed
+}
+
+func TestSaveLoad(t *testing.T) {
+	dir := t.TempDir()
+	want := fakeRun(t, dir, "vgg3-1", "vgg3", Scratch, 0.8, 5, 1)
+	got, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Name != want.Name || got.Arch != want.Arch || len(got.Layers) != len(want.Layers) ||
+		len(got.History.Epochs) != 5 || got.History.BestEpoch != 5 || len(got.Probs) != 200 || got.Index[3] != 10 {
+		t.Fatalf("loaded %+v", got)
+	}
+	if got.Test == nil || got.Test.Accuracy != want.Test.Accuracy || got.Test.ClassificationReport != want.Test.ClassificationReport {
+		t.Errorf("test metrics changed on the way: %+v", got.Test)
+	}
+	if got.Config["optimizer"] != "adam" {
+		t.Errorf("config %v", got.Config)
+	}
+	// Without metrics.json, Load scores the predictions itself.
+	if err := os.Remove(filepath.Join(dir, MetricsFile)); err != nil {
+		t.Fatal(err)
+	}
+	again, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Test == nil || again.Test.Accuracy != want.Test.Accuracy {
+		t.Errorf("recomputed metrics %+v, want accuracy %v", again.Test, want.Test.Accuracy)
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), "not a run folder") {
+		t.Errorf("empty folder: %v", err)
+	}
+	os.WriteFile(filepath.Join(dir, ConfigFile), []byte(`{"name": `), 0o644)
+	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), ConfigFile) {
+		t.Errorf("broken config: %v", err)
+	}
+	r := &Run{Dir: t.TempDir(), Probs: []float32{0.5}, Labels: nil}
+	if err := Save(r); err == nil {
+		t.Error("saved predictions without labels")
+	}
+}
+
+var dataURI = regexp.MustCompile(`src="data:image/png;base64,([A-Za-z0-9+/=]+)"`)
+
+// checkSelfContained fails on any http(s) source or link but allowed ones.
+func checkSelfContained(t *testing.T, name, html string) {
+	t.Helper()
+	for _, m := range regexp.MustCompile(`(?i)(src|href)\s*=\s*"([^"]*)"`).FindAllStringSubmatch(html, -1) {
+		u := strings.ToLower(m[2])
+		if strings.HasPrefix(u, "http:") || strings.HasPrefix(u, "https:") || strings.HasPrefix(u, "//") {
+			t.Errorf("%s refers to %s", name, m[2])
+		}
+		if m[1] == "src" && !strings.HasPrefix(u, "data:") {
+			t.Errorf("%s loads %s from outside the file", name, m[2])
+		}
+	}
+	if strings.Contains(html, "<link") || strings.Contains(html, "@import") {
+		t.Errorf("%s links a style sheet", name)
+	}
+}
+
+// checkImages decodes every embedded picture and returns how many there are.
+func checkImages(t *testing.T, name, html string) int {
+	t.Helper()
+	ms := dataURI.FindAllStringSubmatch(html, -1)
+	for i, m := range ms {
+		b, err := base64.StdEncoding.DecodeString(m[1])
+		if err != nil {
+			t.Fatalf("%s: picture %d: %v", name, i, err)
+		}
+		im, err := png.Decode(bytes.NewReader(b))
+		if err != nil {
+			t.Fatalf("%s: picture %d is not a PNG: %v", name, i, err)
+		}
+		if im.Bounds().Dx() < 200 || im.Bounds().Dy() < 100 {
+			t.Errorf("%s: picture %d is only %v", name, i, im.Bounds())
+		}
+	}
+	return len(ms)
+}
+
+func read(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestWrite(t *testing.T) {
+	dir := t.TempDir()
+	if out := os.Getenv("CATDOG_REPORT_OUT"); out != "" {
+		dir = filepath.Join(out, "vgg3-20261124-1502")
+	}
+	r := fakeRun(t, dir, "vgg3-20261124-1502", "vgg3", Scratch, 0.82, 12, 3)
+	o, closed := opts()
+	if err := Write(dir, o); err != nil {
+		t.Fatal(err)
+	}
+	html, md := read(t, filepath.Join(dir, HTMLFile)), read(t, filepath.Join(dir, MarkdownFile))
+	checkSelfContained(t, HTMLFile, html)
+	if n := checkImages(t, HTMLFile, html); n != 6 {
+		t.Errorf("%d pictures in the HTML, want 6 (network, loss, accuracy, confusion, ROC, wrong photos)", n)
+	}
+	if *closed != 1 {
+		t.Errorf("photos closed %d times, want 1", *closed)
+	}
+	report := r.Test.Text(2)
+	if !strings.Contains(html, "<pre>"+report+"</pre>") {
+		t.Errorf("HTML lacks the classification report:\n%s", report)
+	}
+	if !strings.Contains(md, "```\n"+report+"```") {
+		t.Errorf("Markdown lacks the classification report")
+	}
+	for _, h := range []string{"Architecture", "Training", "Test split", "Most confidently wrong", "Configuration and environment"} {
+		if !strings.Contains(html, ">"+h+"</h2>") {
+			t.Errorf("HTML lacks section %q", h)
+		}
+		if !strings.Contains(md, "\n## "+h+"\n") {
+			t.Errorf("Markdown lacks section %q", h)
+		}
+	}
+	for _, l := range r.Layers {
+		if !strings.Contains(html, "<td>"+l.Name+"</td><td>"+l.LayerKind()+"</td>") {
+			t.Errorf("HTML lacks layer row %s", l.Name)
+		}
+		if !strings.Contains(md, "| "+l.Name+" | "+l.LayerKind()+" | `"+l.Spec+"` | "+l.Shape()+" | ") {
+			t.Errorf("Markdown lacks layer row %s", l.Name)
+		}
+	}
+	for _, s := range []string{"4,195,521 trainable, 64 running statistics", "80.2 %", "Brownlee", pct(r.Test.Accuracy), fmt.Sprintf("%.3f", r.Test.AUC), "openblas", "adam"} {
+		if !strings.Contains(html, s) {
+			t.Errorf("HTML lacks %q", s)
+		}
+	}
+	for _, f := range []string{"network.png", "loss.png", "accuracy.png", "confusion.png", "roc.png", "wrong.png"} {
+		if !strings.Contains(md, "]("+f+")") {
+			t.Errorf("Markdown does not show %s", f)
+		}
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := png.Decode(bytes.NewReader(b)); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	// The wrong photos are the wrong predictions, most confident first.
+	wrong := 0
+	for i, p := range r.Probs {
+		if (p >= 0.5) != (r.Labels[i] == 1) {
+			wrong++
+		}
+	}
+	if got := strings.Count(md, "| cat."); got != min(wrong, 12) {
+		t.Errorf("Markdown has %d wrong photo rows, want %d", got, min(wrong, 12))
+	}
+	if got := strings.Count(html, `<td class="mono">cat.`); got != min(wrong, 12) {
+		t.Errorf("%d wrong photo rows, want %d", got, min(wrong, 12))
+	}
+}
+
+func TestWriteWithoutRecords(t *testing.T) {
+	dir := t.TempDir()
+	r := &Run{Dir: dir, Name: "bare", Arch: "vgg1", Kind: Scratch}
+	if err := Save(r); err != nil {
+		t.Fatal(err)
+	}
+	if err := Write(dir, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	html := read(t, filepath.Join(dir, HTMLFile))
+	for _, s := range []string{"No layer table", "No training history", "not scored on the test split"} {
+		if !strings.Contains(html, s) {
+			t.Errorf("HTML does not say %q", s)
+		}
+	}
+	if n := checkImages(t, HTMLFile, html); n != 0 {
+		t.Errorf("%d pictures for a run without records", n)
+	}
+	// Predictions but no photo reader: the wrong ones are listed, the photos explained away.
+	r2 := fakeRun(t, t.TempDir(), "x", "vgg2", Scratch, 0.7, 3, 5)
+	if err := WriteRun(r2, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(read(t, filepath.Join(r2.Dir, HTMLFile)), "no dataset reader was given") {
+		t.Error("missing photo reader not explained")
+	}
+}
+
+func TestIndex(t *testing.T) {
+	runs := t.TempDir()
+	if out := os.Getenv("CATDOG_REPORT_OUT"); out != "" {
+		runs = out
+	}
+	o, _ := opts()
+	made := []*Run{
+		fakeRun(t, filepath.Join(runs, "vgg1-20261124-1400"), "vgg1-20261124-1400", "vgg1", Scratch, 0.66, 8, 11),
+		fakeRun(t, filepath.Join(runs, "vgg3-dropout-20261124-1430"), "vgg3-dropout-20261124-1430", "vgg3-dropout", Scratch, 0.79, 15, 12),
+		fakeRun(t, filepath.Join(runs, "vgg16-head-20261124-1500"), "vgg16-head-20261124-1500", "vgg16-head", Transfer, 0.95, 6, 13),
+	}
+	if err := os.MkdirAll(filepath.Join(runs, "broken-run"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(runs, "broken-run", ConfigFile), []byte("{"), 0o644)
+	os.MkdirAll(filepath.Join(runs, "not-a-run"), 0o755)
+	skipped := []Skipped{{Name: "vgg16", Reason: "ImageNet weights not found", Fix: "catdog backbones download vgg16, or pass --file"}}
+	var progress []int
+	err := Index(context.Background(), runs, IndexOptions{Skipped: skipped, Report: o, Progress: func(d, n int) { progress = append(progress, d) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(progress) != 4 {
+		t.Errorf("progress %v, want 4 calls", progress)
+	}
+	html, md := read(t, filepath.Join(runs, IndexHTML)), read(t, filepath.Join(runs, IndexMarkdown))
+	checkSelfContained(t, IndexHTML, html)
+	if n := checkImages(t, IndexHTML, html); n != 3 {
+		t.Errorf("%d pictures in the index, want 3", n)
+	}
+	// Every run is listed with its figures and a link to its document, best first.
+	last := -1
+	for _, want := range []*Run{made[2], made[1], made[0]} {
+		r, err := Load(want.Dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		base := filepath.Base(r.Dir)
+		i := strings.Index(html, `<a href="`+base+`/report.html">`+r.Arch+`</a>`)
+		if i < 0 {
+			t.Fatalf("index.html does not link %s", base)
+		}
+		if i < last {
+			t.Errorf("%s is listed out of order", base)
+		}
+		last = i
+		rowEnd := strings.Index(html[i:], "</tr>")
+		row := html[i : i+rowEnd]
+		for _, s := range []string{pct(r.Test.Accuracy), fmt.Sprintf("%.3f", r.Test.MacroAvg.F1), fmt.Sprintf("%.3f", r.Test.AUC), fmt.Sprintf("%.3f", r.Test.LogLoss), duration(r.History.Seconds())} {
+			if !strings.Contains(row, s) {
+				t.Errorf("row of %s lacks %q: %s", base, s, row)
+			}
+		}
+		if !strings.Contains(md, "["+r.Arch+"]("+base+"/report.md)") {
+			t.Errorf("index.md does not link %s", base)
+		}
+		if _, err := os.Stat(filepath.Join(r.Dir, HTMLFile)); err != nil {
+			t.Errorf("the run's document was not written: %v", err)
+		}
+	}
+	for _, s := range []string{"97.6 %", "72.3 %", "81.3 %", "ImageNet weights not found", "catdog backbones download vgg16, or pass --file", "broken-run", "14.7M frozen"} {
+		if !strings.Contains(html, s) || !strings.Contains(md, s) {
+			t.Errorf("index lacks %q", s)
+		}
+	}
+	if strings.Contains(html, "not-a-run") {
+		t.Error("a folder without config.json is listed")
+	}
+	// A cancelled context stops the work.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := Index(ctx, runs, IndexOptions{}); err == nil {
+		t.Error("cancelled Index succeeded")
+	}
+	if err := Index(context.Background(), filepath.Join(runs, "nope"), IndexOptions{}); err == nil {
+		t.Error("missing runs folder accepted")
+	}
+}
+
+func TestFormatting(t *testing.T) {
+	for n, want := range map[int]string{0: "0", 999: "999", 1000: "1,000", 14714688: "14,714,688"} {
+		if got := count(n); got != want {
+			t.Errorf("count(%d) = %q, want %q", n, got, want)
+		}
+	}
+	for s, want := range map[float64]string{0: "—", 42: "42 s", 200: "3 min 20 s", 7500: "2 h 05 min"} {
+		if got := duration(s); got != want {
+			t.Errorf("duration(%v) = %q, want %q", s, got, want)
+		}
+	}
+	_ = metrics.Dog
+}
