@@ -69,6 +69,7 @@ or all of it at once:
 	root.AddCommand(newExtractFeaturesCmd(a))
 	root.AddCommand(newPrepareCmd(a))
 	root.AddCommand(newBackbonesCmd(a))
+	root.AddCommand(newAugmentCmd(a))
 
 	return root
 }
