@@ -365,3 +365,14 @@ func TestAugmentDatasetErrors(t *testing.T) {
 		t.Error("cancelled run left a manifest")
 	}
 }
+
+// Augmenting one training batch in place; the seed makes it reproducible.
+func ExampleAugmenter_Apply() {
+	const n, size = 32, 64
+	batch := make([]uint8, n*size*size*3) // n RGB images, HWC, one after the other
+	a := NewAugmenter(DefaultAugment())
+	rng := rand.New(rand.NewPCG(1, 2))
+	a.Apply(batch, n, size, rng)
+	fmt.Println(len(batch))
+	// Output: 393216
+}
