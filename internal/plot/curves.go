@@ -40,6 +40,7 @@ func Curves(title, xlabel, ylabel string, opts CurveOptions, series ...Series) (
 	}
 	p := newChart(title, xlabel, ylabel)
 	legend := p.Legend
+	legend.Padding = vg.Points(3)
 	legend.Top = !opts.LegendBottom
 	most := 0
 	for i, s := range series {
@@ -96,7 +97,7 @@ func Curves(title, xlabel, ylabel string, opts CurveOptions, series ...Series) (
 		p.X.Tick.Marker = integerTicks{}
 		p.X.Padding = vg.Points(8)
 	}
-	w, h := 6*vg.Inch, 3.6*vg.Inch
+	w, h := 5.4*vg.Inch, 3.6*vg.Inch
 	if !opts.LegendOutside {
 		legend.XOffs, legend.YOffs = -vg.Points(8), vg.Points(8)
 		if legend.Top {
