@@ -67,7 +67,7 @@ type Options struct {
 	// Progress, if set, is called as download bytes arrive.
 	Progress func(done, total int)
 	// InputSize, if set, changes the input side of a fully convolutional cut backbone
-	// (for example 64 for quick runs); for VGG16 it must be a multiple of 32.
+	// (for example 64 for quick runs); VGG16 needs at least 32 (features 1x1).
 	InputSize int
 	// Seed seeds vgg16-random's weights (0 is a valid seed).
 	Seed uint64

@@ -13,12 +13,13 @@ var vgg16Blocks = [5][]int64{{64, 64}, {128, 128}, {256, 256, 256}, {512, 512, 5
 
 // RandomVGG16 builds VGG16's convolutional base (13 3x3 convolutions with ReLU, 5 2x2
 // max-pools, 64-128-256-512-512 filters) with He-normal random weights drawn from seed and
-// zero biases, for an input of (N, 3, size, size); size must be a multiple of 32. The output
-// "block5_pool" is (N, 512, size/32, size/32). The model says it is random in its graph
-// name and in metadata_props (catdog.random_weights=true).
+// zero biases, for an input of (N, 3, size, size), size at least 32. The output
+// "block5_pool" is (N, 512, s, s) with s = size halved (rounding down) five times: 7 at 224,
+// 6 at 200, 2 at 64, 1 at 32. The model says it is random in its graph name and in
+// metadata_props (catdog.random_weights=true).
 func RandomVGG16(size int, seed uint64) (*onnx.Model, error) {
-	if size < 32 || size%32 != 0 {
-		return nil, fmt.Errorf("vgg16-random: input size %d must be a positive multiple of 32", size)
+	if size < 32 || size > 4096 {
+		return nil, fmt.Errorf("vgg16-random: input size %d out of range 32..4096", size)
 	}
 	r := rand.New(rand.NewPCG(seed, 0x5667673136)) // "VGG16"
 	b := onnx.NewBuilder("vgg16-random (RANDOM WEIGHTS)")
@@ -41,7 +42,10 @@ func RandomVGG16(size int, seed uint64) (*onnx.Model, error) {
 		}
 		x = b.Name(fmt.Sprintf("block%d_pool", blk+1)).MaxPool(x, 2, 2)
 	}
-	side := int64(size / 32)
+	side := int64(size)
+	for range vgg16Blocks {
+		side /= 2
+	}
 	b.Output(x, "block5_pool", onnx.Float, -1, 512, side, side)
 	b.SetMetadata("catdog.backbone", "vgg16-random")
 	b.SetMetadata("catdog.random_weights", "true")

@@ -3,8 +3,10 @@ package onnx
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/catdog-ml/catdog/onnx/pb"
 )
@@ -22,9 +24,22 @@ func (m *Model) Cut(output string) (*Model, error) {
 
 	keep, needed := reachBack(g, []string{target})
 
-	c := m.Clone()
-	cg := c.Proto.Graph
-	prune(cg, keep, needed)
+	// Copy only what is kept: a cut of a large model (VGG16's dense layers are 90 % of its
+	// 553 MB) must not copy the weights it drops.
+	c := &Model{Proto: cloneExcept(m.Proto, "graph").(*pb.ModelProto)}
+	cg := cloneExcept(g, "node", "initializer").(*pb.GraphProto)
+	c.Proto.Graph = cg
+	for i, n := range g.Node {
+		if keep[i] {
+			cg.Node = append(cg.Node, proto.Clone(n).(*pb.NodeProto))
+		}
+	}
+	for _, t := range g.Initializer {
+		if needed[t.GetName()] {
+			cg.Initializer = append(cg.Initializer, proto.Clone(t).(*pb.TensorProto))
+		}
+	}
+	prune(cg, allTrue(len(cg.Node)), needed)
 	if len(cg.Input) == 0 {
 		return nil, fmt.Errorf("cutting model at %q: the tensor depends on no graph input", output)
 	}
@@ -62,6 +77,27 @@ func (m *Model) Cut(output string) (*Model, error) {
 		return nil, fmt.Errorf("cutting model at %q: %w", output, err)
 	}
 	return c, nil
+}
+
+// cloneExcept deep-copies msg without the named fields, which are left empty.
+func cloneExcept(msg proto.Message, skip ...string) proto.Message {
+	src := msg.ProtoReflect()
+	shallow := src.New()
+	src.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		if !slices.Contains(skip, string(fd.Name())) {
+			shallow.Set(fd, v)
+		}
+		return true
+	})
+	return proto.Clone(shallow.Interface())
+}
+
+func allTrue(n int) []bool {
+	b := make([]bool, n)
+	for i := range b {
+		b[i] = true
+	}
+	return b
 }
 
 // reachBack returns which nodes of g the targets depend on, and every tensor they read.

@@ -386,6 +386,10 @@ func poolDims(n *pb.NodeProto, x Shape, kernel []int64) (int64, int64) {
 			pads = []int64{0, 0, 0, 0}
 		}
 		span := in + pads[i] + pads[i+2] - dil[i]*(kernel[i]-1) - 1
+		if span < 0 {
+			out[i] = 0 // the kernel does not fit: an invalid model at this size
+			continue
+		}
 		if ceil {
 			out[i] = (span+strides[i]-1)/strides[i] + 1
 		} else {

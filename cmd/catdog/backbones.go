@@ -178,7 +178,7 @@ Examples:
 	f := cmd.Flags()
 	f.String("file", "", "local copy of the backbone's ONNX file (instead of the cache or a download)")
 	f.Bool("no-download", false, "fail instead of downloading a missing model")
-	f.Int("size", 0, "input side for a smaller or larger input (multiple of 32 for VGG16; default the backbone's)")
+	f.Int("size", 0, "input side for a smaller or larger input (at least 32 for VGG16; default the backbone's)")
 	f.String("cut", "", "for an ONNX file: cut the graph at this node or tensor first")
 	bindBackbones(a, cmd)
 	return cmd
