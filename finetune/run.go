@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"strconv"
 	"time"
 
 	"github.com/catdog-ml/catdog/internal/atomicfile"
@@ -164,11 +165,30 @@ func TrainHead(ctx context.Context, featuresDir string, cfg Config) (*Result, er
 		return nil, err
 	}
 	rc := newRunConfig("head", "head", m, featuresDir, cfg)
+	meta := map[string]string{}
 	if b, err := os.ReadFile(filepath.Join(featuresDir, "features.json")); err == nil && json.Valid(b) {
 		rc.Features = b
+		var fi struct {
+			Backbone     string `json:"backbone"`
+			InputSize    int    `json:"input_size"`
+			ResizeFilter string `json:"resize_filter"`
+		}
+		if json.Unmarshal(b, &fi) == nil {
+			rc.Backbone = fi.Backbone
+			if cfg.Backbone != nil && fi.InputSize > 0 {
+				meta["catdog.input_size"] = strconv.Itoa(fi.InputSize)
+				meta["catdog.layout"] = "NCHW"
+			}
+			if fi.ResizeFilter != "" {
+				meta["catdog.resize_filter"] = fi.ResizeFilter
+			}
+		}
 	}
 	if cfg.Backbone != nil {
 		rc.Backbone = cfg.Backbone.Name
+	}
+	for k, v := range cfg.Metadata {
+		meta[k] = v
 	}
 	t, err := newTrainer(cfg, m, src, rc)
 	if err != nil {
@@ -179,14 +199,14 @@ func TrainHead(ctx context.Context, featuresDir string, cfg Config) (*Result, er
 	}
 	res, err := t.finish(func() (string, error) {
 		if cfg.Backbone == nil {
-			mod, err := m.Export(ExportOptions{Input: InputFeatures, Metadata: cfg.Metadata})
+			mod, err := m.Export(ExportOptions{Input: InputFeatures, Metadata: meta})
 			if err != nil {
 				return "", err
 			}
 			path := filepath.Join(t.dir, "head.onnx")
 			return path, mod.Write(path)
 		}
-		mod, err := m.ExportWithBackbone(cfg.Backbone, cfg.Metadata)
+		mod, err := m.ExportWithBackbone(cfg.Backbone, meta)
 		if err != nil {
 			return "", err
 		}

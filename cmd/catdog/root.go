@@ -69,6 +69,9 @@ or all of it at once:
 	root.AddCommand(newExtractFeaturesCmd(a))
 	root.AddCommand(newPrepareCmd(a))
 	root.AddCommand(newBackbonesCmd(a))
+	root.AddCommand(newTrainCmd(a))
+	root.AddCommand(newFinetuneCmd(a))
+	root.AddCommand(newModelsCmd(a))
 	root.AddCommand(newAugmentCmd(a))
 
 	return root

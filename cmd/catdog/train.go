@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+
+	"github.com/catdog-ml/catdog/finetune"
+)
+
+func newTrainCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "train",
+		Short: "Train a from-scratch CNN on a prepared dataset",
+		Long: `train trains one architecture of the registry (catdog models) from scratch, in Gorgonia,
+on a prepared dataset (catdog prepare), and writes a run folder runs/<name>-<timestamp>/:
+
+  model.onnx        input "image" float32 (N, 3, S, S) RGB 0..255, output "prob_cat" (N, 1);
+                    the 1/255 scaling is inside the graph
+  history.json      per epoch: train/valid loss and accuracy, seconds, images/s
+  config.json, model.json (layer table), predictions.npy + labels.npy (test split),
+  result.json, and checkpoint/ while training
+
+Training: binary cross-entropy, SGD with momentum 0.9 and learning rate 0.001 by default
+(--optimizer adam), shuffled batches from --seed, validation after every epoch. The weights
+of the epoch with the lowest validation loss are kept; --patience P stops after P epochs
+without improvement. A checkpoint is written after every epoch: an interrupted run
+(Ctrl-C, kill) continues with --resume. See docs/training.md.
+
+Example:
+  catdog train --arch vgg3 --data data --epochs 20
+  catdog train --arch vgg3-dropout-bn-aug --data data --epochs 50 --patience 8
+  catdog train --arch vgg3 --data data --epochs 20 --resume     # after an interruption`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			data := a.v.GetString("train.data")
+			if data == "" {
+				return errors.New("train: --data is required (a folder written by catdog prepare)")
+			}
+			arch, err := finetune.Arch(a.v.GetString("train.arch"))
+			if err != nil {
+				return err
+			}
+			cfg, err := trainConfig(a, "train")
+			if err != nil {
+				return err
+			}
+			if a.v.GetBool("train.no-augment") {
+				cfg.Augment = &finetune.AugmentOptions{}
+			}
+			fmt.Fprintf(a.out, "training %s (%s) on %s\n", arch.Name, arch.Description, data)
+			res, err := finetune.TrainCNN(cmd.Context(), data, arch, cfg)
+			return a.reportRun(cmd.Context(), "train", res, err)
+		},
+	}
+	cmd.Flags().String("arch", "vgg3", "architecture (catdog models lists them)")
+	cmd.Flags().String("data", "", "prepared dataset folder (catdog prepare --out)")
+	cmd.Flags().Bool("no-augment", false, "train an -aug architecture without augmentation")
+	addTrainFlags(cmd)
+	a.bind(cmd)
+	return cmd
+}
+
+// addTrainFlags defines the flags train and finetune share.
+func addTrainFlags(cmd *cobra.Command) {
+	cmd.Flags().Int("epochs", 10, "most epochs")
+	cmd.Flags().Int("batch", 32, "mini-batch size")
+	cmd.Flags().Float64("lr", 0.001, "learning rate")
+	cmd.Flags().String("optimizer", "sgd", "sgd (with --momentum) or adam")
+	cmd.Flags().Float64("momentum", 0.9, "SGD momentum (0 for plain SGD)")
+	cmd.Flags().Int("patience", 0, "stop after this many epochs without a lower validation loss (0: never)")
+	cmd.Flags().Uint64("seed", 1, "seed for weights, shuffling, dropout and augmentation")
+	cmd.Flags().Int("limit", 0, "use at most this many samples per split (quick trials; 0: all)")
+	cmd.Flags().String("runs", "runs", "folder of run folders")
+	cmd.Flags().String("name", "", "run name (default: the architecture, or head)")
+	cmd.Flags().Bool("resume", false, "continue the newest interrupted run of this name")
+	cmd.Flags().String("resume-dir", "", "continue the interrupted run in this run folder")
+}
+
+// trainConfig reads the shared training flags of command name.
+func trainConfig(a *app, name string) (finetune.Config, error) {
+	get := func(k string) string { return name + "." + k }
+	cfg := finetune.Config{
+		Name:      a.v.GetString(get("name")),
+		RunsDir:   a.v.GetString(get("runs")),
+		Epochs:    a.v.GetInt(get("epochs")),
+		Batch:     a.v.GetInt(get("batch")),
+		LR:        a.v.GetFloat64(get("lr")),
+		Optimizer: a.v.GetString(get("optimizer")),
+		Momentum:  a.v.GetFloat64(get("momentum")),
+		Patience:  a.v.GetInt(get("patience")),
+		Seed:      a.v.GetUint64(get("seed")),
+		Limit:     a.v.GetInt(get("limit")),
+		Resume:    a.v.GetBool(get("resume")),
+		ResumeDir: a.v.GetString(get("resume-dir")),
+	}
+	if cfg.Epochs < 1 {
+		return cfg, fmt.Errorf("%s: --epochs must be at least 1", name)
+	}
+	if cfg.LR <= 0 {
+		return cfg, fmt.Errorf("%s: --lr must be positive", name)
+	}
+	if cfg.Optimizer == "sgd" && cfg.Momentum == 0 {
+		cfg.NoMomentum = true
+	}
+	var bar *progressbar.ProgressBar
+	cfg.Progress = func(p finetune.Progress) {
+		if p.Batch == 1 || bar == nil {
+			bar = a.progress(p.Batches, fmt.Sprintf("epoch %d/%d", p.Epoch, p.Epochs))
+		}
+		bar.Describe(fmt.Sprintf("epoch %d/%d loss %.4f acc %.3f", p.Epoch, p.Epochs, p.Loss, p.Accuracy))
+		_ = bar.Set(p.Batch)
+	}
+	cfg.OnEpoch = func(e finetune.EpochStats) {
+		if bar != nil {
+			_ = bar.Finish()
+			bar = nil
+		}
+		best := ""
+		if e.Best {
+			best = "  best"
+		}
+		fmt.Fprintf(a.out, "epoch %3d  train loss %.4f acc %.4f  valid loss %.4f acc %.4f  %6.1fs %7.1f img/s%s\n",
+			e.Epoch, e.TrainLoss, e.TrainAcc, e.ValidLoss, e.ValidAcc, e.Seconds, e.ImagesPerSec, best)
+	}
+	return cfg, nil
+}
+
+// reportRun prints a finished run's summary, or explains how to resume an interrupted one.
+func (a *app) reportRun(ctx context.Context, name string, res *finetune.Result, err error) error {
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("%s interrupted: the last finished epoch is checkpointed; run the same command with --resume to continue", name)
+		}
+		return err
+	}
+	h := res.History
+	stop := ""
+	if h.StoppedEarly {
+		stop = ", stopped early"
+	}
+	fmt.Fprintf(a.out, "best epoch %d of %d%s: valid loss %.4f, accuracy %.4f\n", h.BestEpoch, len(h.Epochs), stop, h.BestValidLoss, h.BestValidAcc)
+	fmt.Fprintf(a.out, "test: loss %.4f, accuracy %.4f (%d images)\n", res.TestLoss, res.TestAcc, len(res.TestProbs))
+	fmt.Fprintf(a.out, "%d trainable parameters, %.1f s training, %.1f images/s\n", res.Params, res.TrainSeconds, res.ImagesPerSec)
+	fmt.Fprintf(a.out, "model: %s\nrun folder: %s\n", res.ModelPath, res.Dir)
+	return nil
+}

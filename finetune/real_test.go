@@ -1,0 +1,176 @@
+package finetune
+
+import (
+	"context"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/catdog-ml/catdog/backbones"
+	"github.com/catdog-ml/catdog/datasets"
+	"github.com/catdog-ml/catdog/features"
+	"github.com/catdog-ml/catdog/internal/npy"
+	"github.com/catdog-ml/catdog/internal/ort"
+	"github.com/catdog-ml/catdog/onnx/onnxtest"
+)
+
+// sharedData returns ../shared/data/<name> found upwards from the working directory, or
+// under $CATDOG_SHARED. In CI a missing folder fails the test.
+func sharedData(t testing.TB, name string) string {
+	t.Helper()
+	var cands []string
+	if s := os.Getenv("CATDOG_SHARED"); s != "" {
+		cands = append(cands, filepath.Join(s, "data", name), filepath.Join(s, name))
+	}
+	wd, _ := os.Getwd()
+	for d := wd; ; d = filepath.Dir(d) {
+		cands = append(cands, filepath.Join(d, "shared", "data", name), filepath.Join(filepath.Dir(d), "shared", "data", name))
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	for _, c := range cands {
+		if st, err := os.Stat(c); err == nil && st.IsDir() {
+			return c
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("CI: shared data %q not found (set CATDOG_SHARED)", name)
+	}
+	t.Skipf("shared data %q not found", name)
+	return ""
+}
+
+// preparePhotos prepares n cats and n dogs of the shared photos at size pixels.
+func preparePhotos(t *testing.T, n, size int) string {
+	t.Helper()
+	src := sharedData(t, filepath.Join("dogs-vs-cats", "train"))
+	in := t.TempDir()
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	for _, e := range entries { // sorted by name
+		class, _, _ := strings.Cut(e.Name(), ".")
+		if (class != "cat" && class != "dog") || count[class] == n {
+			continue
+		}
+		count[class]++
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(in, e.Name()), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if count["cat"] < n || count["dog"] < n {
+		t.Fatalf("%s: found %d cats and %d dogs, want %d of each", src, count["cat"], count["dog"], n)
+	}
+	out := filepath.Join(t.TempDir(), "data")
+	if _, err := datasets.Prepare(context.Background(), datasets.Options{Data: in, Out: out, Size: size, Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// testPixels returns the test split's photos as float32 NCHW 0..255.
+func testPixels(t *testing.T, dataDir string) ([]float32, int) {
+	t.Helper()
+	src, err := openImages(dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.close()
+	n := src.len(Test)
+	rows := make([]int, n)
+	for i := range rows {
+		rows[i] = i
+	}
+	x, y := make([]float32, n*3*src.size*src.size), make([]float32, n)
+	if err := src.read(Test, rows, x, y, nil); err != nil {
+		t.Fatal(err)
+	}
+	for i := range x {
+		x[i] = float32(math.Round(float64(x[i] / ImageScale)))
+	}
+	return x, src.size
+}
+
+// checkModel runs the run's model.onnx on the test photos with onnxruntime and compares
+// with the run's predictions.npy.
+func checkModel(t *testing.T, env *ort.Env, res *Result, dataDir string) {
+	t.Helper()
+	onnxtest.CheckModel(t, res.ModelPath)
+	x, size := testPixels(t, dataDir)
+	n := len(x) / (3 * size * size)
+	s, err := env.NewSessionFromFile(res.ModelPath, ort.SessionOptions{Provider: ort.ProviderCPU, Inputs: []string{InputImage}, Outputs: []string{OutputProb}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got, _, err := s.RunFloat32(x, int64(n), 3, int64(size), int64(size))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _, err := npy.ReadFile[float32](filepath.Join(res.Dir, "predictions.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("onnxruntime gave %d probabilities, predictions.npy holds %d", len(got), len(want))
+	}
+	var maxDiff float64
+	for i := range got {
+		maxDiff = math.Max(maxDiff, math.Abs(float64(got[i]-want[i])))
+	}
+	t.Logf("%s: %d test photos, accuracy %.3f, max |onnxruntime - gorgonia| = %.2g", filepath.Base(res.Dir), n, res.TestAcc, maxDiff)
+	if maxDiff > 1e-5 {
+		t.Errorf("model.onnx on onnxruntime and Gorgonia differ by up to %g", maxDiff)
+	}
+}
+
+// TestRealPhotos trains a from-scratch CNN and a transfer head (on vgg16-random features)
+// on real photos, and checks each exported model.onnx against Gorgonia's test predictions.
+func TestRealPhotos(t *testing.T) {
+	env := openORT(t)
+	dataDir := preparePhotos(t, 60, 32)
+	runs := t.TempDir()
+
+	t.Run("cnn", func(t *testing.T) {
+		arch, err := Arch("vgg3-dropout-bn-aug")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := TrainCNN(context.Background(), dataDir, arch, Config{RunsDir: runs, Epochs: 2, Batch: 16, Seed: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkModel(t, env, res, dataDir)
+	})
+
+	t.Run("head", func(t *testing.T) {
+		bopts := backbones.Options{InputSize: 32, Seed: 1}
+		fr, err := features.Extract(context.Background(), features.Options{Backbone: "vgg16-random", Backbones: bopts, Data: dataDir, Provider: "cpu"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bb, err := backbones.Load(context.Background(), "vgg16-random", bopts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		full, err := bb.WithPreprocess()
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := TrainHead(context.Background(), fr.Dir, Config{RunsDir: runs, Epochs: 3, Batch: 16, Seed: 1,
+			Backbone: &Backbone{Name: bb.Spec.Name, Model: full, Output: bb.Output}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkModel(t, env, res, dataDir)
+	})
+}
