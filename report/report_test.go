@@ -42,6 +42,27 @@ func (f fakePhotos) Image(i int, dst []uint8) ([]uint8, error) {
 
 func (f fakePhotos) File(i int) string { return fmt.Sprintf("train/cat.%d.jpg", i) }
 
+// Split returns the test split: rows 1, 4, 7, ... (200 of them).
+func (f fakePhotos) Split(name string) []int64 {
+	if name != "test" {
+		return nil
+	}
+	s := make([]int64, 200)
+	for i := range s {
+		s[i] = int64(3*i + 1)
+	}
+	return s
+}
+
+// Labels gives test photo i (row 3i+1) the label i%2, like fakeRun.
+func (f fakePhotos) Labels() []uint8 {
+	l := make([]uint8, 1000)
+	for j := 1; j < len(l); j += 3 {
+		l[j] = uint8((j - 1) / 3 % 2)
+	}
+	return l
+}
+
 func (f fakePhotos) Close() error { *f.closed++; return nil }
 
 // fakeRun builds a consistent run: test predictions drawn so that about skill of them
@@ -67,7 +88,8 @@ func fakeRun(t *testing.T, dir, name, arch, kind string, skill float64, epochs i
 		},
 	}
 	if kind == Transfer {
-		r.Backbone, r.Weights = "vgg16", "imagenet"
+		r.Backbone, r.Weights, r.Features = "vgg16", "imagenet", "/data/prepared/features/vgg16"
+		r.Environment.ORTVersion, r.Environment.Provider, r.Environment.FeaturesPerSec = "1.30.0", "cpu", 6.5
 		r.Layers = append([]Layer{{Name: "vgg16", Kind: "backbone", OutShape: []int{512, 2, 2}, Frozen: 14714688}}, r.Layers[4:]...)
 	}
 	for e := 1; e <= epochs; e++ {
@@ -89,7 +111,6 @@ func fakeRun(t *testing.T, dir, name, arch, kind string, skill float64, epochs i
 		}
 		r.Labels = append(r.Labels, l)
 		r.Probs = append(r.Probs, float32(p))
-		r.Index = append(r.Index, int64(3*i+1))
 	}
 	if err := Save(r); err != nil {
 		t.Fatal(err)
@@ -106,20 +127,21 @@ func opts() (Options, *int) {
 }
 
 func TestSaveLoad(t *testing.T) {
-	dir := t.TempDir()
+	dir := filepath.Join(t.TempDir(), "vgg3-1")
 	want := fakeRun(t, dir, "vgg3-1", "vgg3", Scratch, 0.8, 5, 1)
 	got, err := Load(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got.Name != want.Name || got.Arch != want.Arch || len(got.Layers) != len(want.Layers) ||
-		len(got.History.Epochs) != 5 || got.History.BestEpoch != 5 || len(got.Probs) != 200 || got.Index[3] != 10 {
-		t.Fatalf("loaded %+v", got)
+		len(got.History.Epochs) != 5 || got.History.BestEpoch != 5 || len(got.Probs) != 200 || got.Kind != Scratch || got.Weights != "none" || got.InputSize != 64 {
+		t.Fatalf("loaded %s %s %s %s %d, %d layers, %d epochs (best %d), %d predictions", got.Name, got.Arch, got.Kind, got.Weights, got.InputSize,
+			len(got.Layers), len(got.History.Epochs), got.History.BestEpoch, len(got.Probs))
 	}
 	if got.Test == nil || got.Test.Accuracy != want.Test.Accuracy || got.Test.ClassificationReport != want.Test.ClassificationReport {
 		t.Errorf("test metrics changed on the way: %+v", got.Test)
 	}
-	if got.Config["optimizer"] != "adam" {
+	if got.Config["optimizer"] != "adam" || got.Environment.BLAS != "openblas" || got.Environment.GoVersion != "go1.26" || !got.Created.Equal(want.Created) {
 		t.Errorf("config %v", got.Config)
 	}
 	// Without metrics.json, Load scores the predictions itself.
@@ -145,6 +167,10 @@ func TestLoadErrors(t *testing.T) {
 		t.Errorf("broken config: %v", err)
 	}
 	r := &Run{Dir: t.TempDir(), Probs: []float32{0.5}, Labels: nil}
+	if err := Save(r); err == nil {
+		t.Error("saved predictions without labels")
+	}
+	r = &Run{}
 	if err := Save(r); err == nil {
 		t.Error("saved predictions without labels")
 	}
@@ -390,4 +416,68 @@ func TestFormatting(t *testing.T) {
 		}
 	}
 	_ = metrics.Dog
+}
+
+// TestLoadTrainingFormat reads a head run folder written the way finetune writes it
+// (docs/training.md), by hand.
+func TestLoadTrainingFormat(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "head-20261124-150000")
+	os.MkdirAll(dir, 0o755)
+	files := map[string]string{
+		ConfigFile: `{"kind": "head", "arch": "head", "layers": "flatten,dense:128:relu,dropout:0.5,dense:1:sigmoid",
+  "input_shape": [512, 7, 7], "data": "/d/features/vgg16", "epochs": 10, "batch": 32, "optimizer": "sgd",
+  "lr": 0.001, "momentum": 0.9, "patience": 0, "seed": 1, "layout": "NCHW",
+  "features": {"format": 1, "backbone": "vgg16", "input_size": 224, "data": "/d", "provider": "cpu",
+    "onnxruntime_version": "1.30.0", "images_per_second": 6.4, "dtype": "float32"},
+  "backbone": "vgg16", "started": "2026-11-24T15:00:00Z", "go": "go1.26.8", "engine": "gorgonia v0.9.18 float32"}`,
+		ModelFile: `{"arch": "head", "layers": "flatten,dense:128:relu,dropout:0.5,dense:1:sigmoid", "input_shape": [512, 7, 7],
+  "table": [{"name": "flatten", "spec": "flatten", "output_shape": [25088], "params": 0, "frozen": 0},
+    {"name": "dense1", "spec": "dense:128:relu", "output_shape": [128], "params": 3211392, "frozen": 0},
+    {"name": "dropout1", "spec": "dropout:0.5", "output_shape": [128], "params": 0, "frozen": 0},
+    {"name": "dense2", "spec": "dense:1:sigmoid", "output_shape": [1], "params": 129, "frozen": 0}],
+  "params": 3211521, "non_trainable": 0, "backbone": "vgg16", "backbone_params": 14714688}`,
+		HistoryFile: `{"epochs": [{"epoch": 1, "train_loss": 0.3, "train_accuracy": 0.88, "valid_loss": 0.2, "valid_accuracy": 0.93,
+  "seconds": 12.5, "images_per_second": 640, "best": true}], "best_epoch": 1, "best_valid_loss": 0.2,
+  "best_valid_accuracy": 0.93, "stopped_early": false}`,
+	}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Kind != Transfer || r.Arch != "vgg16-head" || r.Backbone != "vgg16" || r.Weights != "imagenet" ||
+		r.Data != "/d" || r.Features != "/d/features/vgg16" || r.InputSize != 224 {
+		t.Errorf("run %s: kind %s arch %s backbone %s weights %s data %s features %s size %d", r.Name, r.Kind, r.Arch, r.Backbone, r.Weights, r.Data, r.Features, r.InputSize)
+	}
+	if tr, fr, other := r.Params(); tr != 3211521 || fr != 14714688 || other != 0 {
+		t.Errorf("params %d trainable, %d frozen, %d other", tr, fr, other)
+	}
+	if len(r.Layers) != 5 || r.Layers[0].Kind != "backbone" || !r.Layers[0].IsFrozen() || r.Layers[2].LayerKind() != "dense" {
+		t.Errorf("layers %+v", r.Layers)
+	}
+	if e := r.History.Epochs; len(e) != 1 || e[0].ValidAcc != 0.93 || e[0].ImagesPerSec != 640 || r.History.BestEpoch != 1 {
+		t.Errorf("history %+v", r.History)
+	}
+	if r.Environment.Engine != "gorgonia v0.9.18 float32" || r.Environment.ORTVersion != "1.30.0" || r.Environment.FeaturesPerSec != 6.4 {
+		t.Errorf("environment %+v", r.Environment)
+	}
+	if r.Config["optimizer"] != "sgd" || r.Config["layers"] == nil || r.Config["kind"] != nil {
+		t.Errorf("config %v", r.Config)
+	}
+	if r.Test != nil {
+		t.Error("test metrics without predictions")
+	}
+	if err := WriteRun(r, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	html := read(t, filepath.Join(dir, HTMLFile))
+	for _, s := range []string{"97.6 %", "14,714,688 frozen", "not scored on the test split", "6.4 images/s"} {
+		if !strings.Contains(html, s) {
+			t.Errorf("report lacks %q", s)
+		}
+	}
 }

@@ -15,90 +15,88 @@ import (
 	"github.com/catdog-ml/catdog/metrics"
 )
 
-// The files of a run folder. docs/reports.md describes each.
+// The files of a run folder. The training engine writes the first five (docs/training.md);
+// this package adds metrics.json and the documents (docs/reports.md).
 const (
 	ConfigFile      = "config.json"
-	LayersFile      = "layers.json"
+	ModelFile       = "model.json"
 	HistoryFile     = "history.json"
+	PredictionsFile = "predictions.npy" // float32 (N,): probability of cat per test photo, split order
+	LabelsFile      = "labels.npy"      // uint8 (N,): true label per test photo, 0 dog, 1 cat
 	MetricsFile     = "metrics.json"
-	PredictionsFile = "predictions.npy"        // float32 (N,): probability of cat per test photo
-	LabelsFile      = "predictions_labels.npy" // uint8 (N,): true label per test photo, 0 dog, 1 cat
-	IndexFile       = "predictions_index.npy"  // int64 (N,): the photo's row in the prepared dataset
 	MarkdownFile    = "report.md"
 	HTMLFile        = "report.html"
 )
 
 // Run kinds.
 const (
-	Scratch  = "scratch"  // a network trained from random weights on the photos
-	Transfer = "transfer" // a head trained on a frozen backbone's features
+	Scratch  = "scratch"  // a network trained from random weights on the photos ("cnn")
+	Transfer = "transfer" // a head trained on a frozen backbone's features ("head")
 )
 
 // Run is everything a run folder records about one trained model.
 type Run struct {
-	// Dir is the run folder (not stored).
-	Dir string `json:"-"`
-
-	// Name names the run ("vgg3-20261124-1502"), Arch the architecture ("vgg3",
-	// "vgg16-head"), Kind Scratch or Transfer.
-	Name string `json:"name"`
-	Arch string `json:"arch"`
-	Kind string `json:"kind"`
-	// Description says in words what the architecture is.
-	Description string `json:"description,omitempty"`
-	// Backbone names the frozen backbone of a transfer run ("vgg16"), Weights where its
-	// weights come from: "imagenet", "random" or "none" (scratch runs).
-	Backbone string `json:"backbone,omitempty"`
-	Weights  string `json:"weights,omitempty"`
-	// Data is the prepared dataset folder the run was trained on; InputSize the side of
-	// its square photos.
-	Data      string `json:"data,omitempty"`
-	InputSize int    `json:"input_size,omitempty"`
+	// Dir is the run folder; Name its base name ("vgg3-20261124-150200").
+	Dir  string
+	Name string
+	// Arch is the architecture ("vgg3"; "vgg16-head" for a head on vgg16), Kind Scratch
+	// or Transfer, Description the architecture in words (optional).
+	Arch        string
+	Kind        string
+	Description string
+	// Backbone names the frozen backbone of a transfer run, Weights where its weights
+	// come from: "imagenet", "random", "pretrained", or "none" (scratch runs).
+	Backbone string
+	Weights  string
+	// Data is the prepared dataset folder the photos come from; Features the features
+	// folder a head trained on; InputSize the side of the square photos.
+	Data      string
+	Features  string
+	InputSize int
 	// Created is when training started.
-	Created time.Time `json:"created"`
-	// Config holds the training settings (epochs, batch, optimizer, learning rate,
-	// augmentation, seed, ...), written as given.
-	Config map[string]any `json:"config,omitempty"`
+	Created time.Time
+	// Config holds the other training settings of config.json (epochs, batch,
+	// optimizer, lr, augment, seed, ...), as written.
+	Config map[string]any
 	// Environment is the machine and software the run used.
-	Environment Environment `json:"environment"`
-
-	// Layers is the layer table (layers.json).
-	Layers []Layer `json:"-"`
+	Environment Environment
+	// Layers is the layer table (model.json), a frozen backbone first.
+	Layers []Layer
 	// History is the per-epoch record (history.json).
-	History History `json:"-"`
+	History History
 	// Test scores the model on the test split (metrics.json); nil until evaluated.
-	Test *metrics.Report `json:"-"`
-	// Probs, Labels and Index are the test predictions: probability of cat, true label
-	// and row in the prepared dataset of every test photo (Index may be empty).
-	Probs  []float32 `json:"-"`
-	Labels []uint8   `json:"-"`
-	Index  []int64   `json:"-"`
+	Test *metrics.Report
+	// Probs and Labels are the test predictions: probability of cat and true label of
+	// the first len(Probs) photos of the dataset's test split, in its order.
+	Probs  []float32
+	Labels []uint8
 }
 
 // Environment describes where a run trained.
 type Environment struct {
-	GoVersion   string `json:"go_version,omitempty"`
-	OS          string `json:"os,omitempty"`     // runtime.GOOS/GOARCH
-	CPU         string `json:"cpu,omitempty"`    // model name
-	Cores       int    `json:"cores,omitempty"`  // runtime.NumCPU
-	Engine      string `json:"engine,omitempty"` // "gorgonia", "onnxruntime", ...
-	BLAS        string `json:"blas,omitempty"`   // "openblas", "gonum"
-	ORTVersion  string `json:"ort_version,omitempty"`
-	Provider    string `json:"execution_provider,omitempty"` // "cpu", "cuda"
-	Threads     int    `json:"threads,omitempty"`
-	CatdogBuild string `json:"catdog_version,omitempty"`
+	GoVersion string `json:"go_version,omitempty"`
+	OS        string `json:"os,omitempty"`
+	CPU       string `json:"cpu,omitempty"`
+	Cores     int    `json:"cores,omitempty"`
+	Engine    string `json:"engine,omitempty"` // training engine: "gorgonia v0.9.18 float32"
+	BLAS      string `json:"blas,omitempty"`
+	// ORTVersion, Provider and FeaturesPerSec describe the backbone's feature
+	// extraction on onnxruntime (transfer runs).
+	ORTVersion     string  `json:"onnxruntime_version,omitempty"`
+	Provider       string  `json:"provider,omitempty"`
+	Threads        int     `json:"threads,omitempty"`
+	FeaturesPerSec float64 `json:"features_images_per_second,omitempty"`
 }
 
-// Layer is one row of a model's layer table. Its JSON form is the one finetune's layer
-// table writes.
+// Layer is one row of a model's layer table, as finetune writes it in model.json.
 type Layer struct {
 	Name string `json:"name"`
-	// Kind is what the layer does: conv, relu, maxpool, dropout, batchnorm, flatten,
-	// dense, sigmoid, gap, residual, backbone, input. When empty it is read from Spec.
+	// Kind is what the layer does (conv, relu, maxpool, dropout, batchnorm, flatten,
+	// dense, sigmoid, gap, residual, backbone); when empty it is read from Spec.
 	Kind string `json:"kind,omitempty"`
 	// Spec is the layer in finetune's spec syntax ("conv:32:3:1").
 	Spec string `json:"spec,omitempty"`
-	// OutShape is the output shape per sample (C, H, W or units).
+	// OutShape is the output shape per sample.
 	OutShape []int `json:"output_shape"`
 	// Params counts trainable values, Frozen the others (frozen weights, batch-norm
 	// running statistics).
@@ -112,6 +110,9 @@ func (l Layer) LayerKind() string {
 		return l.Kind
 	}
 	k, _, _ := strings.Cut(l.Spec, ":")
+	if k == "bn" {
+		return "batchnorm"
+	}
 	return k
 }
 
@@ -128,25 +129,28 @@ func (l Layer) Shape() string {
 	return strings.Join(s, "×")
 }
 
-// History is the per-epoch record of training.
+// History is the per-epoch record of training (history.json).
 type History struct {
 	Epochs []Epoch `json:"epochs"`
 	// BestEpoch is the epoch whose weights the model kept (0 if not recorded).
-	BestEpoch int `json:"best_epoch,omitempty"`
-	// Stopped says why training ended ("early stopping: no better validation loss for 5
-	// epochs", "max epochs").
-	Stopped string `json:"stopped,omitempty"`
+	BestEpoch     int     `json:"best_epoch,omitempty"`
+	BestValidLoss float64 `json:"best_valid_loss,omitempty"`
+	BestValidAcc  float64 `json:"best_valid_accuracy,omitempty"`
+	StoppedEarly  bool    `json:"stopped_early,omitempty"`
+	// ResumedAt lists the epochs after which the run was interrupted and resumed.
+	ResumedAt []int `json:"resumed_at,omitempty"`
 }
 
 // Epoch is one epoch of training.
 type Epoch struct {
 	Epoch        int     `json:"epoch"`
 	TrainLoss    float64 `json:"train_loss"`
-	TrainAcc     float64 `json:"train_acc"`
+	TrainAcc     float64 `json:"train_accuracy"`
 	ValidLoss    float64 `json:"valid_loss"`
-	ValidAcc     float64 `json:"valid_acc"`
+	ValidAcc     float64 `json:"valid_accuracy"`
 	Seconds      float64 `json:"seconds"`
-	ImagesPerSec float64 `json:"images_per_sec"`
+	ImagesPerSec float64 `json:"images_per_second"`
+	Best         bool    `json:"best,omitempty"`
 }
 
 // Seconds is the training time: the sum of the epochs' seconds.
@@ -201,91 +205,136 @@ func (r *Run) Evaluate() error {
 	return nil
 }
 
-// Save writes the run's files into r.Dir (created if needed), each atomically: config,
-// layers, history, and, when there are test predictions, metrics (computed by Evaluate
-// if r.Test is nil) and the predictions arrays.
-func Save(r *Run) error {
-	if r.Dir == "" {
-		return errors.New("report: saving a run without a folder")
-	}
-	if len(r.Labels) != len(r.Probs) || (len(r.Index) > 0 && len(r.Index) != len(r.Probs)) {
-		return fmt.Errorf("report: run %s has %d probabilities, %d labels and %d indices", r.Name, len(r.Probs), len(r.Labels), len(r.Index))
-	}
-	if err := os.MkdirAll(r.Dir, 0o755); err != nil {
-		return fmt.Errorf("report: %w", err)
-	}
-	if r.Test == nil && len(r.Probs) > 0 {
-		if err := r.Evaluate(); err != nil {
-			return err
-		}
-	}
-	files := []struct {
-		name string
-		v    any
-		skip bool
-	}{
-		{ConfigFile, r, false},
-		{LayersFile, r.Layers, r.Layers == nil},
-		{HistoryFile, r.History, false},
-		{MetricsFile, r.Test, r.Test == nil},
-	}
-	for _, f := range files {
-		if f.skip {
-			continue
-		}
-		if err := writeJSON(filepath.Join(r.Dir, f.name), f.v); err != nil {
-			return err
-		}
-	}
-	if len(r.Probs) == 0 {
-		return nil
-	}
-	n := len(r.Probs)
-	if err := npy.WriteFile(filepath.Join(r.Dir, PredictionsFile), []int{n}, r.Probs); err != nil {
-		return fmt.Errorf("report: %w", err)
-	}
-	if err := npy.WriteFile(filepath.Join(r.Dir, LabelsFile), []int{n}, r.Labels); err != nil {
-		return fmt.Errorf("report: %w", err)
-	}
-	if len(r.Index) > 0 {
-		if err := npy.WriteFile(filepath.Join(r.Dir, IndexFile), []int{n}, r.Index); err != nil {
-			return fmt.Errorf("report: %w", err)
-		}
-	}
-	return nil
+// diskConfig is the part of config.json the report reads by name (finetune's runConfig
+// plus optional fields); every other key lands in Run.Config.
+type diskConfig struct {
+	Kind        string          `json:"kind"`
+	Arch        string          `json:"arch"`
+	Description string          `json:"description,omitempty"`
+	Data        string          `json:"data"`
+	Input       []int           `json:"input_shape,omitempty"`
+	Features    json.RawMessage `json:"features,omitempty"`
+	Backbone    string          `json:"backbone,omitempty"`
+	Weights     string          `json:"weights,omitempty"`
+	Started     time.Time       `json:"started"`
+	Go          string          `json:"go,omitempty"`
+	Engine      string          `json:"engine,omitempty"`
+	Environment *Environment    `json:"environment,omitempty"`
 }
 
-func writeJSON(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return fmt.Errorf("report: encoding %s: %w", filepath.Base(path), err)
-	}
-	return atomicfile.WriteFile(path, append(b, '\n'), 0o644)
+// diskFeatures is what the report reads of a features folder's features.json.
+type diskFeatures struct {
+	Backbone      string  `json:"backbone"`
+	RandomWeights bool    `json:"random_weights,omitempty"`
+	InputSize     int     `json:"input_size"`
+	Data          string  `json:"data"`
+	Provider      string  `json:"provider,omitempty"`
+	ORTVersion    string  `json:"onnxruntime_version,omitempty"`
+	ImagesPerSec  float64 `json:"images_per_second,omitempty"`
+}
+
+// diskModel is model.json.
+type diskModel struct {
+	Arch           string  `json:"arch"`
+	Layers         string  `json:"layers,omitempty"`
+	Input          []int   `json:"input_shape"`
+	Table          []Layer `json:"table"`
+	Params         int     `json:"params"`
+	NonTrainable   int     `json:"non_trainable"`
+	Backbone       string  `json:"backbone,omitempty"`
+	BackboneParams int     `json:"backbone_params,omitempty"`
 }
 
 // Load reads a run folder. config.json must be there; the other files are read when
-// present (a run stopped early may lack some). Test metrics missing from metrics.json
-// are computed from the predictions.
+// present (a run still training lacks some). Test metrics missing from metrics.json are
+// computed from the predictions.
 func Load(dir string) (*Run, error) {
-	r := &Run{}
-	if err := readJSON(filepath.Join(dir, ConfigFile), r); err != nil {
-		return nil, err
+	b, err := os.ReadFile(filepath.Join(dir, ConfigFile))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("report: %s is not a run folder: %w", dir, err)
+		}
+		return nil, fmt.Errorf("report: %w", err)
 	}
-	r.Dir = dir
-	if r.Name == "" {
-		r.Name = filepath.Base(dir)
+	var c diskConfig
+	all := map[string]any{}
+	if err := json.Unmarshal(b, &c); err != nil {
+		return nil, fmt.Errorf("report: reading %s: %w", filepath.Join(dir, ConfigFile), err)
 	}
-	if err := readOptionalJSON(filepath.Join(dir, LayersFile), &r.Layers); err != nil {
+	if err := json.Unmarshal(b, &all); err != nil {
+		return nil, fmt.Errorf("report: reading %s: %w", filepath.Join(dir, ConfigFile), err)
+	}
+	for _, k := range []string{"kind", "arch", "description", "data", "features", "backbone", "weights", "started", "go", "engine", "environment"} {
+		delete(all, k)
+	}
+	r := &Run{Dir: dir, Name: filepath.Base(dir), Arch: c.Arch, Description: c.Description, Backbone: c.Backbone,
+		Weights: c.Weights, Data: c.Data, Created: c.Started, Config: all}
+	if c.Environment != nil {
+		r.Environment = *c.Environment
+	}
+	if c.Go != "" {
+		r.Environment.GoVersion = c.Go
+	}
+	if c.Engine != "" {
+		r.Environment.Engine = c.Engine
+	}
+	switch c.Kind {
+	case "cnn", Scratch:
+		r.Kind = Scratch
+		if len(c.Input) == 3 {
+			r.InputSize = c.Input[1]
+		}
+	case "head", Transfer:
+		r.Kind = Transfer
+		r.Features, r.Data = c.Data, ""
+	default:
+		r.Kind = c.Kind
+	}
+	if len(c.Features) > 0 {
+		var f diskFeatures
+		if err := json.Unmarshal(c.Features, &f); err != nil {
+			return nil, fmt.Errorf("report: reading the features of %s: %w", filepath.Join(dir, ConfigFile), err)
+		}
+		r.Data, r.InputSize = f.Data, f.InputSize
+		if r.Backbone == "" {
+			r.Backbone = f.Backbone
+		}
+		if r.Weights == "" && f.RandomWeights {
+			r.Weights = "random"
+		}
+		r.Environment.Provider, r.Environment.ORTVersion, r.Environment.FeaturesPerSec = f.Provider, f.ORTVersion, f.ImagesPerSec
+	}
+	if r.Kind == Transfer {
+		if r.Arch == "head" && r.Backbone != "" {
+			r.Arch = r.Backbone + "-head"
+		}
+		if r.Weights == "" {
+			r.Weights = backboneWeights(r.Backbone)
+		}
+	} else if r.Weights == "" {
+		r.Weights = "none"
+	}
+	var m diskModel
+	if ok, err := readOptional(filepath.Join(dir, ModelFile), &m); err != nil {
 		return nil, err
+	} else if ok {
+		r.Layers = m.Table
+		if m.BackboneParams > 0 {
+			name := m.Backbone
+			if name == "" {
+				name = "backbone"
+			}
+			r.Layers = append([]Layer{{Name: name, Kind: "backbone", OutShape: m.Input, Frozen: m.BackboneParams}}, r.Layers...)
+		}
 	}
 	if err := readHistory(filepath.Join(dir, HistoryFile), &r.History); err != nil {
 		return nil, err
 	}
-	var m metrics.Report
-	if ok, err := readOptional(filepath.Join(dir, MetricsFile), &m); err != nil {
+	var met metrics.Report
+	if ok, err := readOptional(filepath.Join(dir, MetricsFile), &met); err != nil {
 		return nil, err
 	} else if ok {
-		r.Test = &m
+		r.Test = &met
 	}
 	if err := r.loadPredictions(dir); err != nil {
 		return nil, err
@@ -296,6 +345,19 @@ func Load(dir string) (*Run, error) {
 		}
 	}
 	return r, nil
+}
+
+// backboneWeights guesses where a backbone's weights come from by its registry name.
+func backboneWeights(backbone string) string {
+	switch {
+	case strings.HasSuffix(backbone, "-random"):
+		return "random"
+	case backbone == "vgg16":
+		return "imagenet"
+	case backbone == "":
+		return ""
+	}
+	return "pretrained"
 }
 
 func (r *Run) loadPredictions(dir string) error {
@@ -315,45 +377,22 @@ func (r *Run) loadPredictions(dir string) error {
 		return fmt.Errorf("report: run %s: predictions of shape %v and labels of shape %v; want two (N,) arrays", dir, shape, lshape)
 	}
 	r.Probs, r.Labels = probs, labels
-	ip := filepath.Join(dir, IndexFile)
-	if _, err := os.Stat(ip); err == nil {
-		idx, ishape, err := npy.ReadFile[int64](ip)
-		if err != nil {
-			return fmt.Errorf("report: run %s: %w", dir, err)
-		}
-		if len(ishape) != 1 || ishape[0] != shape[0] {
-			return fmt.Errorf("report: run %s: index of shape %v for %d predictions", dir, ishape, shape[0])
-		}
-		r.Index = idx
-	}
 	return nil
 }
 
-func readJSON(path string, v any) error {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("report: %s is not a run folder: %w", filepath.Dir(path), err)
-		}
-		return fmt.Errorf("report: %w", err)
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("report: reading %s: %w", path, err)
-	}
-	return nil
-}
-
-// readOptional reads path into v if it exists.
+// readOptional reads the JSON file path into v if it exists.
 func readOptional(path string, v any) (bool, error) {
-	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
-	return true, readJSON(path, v)
-}
-
-func readOptionalJSON(path string, v any) error {
-	_, err := readOptional(path, v)
-	return err
+	if err != nil {
+		return false, fmt.Errorf("report: %w", err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return false, fmt.Errorf("report: reading %s: %w", path, err)
+	}
+	return true, nil
 }
 
 // readHistory reads history.json: the History object, or a bare list of epochs.
@@ -374,4 +413,101 @@ func readHistory(path string, h *History) error {
 		return fmt.Errorf("report: reading %s: %w", path, err)
 	}
 	return nil
+}
+
+// Save writes a run folder in the training engine's format (docs/training.md) into
+// r.Dir, each file atomically: config.json, model.json, history.json, and when there
+// are test predictions, predictions.npy, labels.npy and metrics.json. It is for programs
+// that train models by other means and want catdog's reports (and for tests).
+func Save(r *Run) error {
+	if r.Dir == "" {
+		return errors.New("report: saving a run without a folder")
+	}
+	if len(r.Labels) != len(r.Probs) {
+		return fmt.Errorf("report: run %s has %d probabilities but %d labels", r.Name, len(r.Probs), len(r.Labels))
+	}
+	if err := os.MkdirAll(r.Dir, 0o755); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	cfg := map[string]any{}
+	for k, v := range r.Config {
+		cfg[k] = v
+	}
+	env := r.Environment
+	kind := r.Kind
+	switch kind {
+	case Scratch:
+		kind = "cnn"
+		if r.InputSize > 0 {
+			cfg["input_shape"] = []int{3, r.InputSize, r.InputSize}
+		}
+		cfg["data"] = r.Data
+	case Transfer:
+		kind = "head"
+		cfg["data"] = r.Features
+		cfg["features"] = diskFeatures{Backbone: r.Backbone, RandomWeights: r.Weights == "random", InputSize: r.InputSize,
+			Data: r.Data, Provider: env.Provider, ORTVersion: env.ORTVersion, ImagesPerSec: env.FeaturesPerSec}
+	}
+	cfg["kind"], cfg["arch"], cfg["started"], cfg["go"], cfg["engine"] = kind, r.Arch, r.Created, env.GoVersion, env.Engine
+	for k, v := range map[string]string{"description": r.Description, "backbone": r.Backbone, "weights": r.Weights} {
+		if v != "" {
+			cfg[k] = v
+		}
+	}
+	env.GoVersion, env.Engine = "", ""
+	if env != (Environment{}) {
+		cfg["environment"] = env
+	}
+	m := diskModel{Arch: r.Arch, Backbone: r.Backbone}
+	for _, l := range r.Layers {
+		if l.Kind == "backbone" && l.IsFrozen() {
+			m.BackboneParams += l.Frozen
+			m.Input = l.OutShape
+			continue
+		}
+		m.Table = append(m.Table, l)
+		m.Params += l.Params
+		m.NonTrainable += l.Frozen
+	}
+	if r.Test == nil && len(r.Probs) > 0 {
+		if err := r.Evaluate(); err != nil {
+			return err
+		}
+	}
+	files := []struct {
+		name string
+		v    any
+		skip bool
+	}{
+		{ConfigFile, cfg, false},
+		{ModelFile, m, r.Layers == nil},
+		{HistoryFile, r.History, false},
+		{MetricsFile, r.Test, r.Test == nil},
+	}
+	for _, f := range files {
+		if f.skip {
+			continue
+		}
+		if err := writeJSON(filepath.Join(r.Dir, f.name), f.v); err != nil {
+			return err
+		}
+	}
+	if len(r.Probs) == 0 {
+		return nil
+	}
+	if err := npy.WriteFile(filepath.Join(r.Dir, PredictionsFile), []int{len(r.Probs)}, r.Probs); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	if err := npy.WriteFile(filepath.Join(r.Dir, LabelsFile), []int{len(r.Labels)}, r.Labels); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	return nil
+}
+
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("report: encoding %s: %w", filepath.Base(path), err)
+	}
+	return atomicfile.WriteFile(path, append(b, '\n'), 0o644)
 }

@@ -23,6 +23,10 @@ type Photos interface {
 	Size() int
 	// Image reads row i (Size×Size×3 RGB, HWC) into dst, grown if needed.
 	Image(i int, dst []uint8) ([]uint8, error)
+	// Split returns the rows of a split ("test"), in order.
+	Split(name string) []int64
+	// Labels returns every row's label.
+	Labels() []uint8
 	Close() error
 }
 
@@ -61,6 +65,11 @@ func WriteRun(r *Run, opts Options) error {
 	for _, f := range v.figures() {
 		if err := atomicfile.WriteFile(filepath.Join(r.Dir, f.File), f.PNG, 0o644); err != nil {
 			return fmt.Errorf("report: %w", err)
+		}
+	}
+	if r.Test != nil && missing(filepath.Join(r.Dir, MetricsFile)) {
+		if err := writeJSON(filepath.Join(r.Dir, MetricsFile), r.Test); err != nil {
+			return err
 		}
 	}
 	return writeDocs(r.Dir, MarkdownFile, HTMLFile, "run", v)
@@ -161,7 +170,11 @@ func buildRunView(r *Run, opts Options) (*runView, error) {
 	if ref, ok := ReferenceFor(r); ok {
 		v.Reference = fmt.Sprintf("%s: %s, %s.", ref.Source, ref.Model, pct(ref.Accuracy))
 	}
-	v.Config = []kv{{"data", orDash(r.Data)}, {"input size", sizeText(r.InputSize)}, {"created", timeText(r.Created)}}
+	v.Config = []kv{{"data", orDash(r.Data)}}
+	if r.Features != "" {
+		v.Config = append(v.Config, kv{"features", r.Features})
+	}
+	v.Config = append(v.Config, kv{"input size", sizeText(r.InputSize)}, kv{"started", timeText(r.Created)})
 	keys := make([]string, 0, len(r.Config))
 	for k := range r.Config {
 		keys = append(keys, k)
@@ -174,11 +187,14 @@ func buildRunView(r *Run, opts Options) (*runView, error) {
 	for _, p := range []kv{
 		{"Go", e.GoVersion}, {"OS", e.OS}, {"CPU", e.CPU}, {"cores", intText(e.Cores)},
 		{"engine", e.Engine}, {"BLAS", e.BLAS}, {"onnxruntime", e.ORTVersion},
-		{"execution provider", e.Provider}, {"threads", intText(e.Threads)}, {"catdog", e.CatdogBuild},
+		{"execution provider", e.Provider}, {"threads", intText(e.Threads)},
 	} {
 		if p.Value != "" {
 			v.Env = append(v.Env, p)
 		}
+	}
+	if e.FeaturesPerSec > 0 {
+		v.Env = append(v.Env, kv{"feature extraction", fmt.Sprintf("%.1f images/s", e.FeaturesPerSec)})
 	}
 	if len(h.Epochs) > 0 {
 		v.Env = append(v.Env, kv{"time per epoch", duration(h.Seconds() / float64(len(h.Epochs)))})
@@ -288,6 +304,48 @@ func (v *runView) test(r *Run, digits int) error {
 	return nil
 }
 
+// wrongPhotos reads the test photos at positions bad of the predictions from the run's
+// dataset and fills in their rows, or says why it cannot.
+func (r *Run) wrongPhotos(bad []int, rows []wrongRow, opts Options) ([]plot.GridImage, string) {
+	switch {
+	case r.Data == "":
+		return nil, "The run does not name its prepared dataset, so the photos cannot be shown."
+	case opts.OpenPhotos == nil:
+		return nil, "Photos are not shown: no dataset reader was given."
+	}
+	ph, err := opts.OpenPhotos(r.Data)
+	if err != nil {
+		return nil, fmt.Sprintf("Photos are not shown: %v.", err)
+	}
+	defer ph.Close()
+	test, all := ph.Split("test"), ph.Labels()
+	if len(test) < len(r.Labels) {
+		return nil, fmt.Sprintf("Photos are not shown: the dataset's test split has %d photos, the run scored %d.", len(test), len(r.Labels))
+	}
+	for i, l := range r.Labels {
+		if j := test[i]; j < 0 || int(j) >= len(all) || all[j] != l {
+			return nil, "Photos are not shown: the dataset's test split does not match the run's labels (was the data prepared again?)."
+		}
+	}
+	type filer interface{ File(i int) string }
+	f, hasFiles := ph.(filer)
+	ims := make([]plot.GridImage, len(bad))
+	for k, i := range bad {
+		row := int(test[i])
+		px, err := ph.Image(row, nil)
+		if err != nil {
+			return nil, fmt.Sprintf("Photos are not shown: %v.", err)
+		}
+		rows[k].Row = fmt.Sprint(row)
+		if hasFiles {
+			rows[k].File = filepath.Base(f.File(row))
+		}
+		ims[k] = plot.GridImage{Pixels: px, Width: ph.Size(), Height: ph.Size(), Highlight: true,
+			Caption: fmt.Sprintf("%s %s\ntrue %s, row %d", rows[k].Predicted, rows[k].Prob, rows[k].Truth, row)}
+	}
+	return ims, ""
+}
+
 // wrong picks the test photos predicted wrong with the highest confidence.
 func (v *runView) wrong(r *Run, opts Options) error {
 	if opts.Wrong < 0 || r.Test == nil || len(r.Probs) == 0 {
@@ -321,45 +379,12 @@ func (v *runView) wrong(r *Run, opts Options) error {
 		if r.Labels[i] == 0 {
 			pred = 1
 		}
-		row := wrongRow{Predicted: label(pred), Prob: fmt.Sprintf("%.3f", conf(i)), Truth: label(int(r.Labels[i]))}
-		if len(r.Index) > 0 {
-			row.Row = fmt.Sprint(r.Index[i])
-		}
-		v.WrongRows = append(v.WrongRows, row)
+		v.WrongRows = append(v.WrongRows, wrongRow{Predicted: label(pred), Prob: fmt.Sprintf("%.3f", conf(i)), Truth: label(int(r.Labels[i]))})
 	}
-	switch {
-	case len(r.Index) == 0:
-		v.Notes["wrong"] = "No dataset rows were recorded (predictions_index.npy), so the photos cannot be shown."
+	ims, why := r.wrongPhotos(bad, v.WrongRows, opts)
+	if why != "" {
+		v.Notes["wrong"] = why
 		return nil
-	case r.Data == "":
-		v.Notes["wrong"] = "The run does not name its prepared dataset, so the photos cannot be shown."
-		return nil
-	case opts.OpenPhotos == nil:
-		v.Notes["wrong"] = "Photos are not shown: no dataset reader was given."
-		return nil
-	}
-	ph, err := opts.OpenPhotos(r.Data)
-	if err != nil {
-		v.Notes["wrong"] = fmt.Sprintf("Photos are not shown: %v.", err)
-		return nil
-	}
-	defer ph.Close()
-	type filer interface{ File(i int) string }
-	f, hasFiles := ph.(filer)
-	ims := make([]plot.GridImage, len(bad))
-	for k, i := range bad {
-		row := int(r.Index[i])
-		px, err := ph.Image(row, nil)
-		if err != nil {
-			v.Notes["wrong"] = fmt.Sprintf("Photos are not shown: %v.", err)
-			return nil
-		}
-		w := v.WrongRows[k]
-		if hasFiles {
-			v.WrongRows[k].File = filepath.Base(f.File(row))
-		}
-		ims[k] = plot.GridImage{Pixels: px, Width: ph.Size(), Height: ph.Size(), Highlight: true,
-			Caption: fmt.Sprintf("%s %s\ntrue %s, row %s", w.Predicted, w.Prob, w.Truth, w.Row)}
 	}
 	png, err := plot.ImageGrid("", 6, 128, ims)
 	if err != nil {
@@ -426,8 +451,11 @@ func epochsText(h History) string {
 	if h.BestEpoch > 0 {
 		s += fmt.Sprintf(", weights of epoch %d kept", h.BestEpoch)
 	}
-	if h.Stopped != "" {
-		s += " (" + h.Stopped + ")"
+	if h.StoppedEarly {
+		s += ", stopped early"
+	}
+	if len(h.ResumedAt) > 0 {
+		s += fmt.Sprintf(", resumed after epoch %v", h.ResumedAt)
 	}
 	return s
 }
