@@ -75,21 +75,41 @@ func openSource(p string) (*source, error) {
 }
 
 func openZip(p string) (*source, error) {
-	zr, err := zip.OpenReader(p)
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, fmt.Errorf("data source: %w", err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("data source: %w", err)
+	}
+	s, err := zipSource(f, st.Size(), p)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	s.close = f.Close
+	return s, nil
+}
+
+// zipSource lists the files of the zip archive in r, read in place.
+func zipSource(r io.ReaderAt, size int64, p string) (*source, error) {
+	zr, err := zip.NewReader(r, size)
 	if err != nil && !errors.Is(err, zip.ErrInsecurePath) {
 		if errors.Is(err, zip.ErrFormat) {
 			return nil, fmt.Errorf("data source %s is neither a folder nor a zip archive: %w", p, err)
 		}
 		return nil, fmt.Errorf("data source %s: %w", p, err)
 	}
-	s := &source{kind: "zip", path: p, close: zr.Close}
+	s := &source{kind: "zip", path: p, close: func() error { return nil }}
 	for _, f := range zr.File {
 		if strings.HasSuffix(f.Name, "/") || f.FileInfo().IsDir() {
 			continue
 		}
 		e := entry{name: f.Name, size: int64(f.UncompressedSize64)}
 		if !safeZipName(f.Name) {
-			e.kind, e.why = SkipUnsafePath, "unsafe path in archive (absolute or with ..)"
+			e.label, e.kind, e.why = -1, SkipUnsafePath, "unsafe path in archive (absolute or with ..)"
 		} else {
 			e.label, e.kind, e.why = labelOf(f.Name)
 		}
@@ -154,7 +174,7 @@ func openFolder(root string) (*source, error) {
 		e := entry{name: filepath.ToSlash(rel)}
 		e.label, e.kind, e.why = labelOf(e.name)
 		if !d.Type().IsRegular() && d.Type()&fs.ModeSymlink == 0 && e.kind == "" {
-			e.kind, e.why = SkipNotImage, "not a regular file"
+			e.label, e.kind, e.why = -1, SkipNotImage, "not a regular file"
 		}
 		e.read = func(buf *bytes.Buffer) error {
 			f, err := os.Open(p)

@@ -1,0 +1,175 @@
+package datasets
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image/color"
+	"os"
+	"path/filepath"
+	"sort"
+	"testing"
+)
+
+// tinyDataset prepares 13 cats and 12 dogs of plain colours at 32x32: cat i is
+// (10*i, 0, 200), dog i is (0, 10*i, 100).
+func tinyDataset(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	files := map[string][]byte{}
+	for i := range 13 {
+		files[fmt.Sprintf("cats/c%02d.png", i)] = synthetic(40, 30, color.RGBA{uint8(10 * i), 0, 200, 255})
+	}
+	for i := range 12 {
+		files[fmt.Sprintf("dogs/d%02d.png", i)] = synthetic(30, 40, color.RGBA{0, uint8(10 * i), 100, 255})
+	}
+	writeFiles(t, dir, files)
+	out := filepath.Join(t.TempDir(), "data")
+	if _, err := Prepare(context.Background(), Options{Data: dir, Out: out, Size: 32, Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestOpenAndBatches(t *testing.T) {
+	out := tinyDataset(t)
+	ds, err := Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ds.Close()
+	if ds.Len() != 25 || ds.Size() != 32 || len(ds.Labels()) != 25 || ds.Manifest().Kept != 25 {
+		t.Fatalf("Len %d Size %d", ds.Len(), ds.Size())
+	}
+	total := 0
+	for _, s := range SplitNames() {
+		total += len(ds.Split(s))
+	}
+	if total != 25 || ds.Split("nope") != nil {
+		t.Fatalf("splits hold %d rows", total)
+	}
+	// Every row holds its file's colour.
+	for i := range ds.Len() {
+		img, err := ds.Image(i, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		var want [3]uint8
+		if _, err := fmt.Sscanf(filepath.Base(ds.File(i)), "c%02d.png", &n); err == nil {
+			want = [3]uint8{uint8(10 * n), 0, 200}
+			if ds.Labels()[i] != Cat {
+				t.Fatalf("row %d (%s) labelled %d", i, ds.File(i), ds.Labels()[i])
+			}
+		} else if _, err := fmt.Sscanf(filepath.Base(ds.File(i)), "d%02d.png", &n); err == nil {
+			want = [3]uint8{0, uint8(10 * n), 100}
+		}
+		if !bytes.Equal(img[:3], want[:]) || !bytes.Equal(img[len(img)-3:], want[:]) {
+			t.Fatalf("row %d (%s): pixel %v, want %v", i, ds.File(i), img[:3], want)
+		}
+	}
+	if _, err := ds.Image(25, nil); err == nil {
+		t.Error("row 25 of 25 read")
+	}
+
+	tests := []struct {
+		split   string
+		opts    BatchOptions
+		batches int
+	}{
+		{Train, BatchOptions{Size: 4}, 4},                         // 15 rows
+		{Train, BatchOptions{Size: 4, DropLast: true}, 3},         // 12 rows
+		{Valid, BatchOptions{Size: 4, Shuffle: true, Seed: 2}, 2}, // 5 rows
+		{All, BatchOptions{Size: 10, Shuffle: true, Seed: 9}, 3},  // 25 rows
+		{Test, BatchOptions{}, 1},                                 // default 32
+	}
+	for _, tt := range tests {
+		it := ds.Batches(tt.split, tt.opts)
+		if it.Len() != tt.batches {
+			t.Errorf("%s %+v: Len %d, want %d", tt.split, tt.opts, it.Len(), tt.batches)
+		}
+		var rows []int64
+		n := 0
+		for it.Next() {
+			b := it.Batch()
+			n++
+			for k, i := range b.Index {
+				img, _ := ds.Image(int(i), nil)
+				if !bytes.Equal(b.Images[k*32*32*3:(k+1)*32*32*3], img) || b.Labels[k] != ds.Labels()[i] {
+					t.Fatalf("%s: batch row %d (image %d) differs from Image", tt.split, k, i)
+				}
+			}
+			rows = append(rows, b.Index...)
+		}
+		if it.Err() != nil || n != tt.batches {
+			t.Fatalf("%s: %d batches, err %v", tt.split, n, it.Err())
+		}
+		shuffled := !sort.SliceIsSorted(rows, func(a, b int) bool { return rows[a] < rows[b] })
+		if shuffled != tt.opts.Shuffle {
+			t.Errorf("%s %+v: shuffled = %v", tt.split, tt.opts, shuffled)
+		}
+		if !tt.opts.DropLast {
+			sort.Slice(rows, func(a, b int) bool { return rows[a] < rows[b] })
+			want := ds.Split(tt.split)
+			if tt.split == All {
+				want = nil
+				for i := range ds.Len() {
+					want = append(want, int64(i))
+				}
+			}
+			if fmt.Sprint(rows) != fmt.Sprint(want) {
+				t.Errorf("%s: rows %v, want %v", tt.split, rows, want)
+			}
+		}
+	}
+	// The same seed gives the same order; another seed another.
+	order := func(seed int64) string {
+		it := ds.Batches(All, BatchOptions{Size: 25, Shuffle: true, Seed: seed})
+		it.Next()
+		return fmt.Sprint(it.Batch().Index)
+	}
+	if order(1) != order(1) || order(1) == order(2) {
+		t.Error("shuffle not driven by the seed")
+	}
+	if it := ds.Batches("nope", BatchOptions{}); it.Next() || it.Err() == nil {
+		t.Error("unknown split iterated")
+	}
+}
+
+func TestFloat32(t *testing.T) {
+	b := &Batch{Size: 2, Labels: []uint8{0}, Index: []int64{0},
+		Images: []uint8{0, 51, 102, 153, 204, 255, 10, 20, 30, 40, 50, 60}}
+	raw := b.Float32(Normalize{})
+	if fmt.Sprint(raw) != "[0 51 102 153 204 255 10 20 30 40 50 60]" {
+		t.Errorf("raw NHWC %v", raw)
+	}
+	chw := b.Float32(Normalize{Layout: NCHW, Scale: 1.0 / 255})
+	if fmt.Sprintf("%.2f", chw) != "[0.00 0.60 0.04 0.16 0.20 0.80 0.08 0.20 0.40 1.00 0.12 0.24]" {
+		t.Errorf("NCHW scaled %.2f", chw)
+	}
+	norm := b.Float32(Normalize{Layout: NHWC, Scale: 1, Mean: [3]float32{100, 100, 100}, Std: [3]float32{2, 4, 5}})
+	if norm[0] != -50 || norm[1] != -12.25 || norm[5] != 31 {
+		t.Errorf("mean/std %v", norm)
+	}
+	in := ImageNet()
+	v := b.Float32(in)
+	if d := v[0] - (0-0.485)/0.229; d > 1e-5 || d < -1e-5 {
+		t.Errorf("ImageNet first value %v", v[0])
+	}
+	buf := make([]float32, 100)
+	if out := b.Float32Into(buf, Normalize{}); &out[0] != &buf[0] || len(out) != 12 {
+		t.Error("Float32Into did not reuse its buffer")
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	if _, err := Open(t.TempDir()); err == nil {
+		t.Error("empty folder opened")
+	}
+	out := tinyDataset(t)
+	// A labels file of the wrong length.
+	os.WriteFile(filepath.Join(out, LabelsFile), []byte("junk"), 0o644)
+	if _, err := Open(out); err == nil {
+		t.Error("corrupt labels accepted")
+	}
+}
