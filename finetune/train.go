@@ -259,9 +259,35 @@ func latestRun(runsDir, name string) (string, error) {
 	return filepath.Dir(filepath.Dir(matches[len(matches)-1])), nil
 }
 
+// InterruptedError is returned when the context ends a run before its last epoch. It
+// wraps the context's error.
+type InterruptedError struct {
+	Dir    string // the run folder; removed when no epoch had finished
+	Epochs int    // epochs done and checkpointed
+	Err    error
+}
+
+func (e *InterruptedError) Error() string {
+	if e.Epochs == 0 {
+		return fmt.Sprintf("interrupted during the first epoch (nothing to resume): %v", e.Err)
+	}
+	return fmt.Sprintf("interrupted after epoch %d, checkpointed in %s (resume to continue): %v", e.Epochs, e.Dir, e.Err)
+}
+
+func (e *InterruptedError) Unwrap() error { return e.Err }
+
 // run trains until the last epoch, early stopping, or ctx's end. On ctx's end the last
-// finished epoch's checkpoint stays on disk and run returns ctx.Err().
-func (t *trainer) run(ctx context.Context) error {
+// finished epoch's checkpoint stays on disk and run returns an *InterruptedError (a run
+// folder with no finished epoch is removed).
+func (t *trainer) run(ctx context.Context) (err error) {
+	defer func() {
+		if ce := ctx.Err(); ce != nil && err != nil && errors.Is(err, ce) {
+			if t.epoch == 0 {
+				os.RemoveAll(t.dir)
+			}
+			err = &InterruptedError{Dir: t.dir, Epochs: t.epoch, Err: ce}
+		}
+	}()
 	defer t.closeGraphs()
 	n := t.src.len(Train)
 	if t.cfg.Limit > 0 {
@@ -274,7 +300,6 @@ func (t *trainer) run(ctx context.Context) error {
 		return errors.New("the validation split is empty")
 	}
 	batch := min(t.cfg.Batch, n)
-	var err error
 	if t.train == nil {
 		if t.train, err = t.model.build(batch, true); err != nil {
 			return err

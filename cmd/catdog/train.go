@@ -132,10 +132,11 @@ func trainConfig(a *app, name string) (finetune.Config, error) {
 // reportRun prints a finished run's summary, or explains how to resume an interrupted one.
 func (a *app) reportRun(ctx context.Context, name string, res *finetune.Result, err error) error {
 	if err != nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("%s interrupted: the last finished epoch is checkpointed; run the same command with --resume to continue", name)
+		var ie *finetune.InterruptedError
+		if errors.As(err, &ie) && ie.Epochs > 0 {
+			return fmt.Errorf("%s interrupted after epoch %d (checkpoint in %s): run the same command with --resume to continue", name, ie.Epochs, ie.Dir)
 		}
-		return err
+		return fmt.Errorf("%s: %w", name, err)
 	}
 	h := res.History
 	stop := ""
