@@ -63,8 +63,6 @@ type row struct {
 	batch       int
 	imgPerSec   float64
 	gflops      float64
-	shareOfPeak float64
-	vsGorgonia  float64
 }
 
 func run(c config) error {
