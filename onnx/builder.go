@@ -50,7 +50,9 @@ func NewBuilder(name string) *Builder {
 	}
 }
 
-// Name sets the node and output tensor name of the next node added.
+// Name sets the node and output tensor name of the next node added. Go evaluates a call's
+// arguments after its receiver, so in b.Name("a").Conv(b.Relu(x), ...) the name goes to the
+// Relu: call Name in the statement that adds the node, with arguments already computed.
 func (b *Builder) Name(name string) *Builder {
 	b.next = name
 	return b
