@@ -39,7 +39,18 @@ type IndexOptions struct {
 const (
 	IndexMarkdown = "index.md"
 	IndexHTML     = "index.html"
+	// SkippedFile, when present in the runs folder, lists the models not run (a JSON
+	// array of Skipped) for Index calls that pass none: the study writes it.
+	SkippedFile = "skipped.json"
 )
+
+// WriteSkipped writes the models not run into runsDir/skipped.json, for later Index calls.
+func WriteSkipped(runsDir string, skipped []Skipped) error {
+	if skipped == nil {
+		skipped = []Skipped{}
+	}
+	return writeJSON(filepath.Join(runsDir, SkippedFile), skipped)
+}
 
 // Index writes runs/index.md and runs/index.html comparing every run folder directly
 // under runsDir (a folder holding config.json), writing the documents of runs that lack
@@ -60,6 +71,11 @@ func Index(ctx context.Context, runsDir string, opts IndexOptions) error {
 	}
 	if opts.Report.Now.IsZero() {
 		opts.Report.Now = time.Now()
+	}
+	if opts.Skipped == nil {
+		if _, err := readOptional(filepath.Join(runsDir, SkippedFile), &opts.Skipped); err != nil {
+			return err
+		}
 	}
 	v := &indexView{Generated: opts.Report.Now.UTC().Format("2006-01-02 15:04 UTC"), Skipped: opts.Skipped}
 	var runs []*Run

@@ -393,6 +393,16 @@ func TestIndex(t *testing.T) {
 	if strings.Contains(html, "not-a-run") {
 		t.Error("a folder without config.json is listed")
 	}
+	// Skipped models saved beside the runs come back when none are passed.
+	if err := WriteSkipped(runs, []Skipped{{Name: "resnet-gap", Reason: "not in the quick profile", Fix: "catdog run --profile full"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := Index(context.Background(), runs, IndexOptions{Report: o}); err != nil {
+		t.Fatal(err)
+	}
+	if html := read(t, filepath.Join(runs, IndexHTML)); !strings.Contains(html, "catdog run --profile full") {
+		t.Error("skipped.json not read")
+	}
 	// A cancelled context stops the work.
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()

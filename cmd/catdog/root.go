@@ -73,6 +73,7 @@ or all of it at once:
 	root.AddCommand(newFinetuneCmd(a))
 	root.AddCommand(newModelsCmd(a))
 	root.AddCommand(newAugmentCmd(a))
+	root.AddCommand(newReportCmd(a))
 
 	return root
 }
