@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -307,4 +308,21 @@ func TestLookup(t *testing.T) {
 	if err != nil || len(specs) != 2 || specs[0].Name != "vgg16" || specs[1].Name != "vgg16-random" || !specs[1].Random {
 		t.Errorf("List = %v, %v", specs, err)
 	}
+}
+
+func ExampleLoad() {
+	bb, err := backbones.Load(context.Background(), backbones.VGG16Random, backbones.Options{InputSize: 64, Seed: 1})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, w := range bb.Warnings {
+		fmt.Println("warning:", w)
+	}
+	fmt.Println(bb.Input, "->", bb.Output, onnx.Shape(bb.Spec.OutputShape))
+	fmt.Println(bb.Spec.PreprocessString())
+	// Output:
+	// warning: backbone vgg16-random has RANDOM weights: its features know nothing about images; use it for tests and benchmarks only
+	// data -> block5_pool (N, 512, 2, 2)
+	// NCHW RGB, (v*0.003921569 - mean (0.485, 0.456, 0.406)) / std (0.229, 0.224, 0.225), v = 0..255
 }
