@@ -350,11 +350,15 @@ func (z *Resizer) resizePlane(p plane, size int, f Filter, dst []uint8) {
 			row := tmp[y*size : (y+1)*size]
 			for j := range row {
 				s, n := wx.start[j], wx.count[j]
-				c := wx.coef[j*wx.stride : j*wx.stride+n]
-				px := src[s : s+n]
+				c := wx.coef[j*wx.stride:][:n]
+				px := src[s:][:n]
 				acc := int32(half)
-				for k, ck := range c {
-					acc += int32(px[k]) * ck
+				if n == 2 { // upscaling: most outputs mix two samples
+					acc += int32(px[0])*c[0] + int32(px[1])*c[1]
+				} else {
+					for k := range c {
+						acc += int32(px[k]) * c[k]
+					}
 				}
 				row[j] = clamp8(acc)
 			}
@@ -376,12 +380,12 @@ func (z *Resizer) resizePlane(p plane, size int, f Filter, dst []uint8) {
 		}
 		s, n := wy.start[j], wy.count[j]
 		for k, ck := range wy.coef[j*wy.stride : j*wy.stride+n] {
-			row := tmp[(s+k)*size : (s+k+1)*size]
+			row := tmp[(s+k)*size:][:len(acc)]
 			for i, v := range row {
 				acc[i] += int32(v) * ck
 			}
 		}
-		out := dst[j*size : (j+1)*size]
+		out := dst[j*size:][:len(acc)]
 		for i, a := range acc {
 			out[i] = clamp8(a)
 		}
