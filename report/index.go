@@ -104,7 +104,7 @@ func Index(ctx context.Context, runsDir string, opts IndexOptions) error {
 	if err := v.charts(runs, labels); err != nil {
 		return err
 	}
-	for _, f := range []*figure{v.ValidAcc, v.ValidLoss, v.ROC} {
+	for _, f := range []*figure{v.Scores, v.ValidAcc, v.ValidLoss, v.ROC} {
 		if f != nil {
 			if err := atomicfile.WriteFile(filepath.Join(runsDir, f.File), f.PNG, 0o644); err != nil {
 				return fmt.Errorf("report: %w", err)
@@ -148,6 +148,7 @@ type indexView struct {
 	Rows      []indexRow
 	Skipped   []Skipped
 	Broken    []Skipped
+	Scores    *figure
 	ValidAcc  *figure
 	ValidLoss *figure
 	ROC       *figure
@@ -204,8 +205,16 @@ func short(n int) string {
 func (v *indexView) charts(runs []*Run, labels map[*Run]string) error {
 	var acc, loss []plot.Series
 	var rocs []plot.ROCCurve
+	var scores []plot.Score
 	lo := 1.0
 	for _, r := range runs {
+		if r.Test != nil {
+			s := plot.Score{Name: labels[r], Value: r.Test.Accuracy}
+			if ref, ok := ReferenceFor(r); ok {
+				s.Reference = ref.Accuracy
+			}
+			scores = append(scores, s)
+		}
 		ep := r.History.Epochs
 		if len(ep) > 0 {
 			x, a, l := make([]float64, len(ep)), make([]float64, len(ep)), make([]float64, len(ep))
@@ -224,6 +233,13 @@ func (v *indexView) charts(runs []*Run, labels map[*Run]string) error {
 			}
 			rocs = append(rocs, c)
 		}
+	}
+	if len(scores) > 0 {
+		png, err := plot.Scores("Test accuracy", "published (theirs)", scores)
+		if err != nil {
+			return fmt.Errorf("report: index scores: %w", err)
+		}
+		v.Scores = &figure{File: "index_accuracy.png", Title: "Test accuracy of every run", PNG: png}
 	}
 	if len(acc) > 0 {
 		png, err := plot.Curves("Validation accuracy per epoch, every run", "epoch", "accuracy",

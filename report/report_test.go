@@ -352,8 +352,8 @@ func TestIndex(t *testing.T) {
 	}
 	html, md := read(t, filepath.Join(runs, IndexHTML)), read(t, filepath.Join(runs, IndexMarkdown))
 	checkSelfContained(t, IndexHTML, html)
-	if n := checkImages(t, IndexHTML, html); n != 3 {
-		t.Errorf("%d pictures in the index, want 3", n)
+	if n := checkImages(t, IndexHTML, html); n != 4 {
+		t.Errorf("%d pictures in the index, want 4", n)
 	}
 	// Every run is listed with its figures and a link to its document, best first.
 	last := -1

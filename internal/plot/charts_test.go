@@ -117,9 +117,12 @@ func TestConfusionMatrix(t *testing.T) {
 		t.Fatal(err)
 	}
 	im := decodePNG(t, "confusion", b, 300, 300)
-	// The diagonal cells are dark blue, the others light.
+	// The diagonal cells are dark blue, the others light red.
 	if countColour(im, [3]uint8{0x5d, 0x80, 0xb9}) < 5000 {
-		t.Error("no dark diagonal cells")
+		t.Error("no dark blue diagonal cells")
+	}
+	if countColour(im, [3]uint8{0xf0, 0xd6, 0xd7}) < 5000 {
+		t.Error("no light red cells off the diagonal")
 	}
 	for _, bad := range [][][]int{nil, {{1, 2}}, {{1, 2}, {3}}, {{1, -2}, {3, 4}}} {
 		if _, err := ConfusionMatrix("x", []string{"dog", "cat"}, bad); err == nil {
@@ -181,5 +184,27 @@ func TestHumanCount(t *testing.T) {
 		if got := humanCount(n); got != want {
 			t.Errorf("humanCount(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+func TestScores(t *testing.T) {
+	b, err := Scores("Test accuracy, best first", "published (theirs)", []Score{
+		{Name: "vgg16-head", Value: 0.961, Reference: 0.976},
+		{Name: "vgg3-dropout-bn-aug", Value: 0.874, Reference: 0.858},
+		{Name: "resnet-gap", Value: 0.83},
+		{Name: "vgg1", Value: 0.45, Reference: 0.723},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	im := decodePNG(t, "scores", b, 500, 200)
+	if countColour(im, [3]uint8{0x4c, 0x72, 0xb0}) < 2000 {
+		t.Error("no bars")
+	}
+	if _, err := Scores("x", "", []Score{{Name: "bad", Value: 1.5}}); err == nil {
+		t.Error("score above 1 accepted")
+	}
+	if _, err := Scores("x", "", nil); err == nil {
+		t.Error("empty chart accepted")
 	}
 }

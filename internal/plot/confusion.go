@@ -11,8 +11,8 @@ import (
 
 // ConfusionMatrix draws counts[t][p] (true class t predicted as p, classes in order) as a
 // heat map: rows are the true classes from the top, columns the predicted ones, each cell
-// shaded by its share of its row and labelled with the count and that share. It returns
-// PNG bytes.
+// shaded by its share of its row (blue on the diagonal, where the prediction is right, red
+// elsewhere) and labelled with the count and that share. It returns PNG bytes.
 func ConfusionMatrix(title string, classes []string, counts [][]int) ([]byte, error) {
 	n := len(classes)
 	if n == 0 || len(counts) != n {
@@ -65,7 +65,11 @@ func (m cells) Plot(c draw.Canvas, p *gplot.Plot) {
 			y := float64(n - 1 - t)
 			x0, x1 := tx(float64(pr)-0.5), tx(float64(pr)+0.5)
 			y0, y1 := ty(y-0.5), ty(y+0.5)
-			fill := blend(color.RGBA{R: 0xf4, G: 0xf7, B: 0xfb, A: 0xff}, seriesColor(0), share)
+			hue := seriesColor(0) // right: blue
+			if t != pr {
+				hue = seriesColor(3) // wrong: red
+			}
+			fill := blend(color.RGBA{R: 0xf7, G: 0xf7, B: 0xf7, A: 0xff}, hue, share)
 			c.FillPolygon(fill, []vg.Point{{X: x0, Y: y0}, {X: x1, Y: y0}, {X: x1, Y: y1}, {X: x0, Y: y1}})
 			c.StrokeLines(draw.LineStyle{Color: color.White, Width: vg.Points(2)},
 				[]vg.Point{{X: x0, Y: y0}, {X: x1, Y: y0}, {X: x1, Y: y1}, {X: x0, Y: y1}, {X: x0, Y: y0}})
