@@ -241,7 +241,7 @@ func TestExtract(t *testing.T) {
 
 func TestExtractErrors(t *testing.T) {
 	requireORT(t)
-	data := prepareSmall(t, 20, 48) // 48 is not a multiple of 32: vgg16-random refuses it
+	data := prepareSmall(t, 20, 48)
 	tests := []struct {
 		name   string
 		opts   Options
@@ -251,7 +251,6 @@ func TestExtractErrors(t *testing.T) {
 		{"bad dtype", Options{Backbone: "vgg16-random", Data: data, DType: "int8"}, "dtype"},
 		{"bad provider", Options{Backbone: "vgg16-random", Data: data, Provider: "tpu"}, "execution provider"},
 		{"missing data", Options{Backbone: "vgg16-random", Data: filepath.Join(t.TempDir(), "none")}, "features"},
-		{"size refused", Options{Backbone: "vgg16-random", Data: data}, "48"},
 		{"unknown backbone", Options{Backbone: "resnet9000", Data: data}, "resnet9000"},
 	}
 	for _, tc := range tests {
@@ -261,6 +260,14 @@ func TestExtractErrors(t *testing.T) {
 				t.Errorf("err = %v, want one mentioning %q", err, tc.errHas)
 			}
 		})
+	}
+	// A size that is not a multiple of 32 works: the feature map is rounded down.
+	res, err := Extract(context.Background(), Options{Backbone: "vgg16-random", Data: data, Provider: "cpu", Out: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fs := res.Info.FeatureShape; len(fs) != 3 || fs[0] != 512 || fs[1] != 1 || fs[2] != 1 || res.Info.InputSize != 48 {
+		t.Errorf("48 px: input %d, feature shape %v; want 48 and [512 1 1]", res.Info.InputSize, fs)
 	}
 }
 
