@@ -7,6 +7,7 @@ package onnxtest
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -17,22 +18,31 @@ import (
 // PATH, then /usr/bin/python3. It skips the test (fails it under CI=true) when none can.
 func Python(t testing.TB) string {
 	t.Helper()
+	return PythonWith(t, "onnx", "onnx.checker")
+}
+
+// PythonWith is Python for a python3 that can import all the given modules (for example
+// "torch"); Debian packages them as python3-<module>.
+func PythonWith(t testing.TB, modules ...string) string {
+	t.Helper()
 	var candidates []string
 	if p := os.Getenv("CATDOG_PYTHON"); p != "" {
 		candidates = append(candidates, p)
 	}
 	candidates = append(candidates, "python3", "/usr/bin/python3")
+	imports := "import " + strings.Join(modules, ", ")
 	for _, c := range candidates {
-		cmd := exec.Command(c, "-c", "import onnx, onnx.checker")
+		cmd := exec.Command(c, "-c", imports)
 		cmd.Dir = os.TempDir() // never pick up a folder called onnx in the working dir
 		if cmd.Run() == nil {
 			return c
 		}
 	}
+	msg := fmt.Sprintf("no python3 that can %q (Debian: python3-%s; or set CATDOG_PYTHON)", imports, modules[0])
 	if os.Getenv("CI") == "true" {
-		t.Fatalf("no python3 with the onnx module (install python3-onnx, or set CATDOG_PYTHON)")
+		t.Fatal(msg)
 	}
-	t.Skip("no python3 with the onnx module (install python3-onnx); skipping the ONNX checker")
+	t.Skip(msg)
 	return ""
 }
 
@@ -63,7 +73,12 @@ func CheckModel(t testing.TB, path string) {
 // combined output.
 func Run(t testing.TB, script string, args ...string) (string, error) {
 	t.Helper()
-	py := Python(t)
+	return RunWith(t, Python(t), script, args...)
+}
+
+// RunWith is Run with a given python3 executable (see PythonWith).
+func RunWith(t testing.TB, py, script string, args ...string) (string, error) {
+	t.Helper()
 	cmd := exec.Command(py, append([]string{"-c", script}, args...)...)
 	cmd.Dir = os.TempDir()
 	var buf bytes.Buffer
