@@ -128,7 +128,7 @@ func TestOpenAndBatches(t *testing.T) {
 		it.Next()
 		return fmt.Sprint(it.Batch().Index)
 	}
-	if order(1) != order(1) || order(1) == order(2) {
+	if a, b := order(1), order(1); a != b || a == order(2) {
 		t.Error("shuffle not driven by the seed")
 	}
 	if it := ds.Batches("nope", BatchOptions{}); it.Next() || it.Err() == nil {

@@ -247,7 +247,10 @@ func balanced(files []string, n int) []string {
 // findShared looks for shared/data/dogs-vs-cats/train beside the repository (or under
 // $CATDOG_SHARED).
 func findShared() (string, error) {
-	if d := os.Getenv("CATDOG_SHARED"); d != "" {
+	if d := os.Getenv("CATDOG_SHARED"); d != "" { // the shared folder, or its data folder
+		if st, err := os.Stat(filepath.Join(d, "data")); err == nil && st.IsDir() {
+			d = filepath.Join(d, "data")
+		}
 		return filepath.Join(d, "dogs-vs-cats", "train"), nil
 	}
 	dir, _ := os.Getwd()

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"image"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/catdog-ml/catdog/datasets"
+)
+
+func TestPrepareCommand(t *testing.T) {
+	src := t.TempDir()
+	for i := range 10 {
+		for _, cls := range []string{"cat", "dog"} {
+			m := image.NewRGBA(image.Rect(0, 0, 50, 40))
+			for p := range m.Pix {
+				m.Pix[p] = uint8(i * 20)
+			}
+			var b bytes.Buffer
+			png.Encode(&b, m)
+			os.WriteFile(filepath.Join(src, fmt.Sprintf("%s.%d.jpg", cls, i)), b.Bytes(), 0o644)
+		}
+	}
+	os.WriteFile(filepath.Join(src, "cat.broken.jpg"), []byte("nope"), 0o644)
+	out := filepath.Join(t.TempDir(), "data")
+	t.Chdir(t.TempDir())
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	t.Setenv("CATDOG_SIZE", "48") // the environment is read...
+	var stdout, stderr bytes.Buffer
+	root := newRootCmd(newApp(&stdout, &stderr))
+	root.SetArgs([]string{"prepare", "--data", src, "--out", out, "--size", "40", "--filter", "nearest", "-q"}) // ...but flags win
+	if err := root.Execute(); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	for _, want := range []string{"dog     10", "cat     11", "imbalance ratio (larger/smaller): 1.100", "train", "split_test.npy", "20 images of 40x40 (nearest filter)"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("stdout lacks %q:\n%s", want, stdout.String())
+		}
+	}
+	if !strings.Contains(stderr.String(), "not-image") || !strings.Contains(stderr.String(), "cat.broken.jpg") {
+		t.Errorf("stderr lacks the skipped file:\n%s", stderr.String())
+	}
+	ds, err := datasets.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ds.Close()
+	if ds.Len() != 20 || ds.Size() != 40 || ds.Manifest().Filter != "nearest" {
+		t.Errorf("dataset: %d images of %d, filter %s", ds.Len(), ds.Size(), ds.Manifest().Filter)
+	}
+
+	root = newRootCmd(newApp(&stdout, &stderr))
+	root.SetArgs([]string{"prepare", "--data", src, "--out", out, "--filter", "lanczos"})
+	if err := root.Execute(); err == nil || !strings.Contains(err.Error(), "lanczos") {
+		t.Errorf("bad filter: %v", err)
+	}
+}
+
+// Without --data and without network, the error says where to get train.zip.
+func TestPrepareCommandNoData(t *testing.T) {
+	t.Chdir(t.TempDir())
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("HTTPS_PROXY", "http://127.0.0.1:1") // no network, whatever the machine has
+	var stdout, stderr bytes.Buffer
+	root := newRootCmd(newApp(&stdout, &stderr))
+	root.SetArgs([]string{"prepare", "--out", t.TempDir(), "-q"})
+	err := root.Execute()
+	if err == nil || !strings.Contains(err.Error(), "--data path/to/train.zip") || !strings.Contains(err.Error(), "kaggle competitions download") {
+		t.Fatalf("error %v, want the way to get train.zip", err)
+	}
+}
