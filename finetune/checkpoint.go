@@ -25,6 +25,7 @@ const checkpointMagic = "catdog-checkpoint 1\n"
 // checkpointState is the JSON part of a checkpoint.
 type checkpointState struct {
 	Epoch     int        `json:"epoch"` // epochs done
+	Part      epochState `json:"part"`  // the epoch in progress, if any
 	RNG       []byte     `json:"rng"`   // the run's PCG generator
 	History   History    `json:"history"`
 	BadEpochs int        `json:"bad_epochs"`
@@ -44,7 +45,7 @@ func (t *trainer) save() error {
 	if err != nil {
 		return fmt.Errorf("saving the random generator: %w", err)
 	}
-	st := checkpointState{Epoch: t.epoch, RNG: rng, History: t.hist, BadEpochs: t.badEpochs, Optimizer: t.opt, Config: t.runCfg}
+	st := checkpointState{Epoch: t.epoch, Part: t.part, RNG: rng, History: t.hist, BadEpochs: t.badEpochs, Optimizer: t.opt, Config: t.runCfg}
 	for _, p := range t.model.params {
 		st.Params = append(st.Params, paramRef{p.Name, p.Shape})
 	}
@@ -83,6 +84,7 @@ func (t *trainer) save() error {
 	if err := f.Commit(); err != nil {
 		return fmt.Errorf("writing the checkpoint: %w", err)
 	}
+	t.saved = true
 	return nil
 }
 
@@ -170,7 +172,8 @@ func (t *trainer) load(dir string, want runConfig) error {
 		return bad("random generator: " + err.Error())
 	}
 	t.opt = o
-	t.epoch, t.hist, t.badEpochs = st.Epoch, st.History, st.BadEpochs
+	t.epoch, t.hist, t.badEpochs, t.part = st.Epoch, st.History, st.BadEpochs, st.Part
+	t.part.FirstBatch = t.part.NextBatch
 	return nil
 }
 

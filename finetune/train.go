@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -47,6 +46,11 @@ type Config struct {
 	// Augment is the augmentation of training images (TrainCNN). Nil means the
 	// architecture's default: DefaultAugment for architectures marked Augment, none otherwise.
 	Augment *AugmentOptions `json:"augment,omitempty"`
+
+	// CheckpointEvery, when positive, also writes a checkpoint within an epoch once this
+	// much time has passed since the last one, so that a resumed run loses at most that much
+	// work. Checkpoints are always written at the end of every epoch.
+	CheckpointEvery time.Duration `json:"-"`
 
 	// Resume continues the newest run folder RunsDir/<Name>-* that holds a checkpoint.
 	Resume bool `json:"-"`
@@ -174,12 +178,24 @@ type trainer struct {
 	augment func(raw []uint8, n int)
 
 	hist      History
-	epoch     int // epochs done
+	epoch     int        // epochs done
+	part      epochState // the epoch in progress
+	saved     bool       // a checkpoint of this run is on disk
 	best      [][]float32
 	badEpochs int
 
 	train *graph
 	infer map[int]*graph
+}
+
+// epochState is the progress of an unfinished epoch, saved in mid-epoch checkpoints.
+type epochState struct {
+	Perm       []int   `json:"perm,omitempty"` // this epoch's order of the train samples; nil between epochs
+	NextBatch  int     `json:"next_batch,omitempty"`
+	FirstBatch int     `json:"first_batch,omitempty"` // where this process started the epoch (for images/s)
+	LossSum    float64 `json:"loss_sum,omitempty"`
+	Correct    int     `json:"correct,omitempty"`
+	Seconds    float64 `json:"seconds,omitempty"` // training time spent before the last checkpoint
 }
 
 // newTrainer prepares a run: a fresh run folder, or the checkpointed state of the run
@@ -204,7 +220,7 @@ func newTrainer(cfg Config, m *Model, src source, runCfg runConfig) (*trainer, e
 		if err := t.load(dir, runCfg); err != nil {
 			return nil, err
 		}
-		t.dir = dir
+		t.dir, t.saved = dir, true
 		t.hist.ResumedAt = append(t.hist.ResumedAt, t.epoch)
 		return t, nil
 	}
@@ -215,7 +231,6 @@ func newTrainer(cfg Config, m *Model, src source, runCfg runConfig) (*trainer, e
 		return nil, err
 	}
 	t.best = m.snapshot()
-	t.hist.BestValidLoss = math.Inf(1)
 	return t, nil
 }
 
@@ -262,16 +277,19 @@ func latestRun(runsDir, name string) (string, error) {
 // InterruptedError is returned when the context ends a run before its last epoch. It
 // wraps the context's error.
 type InterruptedError struct {
-	Dir    string // the run folder; removed when no epoch had finished
-	Epochs int    // epochs done and checkpointed
-	Err    error
+	Dir    string // the run folder; removed when nothing had been checkpointed
+	Epochs int    // whole epochs done
+	// Resumable says a checkpoint is on disk: the end of epoch Epochs, or a point within
+	// the next one (Config.CheckpointEvery).
+	Resumable bool
+	Err       error
 }
 
 func (e *InterruptedError) Error() string {
-	if e.Epochs == 0 {
-		return fmt.Sprintf("interrupted during the first epoch (nothing to resume): %v", e.Err)
+	if !e.Resumable {
+		return fmt.Sprintf("interrupted before the first checkpoint (nothing to resume): %v", e.Err)
 	}
-	return fmt.Sprintf("interrupted after epoch %d, checkpointed in %s (resume to continue): %v", e.Epochs, e.Dir, e.Err)
+	return fmt.Sprintf("interrupted after %d whole epochs, checkpointed in %s (resume to continue): %v", e.Epochs, e.Dir, e.Err)
 }
 
 func (e *InterruptedError) Unwrap() error { return e.Err }
@@ -282,10 +300,10 @@ func (e *InterruptedError) Unwrap() error { return e.Err }
 func (t *trainer) run(ctx context.Context) (err error) {
 	defer func() {
 		if ce := ctx.Err(); ce != nil && err != nil && errors.Is(err, ce) {
-			if t.epoch == 0 {
+			if !t.saved {
 				os.RemoveAll(t.dir)
 			}
-			err = &InterruptedError{Dir: t.dir, Epochs: t.epoch, Err: ce}
+			err = &InterruptedError{Dir: t.dir, Epochs: t.epoch, Resumable: t.saved, Err: ce}
 		}
 	}()
 	defer t.closeGraphs()
@@ -310,19 +328,21 @@ func (t *trainer) run(ctx context.Context) (err error) {
 	x, y := make([]float32, batch*per), make([]float32, batch)
 	grads := make([][]float32, len(learn))
 	batches := n / batch
+	lastSave := time.Now()
 	for t.epoch < t.cfg.Epochs && !t.hist.StoppedEarly {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		start := time.Now()
-		perm := t.rng.Perm(n)
-		var lossSum float64
-		var correct int
-		for b := range batches {
+		ep := &t.part
+		if ep.Perm == nil { // a new epoch (else one resumed mid-way)
+			*ep = epochState{Perm: t.rng.Perm(n)}
+		}
+		for b := ep.NextBatch; b < batches; b++ {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			rows := perm[b*batch : (b+1)*batch]
+			rows := ep.Perm[b*batch : (b+1)*batch]
 			if err := t.src.read(Train, rows, x, y, t.augment); err != nil {
 				return err
 			}
@@ -332,9 +352,9 @@ func (t *trainer) run(ctx context.Context) (err error) {
 				return err
 			}
 			for i, v := range z {
-				lossSum += bceLoss(v, y[i])
+				ep.LossSum += bceLoss(v, y[i])
 				if (v > 0) == (y[i] > 0.5) {
-					correct++
+					ep.Correct++
 				}
 			}
 			for i, g := range t.train.grads {
@@ -345,23 +365,35 @@ func (t *trainer) run(ctx context.Context) (err error) {
 				grads[i] = d
 			}
 			t.opt.step(learn, grads)
+			ep.NextBatch = b + 1
+			if every := t.cfg.CheckpointEvery; every > 0 && b+1 < batches && time.Since(lastSave) >= every {
+				ep.Seconds += time.Since(start).Seconds()
+				start = time.Now()
+				if err := t.save(); err != nil {
+					return err
+				}
+				lastSave = time.Now()
+			}
 			if t.cfg.Progress != nil {
 				done := (b + 1) * batch
+				secs := ep.Seconds + time.Since(start).Seconds()
 				t.cfg.Progress(Progress{Epoch: t.epoch + 1, Epochs: t.cfg.Epochs, Batch: b + 1, Batches: batches,
-					Loss: lossSum / float64(done), Accuracy: float64(correct) / float64(done),
-					ImagesPerSecond: float64(done) / time.Since(start).Seconds()})
+					Loss: ep.LossSum / float64(done), Accuracy: float64(ep.Correct) / float64(done),
+					ImagesPerSecond: float64((b+1-ep.FirstBatch)*batch) / secs})
 			}
 		}
-		trainSecs := time.Since(start).Seconds()
+		lossSum, correct := ep.LossSum, ep.Correct
+		trainSecs := ep.Seconds + time.Since(start).Seconds()
 		seen := batches * batch
+		timed := (batches - ep.FirstBatch) * batch // images trained in this process
 		vl, va, _, err := t.evaluate(Valid)
 		if err != nil {
 			return err
 		}
 		t.epoch++
 		st := EpochStats{Epoch: t.epoch, TrainLoss: lossSum / float64(seen), TrainAcc: float64(correct) / float64(seen),
-			ValidLoss: vl, ValidAcc: va, ImagesPerSec: float64(seen) / trainSecs}
-		if vl < t.hist.BestValidLoss {
+			ValidLoss: vl, ValidAcc: va, ImagesPerSec: float64(timed) / trainSecs}
+		if t.hist.BestEpoch == 0 || vl < t.hist.BestValidLoss {
 			st.Best = true
 			t.hist.BestEpoch, t.hist.BestValidLoss, t.hist.BestValidAcc = t.epoch, vl, va
 			t.best = t.model.snapshot()
@@ -372,8 +404,9 @@ func (t *trainer) run(ctx context.Context) (err error) {
 				t.hist.StoppedEarly = true
 			}
 		}
-		st.Seconds = time.Since(start).Seconds()
+		st.Seconds = ep.Seconds + time.Since(start).Seconds()
 		t.hist.Epochs = append(t.hist.Epochs, st)
+		*ep = epochState{}
 		if err := t.save(); err != nil {
 			return err
 		}

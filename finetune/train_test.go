@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/catdog-ml/catdog/internal/npy"
 )
@@ -83,8 +84,9 @@ func TestTrainHeadLearns(t *testing.T) {
 	}
 }
 
-// TestResumeMatchesUninterrupted stops a run after two epochs (cancelling its context),
-// resumes it, and compares the final weights and history with a run never interrupted.
+// TestResumeMatchesUninterrupted stops runs (cancelling their context) at the end of an
+// epoch and within one, resumes them, and compares the final weights and history with a
+// run never interrupted.
 func TestResumeMatchesUninterrupted(t *testing.T) {
 	dir := writeFeatures(t, 96, 0.1, 2)
 	// Dropout and batch norm make the generator state and running statistics matter.
@@ -97,50 +99,90 @@ func TestResumeMatchesUninterrupted(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	part := cfg
-	part.RunsDir = t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	part.OnEpoch = func(e EpochStats) {
-		if e.Epoch == 2 {
-			cancel()
-		}
+	tests := []struct {
+		name       string
+		every      time.Duration
+		stopEpoch  int // cancel after this epoch ends...
+		stopBatch  int // ...or after this batch of epoch stopEpoch+1 (with every > 0)
+		resumedAt  []int
+		wantEpochs int // whole epochs done at the interruption
+	}{
+		{name: "end of epoch", stopEpoch: 2, resumedAt: []int{2}, wantEpochs: 2},
+		{name: "within an epoch", every: time.Nanosecond, stopEpoch: 1, stopBatch: 3, resumedAt: []int{1}, wantEpochs: 1},
 	}
-	if _, err := TrainHead(ctx, dir, part); !errors.Is(err, context.Canceled) {
-		t.Fatalf("interrupted run returned %v, want context.Canceled", err)
-	}
-	part.OnEpoch = nil
-	part.Resume = true
-	changed := part
-	changed.LR = 0.02
-	if _, err := TrainHead(context.Background(), dir, changed); err == nil || !strings.Contains(err.Error(), "LR") {
-		t.Errorf("resuming with another learning rate: got error %v, want one naming LR", err)
-	}
-	got, err := TrainHead(context.Background(), dir, part)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(got.History.ResumedAt, []int{2}) {
-		t.Errorf("resumed at %v, want [2]", got.History.ResumedAt)
-	}
-	for i, p := range want.Model.Params() {
-		if q := got.Model.Params()[i]; !reflect.DeepEqual(p.Data, q.Data) {
-			t.Errorf("weight %s differs after resuming", p.Name)
-		}
-	}
-	we, ge := want.History.Epochs, got.History.Epochs
-	if len(we) != len(ge) {
-		t.Fatalf("%d epochs resumed, %d uninterrupted", len(ge), len(we))
-	}
-	for i := range we {
-		we[i].Seconds, ge[i].Seconds, we[i].ImagesPerSec, ge[i].ImagesPerSec = 0, 0, 0, 0
-	}
-	if !reflect.DeepEqual(we, ge) {
-		t.Errorf("history after resuming:\n%+v\nuninterrupted:\n%+v", ge, we)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			part := cfg
+			part.RunsDir = t.TempDir()
+			part.CheckpointEvery = tt.every
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if tt.stopBatch == 0 {
+				part.OnEpoch = func(e EpochStats) {
+					if e.Epoch == tt.stopEpoch {
+						cancel()
+					}
+				}
+			} else {
+				part.Progress = func(p Progress) {
+					if p.Epoch == tt.stopEpoch+1 && p.Batch == tt.stopBatch {
+						cancel()
+					}
+				}
+			}
+			_, err := TrainHead(ctx, dir, part)
+			var ie *InterruptedError
+			if !errors.Is(err, context.Canceled) || !errors.As(err, &ie) || !ie.Resumable || ie.Epochs != tt.wantEpochs {
+				t.Fatalf("interrupted run returned %v (%+v), want a resumable InterruptedError after %d epochs", err, ie, tt.wantEpochs)
+			}
+			part.OnEpoch, part.Progress = nil, nil
+			part.Resume = true
+			changed := part
+			changed.LR = 0.02
+			if _, err := TrainHead(context.Background(), dir, changed); err == nil || !strings.Contains(err.Error(), "LR") {
+				t.Errorf("resuming with another learning rate: got error %v, want one naming LR", err)
+			}
+			got, err := TrainHead(context.Background(), dir, part)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got.History.ResumedAt, tt.resumedAt) {
+				t.Errorf("resumed at %v, want %v", got.History.ResumedAt, tt.resumedAt)
+			}
+			for i, p := range want.Model.Params() {
+				if q := got.Model.Params()[i]; !reflect.DeepEqual(p.Data, q.Data) {
+					t.Errorf("weight %s differs after resuming", p.Name)
+				}
+			}
+			we, ge := append([]EpochStats(nil), want.History.Epochs...), got.History.Epochs
+			if len(we) != len(ge) {
+				t.Fatalf("%d epochs resumed, %d uninterrupted", len(ge), len(we))
+			}
+			for i := range we {
+				we[i].Seconds, ge[i].Seconds, we[i].ImagesPerSec, ge[i].ImagesPerSec = 0, 0, 0, 0
+			}
+			if !reflect.DeepEqual(we, ge) {
+				t.Errorf("history after resuming:\n%+v\nuninterrupted:\n%+v", ge, we)
+			}
+			// Nothing left to resume.
+			if _, err := TrainHead(context.Background(), dir, part); err == nil {
+				t.Error("resuming a finished run succeeded")
+			}
+		})
 	}
 
-	// Nothing left to resume.
-	if _, err := TrainHead(context.Background(), dir, part); err == nil {
-		t.Error("resuming a finished run succeeded")
+	// Interrupted before any checkpoint: nothing is left behind.
+	early := cfg
+	early.RunsDir = t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	early.Progress = func(Progress) { cancel() }
+	_, err = TrainHead(ctx, dir, early)
+	var ie *InterruptedError
+	if !errors.As(err, &ie) || ie.Resumable {
+		t.Errorf("interrupted in the first batch: %v, want a non-resumable InterruptedError", err)
+	}
+	if left, _ := os.ReadDir(early.RunsDir); len(left) != 0 {
+		t.Errorf("%d run folders left after an interruption before any checkpoint", len(left))
 	}
 }
 

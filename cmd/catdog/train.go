@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
@@ -76,6 +77,7 @@ func addTrainFlags(cmd *cobra.Command) {
 	cmd.Flags().Int("limit", 0, "use at most this many samples per split (quick trials; 0: all)")
 	cmd.Flags().String("runs", "runs", "folder of run folders")
 	cmd.Flags().String("name", "", "run name (default: the architecture, or head)")
+	cmd.Flags().Duration("checkpoint-every", 5*time.Minute, "also checkpoint within an epoch this often (0: only after each epoch)")
 	cmd.Flags().Bool("resume", false, "continue the newest interrupted run of this name")
 	cmd.Flags().String("resume-dir", "", "continue the interrupted run in this run folder")
 }
@@ -96,6 +98,8 @@ func trainConfig(a *app, name string) (finetune.Config, error) {
 		Limit:     a.v.GetInt(get("limit")),
 		Resume:    a.v.GetBool(get("resume")),
 		ResumeDir: a.v.GetString(get("resume-dir")),
+
+		CheckpointEvery: a.v.GetDuration(get("checkpoint-every")),
 	}
 	if cfg.Epochs < 1 {
 		return cfg, fmt.Errorf("%s: --epochs must be at least 1", name)
@@ -133,8 +137,8 @@ func trainConfig(a *app, name string) (finetune.Config, error) {
 func (a *app) reportRun(ctx context.Context, name string, res *finetune.Result, err error) error {
 	if err != nil {
 		var ie *finetune.InterruptedError
-		if errors.As(err, &ie) && ie.Epochs > 0 {
-			return fmt.Errorf("%s interrupted after epoch %d (checkpoint in %s): run the same command with --resume to continue", name, ie.Epochs, ie.Dir)
+		if errors.As(err, &ie) && ie.Resumable {
+			return fmt.Errorf("%s interrupted after %d whole epochs (checkpoint in %s): run the same command with --resume to continue", name, ie.Epochs, ie.Dir)
 		}
 		return fmt.Errorf("%s: %w", name, err)
 	}
