@@ -2,7 +2,9 @@
 // that catdog trains from scratch, side by side in one run:
 //
 //   - gorgonia: Gorgonia's own ops (Conv2d, BroadcastAdd, Rectify, MaxPool2D), the baseline;
-//   - gops: the same network built from catdog's fused ops in internal/gops;
+//   - gops: the same network built from catdog's ops in internal/gops (Conv2D, BiasReLU,
+//     MaxPool2x2);
+//   - gops-fused: the same with BiasReLUMaxPool2x2 for bias + ReLU + pool;
 //   - pytorch: the same network in PyTorch (bench/train/torch_ref.py), same thread count.
 //
 // The network: 3 x [Conv 3x3 pad 1 (32, 64, 128 filters) + bias, ReLU, MaxPool 2x2], Flatten,
@@ -52,7 +54,7 @@ func main() {
 	flag.IntVar(&c.rounds, "rounds", 3, "rounds per contender, interleaved; the best counts")
 	flag.IntVar(&c.threads, "threads", 2, "threads for every contender (GOMAXPROCS, torch.set_num_threads)")
 	flag.StringVar(&c.python, "python", "", "python interpreter with torch (default: python3 from PATH, else /usr/bin/python3)")
-	flag.StringVar(&c.only, "only", "", "run only these contenders, comma separated: gorgonia,gops,pytorch")
+	flag.StringVar(&c.only, "only", "", "run only these contenders, comma separated: gorgonia,gops,gops-fused,pytorch")
 	flag.StringVar(&c.cpuprofile, "cpuprofile", "", "write a CPU profile of the Go contenders to this file")
 	flag.Parse()
 	if err := run(c); err != nil {
@@ -84,6 +86,7 @@ func run(c config) error {
 	}
 	add("gorgonia", func() (float64, error) { return goRound(c, plainOps{}) })
 	add("gops", func() (float64, error) { return goRound(c, fastOps{}) })
+	add("gops-fused", func() (float64, error) { return goRound(c, fastOps{fused: true}) })
 	add("pytorch", func() (float64, error) { return torchRound(c) })
 
 	if c.cpuprofile != "" {
@@ -105,16 +108,16 @@ func run(c config) error {
 			if err != nil {
 				return fmt.Errorf("%s: %w", ct.name, err)
 			}
-			fmt.Fprintf(os.Stderr, "round %d %-9s %7.1f img/s\n", r+1, ct.name, v)
+			fmt.Fprintf(os.Stderr, "round %d %-10s %7.1f img/s\n", r+1, ct.name, v)
 			best[ct.name] = max(best[ct.name], v)
 		}
 	}
 	fmt.Printf("3-block CNN, %dx%d, batch %d, forward+backward+SGD, %d threads, %s, best of %d rounds x %d iterations (%s BLAS)\n",
 		c.size, c.size, c.batch, c.threads, runtime.Version(), c.rounds, c.iters, gops.BLAS())
-	fmt.Printf("%-9s %9s %10s %10s\n", "engine", "img/s", "vs torch", "vs gorgonia")
+	fmt.Printf("%-10s %9s %10s %12s\n", "engine", "img/s", "vs torch", "vs gorgonia")
 	for _, ct := range cs {
 		v := best[ct.name]
-		fmt.Printf("%-9s %9.1f %10s %10s\n", ct.name, v, ratio(v, best["pytorch"]), ratio(v, best["gorgonia"]))
+		fmt.Printf("%-10s %9.1f %10s %12s\n", ct.name, v, ratio(v, best["pytorch"]), ratio(v, best["gorgonia"]))
 	}
 	return nil
 }
@@ -172,12 +175,17 @@ func (plainOps) dense(x, w, b *G.Node, relu bool) (*G.Node, error) {
 	return y, nil
 }
 
-type fastOps struct{}
+// fastOps uses gops: Conv2D, then BiasReLU and MaxPool2x2, or, when fused,
+// BiasReLUMaxPool2x2.
+type fastOps struct{ fused bool }
 
-func (fastOps) convBlock(x, w, b *G.Node) (*G.Node, error) {
+func (o fastOps) convBlock(x, w, b *G.Node) (*G.Node, error) {
 	y, err := gops.Conv2D(x, w, 1, 1)
 	if err != nil {
 		return nil, err
+	}
+	if o.fused {
+		return gops.BiasReLUMaxPool2x2(y, b)
 	}
 	if y, err = gops.BiasReLU(y, b); err != nil {
 		return nil, err

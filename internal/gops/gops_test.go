@@ -261,6 +261,29 @@ func TestMaxPool2x2MatchesGorgonia(t *testing.T) {
 	}
 }
 
+func TestBiasReLUMaxPool2x2MatchesChain(t *testing.T) {
+	for _, s := range []tensor.Shape{{2, 3, 4, 6}, {1, 2, 5, 7}, {4, 32, 16, 16}} {
+		t.Run(fmt.Sprint(s), func(t *testing.T) {
+			fast := func(in []*G.Node) (*G.Node, error) { return BiasReLUMaxPool2x2(in[0], in[1]) }
+			ref := func(in []*G.Node) (*G.Node, error) {
+				bb, err := G.Reshape(in[1], tensor.Shape{1, s[1], 1, 1})
+				if err != nil {
+					return nil, err
+				}
+				y, err := G.BroadcastAdd(in[0], bb, nil, []byte{0, 2, 3})
+				if err != nil {
+					return nil, err
+				}
+				if y, err = G.Rectify(y); err != nil {
+					return nil, err
+				}
+				return G.MaxPool2D(y, tensor.Shape{2, 2}, []int{0, 0}, []int{2, 2})
+			}
+			compare(t, fast, ref, s, tensor.Shape{s[1]})
+		})
+	}
+}
+
 // TestBlockMatchesGorgonia chains the ops as a network does: conv, bias + ReLU, pool, twice.
 func TestBlockMatchesGorgonia(t *testing.T) {
 	fast := func(in []*G.Node) (*G.Node, error) {
@@ -323,6 +346,8 @@ func TestBadShapes(t *testing.T) {
 		{"conv filter too big", func() (*G.Node, error) { return Conv2D(x, big, 1, 1) }},
 		{"bias size", func() (*G.Node, error) { return BiasReLU(x, b) }},
 		{"pool 2-d", func() (*G.Node, error) { return MaxPool2x2(v) }},
+		{"fused pool 2-d", func() (*G.Node, error) { return BiasReLUMaxPool2x2(v, b) }},
+		{"fused pool bias size", func() (*G.Node, error) { return BiasReLUMaxPool2x2(x, b) }},
 	}
 	for _, tt := range tests {
 		if _, err := tt.f(); err == nil {

@@ -63,6 +63,14 @@ func (op *poolOp) UsePreallocDo(prealloc G.Value, v ...G.Value) (G.Value, error)
 	n, c, h, w := xs[0], xs[1], xs[2], xs[3]
 	oh, ow := h/2, w/2
 	out, y := output(prealloc, tensor.Shape{n, c, oh, ow}, x)
+	pool2x2(x, y, nil, n, c, h, w)
+	return out, nil
+}
+
+// pool2x2 writes the 2x2 max-pool of x (n, c, h, w) into y, or, when b is not nil,
+// max(0, max + b[channel]).
+func pool2x2(x, y, b []float32, n, c, h, w int) {
+	oh, ow := h/2, w/2
 	parallel(n, func(_, i int) {
 		for ch := 0; ch < c; ch++ {
 			p := i*c + ch
@@ -71,12 +79,31 @@ func (op *poolOp) UsePreallocDo(prealloc G.Value, v ...G.Value) (G.Value, error)
 				r0, r1 := xp[2*oy*w:][:2*ow], xp[(2*oy+1)*w:][:2*ow]
 				yr := yp[oy*ow:][:ow]
 				for ox := range yr {
-					yr[ox] = max(r0[2*ox], r0[2*ox+1], r1[2*ox], r1[2*ox+1])
+					m := r0[2*ox]
+					if v := r0[2*ox+1]; v > m {
+						m = v
+					}
+					if v := r1[2*ox]; v > m {
+						m = v
+					}
+					if v := r1[2*ox+1]; v > m {
+						m = v
+					}
+					yr[ox] = m
+				}
+			}
+			if b != nil {
+				bv := b[ch]
+				for t, v := range yp {
+					v += bv
+					if !(v > 0) {
+						v = 0
+					}
+					yp[t] = v
 				}
 			}
 		}
 	})
-	return out, nil
 }
 
 func (op *poolOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
@@ -87,8 +114,9 @@ func (op *poolOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
 	return G.Nodes{dx}, nil
 }
 
-// poolGradOp: (x, y, dy) -> dx.
-type poolGradOp struct{}
+// poolGradOp: (x, y, dy) -> dx: dy goes to the first maximum of each window of x, and, when
+// relu, only where the pooled output y is positive (y = max(0, max + b) in the fused op).
+type poolGradOp struct{ relu bool }
 
 func (op *poolGradOp) Arity() int                       { return 3 }
 func (op *poolGradOp) Type() hm.Type                    { return fnType(4, 4, 4, 4) }
@@ -97,7 +125,7 @@ func (op *poolGradOp) CallsExtern() bool                { return false }
 func (op *poolGradOp) OverwritesInput() int             { return -1 }
 func (op *poolGradOp) WriteHash(h hash.Hash)            { writeHash(h, op) }
 func (op *poolGradOp) Hashcode() uint32                 { return hashOf(op) }
-func (op *poolGradOp) String() string                   { return "gops.MaxPool2x2Grad" }
+func (op *poolGradOp) String() string                   { return fmt.Sprintf("gops.MaxPool2x2Grad{relu: %v}", op.relu) }
 func (op *poolGradOp) DiffWRT(n int) []bool             { return []bool{false, false, false} }
 func (op *poolGradOp) Do(v ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, v...) }
 func (op *poolGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
@@ -143,16 +171,22 @@ func (op *poolGradOp) UsePreallocDo(prealloc G.Value, v ...G.Value) (G.Value, er
 				yr, gr := yp[oy*ow:][:ow], dyp[oy*ow:][:ow]
 				for ox, m := range yr {
 					g := gr[ox]
-					switch a := 2 * ox; m {
-					case r0[a]:
-						d0[a] = g
-					case r0[a+1]:
-						d0[a+1] = g
-					case r1[a]:
-						d1[a] = g
-					default:
-						d1[a+1] = g
+					if op.relu && !(m > 0) {
+						continue
 					}
+					a := 2 * ox
+					// first maximum in row-major order, as the forward pass and Gorgonia
+					d, k, best := d0, a, r0[a]
+					if v := r0[a+1]; v > best {
+						k, best = a+1, v
+					}
+					if v := r1[a]; v > best {
+						d, k, best = d1, a, v
+					}
+					if v := r1[a+1]; v > best {
+						d, k = d1, a+1
+					}
+					d[k] = g
 				}
 			}
 		}
