@@ -30,7 +30,11 @@ func (f fakePhotos) Image(i int, dst []uint8) ([]uint8, error) {
 	if i < 0 || i >= 1000 {
 		return nil, fmt.Errorf("image %d outside 0..999", i)
 	}
-	dst = make([]uint8, f.size*f.size*3)
+	if n := f.size * f.size * 3; cap(dst) < n {
+		dst = make([]uint8, n)
+	} else {
+		dst = dst[:n]
+	}
 	for y := range f.size {
 		for x := range f.size {
 			p := (y*f.size + x) * 3
