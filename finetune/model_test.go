@@ -77,3 +77,49 @@ func TestArchitecturesTrainStep(t *testing.T) {
 		})
 	}
 }
+
+// TestConvSeam checks that Gorgonia's own convolution, plugged in through the ConvFunc
+// seam, gives the same logits and gradients as the default one.
+func TestConvSeam(t *testing.T) {
+	a, err := Arch("vgg3-dropout-bn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(conv ConvFunc) (z []float32, grads [][]float32) {
+		m, err := a.Model(16, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.SetConv(conv)
+		gr, err := m.build(3, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer gr.close()
+		gr.fillMasks(rand.New(rand.NewPCG(1, 1)).Float64)
+		x, y := randomBatch(m, 3, 8)
+		out, err := gr.run(x, y)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, g := range gr.grads {
+			_, d, _ := float32s(g.Value(), "grad")
+			grads = append(grads, append([]float32(nil), d...))
+		}
+		return append([]float32(nil), out...), grads
+	}
+	z1, g1 := run(nil)
+	z2, g2 := run(GorgoniaConv)
+	for i := range z1 {
+		if math.Abs(float64(z1[i]-z2[i])) > 1e-4 {
+			t.Errorf("logit %d: %v with the default convolution, %v with Gorgonia's", i, z1[i], z2[i])
+		}
+	}
+	for i := range g1 {
+		for j := range g1[i] {
+			if d := math.Abs(float64(g1[i][j] - g2[i][j])); d > 1e-4+1e-3*math.Abs(float64(g1[i][j])) {
+				t.Fatalf("gradient %d[%d]: %v vs %v", i, j, g1[i][j], g2[i][j])
+			}
+		}
+	}
+}
