@@ -283,7 +283,7 @@ func (bb *Backbone) cut(m *onnx.Model, size int) error {
 	if at == "" {
 		var err error
 		if at, err = m.LastConvBlockOutput(); err != nil {
-			return fail(err)
+			return fail(fmt.Errorf("%w; name the cut point (catdog backbones import --cut NODE)", err))
 		}
 	}
 	c, err := m.Cut(at)

@@ -99,7 +99,11 @@ func Compose(first *Model, firstOut string, second *Model, secondIn string, pref
 			g.Input = append(g.Input, in)
 		}
 	}
-	g.ValueInfo = append(g.ValueInfo, s.ValueInfo...)
+	for _, v := range s.ValueInfo {
+		if v.GetName() != out { // first's description of the joint tensor is kept
+			g.ValueInfo = append(g.ValueInfo, v)
+		}
+	}
 	g.Output = s.Output
 	g.Name = proto.String(first.Proto.GetGraph().GetName() + "+" + second.Proto.GetGraph().GetName())
 	var targets []string
