@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
@@ -94,7 +95,7 @@ func Prepare(ctx context.Context, opts Options) (*Manifest, error) {
 			info.URL = PetImagesURL
 		}
 	}
-	src, err := openSource(info.Path)
+	src, err := openSource(info.Path, opts.Out)
 	if err != nil {
 		return nil, err
 	}
@@ -117,6 +118,11 @@ func Prepare(ctx context.Context, opts Options) (*Manifest, error) {
 		return nil, fmt.Errorf("data source %s holds no files", info.Path)
 	}
 	if len(cands) == 0 {
+		for _, e := range src.entries {
+			if path.Base(e.name) == "train.zip" {
+				return nil, fmt.Errorf("data source %s holds %s, not the photos themselves: extract it (unzip %s %s) and pass --data train.zip", info.Path, e.name, filepath.Base(info.Path), e.name)
+			}
+		}
 		return nil, fmt.Errorf("data source %s holds %d files but none labelled cat or dog (want train/cat.N.jpg, cats/ and dogs/ folders, or PetImages/Cat and PetImages/Dog)", info.Path, len(src.entries))
 	}
 	if err := needBoth(counts, info.Path, "labelled files"); err != nil {
@@ -334,6 +340,7 @@ func decodeAll(ctx context.Context, src *source, cands []int, opts Options, emit
 	for range window {
 		free <- make([]uint8, rowBytes)
 	}
+	budget := newPixelBudget(decodeBudget)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { // feeder: a free buffer is a ticket for one more file in flight
@@ -360,7 +367,7 @@ func decodeAll(ctx context.Context, src *source, cands []int, opts Options, emit
 			z := imgutil.Resizer{MaxPixels: opts.MaxPixels}
 			var data bytes.Buffer
 			for j := range jobs {
-				r := decodeOne(&z, &data, src.entries[cands[j.i]], opts, j.pix)
+				r := decodeOne(&z, &data, src.entries[cands[j.i]], opts, j.pix, budget)
 				if data.Cap() > 8<<20 { // do not keep a huge buffer around
 					data = bytes.Buffer{}
 				}
@@ -405,7 +412,7 @@ func decodeAll(ctx context.Context, src *source, cands []int, opts Options, emit
 }
 
 // decodeOne reads and decodes one file into pix.
-func decodeOne(z *imgutil.Resizer, data *bytes.Buffer, e entry, opts Options, pix []uint8) result {
+func decodeOne(z *imgutil.Resizer, data *bytes.Buffer, e entry, opts Options, pix []uint8, budget *pixelBudget) result {
 	data.Reset()
 	r := result{pix: pix}
 	if err := e.read(data); err != nil {
@@ -414,6 +421,12 @@ func decodeOne(z *imgutil.Resizer, data *bytes.Buffer, e entry, opts Options, pi
 			r.kind = SkipTooLarge
 		}
 		return r
+	}
+	if budget != nil {
+		if cfg, err := imgutil.DecodeConfig(data.Bytes()); err == nil {
+			n := budget.acquire(int64(cfg.Width) * int64(cfg.Height))
+			defer budget.release(n)
+		}
 	}
 	r.cfg, r.err = z.DecodeResize(data.Bytes(), opts.Size, opts.Filter, pix)
 	switch {
@@ -431,6 +444,44 @@ func decodeOne(z *imgutil.Resizer, data *bytes.Buffer, e entry, opts Options, pi
 		r.kind = SkipCorrupt
 	}
 	return r
+}
+
+// decodeBudget is how many declared pixels the workers may decode at once: a 16-megapixel
+// JPEG decodes into 24 MB, an RGBA PNG into 64 MB. Larger images are decoded one at a time,
+// so memory stays bounded by the largest image rather than by workers times it.
+const decodeBudget = 16 << 20
+
+// pixelBudget is a weighted semaphore over pixels.
+type pixelBudget struct {
+	mu   sync.Mutex
+	cond sync.Cond
+	free int64
+	max  int64
+}
+
+func newPixelBudget(max int64) *pixelBudget {
+	b := &pixelBudget{free: max, max: max}
+	b.cond.L = &b.mu
+	return b
+}
+
+// acquire waits for n pixels (at most the whole budget) and returns what it took.
+func (b *pixelBudget) acquire(n int64) int64 {
+	n = min(max(n, 0), b.max)
+	b.mu.Lock()
+	for b.free < n {
+		b.cond.Wait()
+	}
+	b.free -= n
+	b.mu.Unlock()
+	return n
+}
+
+func (b *pixelBudget) release(n int64) {
+	b.mu.Lock()
+	b.free += n
+	b.mu.Unlock()
+	b.cond.Broadcast()
 }
 
 func hashFile(f *os.File) (string, error) {

@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/image/bmp"
 
@@ -403,6 +404,7 @@ func TestSourceErrors(t *testing.T) {
 		{"cats only", map[string][]byte{"cat.1.png": cat, "cat.2.png": cat}, "needs both classes"},
 		{"dogs only after decoding", map[string][]byte{"dog.1.png": cat, "cat.1.png": []byte("broken")}, "needs both classes"},
 		{"nothing decodes", map[string][]byte{"dog.1.png": nil, "cat.1.png": []byte("broken")}, "could be decoded"},
+		{"Kaggle's outer zip", map[string][]byte{"train.zip": []byte("PK"), "test1.zip": []byte("PK")}, "pass --data train.zip"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -585,5 +587,47 @@ func TestStratifiedSplit(t *testing.T) {
 				t.Errorf("%v class %d: %d in train, want %d", n, c, cnt, want)
 			}
 		}
+	}
+}
+
+// TestOutInsideSource prepares into a folder inside the source, twice: the outputs of the
+// first run are not taken for input by the second.
+func TestOutInsideSource(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string][]byte{
+		"cat.1.png": synthetic(9, 9, color.White), "dog.1.png": synthetic(9, 9, color.Black),
+		"cat.2.png": synthetic(9, 9, color.White), "dog.2.png": synthetic(9, 9, color.Black),
+	})
+	out := filepath.Join(dir, "data")
+	m1, err := Prepare(context.Background(), Options{Data: dir, Out: out, Size: 32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b1, _ := os.ReadFile(filepath.Join(out, ManifestFile))
+	m2, err := Prepare(context.Background(), Options{Data: dir, Out: out, Size: 32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b2, _ := os.ReadFile(filepath.Join(out, ManifestFile))
+	if m1.Seen != 4 || m2.Seen != 4 || !bytes.Equal(b1, b2) {
+		t.Errorf("seen %d then %d; manifests equal: %v", m1.Seen, m2.Seen, bytes.Equal(b1, b2))
+	}
+}
+
+func TestPixelBudget(t *testing.T) {
+	b := newPixelBudget(100)
+	if got := b.acquire(1000); got != 100 { // over the budget: takes it all
+		t.Fatalf("took %d", got)
+	}
+	done := make(chan int64)
+	go func() { done <- b.acquire(10) }()
+	select {
+	case <-done:
+		t.Fatal("acquired from an empty budget")
+	case <-time.After(20 * time.Millisecond):
+	}
+	b.release(100)
+	if got := <-done; got != 10 {
+		t.Fatalf("took %d", got)
 	}
 }

@@ -56,14 +56,15 @@ type source struct {
 }
 
 // openSource lists the files of a zip archive or a folder, labelling each from its name.
-func openSource(p string) (*source, error) {
+// A folder skip inside a source folder (the output folder) is left out of the listing.
+func openSource(p, skip string) (*source, error) {
 	st, err := os.Stat(p)
 	if err != nil {
 		return nil, fmt.Errorf("data source: %w", err)
 	}
 	var s *source
 	if st.IsDir() {
-		s, err = openFolder(p)
+		s, err = openFolder(p, skip)
 	} else {
 		s, err = openZip(p)
 	}
@@ -150,9 +151,15 @@ func safeZipName(name string) bool {
 	return true
 }
 
-func openFolder(root string) (*source, error) {
+func openFolder(root, skip string) (*source, error) {
 	s := &source{kind: "folder", path: root, close: func() error { return nil }}
+	skipInfo, _ := os.Stat(skip)
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() && skipInfo != nil && p != root {
+			if info, e := d.Info(); e == nil && os.SameFile(info, skipInfo) {
+				return fs.SkipDir
+			}
+		}
 		if err != nil {
 			if p == root {
 				return err
