@@ -79,17 +79,7 @@ func pool2x2(x, y, b []float32, n, c, h, w int) {
 				r0, r1 := xp[2*oy*w:][:2*ow], xp[(2*oy+1)*w:][:2*ow]
 				yr := yp[oy*ow:][:ow]
 				for ox := range yr {
-					m := r0[2*ox]
-					if v := r0[2*ox+1]; v > m {
-						m = v
-					}
-					if v := r1[2*ox]; v > m {
-						m = v
-					}
-					if v := r1[2*ox+1]; v > m {
-						m = v
-					}
-					yr[ox] = m
+					yr[ox] = max(max(r0[2*ox], r0[2*ox+1]), max(r1[2*ox], r1[2*ox+1]))
 				}
 			}
 			if b != nil {
@@ -174,19 +164,27 @@ func (op *poolGradOp) UsePreallocDo(prealloc G.Value, v ...G.Value) (G.Value, er
 					if op.relu && !(m > 0) {
 						continue
 					}
+					// the first maximum in row-major order, as Gorgonia; k indexes the
+					// window as 0, 1 (top row), 2, 3 (bottom row), chosen without branches
 					a := 2 * ox
-					// first maximum in row-major order, as the forward pass and Gorgonia
-					d, k, best := d0, a, r0[a]
-					if v := r0[a+1]; v > best {
-						k, best = a+1, v
+					x0, x1, x2, x3 := r0[a], r0[a+1], r1[a], r1[a+1]
+					k, best := 0, x0
+					if x1 > best {
+						k = 1
 					}
-					if v := r1[a]; v > best {
-						d, k, best = d1, a, v
+					best = max(best, x1)
+					if x2 > best {
+						k = 2
 					}
-					if v := r1[a+1]; v > best {
-						d, k = d1, a+1
+					best = max(best, x2)
+					if x3 > best {
+						k = 3
 					}
-					d[k] = g
+					row := d0
+					if k >= 2 {
+						row = d1
+					}
+					row[a+k&1] = g
 				}
 			}
 		}
