@@ -175,12 +175,18 @@ func batchParam(m *Model) string {
 	return BatchDim
 }
 
-// shapedValueInfo is ValueInfo with the dynamic dimensions named param.
+// shapedValueInfo is ValueInfo with a dynamic first dimension named param and other
+// unknown dimensions left unnamed.
 func shapedValueInfo(name string, dt DType, s Shape, param string) *pb.ValueInfoProto {
 	v := ValueInfo(name, dt, s...)
-	for _, d := range v.Type.GetTensorType().Shape.Dim {
-		if d.GetDimParam() != "" {
+	for i, d := range v.Type.GetTensorType().Shape.Dim {
+		if d.GetDimParam() == "" {
+			continue
+		}
+		if i == 0 {
 			d.Value = &pb.TensorShapeProto_Dimension_DimParam{DimParam: param}
+		} else {
+			d.Value = nil
 		}
 	}
 	return v
