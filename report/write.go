@@ -234,7 +234,11 @@ func (v *runView) architecture(r *Run, trainable, frozen int) error {
 		}
 		v.Layers = append(v.Layers, layerRow{Name: l.Name, Kind: l.LayerKind(), Spec: l.Spec, Shape: l.Shape(),
 			Params: count(l.Params), Frozen: count(l.Frozen), Status: status})
-		net = append(net, plot.NetLayer{Name: l.Name, Kind: l.LayerKind(), Shape: l.Shape(), Params: l.Params + l.Frozen, Frozen: l.IsFrozen()})
+		w := l.Params
+		if l.IsFrozen() {
+			w = l.Frozen
+		}
+		net = append(net, plot.NetLayer{Name: l.Name, Kind: l.LayerKind(), Shape: l.Shape(), Params: w, Frozen: l.IsFrozen()})
 	}
 	v.Totals = layerRow{Name: "total", Params: count(trainable), Frozen: count(frozen)}
 	png, err := plot.Network(r.Arch, 6, net)

@@ -32,8 +32,10 @@ func kindColor(kind string) color.RGBA {
 	switch strings.ToLower(kind) {
 	case "conv":
 		return seriesColor(0)
-	case "maxpool", "gap", "avgpool":
+	case "maxpool", "avgpool":
 		return seriesColor(1)
+	case "gap":
+		return color.RGBA{R: 0xa8, G: 0x55, B: 0x1c, A: 0xff}
 	case "relu":
 		return seriesColor(2)
 	case "dense":
