@@ -1,6 +1,7 @@
 package gops
 
 import (
+	"math/bits"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -62,4 +63,29 @@ func parallel(n int, f func(worker, i int)) {
 // workers is the number of goroutines parallel uses for n items.
 func workers(n int) int {
 	return max(1, min(n, runtime.GOMAXPROCS(0)))
+}
+
+// scratchPools recycles float32 scratch buffers, one pool per power-of-two capacity.
+var scratchPools [48]sync.Pool
+
+// getScratch returns a buffer of n float32s with undefined contents; give it back with
+// putScratch.
+func getScratch(n int) []float32 {
+	if n == 0 {
+		return nil
+	}
+	c := bits.Len(uint(n - 1)) // capacity class: 1<<c >= n
+	if b, ok := scratchPools[c].Get().(*[]float32); ok {
+		return (*b)[:n]
+	}
+	return make([]float32, n, 1<<c)
+}
+
+// putScratch gives back a buffer from getScratch.
+func putScratch(b []float32) {
+	if cap(b) == 0 || cap(b)&(cap(b)-1) != 0 {
+		return
+	}
+	b = b[:cap(b)]
+	scratchPools[bits.Len(uint(cap(b)-1))].Put(&b)
 }

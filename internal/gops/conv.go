@@ -206,7 +206,8 @@ func (op *convFilterGradOp) UsePreallocDo(prealloc G.Value, v ...G.Value) (G.Val
 
 // convForward computes y = conv(x, w): per image, y_n (F×OHW) = w (F×K) · col(x_n) (K×OHW).
 func convForward(g geom, x, w, y []float32) {
-	cols := scratch(g, workers(g.n))
+	cols, release := scratch(g, workers(g.n))
+	defer release()
 	parallel(g.n, func(k, n int) {
 		xn := x[n*g.chw : (n+1)*g.chw]
 		col := xn
@@ -220,7 +221,8 @@ func convForward(g geom, x, w, y []float32) {
 
 // convBackwardData computes dx: per image, col2im(wᵀ (K×F) · dy_n (F×OHW)).
 func convBackwardData(g geom, w, dy, dx []float32) {
-	cols := scratch(g, workers(g.n))
+	cols, release := scratch(g, workers(g.n))
+	defer release()
 	parallel(g.n, func(k, n int) {
 		dxn := dx[n*g.chw : (n+1)*g.chw]
 		dyn := dy[n*g.f*g.ohw : (n+1)*g.f*g.ohw]
@@ -239,11 +241,14 @@ func convBackwardData(g geom, w, dy, dx []float32) {
 // per worker.
 func convBackwardFilter(g geom, x, dy, dw []float32) {
 	nw := workers(g.n)
-	cols := scratch(g, nw)
+	cols, release := scratch(g, nw)
+	defer release()
 	parts := make([][]float32, nw)
 	parts[0] = dw
 	for i := 1; i < nw; i++ {
-		parts[i] = make([]float32, len(dw))
+		parts[i] = getScratch(len(dw))
+		clear(parts[i])
+		defer putScratch(parts[i])
 	}
 	clear(dw)
 	parallel(g.n, func(k, n int) {
@@ -262,17 +267,20 @@ func convBackwardFilter(g geom, x, dy, dw []float32) {
 	}
 }
 
-// scratch returns one K×OHW column buffer per worker.
-func scratch(g geom, n int) [][]float32 {
+// scratch returns one K×OHW column buffer per worker; release gives them back.
+func scratch(g geom, n int) (cols [][]float32, release func()) {
+	cols = make([][]float32, n)
 	if g.im2colIdentity {
-		return make([][]float32, n)
+		return cols, func() {}
 	}
-	buf := make([]float32, n*g.k*g.ohw)
-	out := make([][]float32, n)
-	for i := range out {
-		out[i] = buf[i*g.k*g.ohw : (i+1)*g.k*g.ohw]
+	for i := range cols {
+		cols[i] = getScratch(g.k * g.ohw)
 	}
-	return out
+	return cols, func() {
+		for _, c := range cols {
+			putScratch(c)
+		}
+	}
 }
 
 // im2col lays out the patches of one image x (C×H×W) as columns: row (c, i, j) of col
