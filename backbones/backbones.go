@@ -103,6 +103,8 @@ type Backbone struct {
 	Output string
 	// Path is the model file read, empty for vgg16-random.
 	Path string
+	// Params is the number of weights of the cut model.
+	Params int
 	// Warnings are things the user should be told (random weights, unpinned checksum).
 	Warnings []string
 }
@@ -298,6 +300,7 @@ func (bb *Backbone) cut(m *onnx.Model, size int) error {
 		}
 	}
 	s.OutputShape = shape
+	bb.Params = int(c.Inspect().TotalParams)
 	c.SetMetadata("catdog.backbone", s.Name)
 	c.SetMetadata("catdog.backbone_sha256", s.SHA256)
 	c.SetMetadata("catdog.backbone_cut", bb.Output)

@@ -39,8 +39,8 @@ func TestRandomVGG16(t *testing.T) {
 		if got := s.Outputs[0].Shape.String(); got != tt.shape || bb.Output != "block5_pool" {
 			t.Errorf("size %d: output %s %s, want block5_pool %s", tt.size, bb.Output, got, tt.shape)
 		}
-		if s.TotalParams != 14_714_688 {
-			t.Errorf("params %d, want VGG16's 14,714,688", s.TotalParams)
+		if s.TotalParams != 14_714_688 || bb.Params != 14_714_688 {
+			t.Errorf("params %d (Backbone.Params %d), want VGG16's 14,714,688", s.TotalParams, bb.Params)
 		}
 		convs, pools := 0, 0
 		for _, n := range s.Nodes {
@@ -239,6 +239,10 @@ func TestLoadMissingWeights(t *testing.T) {
 			}
 			if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 				t.Errorf("cache holds %d files after a failed download", len(entries))
+			}
+			var we *backbones.WeightsError
+			if !errors.As(err, &we) || we.Path != filepath.Join(dir, "vgg16-12.onnx") || we.Backbone != "vgg16" {
+				t.Errorf("error is not a *WeightsError naming the cache path: %#v", err)
 			}
 		})
 	}

@@ -72,13 +72,33 @@ func loadDownloadable(ctx context.Context, bb *Backbone, opts Options) (*onnx.Mo
 	return m, nil
 }
 
-// missingError explains how to get a model file that could not be had.
-func missingError(spec Spec, path string, cause error) error {
-	return fmt.Errorf(`backbone %s needs the file %s (%d bytes, SHA-256 %s), which could not be downloaded: %w
+// WeightsError is the error of Load when a backbone's model file cannot be had (not in the
+// cache and not downloadable). Its message names the file, its URL and where to put it.
+type WeightsError struct {
+	Backbone string // backbone name
+	File     string // file name, such as vgg16-12.onnx
+	URL      string // where to download it
+	SHA256   string // pinned checksum
+	Size     int64  // bytes
+	Path     string // where Load looks for it (the cache)
+	Err      error  // why it could not be downloaded
+}
+
+func (e *WeightsError) Error() string {
+	return fmt.Sprintf(`backbone %s needs the file %s (%d bytes, SHA-256 %s), which could not be downloaded: %v
 Download it yourself from
   %s
 and either pass it with --file PATH or put it at
-  %s`, spec.Name, spec.Source.FileName, spec.Source.Size, spec.Source.SHA256, cause, spec.Source.URL, path)
+  %s`, e.Backbone, e.File, e.Size, e.SHA256, e.Err, e.URL, e.Path)
+}
+
+// Unwrap returns the cause.
+func (e *WeightsError) Unwrap() error { return e.Err }
+
+// missingError explains how to get a model file that could not be had.
+func missingError(spec Spec, path string, cause error) error {
+	return &WeightsError{Backbone: spec.Name, File: spec.Source.FileName, URL: spec.Source.URL,
+		SHA256: spec.Source.SHA256, Size: spec.Source.Size, Path: path, Err: cause}
 }
 
 // Download fetches src.URL into dst, checking its size and SHA-256 against src. The file
