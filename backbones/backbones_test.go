@@ -183,6 +183,17 @@ func TestLoadFile(t *testing.T) {
 	writeModel(t, bb.Model, out)
 	onnxtest.CheckModel(t, out)
 
+	// Run at another size: the conv base does not care, the dropped dense layer would.
+	big, err := backbones.Load(ctx, backbones.VGG16, backbones.Options{File: p, InputSize: 64, CacheDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := onnx.Shape(big.Spec.OutputShape).String(); got != "(N, 8, 16, 16)" || big.Spec.InputSize != 64 {
+		t.Errorf("at 64: features %s, input size %d", got, big.Spec.InputSize)
+	}
+	writeModel(t, big.Model, out)
+	onnxtest.CheckModel(t, out)
+
 	// Without InputSize the 32x32 file does not match the spec's 224.
 	if _, err := backbones.Load(ctx, backbones.VGG16, backbones.Options{File: p}); err == nil || !strings.Contains(err.Error(), "spec says 224x224") {
 		t.Errorf("size mismatch: %v", err)
