@@ -31,6 +31,49 @@ type source interface {
 	close() error
 }
 
+// limited is a source cut to at most n samples per split, taken evenly spaced through
+// each split so that both classes stay represented (prepared splits list cats, then dogs).
+type limited struct {
+	source
+	rows map[string][]int
+}
+
+func limit(src source, n int) source {
+	if n <= 0 {
+		return src
+	}
+	l := &limited{source: src, rows: map[string][]int{}}
+	for _, sp := range []string{Train, Valid, Test} {
+		total := src.len(sp)
+		k := min(n, total)
+		rows := make([]int, k)
+		for i := range rows {
+			rows[i] = i * total / k
+		}
+		l.rows[sp] = rows
+	}
+	return l
+}
+
+func (l *limited) len(split string) int { return len(l.rows[split]) }
+
+func (l *limited) labels(split string) []uint8 {
+	all := l.source.labels(split)
+	out := make([]uint8, len(l.rows[split]))
+	for i, r := range l.rows[split] {
+		out[i] = all[r]
+	}
+	return out
+}
+
+func (l *limited) read(split string, rows []int, x, y []float32, aug func([]uint8, int)) error {
+	m := make([]int, len(rows))
+	for i, r := range rows {
+		m[i] = l.rows[split][r]
+	}
+	return l.source.read(split, m, x, y, aug)
+}
+
 // Prepared-dataset file names (docs/design.md, "Prepared dataset folder").
 const (
 	photosFile = "dogs_vs_cats_photos.npy"

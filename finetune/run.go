@@ -282,9 +282,6 @@ func (t *trainer) finish(export func() (string, error)) (*Result, error) {
 		}
 	}()
 	n := t.src.len(Test)
-	if t.cfg.Limit > 0 {
-		n = min(n, t.cfg.Limit)
-	}
 	if n > 0 {
 		res.TestLoss, res.TestAcc, res.TestProbs, err = evaluate(m, t.src, Test, n, t.cfg.Batch, graphs)
 		if err != nil {

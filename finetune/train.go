@@ -38,7 +38,8 @@ type Config struct {
 	Patience int `json:"patience"`
 	// Seed drives weight initialisation, shuffling, dropout and augmentation.
 	Seed uint64 `json:"seed"`
-	// Limit, when positive, uses at most Limit samples of each split (quick runs).
+	// Limit, when positive, uses at most Limit samples of each split, evenly spaced
+	// through it (quick runs).
 	Limit int `json:"limit,omitempty"`
 
 	// Head is the layer spec of the transfer head (TrainHead; default DefaultHead).
@@ -202,7 +203,7 @@ type epochState struct {
 // being resumed.
 func newTrainer(cfg Config, m *Model, src source, runCfg runConfig) (*trainer, error) {
 	m.SetConv(cfg.Conv)
-	t := &trainer{cfg: cfg, runCfg: runCfg, model: m, src: src, infer: map[int]*graph{}}
+	t := &trainer{cfg: cfg, runCfg: runCfg, model: m, src: limit(src, cfg.Limit), infer: map[int]*graph{}}
 	t.pcg = rand.NewPCG(cfg.Seed, 0x7a1e)
 	t.rng = rand.New(t.pcg)
 	learn := trainable(m)
@@ -308,9 +309,6 @@ func (t *trainer) run(ctx context.Context) (err error) {
 	}()
 	defer t.closeGraphs()
 	n := t.src.len(Train)
-	if t.cfg.Limit > 0 {
-		n = min(n, t.cfg.Limit)
-	}
 	if n == 0 {
 		return errors.New("the train split is empty")
 	}
@@ -425,9 +423,6 @@ func (t *trainer) run(ctx context.Context) (err error) {
 // (inference mode: no dropout, batch norm with running statistics).
 func (t *trainer) evaluate(split string) (loss, acc float64, probs []float32, err error) {
 	n := t.src.len(split)
-	if t.cfg.Limit > 0 {
-		n = min(n, t.cfg.Limit)
-	}
 	return evaluate(t.model, t.src, split, n, t.cfg.Batch, t.infer)
 }
 

@@ -1,0 +1,75 @@
+package finetune
+
+import (
+	"math"
+	"testing"
+)
+
+// fakeSource has n samples per split of one value each: the sample's row; labels are 1
+// for the first half of each split and 0 for the rest (as prepared splits list cats first).
+type fakeSource struct{ n int }
+
+func (f fakeSource) shape() []int   { return []int{1} }
+func (f fakeSource) len(string) int { return f.n }
+func (f fakeSource) close() error   { return nil }
+func (f fakeSource) labels(string) []uint8 {
+	l := make([]uint8, f.n)
+	for i := range l[:f.n/2] {
+		l[i] = 1
+	}
+	return l
+}
+func (f fakeSource) read(_ string, rows []int, x, y []float32, _ func([]uint8, int)) error {
+	for i, r := range rows {
+		x[i] = float32(r)
+		y[i] = 0
+		if r < f.n/2 {
+			y[i] = 1
+		}
+	}
+	return nil
+}
+
+func TestLimitKeepsBothClasses(t *testing.T) {
+	src := limit(fakeSource{n: 100}, 10)
+	if n := src.len(Train); n != 10 {
+		t.Fatalf("limited split has %d samples, want 10", n)
+	}
+	labels := src.labels(Test)
+	var cats int
+	for _, l := range labels {
+		cats += int(l)
+	}
+	if cats != 5 {
+		t.Errorf("%d cats among %d limited samples (%v), want 5", cats, len(labels), labels)
+	}
+	x, y := make([]float32, 3), make([]float32, 3)
+	if err := src.read(Valid, []int{0, 5, 9}, x, y, nil); err != nil {
+		t.Fatal(err)
+	}
+	if x[0] != 0 || x[1] != 50 || x[2] != 90 || y[0] != 1 || y[1] != 0 {
+		t.Errorf("rows 0, 5, 9 of the limited split read as %v with labels %v, want [0 50 90] [1 0 0]", x, y)
+	}
+	if limit(fakeSource{n: 4}, 10).len(Train) != 4 {
+		t.Error("a limit above the split size changed the split")
+	}
+}
+
+func TestHalfToFloat32(t *testing.T) {
+	tests := []struct {
+		h    uint16
+		want float32
+	}{
+		{0x0000, 0}, {0x3c00, 1}, {0xc000, -2}, {0x3555, 0.333251953125}, {0x7bff, 65504},
+		{0x0001, 5.960464477539063e-08}, {0x03ff, 6.097555160522461e-05}, {0x0400, 6.103515625e-05},
+		{0x7c00, float32(math.Inf(1))}, {0xfc00, float32(math.Inf(-1))},
+	}
+	for _, tt := range tests {
+		if got := halfToFloat32(tt.h); got != tt.want {
+			t.Errorf("halfToFloat32(%#04x) = %v, want %v", tt.h, got, tt.want)
+		}
+	}
+	if got := halfToFloat32(0x7e00); !math.IsNaN(float64(got)) {
+		t.Errorf("halfToFloat32(NaN) = %v", got)
+	}
+}
