@@ -95,7 +95,7 @@ func (b *Builder) Input(name string, dt DType, dims ...int64) string {
 // Output marks tensor x as a graph output called name, of type dt and shape dims (-1 for
 // the dynamic dimension "N"). When name differs from x, the node producing x is renamed so
 // that it writes name directly (or an Identity node is added when x is an input or
-// initializer). It returns name.
+// initializer). It returns name, which replaces x in later calls.
 func (b *Builder) Output(x, name string, dt DType, dims ...int64) string {
 	if !b.names[x] {
 		b.errorf("output %q: unknown tensor %q", name, x)
@@ -470,11 +470,10 @@ func (b *Builder) Model() (*Model, error) {
 	}
 	g := proto.Clone(b.graph).(*pb.GraphProto)
 	m := &Model{Proto: &pb.ModelProto{
-		IrVersion:       proto.Int64(IRVersion),
-		ProducerName:    proto.String("catdog"),
-		ProducerVersion: proto.String("0"),
-		OpsetImport:     []*pb.OperatorSetIdProto{{Domain: proto.String(""), Version: proto.Int64(OpsetVersion)}},
-		Graph:           g,
+		IrVersion:    proto.Int64(IRVersion),
+		ProducerName: proto.String("catdog"),
+		OpsetImport:  []*pb.OperatorSetIdProto{{Domain: proto.String(""), Version: proto.Int64(OpsetVersion)}},
+		Graph:        g,
 	}}
 	for _, p := range b.meta {
 		m.SetMetadata(p.GetKey(), p.GetValue())

@@ -161,7 +161,7 @@ func ExampleNewBuilder() {
 	}
 	fmt.Print(m.Inspect())
 	// Output:
-	// graph "tiny", produced by catdog 0, IR version 7, opsets ai.onnx:13
+	// graph "tiny", produced by catdog, IR version 7, opsets ai.onnx:13
 	// input  image: float (N, 3, 8, 8)
 	// output prob_cat: float (N, 1)
 	//
