@@ -37,7 +37,7 @@ Examples:
   catdog backbones list
   catdog backbones inspect vgg16 --file ~/Downloads/vgg16-12.onnx
   catdog backbones inspect model.onnx
-  catdog backbones import vgg16_keras.onnx --name keras-vgg16 --cut block5_pool \
+  catdog backbones import vgg16_keras.onnx --name keras-vgg16 \
       --layout NHWC --channels BGR --scale 1 --mean 103.939,116.779,123.68 --std 1,1,1`,
 	}
 	cmd.PersistentFlags().String("cache-dir", "", "folder of downloaded and imported backbones (default $CATDOG_BACKBONES_DIR or the user cache)")
@@ -201,7 +201,7 @@ model is cut after the last max-pool that follows its last convolution.
 
 Examples:
   Keras VGG16 exported by scripts/export_keras_vgg16.py (BGR, caffe means, NHWC):
-    catdog backbones import vgg16_keras.onnx --name keras-vgg16 --cut block5_pool \
+    catdog backbones import vgg16_keras.onnx --name keras-vgg16 \
         --layout NHWC --channels BGR --scale 1 --mean 103.939,116.779,123.68 --std 1,1,1
   A model exported by catdog (plain RGB 0..255 in, preprocessing inside):
     catdog backbones import runs/vgg3-20260101-120000/model.onnx --name vgg3 \
