@@ -45,7 +45,8 @@ type childResult struct {
 
 type measured struct {
 	childResult
-	MaxRSSMiB float64
+	MaxRSSMiB  float64
+	CPUSeconds float64 // user + system time of the child
 }
 
 func main() {
@@ -105,15 +106,23 @@ func main() {
 	if err != nil {
 		fatal(err)
 	}
-	fmt.Printf("%-9s %8s %9s %10s %14s\n", "variant", "images", "seconds", "images/s", "peak RSS MiB")
+	prep1, err := spawn("prepare-1", subset, filepath.Join(tmp, "prepare1"), *size)
+	if err != nil {
+		fatal(err)
+	}
+	fmt.Printf("%-10s %7s %8s %9s %13s %13s\n", "variant", "images", "seconds", "images/s", "CPU ms/image", "peak RSS MiB")
 	for _, r := range []struct {
 		name string
 		m    measured
-	}{{"naive", naive}, {"prepare", prep}} {
-		fmt.Printf("%-9s %8d %9.2f %10.1f %14.1f\n", r.name, r.m.Images, r.m.Seconds, float64(r.m.Images)/r.m.Seconds, r.m.MaxRSSMiB)
+	}{{"naive", naive}, {"prepare", prep}, {"prepare-1", prep1}} {
+		fmt.Printf("%-10s %7d %8.2f %9.1f %13.2f %13.1f\n", r.name, r.m.Images, r.m.Seconds, float64(r.m.Images)/r.m.Seconds,
+			1000*r.m.CPUSeconds/float64(r.m.Images), r.m.MaxRSSMiB)
 	}
 	speed := (float64(prep.Images) / prep.Seconds) / (float64(naive.Images) / naive.Seconds)
-	fmt.Printf("\nthroughput prepare/naive: %.2fx (target >= 3x)\n", speed)
+	fmt.Printf("\n(prepare-1 is prepare with one worker: the gain per core, without parallelism.)\n")
+	fmt.Printf("throughput prepare/naive: %.2fx (target >= 3x); one worker: %.2fx; CPU per image naive/prepare: %.2fx\n", speed,
+		(float64(prep1.Images)/prep1.Seconds)/(float64(naive.Images)/naive.Seconds),
+		(naive.CPUSeconds/float64(naive.Images))/(prep.CPUSeconds/float64(prep.Images)))
 	fmt.Printf("peak memory naive/prepare: %.2fx (prepare %.1f MiB, bound %.0f MiB)\n", naive.MaxRSSMiB/prep.MaxRSSMiB, prep.MaxRSSMiB, *limit)
 
 	if *big {
@@ -153,6 +162,7 @@ func spawn(variant, data, out string, size int) (measured, error) {
 		return measured{}, fmt.Errorf("no rusage on this system")
 	}
 	m.MaxRSSMiB = float64(ru.Maxrss) / 1024 // Linux reports KiB
+	m.CPUSeconds = time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 	return m, nil
 }
 
@@ -163,9 +173,13 @@ func runChild(variant, data, out string, size int) error {
 	switch variant {
 	case "naive":
 		n, err = naive(data, out, size)
-	case "prepare":
+	case "prepare", "prepare-1":
+		workers := 0 // all cores
+		if variant == "prepare-1" {
+			workers = 1
+		}
 		var m *datasets.Manifest
-		m, err = datasets.Prepare(context.Background(), datasets.Options{Data: data, Out: out, Size: size, Filter: imgutil.Bilinear})
+		m, err = datasets.Prepare(context.Background(), datasets.Options{Data: data, Out: out, Size: size, Filter: imgutil.Bilinear, Workers: workers})
 		if m != nil {
 			n = m.Kept
 		}
