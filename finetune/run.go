@@ -269,8 +269,12 @@ func (t *trainer) finish(export func() (string, error)) (*Result, error) {
 	res.ModelPath = path
 	_, other := m.NumParams()
 	info := modelInfo{Arch: t.runCfg.Arch, Layers: t.runCfg.Layers, Input: m.Input, Table: res.Table, Params: res.Params, NonTrainable: other, Backbone: t.runCfg.Backbone}
-	if t.cfg.Backbone != nil {
-		info.BackboneParams = t.cfg.Backbone.Params
+	if bb := t.cfg.Backbone; bb != nil {
+		info.BackboneParams = bb.Params
+		// The frozen backbone heads the table.
+		row := LayerInfo{Name: "backbone", Spec: bb.Name, Output: m.Input, Frozen: bb.Params}
+		info.Table = append([]LayerInfo{row}, info.Table...)
+		res.Table = info.Table
 	}
 	if err := writeJSON(filepath.Join(t.dir, "model.json"), info); err != nil {
 		return nil, err
