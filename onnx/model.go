@@ -7,6 +7,7 @@ package onnx
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -212,11 +213,7 @@ func Int64s(t *pb.TensorProto) ([]int64, error) {
 		}
 		out := make([]int64, n)
 		for i := range out {
-			var v uint64
-			for k := 7; k >= 0; k-- {
-				v = v<<8 | uint64(raw[8*i+k])
-			}
-			out[i] = int64(v)
+			out[i] = int64(binary.LittleEndian.Uint64(raw[8*i:]))
 		}
 		return out, nil
 	}

@@ -206,3 +206,28 @@ func ExampleCompose() {
 	// head/gemm_1 Gemm (N, 1)
 	// head/sigmoid_1 Sigmoid (N, 1)
 }
+
+func TestTensorData(t *testing.T) {
+	raw := onnx.FloatTensor("a", []int64{2, 2}, []float32{1, -2, 3.5, 0})
+	typed := &pb.TensorProto{Name: proto.String("b"), Dims: []int64{3}, DataType: proto.Int32(int32(onnx.Float)), FloatData: []float32{4, 5, 6}}
+	for _, tt := range []struct {
+		t    *pb.TensorProto
+		want []float32
+	}{{raw, []float32{1, -2, 3.5, 0}}, {typed, []float32{4, 5, 6}}} {
+		got, err := onnx.Float32s(tt.t)
+		if err != nil || fmt.Sprint(got) != fmt.Sprint(tt.want) {
+			t.Errorf("%s: %v %v, want %v", tt.t.GetName(), got, err, tt.want)
+		}
+	}
+	ints, err := onnx.Int64s(onnx.Int64Tensor("s", []int64{3}, []int64{0, -1, 1 << 40}))
+	if err != nil || fmt.Sprint(ints) != fmt.Sprint([]int64{0, -1, 1 << 40}) {
+		t.Errorf("Int64s = %v, %v", ints, err)
+	}
+	short := onnx.FloatTensor("c", []int64{5}, []float32{1, 2})
+	if _, err := onnx.Float32s(short); err == nil || !strings.Contains(err.Error(), "want 20") {
+		t.Errorf("short raw_data: %v", err)
+	}
+	if _, err := onnx.Int64s(raw); err == nil || !strings.Contains(err.Error(), "not int64") {
+		t.Errorf("wrong type: %v", err)
+	}
+}
