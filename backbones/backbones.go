@@ -60,7 +60,7 @@ type Options struct {
 	File string
 	// CacheDir holds downloaded models and imported backbones; empty means DefaultCacheDir.
 	CacheDir string
-	// HTTPClient downloads models; nil means http.DefaultClient.
+	// HTTPClient downloads models; nil means a default client (see Download).
 	HTTPClient *http.Client
 	// NoDownload makes Load fail instead of downloading a missing model.
 	NoDownload bool

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/catdog-ml/catdog/internal/atomicfile"
 	"github.com/catdog-ml/catdog/onnx"
@@ -102,11 +103,16 @@ func missingError(spec Spec, path string, cause error) error {
 }
 
 // Download fetches src.URL into dst, checking its size and SHA-256 against src. The file
-// appears at dst only when complete and verified. progress, if set, is called as bytes
-// arrive.
+// appears at dst only when complete and verified. A nil client means a default one that
+// gives up when the server sends no response headers within a minute; cancel ctx to stop a
+// download. progress, if set, is called as bytes arrive.
 func Download(ctx context.Context, src Source, dst string, client *http.Client, progress func(done, total int)) error {
 	if client == nil {
-		client = http.DefaultClient
+		// No overall timeout (553 MB take a while), but a server that stops answering
+		// should not hang the download forever.
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.ResponseHeaderTimeout = time.Minute
+		client = &http.Client{Transport: tr}
 	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return fmt.Errorf("download: %w", err)
