@@ -1,0 +1,6 @@
+// Package plot draws catdog's charts as PNG bytes with gonum.org/v1/plot, in one style
+// (Liberation Sans, a colour-blind-friendly palette, light grids): bar charts and
+// histograms of a dataset, curves per epoch, ROC curves, confusion matrices, bars of test
+// accuracy against published results, grids of captioned photos, and network diagrams
+// drawn from a layer table.
+package plot
