@@ -35,9 +35,9 @@ import (
 // Filter names a resampling filter.
 type Filter int
 
-// The resampling filters. Bilinear, the zero value, is the default: on this data it is
-// about as fast as Nearest and, because it averages the pixels it reduces, free of the
-// aliasing Nearest shows; CatmullRom is sharper and a little slower.
+// The resampling filters. Bilinear, the zero value, is the default: it averages the
+// pixels it reduces, so it is free of the aliasing Nearest shows, for little more time
+// (decoding the JPEG costs more than either); CatmullRom is sharper and a little slower.
 const (
 	Bilinear Filter = iota
 	Nearest

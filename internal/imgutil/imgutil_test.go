@@ -337,7 +337,10 @@ func absd(a, b uint8) int {
 // the test is skipped, or fails in CI.
 func sharedDir(t testing.TB) string {
 	t.Helper()
-	if d := os.Getenv("CATDOG_SHARED"); d != "" {
+	if d := os.Getenv("CATDOG_SHARED"); d != "" { // the shared folder, or its data folder
+		if st, err := os.Stat(filepath.Join(d, "data")); err == nil && st.IsDir() {
+			return filepath.Join(d, "data")
+		}
 		return d
 	}
 	dir, _ := filepath.Abs(".")
