@@ -121,6 +121,17 @@ func (m *Model) Export(opts ExportOptions) (*onnx.Model, error) {
 // ExportWithBackbone exports a transfer head behind bb: one model from InputImage to
 // OutputProb. The head's names get the prefix "head/".
 func (m *Model) ExportWithBackbone(bb *Backbone, meta map[string]string) (*onnx.Model, error) {
+	if bb == nil || bb.Model == nil || bb.Model.Proto.GetGraph() == nil {
+		return nil, fmt.Errorf("exporting %s: no backbone model", m.Name)
+	}
+	ins := bb.Model.Proto.GetGraph().GetInput()
+	if len(ins) == 0 || ins[0].GetName() != InputImage {
+		name := ""
+		if len(ins) > 0 {
+			name = ins[0].GetName()
+		}
+		return nil, fmt.Errorf("exporting %s: backbone %s takes input %q, want %q (plain RGB 0..255 with its preprocessing inside: backbones.Backbone.WithPreprocess)", m.Name, bb.Name, name, InputImage)
+	}
 	head, err := m.Export(ExportOptions{Input: InputFeatures})
 	if err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/catdog-ml/catdog/internal/ort"
@@ -128,5 +129,25 @@ func TestExportMatchesOnnxruntime(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestExportWithBackboneNeedsImageInput(t *testing.T) {
+	layers, err := ParseLayers("gap,dense:1:sigmoid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, err := NewModel("head", []int{4, 2, 2}, layers, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A "backbone" whose input is not the image: a cut model without its preprocessing.
+	cut, err := head.Export(ExportOptions{Input: "pixels"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = head.ExportWithBackbone(&Backbone{Name: "cut", Model: cut, Output: OutputProb}, nil)
+	if err == nil || !strings.Contains(err.Error(), "WithPreprocess") {
+		t.Errorf("backbone with input %q: error %v, want one pointing to WithPreprocess", "pixels", err)
 	}
 }

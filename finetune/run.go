@@ -250,7 +250,7 @@ type modelInfo struct {
 // model.json, test predictions and result.json; then removes the checkpoint.
 func (t *trainer) finish(export func() (string, error)) (*Result, error) {
 	m := t.model
-	res := &Result{Dir: t.dir, Kind: t.runCfg.Kind, Arch: t.runCfg.Arch, History: t.hist, Model: m, Table: m.Table()}
+	res := &Result{Name: t.cfg.Name, Dir: t.dir, Kind: t.runCfg.Kind, Arch: t.runCfg.Arch, History: t.hist, Model: m, Table: m.Table()}
 	res.Params, _ = m.NumParams()
 	for _, e := range t.hist.Epochs {
 		res.TrainSeconds += e.Seconds

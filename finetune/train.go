@@ -104,6 +104,7 @@ type History struct {
 
 // Result is what a finished run returns; its files are in Dir.
 type Result struct {
+	Name      string      `json:"name"` // the run's name (Config.Name)
 	Dir       string      `json:"dir"`
 	ModelPath string      `json:"model"` // model.onnx, or head.onnx when no backbone was given
 	Kind      string      `json:"kind"`  // "cnn" or "head"
