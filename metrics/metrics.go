@@ -72,6 +72,7 @@ type Report struct {
 	Confusion [2][2]int `json:"confusion"`
 	// AUC is the area under the ROC curve (ties count one half, like roc_auc_score).
 	// It is undefined, and left 0 with ROC empty, when the labels hold one class only.
+	// ROC is the curve without intermediate points (see ROC).
 	AUC float64    `json:"auc"`
 	ROC []ROCPoint `json:"roc,omitempty"`
 	// LogLoss is the mean binary cross-entropy with probabilities clipped to [Eps, 1-Eps].
@@ -137,7 +138,7 @@ func Compute(labels []uint8, probs []float64, opts Options) (*Report, error) {
 		F1:        wd*r.Dog.F1 + wc*r.Cat.F1,
 		Support:   r.N,
 	}
-	if roc, err := ROC(labels, probs); err == nil {
+	if roc, err := ROC(labels, probs, true); err == nil {
 		r.ROC = roc
 		r.AUC = AUC(roc)
 	} else {
@@ -197,11 +198,13 @@ func (r *Report) Text(digits int) string {
 }
 
 // ROC returns the ROC curve of probabilities of cat against labels, like scikit-learn's
-// roc_curve with drop_intermediate=False: one point per distinct score, from the highest
-// down, after a first point (0, 0) whose threshold is the highest score plus 1. Tied scores
-// make one point, so the curve crosses a tie on a diagonal. It fails unless both classes
-// are present.
-func ROC(labels []uint8, probs []float64) ([]ROCPoint, error) {
+// roc_curve: one point per distinct score, from the highest down, after a first point
+// (0, 0) whose threshold is the highest score plus 1 (scikit-learn before 1.3; infinity
+// since, which JSON cannot hold). Tied scores make one point, so the
+// curve crosses a tie on a diagonal. With dropIntermediate, points in the middle of a
+// straight run are left out (scikit-learn's default), which changes neither the shape nor
+// the area. It fails unless both classes are present.
+func ROC(labels []uint8, probs []float64, dropIntermediate bool) ([]ROCPoint, error) {
 	if len(labels) != len(probs) {
 		return nil, fmt.Errorf("metrics: %d labels but %d probabilities", len(labels), len(probs))
 	}
@@ -221,7 +224,9 @@ func ROC(labels []uint8, probs []float64) ([]ROCPoint, error) {
 		return nil, fmt.Errorf("metrics: ROC AUC is not defined with one class only in the labels (%d dog, %d cat)", neg, pos)
 	}
 	sort.SliceStable(idx, func(a, b int) bool { return probs[idx[a]] > probs[idx[b]] })
-	pts := []ROCPoint{{Threshold: probs[idx[0]] + 1}}
+	// Cumulative false and true positives at each distinct score.
+	var fps, tps []int
+	var ths []float64
 	tp, fp := 0, 0
 	for k, i := range idx {
 		if labels[i] == 1 {
@@ -232,7 +237,15 @@ func ROC(labels []uint8, probs []float64) ([]ROCPoint, error) {
 		if k+1 < len(idx) && probs[idx[k+1]] == probs[i] {
 			continue
 		}
-		pts = append(pts, ROCPoint{FPR: float64(fp) / float64(neg), TPR: float64(tp) / float64(pos), Threshold: probs[i]})
+		fps, tps, ths = append(fps, fp), append(tps, tp), append(ths, probs[i])
+	}
+	pts := []ROCPoint{{Threshold: probs[idx[0]] + 1}}
+	for k := range fps {
+		if dropIntermediate && k > 0 && k < len(fps)-1 &&
+			fps[k+1]-2*fps[k]+fps[k-1] == 0 && tps[k+1]-2*tps[k]+tps[k-1] == 0 {
+			continue
+		}
+		pts = append(pts, ROCPoint{FPR: float64(fps[k]) / float64(neg), TPR: float64(tps[k]) / float64(pos), Threshold: ths[k]})
 	}
 	return pts, nil
 }

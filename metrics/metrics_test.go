@@ -185,7 +185,7 @@ weighted avg       0.83      0.75      0.73         4
 func TestROC(t *testing.T) {
 	labels := []uint8{0, 0, 0, 1, 1, 1, 1}
 	probs := []float64{0.1, 0.6, 0.4, 0.9, 0.3, 0.8, 0.5}
-	got, err := ROC(labels, probs)
+	got, err := ROC(labels, probs, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,6 +200,32 @@ func TestROC(t *testing.T) {
 		if !near(got[i].FPR, want[i].FPR) || !near(got[i].TPR, want[i].TPR) || !near(got[i].Threshold, want[i].Threshold) {
 			t.Errorf("point %d = %+v, want %+v", i, got[i], want[i])
 		}
+	}
+}
+
+// TestROCDropIntermediate checks the points scikit-learn's roc_curve keeps by default
+// (drop_intermediate=True): the ends and every point where the curve turns.
+func TestROCDropIntermediate(t *testing.T) {
+	labels := []uint8{1, 1, 1, 0, 1, 0, 0, 1}
+	probs := []float64{0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2}
+	// All points (fp, tp): (0,1) (0,2) (0,3) (1,3) (1,4) (2,4) (3,4) (3,5).
+	// Kept: the ends and the corners: (0,1) (0,3) (1,3) (1,4) (3,4) (3,5).
+	got, err := ROC(labels, probs, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][2]float64{{0, 0}, {0, 0.2}, {0, 0.6}, {1.0 / 3, 0.6}, {1.0 / 3, 0.8}, {1, 0.8}, {1, 1}}
+	if len(got) != len(want) {
+		t.Fatalf("%d points %v, want %d", len(got), got, len(want))
+	}
+	for i, w := range want {
+		if !near(got[i].FPR, w[0]) || !near(got[i].TPR, w[1]) {
+			t.Errorf("point %d = %+v, want %v", i, got[i], w)
+		}
+	}
+	full, _ := ROC(labels, probs, false)
+	if a, b := AUC(got), AUC(full); !near(a, b) || !near(a, 11.0/15) {
+		t.Errorf("AUC %v dropped, %v full, want 11/15", a, b)
 	}
 }
 
