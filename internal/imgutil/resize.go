@@ -375,19 +375,41 @@ func (z *Resizer) resizePlane(p plane, size int, f Filter, dst []uint8) {
 	}
 	acc := z.acc[:size]
 	for j := range size {
-		for i := range acc {
-			acc[i] = half
-		}
 		s, n := wy.start[j], wy.count[j]
-		for k, ck := range wy.coef[j*wy.stride : j*wy.stride+n] {
-			row := tmp[(s+k)*size:][:len(acc)]
+		c := wy.coef[j*wy.stride:][:n]
+		out := dst[j*size:][:size]
+		row0 := tmp[s*size:][:size]
+		switch n {
+		case 1:
+			c0 := c[0]
+			for i, v := range row0 {
+				out[i] = clamp8(half + int32(v)*c0)
+			}
+			continue
+		case 2: // upscaling: two rows, one pass
+			c0, c1 := c[0], c[1]
+			row1 := tmp[(s+1)*size:][:size]
+			for i, v := range row0 {
+				out[i] = clamp8(half + int32(v)*c0 + int32(row1[i])*c1)
+			}
+			continue
+		}
+		// First tap initialises, middle taps add, last tap adds and clamps.
+		c0 := c[0]
+		for i, v := range row0 {
+			acc[i] = half + int32(v)*c0
+		}
+		for k := 1; k < n-1; k++ {
+			ck := c[k]
+			row := tmp[(s+k)*size:][:size]
 			for i, v := range row {
 				acc[i] += int32(v) * ck
 			}
 		}
-		out := dst[j*size:][:len(acc)]
-		for i, a := range acc {
-			out[i] = clamp8(a)
+		cl := c[n-1]
+		last := tmp[(s+n-1)*size:][:size]
+		for i, v := range last {
+			out[i] = clamp8(acc[i] + int32(v)*cl)
 		}
 	}
 }
