@@ -29,7 +29,7 @@ type IndexOptions struct {
 	Skipped []Skipped
 	// Report tunes the documents Index writes for runs that have none.
 	Report Options
-	// Rewrite writes every run's document again, not only the missing ones.
+	// Rewrite writes every run's report again, not only the missing or outdated ones.
 	Rewrite bool
 	// Progress, when set, is told how many runs are done.
 	Progress func(done, total int)
@@ -53,8 +53,9 @@ func WriteSkipped(runsDir string, skipped []Skipped) error {
 }
 
 // Index writes runs/index.md and runs/index.html comparing every run folder directly
-// under runsDir (a folder holding config.json), writing the documents of runs that lack
-// one first. A run folder that cannot be read is listed with the error.
+// under runsDir (a folder holding config.json), first writing the reports of runs that
+// lack one or whose records are newer than it. A run folder that cannot be read is
+// listed with the error.
 func Index(ctx context.Context, runsDir string, opts IndexOptions) error {
 	entries, err := os.ReadDir(runsDir)
 	if err != nil {
@@ -84,7 +85,7 @@ func Index(ctx context.Context, runsDir string, opts IndexOptions) error {
 			return err
 		}
 		r, err := Load(filepath.Join(runsDir, d))
-		if err == nil && (opts.Rewrite || missing(filepath.Join(r.Dir, HTMLFile))) {
+		if err == nil && (opts.Rewrite || stale(r.Dir)) {
 			err = WriteRun(r, opts.Report)
 		}
 		if err != nil {
@@ -112,6 +113,21 @@ func Index(ctx context.Context, runsDir string, opts IndexOptions) error {
 		}
 	}
 	return writeDocs(runsDir, IndexMarkdown, IndexHTML, "index", v)
+}
+
+// stale reports whether a run's report is missing or older than one of its records (a
+// run that was still training when its report was written).
+func stale(dir string) bool {
+	st, err := os.Stat(filepath.Join(dir, HTMLFile))
+	if err != nil {
+		return true
+	}
+	for _, f := range []string{ConfigFile, ModelFile, HistoryFile, PredictionsFile, LabelsFile} {
+		if fs, err := os.Stat(filepath.Join(dir, f)); err == nil && fs.ModTime().After(st.ModTime()) {
+			return true
+		}
+	}
+	return false
 }
 
 func missing(p string) bool {

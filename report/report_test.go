@@ -397,6 +397,28 @@ func TestIndex(t *testing.T) {
 	if strings.Contains(html, "not-a-run") {
 		t.Error("a folder without config.json is listed")
 	}
+	// A run whose record changed after its report gets a new report; the others keep theirs.
+	past := time.Now().Add(-time.Hour)
+	outdated, current := filepath.Join(made[0].Dir, HTMLFile), filepath.Join(made[1].Dir, HTMLFile)
+	for _, f := range []string{outdated, current} {
+		os.Chtimes(f, past, past)
+	}
+	os.Chtimes(filepath.Join(made[1].Dir, HistoryFile), past.Add(-time.Hour), past.Add(-time.Hour))
+	for _, f := range []string{ConfigFile, ModelFile, PredictionsFile, LabelsFile} {
+		os.Chtimes(filepath.Join(made[1].Dir, f), past.Add(-time.Hour), past.Add(-time.Hour))
+	}
+	if !stale(made[0].Dir) || stale(made[1].Dir) {
+		t.Fatalf("stale: %v %v, want true false", stale(made[0].Dir), stale(made[1].Dir))
+	}
+	if err := Index(context.Background(), runs, IndexOptions{Skipped: skipped, Report: o}); err != nil {
+		t.Fatal(err)
+	}
+	if stale(made[0].Dir) {
+		t.Error("the outdated report was not written again")
+	}
+	if st, _ := os.Stat(current); st.ModTime().After(past.Add(time.Second)) {
+		t.Error("an up-to-date report was written again")
+	}
 	// Skipped models saved beside the runs come back when none are passed.
 	if err := WriteSkipped(runs, []Skipped{{Name: "resnet-gap", Reason: "not in the quick profile", Fix: "catdog run --profile full"}}); err != nil {
 		t.Fatal(err)

@@ -23,7 +23,8 @@ catdog run) and writes:
                                    training time, the published result for that architecture),
                                    every run's validation curves on one chart, the ROC curves,
                                    and the models that were not run with the reason and the fix
-  <run>/report.md, report.html     for runs that have none yet (all of them with --rewrite):
+  <run>/report.md, report.html     for runs that have none, or an outdated one (a run that was
+                                   still training), and for all of them with --rewrite:
                                    configuration, architecture picture and layer table, loss and
                                    accuracy per epoch, the classification report, confusion
                                    matrix, ROC curve, the test photos it got most confidently wrong
@@ -41,7 +42,7 @@ Example:
 	}
 	cmd.Flags().String("runs", "runs", "folder holding the run folders")
 	cmd.Flags().String("run", "", "write only this run folder's report")
-	cmd.Flags().Bool("rewrite", false, "write every run's report again, not only the missing ones")
+	cmd.Flags().Bool("rewrite", false, "write every run's report again, not only the missing or outdated ones")
 	cmd.Flags().Int("wrong", 12, "how many wrongly classified test photos to show per run (0: none)")
 	a.bind(cmd)
 	return cmd
