@@ -16,6 +16,7 @@
 package atomicfile
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -119,4 +120,13 @@ func syncDir(dir string) {
 	}
 	d.Sync()
 	d.Close()
+}
+
+// WriteJSON writes v as indented JSON, with a final newline, to path atomically (mode 0644).
+func WriteJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("atomicfile: encoding %s: %w", path, err)
+	}
+	return WriteFile(path, append(b, '\n'), 0o644)
 }

@@ -93,3 +93,18 @@ func assertOnly(t *testing.T, dir string, names ...string) {
 		}
 	}
 }
+
+func TestWriteJSON(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "v.json")
+	if err := WriteJSON(path, map[string]int{"b": 2, "a": 1}); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "{\n  \"a\": 1,\n  \"b\": 2\n}\n" {
+		t.Errorf("got %q", b)
+	}
+	if err := WriteJSON(path, func() {}); err == nil {
+		t.Error("a func encoded")
+	}
+	assertOnly(t, dir, "v.json")
+}
