@@ -45,7 +45,10 @@ type Manifest struct {
 	Seed    int64      `json:"seed"`   // split seed
 	Classes []string   `json:"classes"`
 
-	Seen    int                  `json:"seen"`    // files in the source: Seen = Kept + len(Skipped)
+	PerClass int `json:"per_class,omitempty"` // Options.PerClass, if set
+	LeftOut  int `json:"left_out,omitempty"`  // labelled files past the PerClass limit, not considered
+
+	Seen    int                  `json:"seen"`    // files considered: Seen = Kept + len(Skipped)
 	Kept    int                  `json:"kept"`    // rows in the arrays
 	Counts  ClassCounts          `json:"counts"`  // kept images per class
 	Balance Balance              `json:"balance"` // labelled files per class, before decoding
@@ -62,7 +65,7 @@ type Manifest struct {
 
 // SourceInfo names the data source.
 type SourceInfo struct {
-	Path string `json:"path"`
+	Path string `json:"path"` // absolute
 	Kind string `json:"kind"` // "zip", "folder", with " (PetImages)" for that layout
 	URL  string `json:"url,omitempty"`
 }
@@ -191,6 +194,9 @@ func WriteSplits(w io.Writer, m *Manifest) {
 // WriteSkipped prints how many files were skipped per kind, with a few examples.
 func WriteSkipped(w io.Writer, m *Manifest, examples int) {
 	fmt.Fprintf(w, "seen %d files: kept %d, skipped %d\n", m.Seen, m.Kept, len(m.Skipped))
+	if m.LeftOut > 0 {
+		fmt.Fprintf(w, "  (%d more labelled files left out by the limit of %d per class)\n", m.LeftOut, m.PerClass)
+	}
 	byKind := map[string][]Skipped{}
 	for _, s := range m.Skipped {
 		byKind[s.Kind] = append(byKind[s.Kind], s)

@@ -44,6 +44,9 @@ type Options struct {
 	Filter imgutil.Filter
 	// Seed drives the split.
 	Seed int64
+	// PerClass, if positive, keeps only the first PerClass labelled files of each class
+	// (in name order), for quick runs; the others are counted in Manifest.LeftOut.
+	PerClass int
 	// Workers decoding in parallel; 0 means runtime.GOMAXPROCS(0).
 	Workers int
 	// MaxPixels refuses images declaring more pixels; 0 means imgutil.MaxPixels.
@@ -84,7 +87,13 @@ func Prepare(ctx context.Context, opts Options) (*Manifest, error) {
 		return nil, fmt.Errorf("unknown resize filter %v", opts.Filter)
 	}
 	info := SourceInfo{Path: opts.Data}
-	if opts.Data == "" {
+	if opts.Data != "" {
+		abs, err := filepath.Abs(opts.Data)
+		if err != nil {
+			return nil, fmt.Errorf("data source: %w", err)
+		}
+		info.Path = abs
+	} else {
 		p, err := opts.Download.Fetch(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("%w\n\n%s", err, noDataHelp)
@@ -106,9 +115,14 @@ func Prepare(ctx context.Context, opts Options) (*Manifest, error) {
 	var cands []int // indices into src.entries of labelled files
 	var skipped []Skipped
 	var counts ClassCounts
+	leftOut := 0
 	for i, e := range src.entries {
 		if e.kind != "" {
 			skipped = append(skipped, Skipped{File: e.name, Kind: e.kind, Reason: e.why})
+			continue
+		}
+		if opts.PerClass > 0 && ((e.label == Cat && counts.Cat >= opts.PerClass) || (e.label == Dog && counts.Dog >= opts.PerClass)) {
+			leftOut++
 			continue
 		}
 		cands = append(cands, i)
@@ -189,7 +203,9 @@ func Prepare(ctx context.Context, opts Options) (*Manifest, error) {
 		Filter:        opts.Filter.String(),
 		Seed:          opts.Seed,
 		Classes:       ClassNames(),
-		Seen:          len(src.entries),
+		PerClass:      max(opts.PerClass, 0),
+		Seen:          len(src.entries) - leftOut,
+		LeftOut:       leftOut,
 		Kept:          len(labels),
 		Counts:        kept,
 		Balance:       bal,

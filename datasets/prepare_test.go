@@ -631,3 +631,28 @@ func TestPixelBudget(t *testing.T) {
 		t.Fatalf("took %d", got)
 	}
 }
+
+func TestPerClass(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string][]byte{"Thumbs.db": []byte("x")}
+	for i := range 7 {
+		files[fmt.Sprintf("cat.%d.png", i)] = synthetic(9, 9, color.White)
+	}
+	for i := range 4 {
+		files[fmt.Sprintf("dog.%d.png", i)] = synthetic(9, 9, color.Black)
+	}
+	writeFiles(t, dir, files)
+	m, err := Prepare(context.Background(), Options{Data: dir, Out: t.TempDir(), Size: 32, PerClass: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Counts != (ClassCounts{Dog: 4, Cat: 5}) || m.LeftOut != 2 || m.PerClass != 5 || m.Seen != 10 || m.Seen != m.Kept+len(m.Skipped) {
+		t.Errorf("counts %+v, left out %d, seen %d, kept %d, skipped %d", m.Counts, m.LeftOut, m.Seen, m.Kept, len(m.Skipped))
+	}
+	if m.Files[len(m.Files)-1] != "dog.3.png" || m.Files[4] != "cat.4.png" {
+		t.Errorf("files %v: want the first 5 cats by name", m.Files)
+	}
+	if !filepath.IsAbs(m.Source.Path) {
+		t.Errorf("source path %q not absolute", m.Source.Path)
+	}
+}

@@ -55,7 +55,8 @@ Example:
 				Size:    a.v.GetInt("prepare.size"),
 				Filter:  filter,
 				Seed:    a.v.GetInt64("prepare.seed"),
-				Workers: a.v.GetInt("prepare.workers"),
+				Workers:  a.v.GetInt("prepare.workers"),
+				PerClass: a.v.GetInt("prepare.per-class"),
 				Version: version(),
 				OnBalance: func(b datasets.Balance) {
 					fmt.Fprintln(a.out, "Class balance (from file names, before decoding):")
@@ -105,6 +106,7 @@ Example:
 	f.Int64("seed", 1, "seed of the train/valid/test split")
 	f.String("filter", imgutil.Bilinear.String(), fmt.Sprintf("resize filter: %v", imgutil.FilterNames()))
 	f.Int("workers", runtime.GOMAXPROCS(0), "decoding goroutines")
+	f.Int("per-class", 0, "use only the first N labelled files of each class, by name (0 = all), for quick runs")
 	a.bind(cmd)
 	return cmd
 }
