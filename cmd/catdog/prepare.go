@@ -50,14 +50,14 @@ Example:
 			var bar *progressbar.ProgressBar
 			var dl *progressbar.ProgressBar
 			opts := datasets.Options{
-				Data:    a.v.GetString("prepare.data"),
-				Out:     out,
-				Size:    a.v.GetInt("prepare.size"),
-				Filter:  filter,
-				Seed:    a.v.GetInt64("prepare.seed"),
+				Data:     a.v.GetString("prepare.data"),
+				Out:      out,
+				Size:     a.v.GetInt("prepare.size"),
+				Filter:   filter,
+				Seed:     a.v.GetInt64("prepare.seed"),
 				Workers:  a.v.GetInt("prepare.workers"),
 				PerClass: a.v.GetInt("prepare.per-class"),
-				Version: version(),
+				Version:  version(),
 				OnBalance: func(b datasets.Balance) {
 					fmt.Fprintln(a.out, "Class balance (from file names, before decoding):")
 					datasets.WriteBalance(a.out, b)
