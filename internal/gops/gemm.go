@@ -24,6 +24,40 @@ var gemmBuffers = sync.Pool{New: func() any { return new(packs) }}
 // gemm computes c = a·b + beta·c (beta 0 or 1) with the AVX2 micro-kernel; arguments as in
 // sgemm. Only call it when haveKernel.
 func gemm(ta, tb bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	gemmWith(m, n, k, matA{ta, a, lda}, matB{tb, b, ldb}, beta, c, ldc)
+}
+
+// An aPacker copies the block [i0, i0+mb) × [p0, p0+kb) of the left operand into panels of
+// mr rows, column after column (dst[panel][p][r]), the last panel padded with zeros.
+type aPacker interface {
+	packA(i0, p0, mb, kb int, dst []float32)
+}
+
+// A bPacker copies the block [p0, p0+kb) × [j0, j0+nb) of the right operand into panels of
+// nr columns, row after row (dst[panel][p][j]), the last panel padded with zeros.
+type bPacker interface {
+	packB(p0, j0, kb, nb int, dst []float32)
+}
+
+// matA and matB are row-major matrices (transposed when t) as gemm operands.
+type matA struct {
+	t  bool
+	a  []float32
+	ld int
+}
+
+type matB struct {
+	t  bool
+	b  []float32
+	ld int
+}
+
+func (m matA) packA(i0, p0, mb, kb int, dst []float32) { packA(m.t, m.a, m.ld, i0, p0, mb, kb, dst) }
+func (m matB) packB(p0, j0, kb, nb int, dst []float32) { packB(m.t, m.b, m.ld, p0, j0, kb, nb, dst) }
+
+// gemmWith computes c (m×n) = a·b + beta·c (beta 0 or 1) for operands that pack themselves:
+// an operand need not exist as a matrix (see the convolution's image packers).
+func gemmWith[A aPacker, B bPacker](m, n, k int, a A, b B, beta float32, c []float32, ldc int) {
 	if m == 0 || n == 0 {
 		return
 	}
@@ -41,11 +75,11 @@ func gemm(ta, tb bool, m, n, k int, a []float32, lda int, b []float32, ldb int, 
 		nb := min(nc, n-jc)
 		for pc := 0; pc < k; pc += kc {
 			kb := min(kc, k-pc)
-			packB(tb, b, ldb, pc, jc, kb, nb, p.b[:])
+			b.packB(pc, jc, kb, nb, p.b[:])
 			add := pc > 0 || beta != 0
 			for ic := 0; ic < m; ic += mc {
 				mb := min(mc, m-ic)
-				packA(ta, a, lda, ic, pc, mb, kb, p.a[:])
+				a.packA(ic, pc, mb, kb, p.a[:])
 				for jr := 0; jr < nb; jr += nr {
 					nn := min(nr, nb-jr)
 					bp := &p.b[jr*kb]
