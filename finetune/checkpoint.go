@@ -88,9 +88,16 @@ func (t *trainer) save() error {
 	return nil
 }
 
-// load restores the trainer from the checkpoint in run folder dir; the run's stored
-// configuration must match want in everything that changes the result.
-func (t *trainer) load(dir string, want runConfig) error {
+// load restores the trainer from the checkpoint in run folder dir and returns the run's
+// stored configuration, which must match want in everything that changes the result.
+func (t *trainer) load(dir string, want runConfig) (runConfig, error) {
+	var st checkpointState
+	err := t.restoreFrom(dir, want, &st)
+	return st.Config, err
+}
+
+// restoreFrom reads the checkpoint of run folder dir into st and the trainer.
+func (t *trainer) restoreFrom(dir string, want runConfig, st *checkpointState) error {
 	path := filepath.Join(dir, "checkpoint", checkpointFile)
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -112,8 +119,7 @@ func (t *trainer) load(dir string, want runConfig) error {
 	if uint64(len(data)) < n {
 		return bad("truncated state")
 	}
-	var st checkpointState
-	if err := json.Unmarshal(data[:n], &st); err != nil {
+	if err := json.Unmarshal(data[:n], st); err != nil {
 		return bad(err.Error())
 	}
 	data = data[n:]

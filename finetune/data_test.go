@@ -2,6 +2,8 @@ package finetune
 
 import (
 	"math"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -71,5 +73,37 @@ func TestHalfToFloat32(t *testing.T) {
 	}
 	if got := halfToFloat32(0x7e00); !math.IsNaN(float64(got)) {
 		t.Errorf("halfToFloat32(NaN) = %v", got)
+	}
+}
+
+func TestLatestRun(t *testing.T) {
+	runs := t.TempDir()
+	for _, d := range []string{"vgg3-20260101-000000", "vgg3-20260102-000000", "vgg3-20260103-000000", "vgg3-dropout-20270101-000000"} {
+		dir := filepath.Join(runs, d, "checkpoint")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if d != "vgg3-20260103-000000" { // finished: no checkpoint
+			if err := os.WriteFile(filepath.Join(dir, checkpointFile), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	tests := []struct{ name, want string }{
+		{"vgg3", "vgg3-20260102-000000"},
+		{"vgg3-dropout", "vgg3-dropout-20270101-000000"},
+		{"vgg1", ""},
+	}
+	for _, tt := range tests {
+		got, err := latestRun(runs, tt.name)
+		if tt.want == "" {
+			if err == nil {
+				t.Errorf("latestRun(%q) = %s, want an error", tt.name, got)
+			}
+			continue
+		}
+		if err != nil || filepath.Base(got) != tt.want {
+			t.Errorf("latestRun(%q) = %s, %v; want %s", tt.name, got, err, tt.want)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -219,7 +220,14 @@ func newTrainer(cfg Config, m *Model, src source, runCfg runConfig) (*trainer, e
 				return nil, err
 			}
 		}
-		if err := t.load(dir, runCfg); err != nil {
+		stored, err := t.load(dir, runCfg)
+		if err != nil {
+			return nil, err
+		}
+		// The run's own settings stay; only the epochs and the patience may change.
+		stored.Epochs, stored.Patience = runCfg.Epochs, runCfg.Patience
+		t.runCfg = stored
+		if err := writeJSON(filepath.Join(dir, "config.json"), stored); err != nil {
 			return nil, err
 		}
 		t.dir, t.saved = dir, true
@@ -266,9 +274,19 @@ func newRunDir(runsDir, name string) (string, error) {
 	}
 }
 
+// runStamp is the timestamp part of a run folder's name.
+var runStamp = regexp.MustCompile(`^[0-9]{8}-[0-9]{6}(-[0-9]+)?$`)
+
 // latestRun finds the newest run folder of name that holds a checkpoint.
 func latestRun(runsDir, name string) (string, error) {
-	matches, _ := filepath.Glob(filepath.Join(runsDir, name+"-*", "checkpoint", checkpointFile))
+	all, _ := filepath.Glob(filepath.Join(runsDir, name+"-*", "checkpoint", checkpointFile))
+	var matches []string
+	for _, m := range all { // "vgg3-*" also matches vgg3-dropout-*: keep name-<timestamp>[-k]
+		run := filepath.Base(filepath.Dir(filepath.Dir(m)))
+		if runStamp.MatchString(strings.TrimPrefix(run, name+"-")) {
+			matches = append(matches, m)
+		}
+	}
 	if len(matches) == 0 {
 		return "", fmt.Errorf("no run of %q to resume in %s (no %s-*/checkpoint/%s)", name, runsDir, name, checkpointFile)
 	}
