@@ -3,6 +3,7 @@ package datasets
 import (
 	"fmt"
 	"path/filepath"
+	"sort"
 
 	"github.com/catdog-ml/catdog/internal/npy"
 )
@@ -127,6 +128,26 @@ func (d *Dataset) readRows(dst []uint8, idx []int64) error {
 			return fmt.Errorf("reading images %d..%d: %w", idx[k], idx[j-1], err)
 		}
 		k = j
+	}
+	return nil
+}
+
+// Verify recomputes the SHA-256 of every array file and compares it with the manifest. It
+// reads the whole folder, so it takes about as long as copying it.
+func (d *Dataset) Verify() error {
+	names := make([]string, 0, len(d.man.Arrays))
+	for name := range d.man.Arrays {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		got, err := fileSHA256(filepath.Join(d.dir, name))
+		if err != nil {
+			return fmt.Errorf("verifying %s: %w", name, err)
+		}
+		if want := d.man.Arrays[name].SHA256; got != want {
+			return fmt.Errorf("verifying dataset %s: %s has SHA-256 %s, the manifest says %s (prepare it again)", d.dir, name, got, want)
+		}
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 )
 
@@ -167,6 +168,26 @@ func TestOpenErrors(t *testing.T) {
 		t.Error("empty folder opened")
 	}
 	out := tinyDataset(t)
+	ds, err := Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ds.Verify(); err != nil {
+		t.Fatal(err)
+	}
+	ds.Close()
+	// One flipped byte in the photos: Open still works (it reads no pixels), Verify fails.
+	p := filepath.Join(out, PhotosFile)
+	b, _ := os.ReadFile(p)
+	b[len(b)-1] ^= 1
+	os.WriteFile(p, b, 0o644)
+	if ds, err = Open(out); err != nil {
+		t.Fatal(err)
+	}
+	if err := ds.Verify(); err == nil || !strings.Contains(err.Error(), PhotosFile) {
+		t.Errorf("Verify of a changed file: %v", err)
+	}
+	ds.Close()
 	// A labels file of the wrong length.
 	os.WriteFile(filepath.Join(out, LabelsFile), []byte("junk"), 0o644)
 	if _, err := Open(out); err == nil {
