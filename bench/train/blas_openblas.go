@@ -7,5 +7,5 @@ import (
 	G "gorgonia.org/gorgonia"
 )
 
-// With -tags openblas, the Gorgonia baseline gets OpenBLAS too (gops switches blas32 itself).
-func init() { G.Use(netlib.Implementation{}) }
+// baselineBLAS is what the Gorgonia baseline multiplies with: OpenBLAS under -tags openblas.
+func baselineBLAS() G.BLAS { return netlib.Implementation{} }

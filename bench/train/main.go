@@ -3,7 +3,7 @@
 //
 //   - gorgonia: Gorgonia's own ops (Conv2d, BroadcastAdd, Rectify, MaxPool2D), the baseline;
 //   - gops: the same network built from catdog's ops in internal/gops (Conv2D, BiasReLU,
-//     MaxPool2x2);
+//     MaxPool2x2), with gorgonia.Use(gops.Implementation{}) for the dense layers' products;
 //   - gops-fused: the same with BiasReLUMaxPool2x2 for bias + ReLU + pool;
 //   - pytorch: the same network in PyTorch (bench/train/torch_ref.py), same thread count.
 //
@@ -135,9 +135,13 @@ type ops interface {
 	convBlock(x, w, b *G.Node) (*G.Node, error)
 	// dense is x×w + b, then ReLU when relu is set.
 	dense(x, w, b *G.Node, relu bool) (*G.Node, error)
+	// blas is the BLAS Gorgonia's own products use (gorgonia.Use).
+	blas() G.BLAS
 }
 
 type plainOps struct{}
+
+func (plainOps) blas() G.BLAS { return baselineBLAS() }
 
 func (plainOps) convBlock(x, w, b *G.Node) (*G.Node, error) {
 	y, err := G.Conv2d(x, w, tensor.Shape{3, 3}, []int{1, 1}, []int{1, 1}, []int{1, 1})
@@ -179,6 +183,8 @@ func (plainOps) dense(x, w, b *G.Node, relu bool) (*G.Node, error) {
 // BiasReLUMaxPool2x2.
 type fastOps struct{ fused bool }
 
+func (fastOps) blas() G.BLAS { return gops.Implementation{} }
+
 func (o fastOps) convBlock(x, w, b *G.Node) (*G.Node, error) {
 	y, err := gops.Conv2D(x, w, 1, 1)
 	if err != nil {
@@ -206,6 +212,7 @@ func (fastOps) dense(x, w, b *G.Node, relu bool) (*G.Node, error) {
 
 // goRound builds the network with o, trains c.warmup+c.iters steps and returns images/s.
 func goRound(c config, o ops) (float64, error) {
+	G.Use(o.blas())
 	g := G.NewGraph()
 	rng := rand.New(rand.NewPCG(1, 2))
 	param := func(name string, fanIn int, shape ...int) *G.Node {

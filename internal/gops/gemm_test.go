@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/gonum"
 )
 
 // naive is the reference c = op(a)·op(b) + beta·c.
@@ -79,4 +82,44 @@ func BenchmarkSgemm(b *testing.B) {
 			b.ReportMetric(float64(2*m*n*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		})
 	}
+}
+
+func TestImplementationSgemm(t *testing.T) {
+	rng := rand.New(rand.NewPCG(2, 2))
+	fill := func(n int) []float32 {
+		s := make([]float32, n)
+		for i := range s {
+			s[i] = rng.Float32()*2 - 1
+		}
+		return s
+	}
+	for _, sz := range [][3]int{{32, 128, 8192}, {8192, 128, 32}, {32, 8192, 128}, {3, 5, 7}, {100, 3, 2000}} {
+		for _, tr := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
+			for _, ab := range [][2]float32{{1, 0}, {1, 1}, {0.5, 2}} {
+				m, n, k := sz[0], sz[1], sz[2]
+				ta, tb := tr[0], tr[1]
+				lda, ldb, ldc := k, n, n
+				if ta {
+					lda = m
+				}
+				if tb {
+					ldb = k
+				}
+				a, b, c := fill(m*k), fill(k*n), fill(m*n)
+				want := append([]float32(nil), c...)
+				gonum.Implementation{}.Sgemm(trans(ta), trans(tb), m, n, k, ab[0], a, lda, b, ldb, ab[1], want, ldc)
+				Implementation{}.Sgemm(trans(ta), trans(tb), m, n, k, ab[0], a, lda, b, ldb, ab[1], c, ldc)
+				if ok, msg := closeTo(c, want, 1e-5); !ok {
+					t.Errorf("%v %v alpha, beta %v: %s", sz, tr, ab, msg)
+				}
+			}
+		}
+	}
+}
+
+func trans(t bool) blas.Transpose {
+	if t {
+		return blas.Trans
+	}
+	return blas.NoTrans
 }
