@@ -144,7 +144,7 @@ func packA(ta bool, a []float32, lda, i0, p0, mb, kb int, dst []float32) {
 			src := a[(p0+p)*lda+i0+ir:]
 			dp := d[p*mr : p*mr+mr]
 			if mm == mr {
-				copy(dp, src[:mr])
+				*(*[mr]float32)(dp) = *(*[mr]float32)(src)
 				continue
 			}
 			copy(dp, src[:mm])
@@ -160,12 +160,16 @@ func packB(tb bool, b []float32, ldb, p0, j0, kb, nb int, dst []float32) {
 		nn := min(nr, nb-jr)
 		d := dst[jr*kb : jr*kb+nr*kb]
 		if !tb {
+			if nn == nr {
+				for p := 0; p < kb; p++ {
+					*(*[nr]float32)(d[p*nr:]) = *(*[nr]float32)(b[(p0+p)*ldb+j0+jr:])
+				}
+				continue
+			}
 			for p := 0; p < kb; p++ {
 				dp := d[p*nr : p*nr+nr]
 				copy(dp, b[(p0+p)*ldb+j0+jr:][:nn])
-				if nn < nr {
-					clear(dp[nn:])
-				}
+				clear(dp[nn:])
 			}
 			continue
 		}
