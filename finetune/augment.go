@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/catdog-ml/catdog/datasets"
 	"github.com/catdog-ml/catdog/internal/atomicfile"
@@ -149,22 +150,14 @@ func (a *Augmenter) Apply(images []uint8, n, size int, rng *rand.Rand) {
 		ps[i] = a.draw(rng, size)
 	}
 	workers := max(1, min(n, runtime.GOMAXPROCS(0)))
+	var next atomic.Int64
 	var wg sync.WaitGroup
-	var next sync.Mutex
-	k := 0
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			buf := make([]uint8, per)
-			for {
-				next.Lock()
-				i := k
-				k++
-				next.Unlock()
-				if i >= n {
-					return
-				}
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
 				augTransform(images[i*per:(i+1)*per], buf, size, ps[i])
 			}
 		}()
