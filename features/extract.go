@@ -142,15 +142,6 @@ func Extract(ctx context.Context, opts Options) (*Result, error) {
 		}
 	}
 
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return nil, fmt.Errorf("features: %w", err)
-	}
-	// The old description goes first: a folder without features.json is never taken as a
-	// cache, whatever arrays it holds.
-	if err := os.Remove(filepath.Join(out, InfoFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("features: %w", err)
-	}
-
 	env, err := ort.Open()
 	if err != nil {
 		return nil, fmt.Errorf("features: %w", err)
@@ -172,6 +163,15 @@ func Extract(ctx context.Context, opts Options) (*Result, error) {
 		notify(sess.Fallback)
 	}
 	info.Provider, info.ORTVersion, info.Batch = sess.Provider, env.Version(), batch
+
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return nil, fmt.Errorf("features: %w", err)
+	}
+	// Once onnxruntime is known to work, the old description goes first: a folder without
+	// features.json is never taken as a cache, whatever arrays it holds.
+	if err := os.Remove(filepath.Join(out, InfoFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("features: %w", err)
+	}
 
 	x := &extractor{ds: ds, sess: sess, spec: spec, batch: batch, dtype: dtype, featShape: featShape, per: per}
 	for _, split := range datasets.SplitNames() {

@@ -226,6 +226,23 @@ func TestExtract(t *testing.T) {
 	if res.CacheHit || res.Info.BackboneSHA256 == info.BackboneSHA256 {
 		t.Error("backbone change did not rebuild")
 	}
+	// When onnxruntime cannot start, the existing features are left as they were.
+	orig, had := os.LookupEnv("ONNXRUNTIME_LIB")
+	t.Setenv("ONNXRUNTIME_LIB", filepath.Join(t.TempDir(), "missing.so"))
+	forced := optsSeed
+	forced.Force = true
+	if _, err := Extract(context.Background(), forced); err == nil || !strings.Contains(err.Error(), "ONNXRUNTIME_LIB") {
+		t.Errorf("without a library: err = %v", err)
+	}
+	if _, err := Open(out); err != nil {
+		t.Errorf("a failed start damaged the cache: %v", err)
+	}
+	if had {
+		os.Setenv("ONNXRUNTIME_LIB", orig)
+	} else {
+		os.Unsetenv("ONNXRUNTIME_LIB")
+	}
+
 	// A damaged array invalidates the cache.
 	if err := os.Truncate(filepath.Join(out, FeaturesFile(datasets.Test)), 100); err != nil {
 		t.Fatal(err)
