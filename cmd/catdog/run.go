@@ -1,0 +1,120 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+
+	"github.com/catdog-ml/catdog/study"
+)
+
+func newRunCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "run [--data SOURCE] [--profile quick|full]",
+		Short: "Run the whole study: prepare, every CNN rung, transfer learning, the comparison page",
+		Long: `run is the main job: it prepares the photos, trains every from-scratch rung of the
+ladder (vgg1, vgg2, vgg3, + dropout, + batch norm, + augmentation, a residual network),
+then the transfer rungs (a frozen backbone's features and a trained head) for every
+backbone whose weights can be had, evaluates every exported model on onnxruntime, and
+writes a document per model and the page that compares them all (<dir>/runs/index.html).
+A backbone whose weights are missing is listed on that page as not run, with the fix.
+
+Profiles:
+  quick  (default) 64x64 images, 1,000 photos per class, a few epochs: about 20 minutes
+         on a 2-core CPU. Transfer: vgg16 if its weights are at hand, and vgg16-random
+         (random weights, stamped as such) to show the pipeline and the worth of ImageNet.
+  full   the study's settings: every photo, 200x200 for the CNNs, 224x224 for VGG16,
+         up to 50 epochs with early stopping.
+
+Preparing and feature extraction are cached in the work folder: running again reuses them.
+
+Examples:
+  catdog run --data ~/Downloads/train.zip
+  catdog run --data train.zip --profile full --backbone-file vgg16=vgg16-12.onnx`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runStudy(a, cmd) },
+	}
+	cmd.Flags().String("data", "", "photos: Kaggle's train.zip, a folder, or PetImages (empty: download PetImages)")
+	cmd.Flags().String("dir", "catdog-study", "work folder: datasets, features, runs and the comparison page")
+	cmd.Flags().String("profile", "quick", "quick or full")
+	cmd.Flags().Int64("seed", 1, "seed of the split, the weights, the shuffling and the augmentation")
+	cmd.Flags().StringSlice("arch", nil, "from-scratch rungs to run (default: every one; see catdog models)")
+	cmd.Flags().StringSlice("backbone", nil, "transfer rungs' backbones (default: the profile's)")
+	cmd.Flags().StringToString("backbone-file", nil, "local weights for a backbone, NAME=FILE (vgg16=vgg16-12.onnx)")
+	cmd.Flags().Int("epochs", 0, "override the profile's most epochs per rung")
+	cmd.Flags().Int("per-class", -1, "override the profile's photos per class (0: all)")
+	cmd.Flags().String("ep", "auto", "onnxruntime execution provider: auto, cuda or cpu")
+	a.bind(cmd)
+	return cmd
+}
+
+func runStudy(a *app, cmd *cobra.Command) error {
+	v := a.v
+	p, err := study.ProfileByName(v.GetString("run.profile"))
+	if err != nil {
+		return err
+	}
+	if e := v.GetInt("run.epochs"); e > 0 {
+		p.Epochs, p.HeadEpochs = e, e
+	}
+	if n := v.GetInt("run.per-class"); n >= 0 {
+		p.PerClass = n
+	}
+	opts := study.Options{
+		Data:     v.GetString("run.data"),
+		Dir:      v.GetString("run.dir"),
+		Profile:  p,
+		Seed:     v.GetInt64("run.seed"),
+		Provider: v.GetString("run.ep"),
+		Notify:   func(msg string) { a.errf("catdog: %s\n", msg) },
+	}
+	if archs := v.GetStringSlice("run.arch"); len(archs) > 0 {
+		opts.Archs = archs
+	}
+	if bbs := v.GetStringSlice("run.backbone"); len(bbs) > 0 {
+		opts.Backbones = bbs
+	}
+	files := v.GetStringMapString("run.backbone-file")
+	if len(files) > 1 {
+		return fmt.Errorf("run: --backbone-file takes one backbone for now, got %d", len(files))
+	}
+	for name, f := range files {
+		if name != "vgg16" && !slices.Contains(opts.Backbones, name) && !slices.Contains(p.Backbones, name) {
+			return fmt.Errorf("run: --backbone-file %s=...: %s is not one of the study's backbones", name, name)
+		}
+		opts.Backbone.File = f
+	}
+
+	var bar *progressbar.ProgressBar
+	var step string
+	opts.Progress = func(s string, done, total int) {
+		if s != step || bar == nil {
+			if bar != nil {
+				_ = bar.Finish()
+			}
+			step, bar = s, a.progress(total, s)
+		}
+		_ = bar.Set(done)
+	}
+	sum, err := study.Run(cmd.Context(), opts)
+	if bar != nil {
+		_ = bar.Finish()
+	}
+	if err != nil {
+		return err
+	}
+	w := a.out
+	fmt.Fprintf(w, "\nstudy %s done in %.0fs\n\n", sum.Profile.Name, sum.Seconds)
+	fmt.Fprintf(w, "%-22s %-9s %10s %7s %9s %9s\n", "model", "kind", "params", "epochs", "train s", "test acc")
+	for _, r := range sum.Rungs {
+		if r.Skipped != "" {
+			fmt.Fprintf(w, "%-22s %-9s not run: %s\n", r.Name, r.Kind, r.Skipped)
+			continue
+		}
+		fmt.Fprintf(w, "%-22s %-9s %10d %7d %9.0f %8.2f%%\n", r.Name, r.Kind, r.Params, r.Epochs, r.Seconds, 100*r.Accuracy)
+	}
+	fmt.Fprintf(w, "\ncomparison page: %s\n", sum.Index)
+	return nil
+}

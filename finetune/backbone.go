@@ -1,0 +1,37 @@
+package finetune
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/catdog-ml/catdog/backbones"
+	"github.com/catdog-ml/catdog/features"
+)
+
+// BackboneOf loads the backbone that the features in featuresDir were computed with, behind
+// its preprocessing, ready to be composed in front of a head (Config.Backbone). It checks
+// that the model found is the one the features came from (SHA-256). opts.File, when empty,
+// is the file recorded in the features folder; opts.InputSize is the features' input size.
+func BackboneOf(ctx context.Context, featuresDir string, opts backbones.Options) (*Backbone, error) {
+	info, err := features.Open(featuresDir)
+	if err != nil {
+		return nil, err
+	}
+	if opts.File == "" {
+		opts.File = info.BackboneFile
+	}
+	opts.InputSize = info.InputSize
+	bb, err := backbones.Load(ctx, info.Backbone, opts)
+	if err != nil {
+		return nil, fmt.Errorf("loading backbone %s to export backbone + head: %w", info.Backbone, err)
+	}
+	if info.BackboneSHA256 != "" && bb.Spec.SHA256 != "" && info.BackboneSHA256 != bb.Spec.SHA256 {
+		return nil, fmt.Errorf("backbone %s: the model found (SHA-256 %.12s) is not the one the features were computed with (%.12s)",
+			info.Backbone, bb.Spec.SHA256, info.BackboneSHA256)
+	}
+	m, err := bb.WithPreprocess()
+	if err != nil {
+		return nil, err
+	}
+	return &Backbone{Name: info.Backbone, Model: m, Output: bb.Output, Params: bb.Params}, nil
+}

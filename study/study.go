@@ -1,0 +1,427 @@
+// Package study runs catdog's whole study in one call: prepare the photos, train every
+// from-scratch rung of the ladder (simple CNN, deeper ones, dropout, batch norm, data
+// augmentation, a residual network), then the transfer rungs (a frozen backbone's features
+// and a trained head) for every backbone whose weights can be had, evaluate each exported
+// model on onnxruntime, write a document per model and the page that compares them all.
+//
+// The work folder (Options.Dir, "catdog-study" by default) ends up holding:
+//
+//	data-<size>/           the prepared dataset(s) (catdog prepare)
+//	data-<size>/features/  cached backbone features (catdog extract-features)
+//	runs/<rung>-<time>/    one folder per trained model, with model.onnx and report.html
+//	runs/index.html        the comparison page (also index.md)
+//	study.json             what this run did, rung by rung
+//
+// Preparing and extracting are cached: running the study again reuses the dataset when its
+// source, size, seed and subset are unchanged, and the features when their key is.
+package study
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/catdog-ml/catdog/backbones"
+	"github.com/catdog-ml/catdog/classifier"
+	"github.com/catdog-ml/catdog/datasets"
+	"github.com/catdog-ml/catdog/features"
+	"github.com/catdog-ml/catdog/finetune"
+	"github.com/catdog-ml/catdog/internal/atomicfile"
+	"github.com/catdog-ml/catdog/internal/npy"
+	"github.com/catdog-ml/catdog/metrics"
+	"github.com/catdog-ml/catdog/report"
+)
+
+// Options configure Run.
+type Options struct {
+	// Data is the photos' source, as for catdog prepare (train.zip, a folder, PetImages);
+	// empty downloads Microsoft's PetImages archive (see datasets.Download).
+	Data string
+	// Dir is the work folder; empty means "catdog-study".
+	Dir string
+	// Profile says how big the study is (Quick or Full).
+	Profile Profile
+	// Seed drives the split, weight initialisation, shuffling and augmentation.
+	Seed int64
+	// Archs, if set, replaces the profile's from-scratch rungs (names of finetune.Arch).
+	Archs []string
+	// Backbones are the transfer rungs' backbones; nil means the profile's.
+	Backbones []string
+	// Backbone passes options to backbones.Load (File for a local vgg16-12.onnx, CacheDir).
+	Backbone backbones.Options
+	// Provider is onnxruntime's execution provider for features and evaluation: auto, cuda, cpu.
+	Provider string
+	// Download is used when Data is empty.
+	Download datasets.Download
+
+	// Notify receives one line per step for the user.
+	Notify func(msg string)
+	// Progress, if set, reports the progress of the current step.
+	Progress func(step string, done, total int)
+}
+
+// Rung is the outcome of one model of the study.
+type Rung struct {
+	Name     string  `json:"name"`
+	Kind     string  `json:"kind"` // "scratch" or "transfer"
+	Dir      string  `json:"dir,omitempty"`
+	Params   int     `json:"params,omitempty"`
+	Epochs   int     `json:"epochs,omitempty"`
+	Seconds  float64 `json:"train_seconds,omitempty"`
+	Accuracy float64 `json:"test_accuracy,omitempty"` // on onnxruntime, exported model
+	// MaxDiff is the largest difference between the exported model's probabilities on
+	// onnxruntime and the training engine's on the test split.
+	MaxDiff float64 `json:"max_diff_onnxruntime_vs_gorgonia,omitempty"`
+	Skipped string  `json:"skipped,omitempty"`
+	Fix     string  `json:"fix,omitempty"`
+}
+
+// Summary is what Run did; it is also written to <Dir>/study.json.
+type Summary struct {
+	Profile Profile   `json:"profile"`
+	Data    string    `json:"data"`
+	Started time.Time `json:"started"`
+	Seconds float64   `json:"seconds"`
+	Rungs   []Rung    `json:"rungs"`
+	Index   string    `json:"index"` // the comparison page
+}
+
+// Run runs the whole study.
+func Run(ctx context.Context, opts Options) (*Summary, error) {
+	s, err := newStudy(opts)
+	if err != nil {
+		return nil, err
+	}
+	sum := &Summary{Profile: s.p, Data: opts.Data, Started: time.Now().UTC()}
+
+	s.say("study %q: images %dx%d for the CNNs, %dx%d for the backbones, %s per class, up to %d epochs",
+		s.p.Name, s.p.Size, s.p.Size, s.p.TransferSize, s.p.TransferSize, perClassText(s.p.PerClass), s.p.Epochs)
+	scratchData, err := s.prepare(ctx, s.p.Size)
+	if err != nil {
+		return nil, err
+	}
+	var skipped []report.Skipped
+	for _, name := range s.archs() {
+		r, err := s.scratch(ctx, scratchData, name)
+		if err != nil {
+			return nil, err
+		}
+		sum.Rungs = append(sum.Rungs, r)
+	}
+	transferData := scratchData
+	for _, name := range s.backbones() {
+		if transferData == scratchData && s.p.TransferSize != s.p.Size {
+			if transferData, err = s.prepare(ctx, s.p.TransferSize); err != nil {
+				return nil, err
+			}
+		}
+		r, err := s.transfer(ctx, transferData, name)
+		var missing *backbones.WeightsError
+		if errors.As(err, &missing) {
+			sk := skippedBackbone(name, missing)
+			s.say("transfer %s: not run: %s", name, sk.Reason)
+			skipped = append(skipped, sk)
+			sum.Rungs = append(sum.Rungs, Rung{Name: sk.Name, Kind: report.Transfer, Skipped: sk.Reason, Fix: sk.Fix})
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		sum.Rungs = append(sum.Rungs, r)
+	}
+	if err := report.WriteSkipped(s.runs, skipped); err != nil {
+		return nil, fmt.Errorf("study: %w", err)
+	}
+
+	s.say("writing the comparison page")
+	if err := report.Index(ctx, s.runs, report.IndexOptions{Skipped: skipped, Report: s.reportOpts()}); err != nil {
+		return nil, fmt.Errorf("study: comparison page: %w", err)
+	}
+	sum.Index = filepath.Join(s.runs, "index.html")
+	sum.Seconds = time.Since(sum.Started).Seconds()
+	if err := atomicfile.WriteJSON(filepath.Join(s.dir, "study.json"), sum); err != nil {
+		return nil, fmt.Errorf("study: %w", err)
+	}
+	return sum, nil
+}
+
+// study is one Run's state.
+type study struct {
+	opts Options
+	p    Profile
+	dir  string
+	runs string
+}
+
+func newStudy(opts Options) (*study, error) {
+	p := opts.Profile
+	if p.Name == "" {
+		p = Quick()
+	}
+	if err := p.validate(); err != nil {
+		return nil, err
+	}
+	dir := opts.Dir
+	if dir == "" {
+		dir = "catdog-study"
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("study: %w", err)
+	}
+	return &study{opts: opts, p: p, dir: dir, runs: filepath.Join(dir, "runs")}, nil
+}
+
+func (s *study) say(format string, args ...any) {
+	if s.opts.Notify != nil {
+		s.opts.Notify(fmt.Sprintf(format, args...))
+	}
+}
+
+func (s *study) progress(step string) func(done, total int) {
+	if s.opts.Progress == nil {
+		return nil
+	}
+	return func(done, total int) { s.opts.Progress(step, done, total) }
+}
+
+func (s *study) archs() []string {
+	if s.opts.Archs != nil {
+		return s.opts.Archs
+	}
+	if s.p.Archs != nil {
+		return s.p.Archs
+	}
+	var names []string
+	for _, a := range finetune.Architectures() {
+		names = append(names, a.Name)
+	}
+	return names
+}
+
+func (s *study) backbones() []string {
+	if s.opts.Backbones != nil {
+		return s.opts.Backbones
+	}
+	return s.p.Backbones
+}
+
+func (s *study) backboneOpts() backbones.Options {
+	o := s.opts.Backbone
+	o.Seed = uint64(s.opts.Seed)
+	o.Progress = s.progress("download")
+	return o
+}
+
+func (s *study) reportOpts() report.Options {
+	return report.Options{OpenPhotos: func(dir string) (report.Photos, error) { return datasets.Open(dir) }}
+}
+
+// prepare makes the dataset folder for one image size, or reuses it when it was made from
+// the same source with the same settings.
+func (s *study) prepare(ctx context.Context, size int) (string, error) {
+	dir := filepath.Join(s.dir, fmt.Sprintf("data-%d", size))
+	if m, err := datasets.ReadManifest(dir); err == nil && s.sameData(m, size) {
+		s.say("prepare %dx%d: reusing %s (%d images)", size, size, dir, m.Kept)
+		return dir, nil
+	}
+	s.say("prepare %dx%d into %s", size, size, dir)
+	m, err := datasets.Prepare(ctx, datasets.Options{
+		Data:     s.opts.Data,
+		Out:      dir,
+		Size:     size,
+		Seed:     s.opts.Seed,
+		PerClass: s.p.PerClass,
+		Download: s.opts.Download,
+		Progress: s.progress(fmt.Sprintf("prepare %d", size)),
+	})
+	if err != nil {
+		return "", fmt.Errorf("study: %w", err)
+	}
+	s.say("prepare %dx%d: %d images kept, %d skipped", size, size, m.Kept, len(m.Skipped))
+	return dir, nil
+}
+
+// sameData reports whether manifest m is what preparing the study's source at size would give.
+func (s *study) sameData(m *datasets.Manifest, size int) bool {
+	if m.Size != size || m.Seed != s.opts.Seed || m.PerClass != s.p.PerClass || s.opts.Data == "" {
+		return false
+	}
+	abs, err := filepath.Abs(s.opts.Data)
+	return err == nil && m.Source.Path == abs
+}
+
+func (s *study) trainConfig(name string, epochs int) finetune.Config {
+	return finetune.Config{
+		Name:      name,
+		RunsDir:   s.runs,
+		Epochs:    epochs,
+		Batch:     s.p.Batch,
+		Optimizer: s.p.Optimizer,
+		LR:        s.p.LR,
+		Patience:  s.p.Patience,
+		Seed:      uint64(s.opts.Seed),
+		Progress: func(p finetune.Progress) {
+			if s.opts.Progress != nil {
+				s.opts.Progress(fmt.Sprintf("%s epoch %d", name, p.Epoch), p.Batch, p.Batches)
+			}
+		},
+		OnEpoch: func(e finetune.EpochStats) {
+			s.say("%s epoch %d: loss %.4f acc %.3f, valid loss %.4f acc %.3f (%.0fs)",
+				name, e.Epoch, e.TrainLoss, e.TrainAcc, e.ValidLoss, e.ValidAcc, e.Seconds)
+		},
+	}
+}
+
+// scratch trains one from-scratch rung.
+func (s *study) scratch(ctx context.Context, data, name string) (Rung, error) {
+	arch, err := finetune.Arch(name)
+	if err != nil {
+		return Rung{}, fmt.Errorf("study: %w", err)
+	}
+	s.say("train %s: %s", name, arch.Description)
+	res, err := finetune.TrainCNN(ctx, data, arch, s.trainConfig(name, s.p.Epochs))
+	if err != nil {
+		return Rung{}, fmt.Errorf("study: training %s: %w", name, err)
+	}
+	return s.finish(ctx, data, name, report.Scratch, res)
+}
+
+// transfer extracts a backbone's features and trains a head on them.
+func (s *study) transfer(ctx context.Context, data, name string) (Rung, error) {
+	s.say("extract-features %s on %s", name, data)
+	fr, err := features.Extract(ctx, features.Options{
+		Backbone:  name,
+		Backbones: s.backboneOpts(),
+		Data:      data,
+		Provider:  s.opts.Provider,
+		Progress:  s.progress("features " + name),
+		Notify:    func(msg string) { s.say("extract-features %s: %s", name, msg) },
+	})
+	if err != nil {
+		return Rung{}, fmt.Errorf("study: features of %s: %w", name, err)
+	}
+	if fr.CacheHit {
+		s.say("extract-features %s: cache hit (%s)", name, fr.Dir)
+	}
+	head := name + "-head"
+	s.say("finetune %s on %s", head, fr.Dir)
+	cfg := s.trainConfig(head, s.p.HeadEpochs)
+	if cfg.Backbone, err = finetune.BackboneOf(ctx, fr.Dir, s.backboneOpts()); err != nil {
+		return Rung{}, fmt.Errorf("study: %w", err)
+	}
+	res, err := finetune.TrainHead(ctx, fr.Dir, cfg)
+	if err != nil {
+		return Rung{}, fmt.Errorf("study: training %s: %w", head, err)
+	}
+	return s.finish(ctx, data, head, report.Transfer, res)
+}
+
+// finish evaluates a trained model's export on onnxruntime, records the result in its run
+// folder and writes its document.
+func (s *study) finish(ctx context.Context, data, name, kind string, res *finetune.Result) (Rung, error) {
+	r := Rung{Name: name, Kind: kind, Dir: res.Dir, Params: res.Params, Epochs: len(res.History.Epochs), Seconds: res.TrainSeconds}
+	ev, err := Evaluate(ctx, res.ModelPath, data, s.opts.Provider, s.progress("evaluate "+name))
+	if err != nil {
+		return r, fmt.Errorf("study: evaluating %s: %w", name, err)
+	}
+	r.MaxDiff = maxDiff(ev.Probs, res.TestProbs)
+	if err := ev.WriteRun(res.Dir); err != nil {
+		return r, fmt.Errorf("study: %w", err)
+	}
+	r.Accuracy = ev.Report.Accuracy
+	s.say("%s: test accuracy %.2f%% on onnxruntime (largest difference from Gorgonia %.1e), %d epochs, %.0fs",
+		name, 100*r.Accuracy, r.MaxDiff, r.Epochs, r.Seconds)
+	if err := report.Write(res.Dir, s.reportOpts()); err != nil {
+		return r, fmt.Errorf("study: document of %s: %w", name, err)
+	}
+	return r, nil
+}
+
+func maxDiff(a, b []float32) float64 {
+	if len(a) != len(b) {
+		return 1
+	}
+	var m float64
+	for i := range a {
+		d := float64(a[i]) - float64(b[i])
+		if d < 0 {
+			d = -d
+		}
+		m = max(m, d)
+	}
+	return m
+}
+
+// skippedBackbone explains why a backbone's weights could not be had and what to do about it.
+func skippedBackbone(name string, err *backbones.WeightsError) report.Skipped {
+	fix := fmt.Sprintf("import it with catdog backbones import FILE --name %s, or pass its file with --backbone-file %s=FILE", name, name)
+	if name == backbones.VGG16 {
+		fix = "get vgg16-12.onnx (ONNX model zoo, validated/vision/classification/vgg/model/vgg16-12.onnx in github.com/onnx/models; 553,437,752 bytes) and run again with --backbone-file vgg16=PATH, or run once with internet access: catdog downloads it into its cache"
+	}
+	return report.Skipped{Name: name + "-head", Reason: "weights not found: " + firstLine(err.Error()), Fix: fix}
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+func perClassText(n int) string {
+	if n == 0 {
+		return "every image"
+	}
+	return fmt.Sprintf("%d images", n)
+}
+
+// Evaluation is an exported model scored on the test split of a prepared dataset.
+type Evaluation struct {
+	Labels []uint8
+	Probs  []float32
+	Report *metrics.Report
+}
+
+// Evaluate scores the model file on onnxruntime on the test split of the dataset folder.
+func Evaluate(ctx context.Context, model, data, provider string, progress func(done, total int)) (*Evaluation, error) {
+	c, err := classifier.Load(model, classifier.WithProvider(provider))
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	ds, err := datasets.Open(data)
+	if err != nil {
+		return nil, err
+	}
+	defer ds.Close()
+	labels, probs, err := c.EvaluateSplit(ctx, ds, datasets.Test, 64, progress)
+	if err != nil {
+		return nil, err
+	}
+	p64 := make([]float64, len(probs))
+	for i, p := range probs {
+		p64[i] = float64(p)
+	}
+	rep, err := metrics.Compute(labels, p64, metrics.Options{})
+	if err != nil {
+		return nil, err
+	}
+	return &Evaluation{Labels: labels, Probs: probs, Report: rep}, nil
+}
+
+// WriteRun records the evaluation in a run folder: predictions.npy, labels.npy and
+// metrics.json, replacing the training engine's own test predictions with the exported
+// model's.
+func (e *Evaluation) WriteRun(dir string) error {
+	if err := npy.WriteFile(filepath.Join(dir, "predictions.npy"), []int{len(e.Probs)}, e.Probs); err != nil {
+		return err
+	}
+	if err := npy.WriteFile(filepath.Join(dir, "labels.npy"), []int{len(e.Labels)}, e.Labels); err != nil {
+		return err
+	}
+	return atomicfile.WriteJSON(filepath.Join(dir, "metrics.json"), e.Report)
+}

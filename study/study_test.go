@@ -1,0 +1,112 @@
+package study
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/catdog-ml/catdog/backbones"
+	"github.com/catdog-ml/catdog/internal/testdata"
+)
+
+// TestRunSmallStudy runs a tiny study end to end on real photos: prepare, one from-scratch
+// rung, the transfer rung on vgg16-random, vgg16 listed as not run (no weights here: the
+// download is pointed at a closed address), the documents and the comparison page. A second
+// run reuses the prepared data and the cached features.
+func TestRunSmallStudy(t *testing.T) {
+	src := testdata.Photos(t, 60)
+	dir := t.TempDir()
+	p := Quick()
+	p.Size, p.TransferSize, p.PerClass, p.Epochs, p.HeadEpochs, p.Batch = 32, 32, 0, 1, 1, 8
+	var notes []string
+	opts := Options{
+		Data: src, Dir: dir, Profile: p, Seed: 3,
+		Archs:     []string{"vgg1"},
+		Backbones: []string{"vgg16", "vgg16-random"},
+		Backbone:  backbones.Options{CacheDir: t.TempDir(), NoDownload: true},
+		Provider:  "cpu",
+		Notify:    func(msg string) { notes = append(notes, msg) },
+	}
+	sum, err := Run(context.Background(), opts)
+	if err != nil {
+		t.Fatalf("Run: %v\n%s", err, strings.Join(notes, "\n"))
+	}
+	if len(sum.Rungs) != 3 {
+		t.Fatalf("rungs = %+v, want vgg1, vgg16-head, vgg16-random-head", sum.Rungs)
+	}
+	byName := map[string]Rung{}
+	for _, r := range sum.Rungs {
+		byName[r.Name] = r
+	}
+	for _, name := range []string{"vgg1", "vgg16-random-head"} {
+		r, ok := byName[name]
+		if !ok || r.Skipped != "" {
+			t.Fatalf("rung %s: %+v", name, r)
+		}
+		if r.MaxDiff > 1e-5 {
+			t.Errorf("%s: onnxruntime and Gorgonia differ by %g on the test split", name, r.MaxDiff)
+		}
+		for _, f := range []string{"model.onnx", "report.html", "report.md", "metrics.json", "predictions.npy"} {
+			if _, err := os.Stat(filepath.Join(r.Dir, f)); err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+		}
+		if r.Accuracy <= 0 || r.Accuracy > 1 {
+			t.Errorf("%s: accuracy %v", name, r.Accuracy)
+		}
+	}
+	vgg := byName["vgg16-head"]
+	if vgg.Skipped == "" || !strings.Contains(vgg.Fix, "vgg16-12.onnx") {
+		t.Errorf("vgg16-head should be listed as not run with a fix naming vgg16-12.onnx: %+v", vgg)
+	}
+	index, err := os.ReadFile(sum.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"vgg1", "vgg16-random-head", "vgg16-head", "vgg16-12.onnx"} {
+		if !strings.Contains(string(index), want) {
+			t.Errorf("index.html does not mention %q", want)
+		}
+	}
+	var saved Summary
+	data, err := os.ReadFile(filepath.Join(dir, "study.json"))
+	if err != nil || json.Unmarshal(data, &saved) != nil || len(saved.Rungs) != 3 {
+		t.Errorf("study.json: %v, %d rungs", err, len(saved.Rungs))
+	}
+
+	notes = nil
+	opts.Backbones = []string{"vgg16-random"}
+	if _, err := Run(context.Background(), opts); err != nil {
+		t.Fatalf("second Run: %v", err)
+	}
+	all := strings.Join(notes, "\n")
+	for _, want := range []string{"reusing", "cache hit"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("second run: no %q in its notes:\n%s", want, all)
+		}
+	}
+}
+
+func TestProfileByName(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		want string
+		ok   bool
+	}{{"", "quick", true}, {"quick", "quick", true}, {"FULL", "full", true}, {"huge", "", false}} {
+		p, err := ProfileByName(tt.name)
+		if (err == nil) != tt.ok || p.Name != tt.want {
+			t.Errorf("ProfileByName(%q) = %q, %v", tt.name, p.Name, err)
+		}
+	}
+	if err := Full().validate(); err != nil {
+		t.Error(err)
+	}
+	bad := Quick()
+	bad.Epochs = 0
+	if bad.validate() == nil {
+		t.Error("a profile with no epochs should not validate")
+	}
+}
