@@ -74,6 +74,7 @@ or all of it at once:
 	root.AddCommand(newModelsCmd(a))
 	root.AddCommand(newAugmentCmd(a))
 	root.AddCommand(newReportCmd(a))
+	root.AddCommand(newRunCmd(a))
 
 	return root
 }
