@@ -49,7 +49,7 @@ func Full() Profile {
 	return Profile{
 		Name: "full", Size: 200, TransferSize: 224,
 		Epochs: 50, HeadEpochs: 20, Patience: 5,
-		Batch: 64, Optimizer: "sgd", LR: 0.001,
+		Batch: 32, Optimizer: "sgd", LR: 0.001,
 		Backbones: []string{"vgg16"},
 	}
 }

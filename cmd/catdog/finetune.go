@@ -1,14 +1,12 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
 	"github.com/catdog-ml/catdog/backbones"
-	"github.com/catdog-ml/catdog/features"
 	"github.com/catdog-ml/catdog/finetune"
 )
 
@@ -49,9 +47,9 @@ Example:
 			}
 			cfg.Head = a.v.GetString("finetune.head")
 			if !a.v.GetBool("finetune.no-backbone") {
-				bb, err := loadBackbone(cmd.Context(), dir, a.v.GetString("finetune.backbone-file"))
+				bb, err := finetune.BackboneOf(cmd.Context(), dir, backbones.Options{File: a.v.GetString("finetune.backbone-file"), NoDownload: true})
 				if err != nil {
-					return err
+					return fmt.Errorf("finetune: %w (or use --no-backbone)", err)
 				}
 				cfg.Backbone = bb
 			}
@@ -69,26 +67,3 @@ Example:
 	return cmd
 }
 
-// loadBackbone loads the backbone the features in dir were computed with, behind its
-// preprocessing, and checks that it is the same model (SHA-256).
-func loadBackbone(ctx context.Context, dir, file string) (*finetune.Backbone, error) {
-	info, err := features.Open(dir)
-	if err != nil {
-		return nil, err
-	}
-	if file == "" {
-		file = info.BackboneFile
-	}
-	bb, err := backbones.Load(ctx, info.Backbone, backbones.Options{File: file, InputSize: info.InputSize, NoDownload: true})
-	if err != nil {
-		return nil, fmt.Errorf("loading backbone %s to export backbone + head (or use --no-backbone): %w", info.Backbone, err)
-	}
-	if info.BackboneSHA256 != "" && bb.Spec.SHA256 != "" && info.BackboneSHA256 != bb.Spec.SHA256 {
-		return nil, fmt.Errorf("backbone %s: the model found (SHA-256 %.12s) is not the one the features were computed with (%.12s)", info.Backbone, bb.Spec.SHA256, info.BackboneSHA256)
-	}
-	m, err := bb.WithPreprocess()
-	if err != nil {
-		return nil, err
-	}
-	return &finetune.Backbone{Name: info.Backbone, Model: m, Output: bb.Output, Params: int(m.Inspect().TotalParams)}, nil
-}
