@@ -66,4 +66,3 @@ Example:
 	a.bind(cmd)
 	return cmd
 }
-
