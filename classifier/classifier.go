@@ -37,13 +37,13 @@ import (
 
 // Names of the model's input and output tensors and metadata keys (see docs/design.md).
 const (
-	InputName          = "image"
-	OutputName         = "prob_cat"
-	MetaInputSize      = "catdog.input_size"
-	MetaResizeFilter   = "catdog.resize_filter"
-	MetaLabels         = "catdog.labels"
-	defaultBatch       = 32
-	maxFileBytes int64 = 256 << 20
+	InputName              = "image"
+	OutputName             = "prob_cat"
+	MetaInputSize          = "catdog.input_size"
+	MetaResizeFilter       = "catdog.resize_filter"
+	MetaLabels             = "catdog.labels"
+	defaultBatch           = 32
+	maxFileBytes     int64 = 256 << 20
 )
 
 // ErrClosed is returned by calls on a closed Classifier.

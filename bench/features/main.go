@@ -282,10 +282,6 @@ func newMatmul(env *ort.Env, n int, constB bool) (run func() (float64, error), d
 	return run, done, nil
 }
 
-func bestOf(rounds int, f func() error) (time.Duration, error) {
-	return bestOfAfter(rounds, func() error { return nil }, f)
-}
-
 // bestOfAfter times f rounds times, calling before (untimed) ahead of each, and returns the
 // shortest time.
 func bestOfAfter(rounds int, before, f func() error) (time.Duration, error) {
