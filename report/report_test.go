@@ -516,4 +516,18 @@ func TestLoadTrainingFormat(t *testing.T) {
 			t.Errorf("report lacks %q", s)
 		}
 	}
+
+	// finetune also writes the backbone as the table's first row: counted once.
+	withRow := strings.Replace(files[ModelFile], `"table": [`,
+		`"table": [{"name": "backbone", "spec": "vgg16", "output_shape": [512, 7, 7], "params": 0, "frozen": 14714688},`, 1)
+	if err := os.WriteFile(filepath.Join(dir, ModelFile), []byte(withRow), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err = Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr, fr, _ := r.Params(); tr != 3211521 || fr != 14714688 || len(r.Layers) != 5 {
+		t.Errorf("with a backbone row: params %d trainable, %d frozen, %d layers", tr, fr, len(r.Layers))
+	}
 }

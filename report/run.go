@@ -116,6 +116,17 @@ func (l Layer) LayerKind() string {
 	return k
 }
 
+// hasBackboneRow reports whether a layer table already holds its frozen backbone as a row
+// (the training engine writes one, named "backbone").
+func hasBackboneRow(table []Layer) bool {
+	for _, l := range table {
+		if (l.Kind == "backbone" || l.Name == "backbone") && l.IsFrozen() {
+			return true
+		}
+	}
+	return false
+}
+
 // IsFrozen reports whether training leaves the layer's weights alone: it has values and
 // none of them is trainable.
 func (l Layer) IsFrozen() bool { return l.Params == 0 && l.Frozen > 0 }
@@ -319,7 +330,7 @@ func Load(dir string) (*Run, error) {
 		return nil, err
 	} else if ok {
 		r.Layers = m.Table
-		if m.BackboneParams > 0 {
+		if m.BackboneParams > 0 && !hasBackboneRow(m.Table) {
 			name := m.Backbone
 			if name == "" {
 				name = "backbone"
