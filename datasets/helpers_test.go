@@ -16,35 +16,14 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/catdog-ml/catdog/internal/testdata"
 )
 
-// sharedDir finds shared/data beside the repository root (or $CATDOG_SHARED). Without it
-// the test is skipped, or fails in CI (CI=true).
+// sharedDir is shared/data beside the repository (see internal/testdata).
 func sharedDir(t testing.TB) string {
 	t.Helper()
-	if d := os.Getenv("CATDOG_SHARED"); d != "" { // the shared folder, or its data folder
-		if st, err := os.Stat(filepath.Join(d, "data")); err == nil && st.IsDir() {
-			return filepath.Join(d, "data")
-		}
-		return d
-	}
-	dir, _ := filepath.Abs(".")
-	for {
-		c := filepath.Join(dir, "..", "shared", "data")
-		if st, err := os.Stat(c); err == nil && st.IsDir() {
-			return filepath.Clean(c)
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			break
-		}
-		dir = parent
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("shared/data not found beside the repository (set CATDOG_SHARED)")
-	}
-	t.Skip("shared/data not found")
-	return ""
+	return testdata.Shared(t, "")
 }
 
 // photos returns up to n cats and n dogs from a shared folder, the first by name.

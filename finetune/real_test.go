@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/catdog-ml/catdog/internal/testdata"
+
 	"github.com/catdog-ml/catdog/backbones"
 	"github.com/catdog-ml/catdog/datasets"
 	"github.com/catdog-ml/catdog/features"
@@ -16,31 +18,10 @@ import (
 	"github.com/catdog-ml/catdog/onnx/onnxtest"
 )
 
-// sharedData returns ../shared/data/<name> found upwards from the working directory, or
-// under $CATDOG_SHARED. In CI a missing folder fails the test.
+// sharedData is shared/data/<name> beside the repository (see internal/testdata).
 func sharedData(t testing.TB, name string) string {
 	t.Helper()
-	var cands []string
-	if s := os.Getenv("CATDOG_SHARED"); s != "" {
-		cands = append(cands, filepath.Join(s, "data", name), filepath.Join(s, name))
-	}
-	wd, _ := os.Getwd()
-	for d := wd; ; d = filepath.Dir(d) {
-		cands = append(cands, filepath.Join(d, "shared", "data", name), filepath.Join(filepath.Dir(d), "shared", "data", name))
-		if filepath.Dir(d) == d {
-			break
-		}
-	}
-	for _, c := range cands {
-		if st, err := os.Stat(c); err == nil && st.IsDir() {
-			return c
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("CI: shared data %q not found (set CATDOG_SHARED)", name)
-	}
-	t.Skipf("shared data %q not found", name)
-	return ""
+	return testdata.Shared(t, name)
 }
 
 // preparePhotos prepares n cats and n dogs of the shared photos at size pixels.

@@ -18,6 +18,8 @@ import (
 	"sort"
 	"testing"
 
+	"github.com/catdog-ml/catdog/internal/testdata"
+
 	"golang.org/x/image/bmp"
 )
 
@@ -333,34 +335,10 @@ func absd(a, b uint8) int {
 	return d
 }
 
-// sharedDir finds shared/data beside the repository root (or $CATDOG_SHARED); without it
-// the test is skipped, or fails in CI.
+// sharedDir is shared/data beside the repository (see internal/testdata).
 func sharedDir(t testing.TB) string {
 	t.Helper()
-	if d := os.Getenv("CATDOG_SHARED"); d != "" { // the shared folder, or its data folder
-		if st, err := os.Stat(filepath.Join(d, "data")); err == nil && st.IsDir() {
-			return filepath.Join(d, "data")
-		}
-		return d
-	}
-	dir, _ := filepath.Abs(".")
-	for {
-		for _, c := range []string{filepath.Join(dir, "shared", "data"), filepath.Join(dir, "..", "shared", "data")} {
-			if st, err := os.Stat(c); err == nil && st.IsDir() {
-				return filepath.Clean(c)
-			}
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			break
-		}
-		dir = parent
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("shared/data not found beside the repository (set CATDOG_SHARED)")
-	}
-	t.Skip("shared/data not found")
-	return ""
+	return testdata.Shared(t, "")
 }
 
 // samplePhotos returns n photos from the originals folder (varied sizes).
