@@ -2,6 +2,7 @@ package features
 
 import (
 	"context"
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
@@ -310,5 +311,26 @@ func TestFloat16(t *testing.T) {
 		if got := Float16(Float16To32(uint16(h))); got != uint16(h) {
 			t.Fatalf("round trip %#04x -> %v -> %#04x", h, Float16To32(uint16(h)), got)
 		}
+	}
+}
+
+// TestExtractCancel stops extraction after the first batch: the error says so and the
+// folder holds neither features.json nor any partial or temporary file.
+func TestExtractCancel(t *testing.T) {
+	requireORT(t)
+	data := prepareSmall(t, 40, 32)
+	out := filepath.Join(t.TempDir(), "feats")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, err := Extract(ctx, Options{
+		Backbone: "vgg16-random", Data: data, Out: out, Provider: "cpu", Batch: 4,
+		Progress: func(done, total int) { cancel() },
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	entries, _ := os.ReadDir(out)
+	for _, e := range entries {
+		t.Errorf("left behind: %s", e.Name())
 	}
 }
