@@ -14,6 +14,7 @@ import (
 
 	"github.com/catdog-ml/catdog/internal/imgutil"
 	"github.com/catdog-ml/catdog/internal/ort"
+	"github.com/catdog-ml/catdog/internal/testdata"
 	"github.com/catdog-ml/catdog/onnx"
 )
 
@@ -25,33 +26,6 @@ func requireORT(t testing.TB) {
 		}
 		t.Skipf("onnxruntime: %v", err)
 	}
-}
-
-// sharedData returns ../shared/data/<name> found upwards from the working directory, or
-// under $CATDOG_SHARED. In CI a missing folder fails the test.
-func sharedData(t testing.TB, name string) string {
-	t.Helper()
-	var cands []string
-	if s := os.Getenv("CATDOG_SHARED"); s != "" {
-		cands = append(cands, filepath.Join(s, "data", name), filepath.Join(s, name))
-	}
-	wd, _ := os.Getwd()
-	for d := wd; ; d = filepath.Dir(d) {
-		cands = append(cands, filepath.Join(d, "shared", "data", name), filepath.Join(filepath.Dir(d), "shared", "data", name))
-		if filepath.Dir(d) == d {
-			break
-		}
-	}
-	for _, c := range cands {
-		if st, err := os.Stat(c); err == nil && st.IsDir() {
-			return c
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("CI: shared data %q not found (set CATDOG_SHARED)", name)
-	}
-	t.Skipf("shared data %q not found", name)
-	return ""
 }
 
 // meanModel is a tiny stand-in for an exported model: prob_cat = sigmoid((mean(image) -
@@ -158,7 +132,7 @@ func TestPredictImages(t *testing.T) {
 }
 
 func photoPaths(t testing.TB, n int) []string {
-	dir := sharedData(t, "dogs-vs-cats-originals")
+	dir := testdata.Shared(t, "dogs-vs-cats-originals")
 	paths, err := filepath.Glob(filepath.Join(dir, "*.jpg"))
 	if err != nil || len(paths) == 0 {
 		t.Fatalf("no photos in %s: %v", dir, err)

@@ -6,66 +6,19 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
 	"github.com/catdog-ml/catdog/backbones"
 	"github.com/catdog-ml/catdog/datasets"
 	"github.com/catdog-ml/catdog/internal/npy"
+	"github.com/catdog-ml/catdog/internal/testdata"
 )
-
-// sharedData returns shared/data/<name> found upwards from the working directory (or under
-// $CATDOG_SHARED); in CI a missing folder fails the test.
-func sharedData(t testing.TB, name string) string {
-	t.Helper()
-	var cands []string
-	if s := os.Getenv("CATDOG_SHARED"); s != "" {
-		cands = append(cands, filepath.Join(s, "data", name), filepath.Join(s, name))
-	}
-	wd, _ := os.Getwd()
-	for d := wd; ; d = filepath.Dir(d) {
-		cands = append(cands, filepath.Join(d, "shared", "data", name), filepath.Join(filepath.Dir(d), "shared", "data", name))
-		if filepath.Dir(d) == d {
-			break
-		}
-	}
-	for _, c := range cands {
-		if st, err := os.Stat(c); err == nil && st.IsDir() {
-			return c
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("CI: shared data %q not found (set CATDOG_SHARED)", name)
-	}
-	t.Skipf("shared data %q not found", name)
-	return ""
-}
 
 // prepareSmall prepares n shared photos (half dogs, half cats) at size x size.
 func prepareSmall(t testing.TB, n, size int) string {
 	t.Helper()
-	train := filepath.Join(sharedData(t, "dogs-vs-cats"), "train")
-	src := filepath.Join(t.TempDir(), "train")
-	if err := os.MkdirAll(src, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, class := range []string{"dog", "cat"} {
-		files, _ := filepath.Glob(filepath.Join(train, class+".*.jpg"))
-		sort.Strings(files)
-		if len(files) < n/2 {
-			t.Fatalf("%d %s photos in %s, want %d", len(files), class, train, n/2)
-		}
-		for _, f := range files[:n/2] {
-			data, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(src, filepath.Base(f)), data, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	src := testdata.Photos(t, n)
 	out := filepath.Join(t.TempDir(), "data")
 	if _, err := datasets.Prepare(context.Background(), datasets.Options{Data: src, Out: out, Size: size, Seed: 1}); err != nil {
 		t.Fatal(err)

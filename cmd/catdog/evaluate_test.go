@@ -6,38 +6,18 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
 	"github.com/catdog-ml/catdog/datasets"
+	"github.com/catdog-ml/catdog/internal/testdata"
 	"github.com/catdog-ml/catdog/metrics"
 )
 
 // prepareSmall prepares a dataset of n shared photos (half cats, half dogs) at size x size.
 func prepareSmall(t testing.TB, n, size int) string {
 	t.Helper()
-	train := filepath.Join(sharedDir(t, "dogs-vs-cats"), "train")
-	src := filepath.Join(t.TempDir(), "train")
-	if err := os.MkdirAll(src, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, class := range []string{"dog", "cat"} {
-		files, _ := filepath.Glob(filepath.Join(train, class+".*.jpg"))
-		sort.Strings(files)
-		if len(files) < n/2 {
-			t.Fatalf("%d %s photos in %s, want %d", len(files), class, train, n/2)
-		}
-		for _, f := range files[:n/2] {
-			data, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(src, filepath.Base(f)), data, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	src := testdata.Photos(t, n)
 	out := filepath.Join(t.TempDir(), "data")
 	if _, err := datasets.Prepare(context.Background(), datasets.Options{Data: src, Out: out, Size: size, Seed: 1}); err != nil {
 		t.Fatal(err)

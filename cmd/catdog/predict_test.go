@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/catdog-ml/catdog/internal/ort"
+	"github.com/catdog-ml/catdog/internal/testdata"
 	"github.com/catdog-ml/catdog/onnx"
 )
 
@@ -21,33 +22,6 @@ func requireORT(t testing.TB) {
 		}
 		t.Skipf("onnxruntime: %v", err)
 	}
-}
-
-// sharedDir returns shared/data/<name> found upwards from the working directory (or under
-// $CATDOG_SHARED); in CI a missing folder fails the test.
-func sharedDir(t testing.TB, name string) string {
-	t.Helper()
-	var cands []string
-	if s := os.Getenv("CATDOG_SHARED"); s != "" {
-		cands = append(cands, filepath.Join(s, "data", name), filepath.Join(s, name))
-	}
-	wd, _ := os.Getwd()
-	for d := wd; ; d = filepath.Dir(d) {
-		cands = append(cands, filepath.Join(d, "shared", "data", name), filepath.Join(filepath.Dir(d), "shared", "data", name))
-		if filepath.Dir(d) == d {
-			break
-		}
-	}
-	for _, c := range cands {
-		if st, err := os.Stat(c); err == nil && st.IsDir() {
-			return c
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("CI: shared data %q not found (set CATDOG_SHARED)", name)
-	}
-	t.Skipf("shared data %q not found", name)
-	return ""
 }
 
 // brightnessModel writes a stand-in exported model: prob_cat = sigmoid((mean pixel - 128)/32).
@@ -90,7 +64,7 @@ func runCatdog(t *testing.T, args ...string) (stdout, stderr string, err error) 
 
 func TestPredictCommand(t *testing.T) {
 	requireORT(t)
-	photos := sharedDir(t, "dogs-vs-cats-originals")
+	photos := testdata.Shared(t, "dogs-vs-cats-originals")
 	files, _ := filepath.Glob(filepath.Join(photos, "*.jpg"))
 	if len(files) == 0 {
 		t.Fatalf("no photos in %s", photos)
@@ -158,4 +132,11 @@ func TestPredictCommand(t *testing.T) {
 	if err == nil || !strings.Contains(errOut, "aaa-broken.jpg") || strings.Count(out, "\n") != 5 {
 		t.Errorf("text mode: err %v, stderr %q, stdout %q", err, errOut, out)
 	}
+}
+
+// sharedDir returns shared/data/<name> (see internal/testdata.Shared); other command tests
+// use it too.
+func sharedDir(t testing.TB, name string) string {
+	t.Helper()
+	return testdata.Shared(t, name)
 }
