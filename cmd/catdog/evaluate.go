@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/catdog-ml/catdog/classifier"
@@ -63,39 +64,28 @@ func runEvaluate(a *app, cmd *cobra.Command) error {
 	if _, why := c.Provider(); why != "" {
 		a.errf("catdog: %s\n", why)
 	}
-	if ds.Size() != c.InputSize() {
-		return fmt.Errorf("evaluate: the dataset holds %dx%d images but the model takes %dx%d: prepare the data with --size %d",
-			ds.Size(), ds.Size(), c.InputSize(), c.InputSize(), c.InputSize())
-	}
 	if m := ds.Manifest(); m != nil && m.Filter != "" && m.Filter != c.Filter() {
 		a.errf("catdog: note: the data was resized with %s, the model was trained on %s\n", m.Filter, c.Filter())
 	}
 	split := get("split")
-	it := ds.Batches(split, datasets.BatchOptions{Size: a.v.GetInt("evaluate.batch")})
-	bar := a.progress(it.Len(), "evaluate "+split)
-	var labels []uint8
-	var probs []float64
+	var bar *progressbar.ProgressBar
 	start := time.Now()
-	ctx := cmd.Context()
-	for it.Next() {
-		if err := ctx.Err(); err != nil {
-			return err
+	labels, p32, err := c.EvaluateSplit(cmd.Context(), ds, split, a.v.GetInt("evaluate.batch"), func(done, total int) {
+		if bar == nil {
+			bar = a.progress(total, "evaluate "+split)
 		}
-		b := it.Batch()
-		p, err := c.Probabilities(b.Images, b.Len())
-		if err != nil {
-			return fmt.Errorf("evaluate: %w", err)
-		}
-		labels = append(labels, b.Labels...)
-		for _, x := range p {
-			probs = append(probs, float64(x))
-		}
-		_ = bar.Add(1)
+		_ = bar.Set(done)
+	})
+	if bar != nil {
+		_ = bar.Finish()
 	}
-	if err := it.Err(); err != nil {
+	if err != nil {
 		return fmt.Errorf("evaluate: %w", err)
 	}
-	_ = bar.Finish()
+	probs := make([]float64, len(p32))
+	for i, p := range p32 {
+		probs[i] = float64(p)
+	}
 	secs := time.Since(start).Seconds()
 	rep, err := metrics.Compute(labels, probs, metrics.Options{Threshold: a.v.GetFloat64("evaluate.threshold")})
 	if err != nil {
