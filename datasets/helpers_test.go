@@ -11,7 +11,6 @@ import (
 	"image/png"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -155,23 +154,10 @@ func fileSum(t testing.TB, p string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// python finds a Python 3 with numpy: $CATDOG_PYTHON, python3 on PATH, /usr/bin/python3.
-// Without one the test is skipped, or fails in CI (CI=true).
+// python finds a Python 3 with numpy (see testdata.Python).
 func python(t *testing.T) string {
 	t.Helper()
-	for _, c := range []string{os.Getenv("CATDOG_PYTHON"), "python3", "/usr/bin/python3"} {
-		if c == "" {
-			continue
-		}
-		if err := exec.Command(c, "-c", "import numpy").Run(); err == nil {
-			return c
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("no python3 with numpy found (install python3-numpy)")
-	}
-	t.Skip("no python3 with numpy found")
-	return ""
+	return testdata.Python(t, "numpy")
 }
 
 func crc(b []byte) uint32 { return crc32.ChecksumIEEE(b) }

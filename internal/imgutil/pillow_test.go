@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/catdog-ml/catdog/internal/testdata"
 )
 
 // TestMatchesPillow resizes the same RGB pixels with this package and with Pillow
@@ -88,21 +90,8 @@ for line in sys.stdin:
 	}
 }
 
-// pythonWith finds a Python 3 that imports numpy and module: $CATDOG_PYTHON, python3 on
-// PATH, /usr/bin/python3. Without one the test is skipped, or fails in CI (CI=true).
+// pythonWith finds a Python 3 with numpy and module (see testdata.Python).
 func pythonWith(t *testing.T, module string) string {
 	t.Helper()
-	for _, c := range []string{os.Getenv("CATDOG_PYTHON"), "python3", "/usr/bin/python3"} {
-		if c == "" {
-			continue
-		}
-		if err := exec.Command(c, "-c", "import numpy, "+module).Run(); err == nil {
-			return c
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("no python3 with numpy and %s found (install python3-numpy python3-pil)", module)
-	}
-	t.Skipf("no python3 with numpy and %s found", module)
-	return ""
+	return testdata.Python(t, "numpy", module)
 }

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/catdog-ml/catdog/internal/testdata"
 )
 
 func TestEncodeHeader(t *testing.T) {
@@ -196,21 +198,8 @@ func numpyCheck(t *testing.T, path, cond string) {
 	}
 }
 
-// python finds a Python 3 with numpy: $CATDOG_PYTHON, python3 on PATH, /usr/bin/python3.
-// Without one the test is skipped, or fails in CI (CI=true).
+// python finds a Python 3 with numpy (see testdata.Python).
 func python(t *testing.T) string {
 	t.Helper()
-	for _, c := range []string{os.Getenv("CATDOG_PYTHON"), "python3", "/usr/bin/python3"} {
-		if c == "" {
-			continue
-		}
-		if err := exec.Command(c, "-c", "import numpy").Run(); err == nil {
-			return c
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("no python3 with numpy found (install python3-numpy)")
-	}
-	t.Skip("no python3 with numpy found")
-	return ""
+	return testdata.Python(t, "numpy")
 }

@@ -4,7 +4,9 @@
 package testdata
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -70,4 +72,35 @@ func Photos(t testing.TB, n int) string {
 		t.Fatalf("%s holds fewer than %d photos of each class", train, n/2)
 	}
 	return dst
+}
+
+// Python returns a python3 executable that can import every module given (for example
+// "numpy", "onnx", "torch"): $CATDOG_PYTHON, then python3 on PATH, then /usr/bin/python3.
+// Python serves tests only. Without one the test is skipped, or fails in CI (CI=true), whose
+// setup installs Debian's python3-<module> packages.
+func Python(t testing.TB, modules ...string) string {
+	t.Helper()
+	var candidates []string
+	if p := os.Getenv("CATDOG_PYTHON"); p != "" {
+		candidates = append(candidates, p)
+	}
+	candidates = append(candidates, "python3", "/usr/bin/python3")
+	imports := "import " + strings.Join(modules, ", ")
+	for _, c := range candidates {
+		cmd := exec.Command(c, "-c", imports)
+		cmd.Dir = os.TempDir() // never pick up a folder named like a module in the working dir
+		if cmd.Run() == nil {
+			return c
+		}
+	}
+	var pkgs []string
+	for _, m := range modules {
+		pkgs = append(pkgs, "python3-"+strings.ToLower(strings.Split(m, ".")[0]))
+	}
+	msg := fmt.Sprintf("no python3 that can %q (Debian: %s; or set CATDOG_PYTHON)", imports, strings.Join(pkgs, " "))
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
 }

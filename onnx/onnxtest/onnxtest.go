@@ -7,11 +7,12 @@ package onnxtest
 
 import (
 	"bytes"
-	"fmt"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/catdog-ml/catdog/internal/testdata"
 )
 
 // Python returns a python3 executable that can import onnx: $CATDOG_PYTHON, then python3 on
@@ -22,28 +23,10 @@ func Python(t testing.TB) string {
 }
 
 // PythonWith is Python for a python3 that can import all the given modules (for example
-// "torch"); Debian packages them as python3-<module>.
+// "torch"); see testdata.Python.
 func PythonWith(t testing.TB, modules ...string) string {
 	t.Helper()
-	var candidates []string
-	if p := os.Getenv("CATDOG_PYTHON"); p != "" {
-		candidates = append(candidates, p)
-	}
-	candidates = append(candidates, "python3", "/usr/bin/python3")
-	imports := "import " + strings.Join(modules, ", ")
-	for _, c := range candidates {
-		cmd := exec.Command(c, "-c", imports)
-		cmd.Dir = os.TempDir() // never pick up a folder called onnx in the working dir
-		if cmd.Run() == nil {
-			return c
-		}
-	}
-	msg := fmt.Sprintf("no python3 that can %q (Debian: python3-%s; or set CATDOG_PYTHON)", imports, modules[0])
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
+	return testdata.Python(t, modules...)
 }
 
 // checkScript loads the model given as argv[1] and runs the full checker, including shape
