@@ -22,7 +22,7 @@ writes a document per model and the page that compares them all (<dir>/runs/inde
 A backbone whose weights are missing is listed on that page as not run, with the fix.
 
 Profiles:
-  quick  (default) 64x64 images, 1,000 photos per class, a few epochs: about 20 minutes
+  quick  (default) 64x64 images, 1,500 photos per class, a few epochs: about 20 minutes
          on a 2-core CPU. Transfer: vgg16 if its weights are at hand, and vgg16-random
          (random weights, stamped as such) to show the pipeline and the worth of ImageNet.
   full   the study's settings: every photo, 200x200 for the CNNs, 224x224 for VGG16,
