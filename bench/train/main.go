@@ -31,6 +31,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"time"
 
@@ -88,6 +89,11 @@ func run(c config) error {
 	add("gops", func() (float64, error) { return goRound(c, fastOps{}) })
 	add("gops-fused", func() (float64, error) { return goRound(c, fastOps{fused: true}) })
 	add("pytorch", func() (float64, error) { return torchRound(c) })
+	for name := range want {
+		if !slices.ContainsFunc(cs, func(ct contender) bool { return ct.name == name }) {
+			return fmt.Errorf("-only: no contender %q (want gorgonia, gops, gops-fused or pytorch)", name)
+		}
+	}
 
 	if c.cpuprofile != "" {
 		f, err := os.Create(c.cpuprofile)
