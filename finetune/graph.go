@@ -3,6 +3,7 @@ package finetune
 import (
 	"fmt"
 	"math"
+	"sync"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -57,7 +58,12 @@ type bnTrack struct {
 }
 
 // build compiles m for batches of n samples.
+// gorgoniaBLAS makes Gorgonia's own float32 products (the dense layers' Mul) use gops's
+// SGEMM kernel. Gorgonia's BLAS is process-wide state of its own, so it is set once.
+var gorgoniaBLAS sync.Once
+
 func (m *Model) build(n int, train bool) (*graph, error) {
+	gorgoniaBLAS.Do(func() { G.Use(gops.Implementation{}) })
 	gr := &graph{m: m, n: n, train: train, g: G.NewGraph()}
 	g := gr.g
 	conv := m.conv
@@ -105,26 +111,36 @@ func (m *Model) build(n int, train bool) (*graph, error) {
 	last := len(m.units) - 1
 	for i := 0; i < last; i++ { // the final sigmoid is left out: the graph stops at the logit
 		u := m.units[i]
-		// A ReLU right after a convolution or a dense layer is fused into its bias op.
+		// A ReLU right after a convolution or a dense layer is fused into its bias op, and
+		// conv, ReLU, 2x2 max-pool into conv then one bias+ReLU+pool op (the same values:
+		// the bias is constant over a window and ReLU is monotone; see gops).
 		relu := i+1 < last && m.units[i+1].Kind == KindReLU && (u.Kind == KindConv || u.Kind == KindDense)
+		pool := relu && u.Kind == KindConv && i+2 < last && m.units[i+2].Kind == KindMaxPool && m.units[i+2].K == 2
 		if relu {
 			i++
 		}
+		if pool {
+			i++
+		}
 		var err error
-		switch u.Kind {
-		case KindConv:
+		switch {
+		case pool:
+			if h, err = conv(h, param(u.conv.w), u.Pad); err == nil {
+				h, err = gops.BiasReLUMaxPool2x2(h, param(u.conv.b))
+			}
+		case u.Kind == KindConv:
 			h, err = convBias(h, u.conv, u.Pad, relu)
-		case KindReLU:
+		case u.Kind == KindReLU:
 			h, err = G.Rectify(h)
-		case KindSigmoid:
+		case u.Kind == KindSigmoid:
 			h, err = G.Sigmoid(h)
-		case KindMaxPool:
+		case u.Kind == KindMaxPool:
 			if u.K == 2 {
 				h, err = gops.MaxPool2x2(h)
 			} else {
 				h, err = G.MaxPool2D(h, tensor.Shape{u.K, u.K}, []int{0, 0}, []int{u.K, u.K})
 			}
-		case KindDropout:
+		case u.Kind == KindDropout:
 			if !train || u.P == 0 {
 				continue
 			}
@@ -132,17 +148,17 @@ func (m *Model) build(n int, train bool) (*graph, error) {
 			mk.node = G.NewTensor(g, tensor.Float32, h.Shape().Dims(), G.WithShape(h.Shape().Clone()...), G.WithName(u.name+".mask"), G.WithValue(mk.t))
 			gr.masks = append(gr.masks, mk)
 			h, err = G.HadamardProd(h, mk.node)
-		case KindBatchNorm:
+		case u.Kind == KindBatchNorm:
 			h, err = bn(h, u.bn, u.name)
-		case KindFlatten:
+		case u.Kind == KindFlatten:
 			h, err = G.Reshape(h, tensor.Shape{n, prod(u.out)})
-		case KindGlobalAvgPool:
+		case u.Kind == KindGlobalAvgPool:
 			h, err = globalAvgPool(g, h, u.name)
-		case KindDense:
+		case u.Kind == KindDense:
 			if h, err = G.Mul(h, param(u.conv.w)); err == nil {
 				h, err = addBias(h, u.conv.b, relu)
 			}
-		case KindResidual:
+		case u.Kind == KindResidual:
 			h, err = residual(h, u, convBias, bn)
 		default:
 			err = fmt.Errorf("unknown layer kind %q", u.Kind)
