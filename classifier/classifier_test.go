@@ -12,9 +12,9 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/catdog-ml/catdog/internal/fixtures"
 	"github.com/catdog-ml/catdog/internal/imgutil"
 	"github.com/catdog-ml/catdog/internal/ort"
-	"github.com/catdog-ml/catdog/internal/testdata"
 	"github.com/catdog-ml/catdog/onnx"
 )
 
@@ -132,7 +132,7 @@ func TestPredictImages(t *testing.T) {
 }
 
 func photoPaths(t testing.TB, n int) []string {
-	dir := testdata.Shared(t, "dogs-vs-cats-originals")
+	dir := fixtures.Shared(t, "dogs-vs-cats-originals")
 	paths, err := filepath.Glob(filepath.Join(dir, "*.jpg"))
 	if err != nil || len(paths) == 0 {
 		t.Fatalf("no photos in %s: %v", dir, err)

@@ -16,13 +16,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/catdog-ml/catdog/internal/testdata"
+	"github.com/catdog-ml/catdog/internal/fixtures"
 )
 
-// sharedDir is shared/data beside the repository (see internal/testdata).
+// sharedDir is shared/data beside the repository (see internal/fixtures).
 func sharedDir(t testing.TB) string {
 	t.Helper()
-	return testdata.Shared(t, "")
+	return fixtures.Shared(t, "")
 }
 
 // photos returns up to n cats and n dogs from a shared folder, the first by name.
@@ -154,10 +154,10 @@ func fileSum(t testing.TB, p string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// python finds a Python 3 with numpy (see testdata.Python).
+// python finds a Python 3 with numpy (see fixtures.Python).
 func python(t *testing.T) string {
 	t.Helper()
-	return testdata.Python(t, "numpy")
+	return fixtures.Python(t, "numpy")
 }
 
 func crc(b []byte) uint32 { return crc32.ChecksumIEEE(b) }

@@ -11,14 +11,14 @@ import (
 
 	"github.com/catdog-ml/catdog/backbones"
 	"github.com/catdog-ml/catdog/datasets"
+	"github.com/catdog-ml/catdog/internal/fixtures"
 	"github.com/catdog-ml/catdog/internal/npy"
-	"github.com/catdog-ml/catdog/internal/testdata"
 )
 
 // prepareSmall prepares n shared photos (half dogs, half cats) at size x size.
 func prepareSmall(t testing.TB, n, size int) string {
 	t.Helper()
-	src := testdata.Photos(t, n)
+	src := fixtures.Photos(t, n)
 	out := filepath.Join(t.TempDir(), "data")
 	if _, err := datasets.Prepare(context.Background(), datasets.Options{Data: src, Out: out, Size: size, Seed: 1}); err != nil {
 		t.Fatal(err)

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/catdog-ml/catdog/internal/testdata"
+	"github.com/catdog-ml/catdog/internal/fixtures"
 
 	"github.com/catdog-ml/catdog/backbones"
 	"github.com/catdog-ml/catdog/datasets"
@@ -18,10 +18,10 @@ import (
 	"github.com/catdog-ml/catdog/onnx/onnxtest"
 )
 
-// sharedData is shared/data/<name> beside the repository (see internal/testdata).
+// sharedData is shared/data/<name> beside the repository (see internal/fixtures).
 func sharedData(t testing.TB, name string) string {
 	t.Helper()
-	return testdata.Shared(t, name)
+	return fixtures.Shared(t, name)
 }
 
 // preparePhotos prepares n cats and n dogs of the shared photos at size pixels.

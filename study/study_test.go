@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/catdog-ml/catdog/backbones"
-	"github.com/catdog-ml/catdog/internal/testdata"
+	"github.com/catdog-ml/catdog/internal/fixtures"
 )
 
 // TestRunSmallStudy runs a tiny study end to end on real photos: prepare, one from-scratch
@@ -17,7 +17,7 @@ import (
 // download is pointed at a closed address), the documents and the comparison page. A second
 // run reuses the prepared data and the cached features.
 func TestRunSmallStudy(t *testing.T) {
-	src := testdata.Photos(t, 60)
+	src := fixtures.Photos(t, 60)
 	dir := t.TempDir()
 	p := Quick()
 	p.Size, p.TransferSize, p.PerClass, p.Epochs, p.HeadEpochs, p.Batch = 32, 32, 0, 1, 1, 8

@@ -10,14 +10,14 @@ import (
 	"testing"
 
 	"github.com/catdog-ml/catdog/datasets"
-	"github.com/catdog-ml/catdog/internal/testdata"
+	"github.com/catdog-ml/catdog/internal/fixtures"
 	"github.com/catdog-ml/catdog/metrics"
 )
 
 // prepareSmall prepares a dataset of n shared photos (half cats, half dogs) at size x size.
 func prepareSmall(t testing.TB, n, size int) string {
 	t.Helper()
-	src := testdata.Photos(t, n)
+	src := fixtures.Photos(t, n)
 	out := filepath.Join(t.TempDir(), "data")
 	if _, err := datasets.Prepare(context.Background(), datasets.Options{Data: src, Out: out, Size: size, Seed: 1}); err != nil {
 		t.Fatal(err)

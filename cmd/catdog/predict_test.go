@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/catdog-ml/catdog/internal/fixtures"
 	"github.com/catdog-ml/catdog/internal/ort"
-	"github.com/catdog-ml/catdog/internal/testdata"
 	"github.com/catdog-ml/catdog/onnx"
 )
 
@@ -64,7 +64,7 @@ func runCatdog(t *testing.T, args ...string) (stdout, stderr string, err error) 
 
 func TestPredictCommand(t *testing.T) {
 	requireORT(t)
-	photos := testdata.Shared(t, "dogs-vs-cats-originals")
+	photos := fixtures.Shared(t, "dogs-vs-cats-originals")
 	files, _ := filepath.Glob(filepath.Join(photos, "*.jpg"))
 	if len(files) == 0 {
 		t.Fatalf("no photos in %s", photos)
@@ -134,9 +134,9 @@ func TestPredictCommand(t *testing.T) {
 	}
 }
 
-// sharedDir returns shared/data/<name> (see internal/testdata.Shared); other command tests
+// sharedDir returns shared/data/<name> (see internal/fixtures.Shared); other command tests
 // use it too.
 func sharedDir(t testing.TB, name string) string {
 	t.Helper()
-	return testdata.Shared(t, name)
+	return fixtures.Shared(t, name)
 }

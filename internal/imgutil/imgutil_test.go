@@ -18,7 +18,7 @@ import (
 	"sort"
 	"testing"
 
-	"github.com/catdog-ml/catdog/internal/testdata"
+	"github.com/catdog-ml/catdog/internal/fixtures"
 
 	"golang.org/x/image/bmp"
 )
@@ -335,10 +335,10 @@ func absd(a, b uint8) int {
 	return d
 }
 
-// sharedDir is shared/data beside the repository (see internal/testdata).
+// sharedDir is shared/data beside the repository (see internal/fixtures).
 func sharedDir(t testing.TB) string {
 	t.Helper()
-	return testdata.Shared(t, "")
+	return fixtures.Shared(t, "")
 }
 
 // samplePhotos returns n photos from the originals folder (varied sizes).

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/catdog-ml/catdog/internal/testdata"
+	"github.com/catdog-ml/catdog/internal/fixtures"
 )
 
 // TestMatchesPillow resizes the same RGB pixels with this package and with Pillow
@@ -90,8 +90,8 @@ for line in sys.stdin:
 	}
 }
 
-// pythonWith finds a Python 3 with numpy and module (see testdata.Python).
+// pythonWith finds a Python 3 with numpy and module (see fixtures.Python).
 func pythonWith(t *testing.T, module string) string {
 	t.Helper()
-	return testdata.Python(t, "numpy", module)
+	return fixtures.Python(t, "numpy", module)
 }

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/catdog-ml/catdog/internal/testdata"
+	"github.com/catdog-ml/catdog/internal/fixtures"
 )
 
 func TestEncodeHeader(t *testing.T) {
@@ -198,8 +198,8 @@ func numpyCheck(t *testing.T, path, cond string) {
 	}
 }
 
-// python finds a Python 3 with numpy (see testdata.Python).
+// python finds a Python 3 with numpy (see fixtures.Python).
 func python(t *testing.T) string {
 	t.Helper()
-	return testdata.Python(t, "numpy")
+	return fixtures.Python(t, "numpy")
 }

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/catdog-ml/catdog/internal/testdata"
+	"github.com/catdog-ml/catdog/internal/fixtures"
 )
 
 // Python returns a python3 executable that can import onnx: $CATDOG_PYTHON, then python3 on
@@ -23,10 +23,10 @@ func Python(t testing.TB) string {
 }
 
 // PythonWith is Python for a python3 that can import all the given modules (for example
-// "torch"); see testdata.Python.
+// "torch"); see fixtures.Python.
 func PythonWith(t testing.TB, modules ...string) string {
 	t.Helper()
-	return testdata.Python(t, modules...)
+	return fixtures.Python(t, modules...)
 }
 
 // checkScript loads the model given as argv[1] and runs the full checker, including shape
