@@ -3,9 +3,9 @@ package finetune
 import (
 	"fmt"
 	"hash"
-	"hash/fnv"
 	"math"
 
+	"github.com/catdog-ml/catdog/internal/gops"
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -38,7 +38,7 @@ type bnOp struct {
 }
 
 func (op *bnOp) Arity() int           { return 3 }
-func (op *bnOp) Type() hm.Type        { return fnType(op.dims, op.dims, 1, 1) }
+func (op *bnOp) Type() hm.Type        { return gops.FnType(op.dims, op.dims, 1, 1) }
 func (op *bnOp) ReturnsPtr() bool     { return false }
 func (op *bnOp) CallsExtern() bool    { return false }
 func (op *bnOp) OverwritesInput() int { return -1 }
@@ -48,7 +48,7 @@ func (op *bnOp) String() string {
 func (op *bnOp) WriteHash(h hash.Hash) {
 	h.Write([]byte(op.String()))
 }
-func (op *bnOp) Hashcode() uint32 { return hashOf(op) }
+func (op *bnOp) Hashcode() uint32 { return gops.HashOf(op) }
 func (op *bnOp) DiffWRT(int) []bool {
 	return []bool{true, true, true}
 }
@@ -134,9 +134,9 @@ type bnGradOp struct {
 func (op *bnGradOp) Arity() int { return 3 }
 func (op *bnGradOp) Type() hm.Type {
 	if op.which == 0 {
-		return fnType(op.dims, op.dims, 1, op.dims)
+		return gops.FnType(op.dims, op.dims, 1, op.dims)
 	}
-	return fnType(1, op.dims, 1, op.dims)
+	return gops.FnType(1, op.dims, 1, op.dims)
 }
 func (op *bnGradOp) ReturnsPtr() bool     { return false }
 func (op *bnGradOp) CallsExtern() bool    { return false }
@@ -145,7 +145,7 @@ func (op *bnGradOp) String() string {
 	return fmt.Sprintf("catdog.BatchNormGrad{%s, %d}", op.id, op.which)
 }
 func (op *bnGradOp) WriteHash(h hash.Hash) { h.Write([]byte(op.String())) }
-func (op *bnGradOp) Hashcode() uint32      { return hashOf(op) }
+func (op *bnGradOp) Hashcode() uint32      { return gops.HashOf(op) }
 func (op *bnGradOp) DiffWRT(int) []bool    { return []bool{false, false, false} }
 func (op *bnGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
 	return nil, fmt.Errorf("%v has no gradient", op)
@@ -275,23 +275,6 @@ func float32s(v G.Value, what string) (tensor.Shape, []float32, error) {
 	return t.Shape(), t.Data().([]float32), nil
 }
 
-// fnType is the Gorgonia type of an op from tensors of the given dims to a tensor of dims out.
-func fnType(out int, in ...int) hm.Type {
-	a := hm.TypeVariable('a')
-	ts := make([]hm.Type, 0, len(in)+1)
-	for _, d := range in {
-		ts = append(ts, G.TensorType{Dims: d, Of: a})
-	}
-	ts = append(ts, G.TensorType{Dims: out, Of: a})
-	return hm.NewFnType(ts...)
-}
-
-func hashOf(s fmt.Stringer) uint32 {
-	h := fnv.New32a()
-	h.Write([]byte(s.String()))
-	return h.Sum32()
-}
-
 // bceOp is the mean binary cross-entropy of sigmoid(z) against y from the logits:
 // (z, y) -> scalar, mean(max(z,0) - z·y + log(1 + e^-|z|)).
 type bceOp struct{}
@@ -307,7 +290,7 @@ func (bceOp) CallsExtern() bool        { return false }
 func (bceOp) OverwritesInput() int     { return -1 }
 func (bceOp) String() string           { return "catdog.BCEWithLogits" }
 func (op bceOp) WriteHash(h hash.Hash) { h.Write([]byte(op.String())) }
-func (op bceOp) Hashcode() uint32      { return hashOf(op) }
+func (op bceOp) Hashcode() uint32      { return gops.HashOf(op) }
 func (bceOp) DiffWRT(int) []bool       { return []bool{true, false} }
 func (bceOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	return tensor.ScalarShape(), nil
@@ -351,7 +334,7 @@ func (bceGradOp) CallsExtern() bool        { return false }
 func (bceGradOp) OverwritesInput() int     { return -1 }
 func (bceGradOp) String() string           { return "catdog.BCEWithLogitsGrad" }
 func (op bceGradOp) WriteHash(h hash.Hash) { h.Write([]byte(op.String())) }
-func (op bceGradOp) Hashcode() uint32      { return hashOf(op) }
+func (op bceGradOp) Hashcode() uint32      { return gops.HashOf(op) }
 func (bceGradOp) DiffWRT(int) []bool       { return []bool{false, false, false} }
 func (op bceGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
 	return nil, fmt.Errorf("%v has no gradient", op)

@@ -36,12 +36,12 @@ type biasOp struct {
 }
 
 func (op *biasOp) Arity() int                       { return 2 }
-func (op *biasOp) Type() hm.Type                    { return fnType(op.xDims, op.xDims, op.bShape.Dims()) }
+func (op *biasOp) Type() hm.Type                    { return FnType(op.xDims, op.xDims, op.bShape.Dims()) }
 func (op *biasOp) ReturnsPtr() bool                 { return false }
 func (op *biasOp) CallsExtern() bool                { return false }
 func (op *biasOp) OverwritesInput() int             { return -1 }
 func (op *biasOp) WriteHash(h hash.Hash)            { writeHash(h, op) }
-func (op *biasOp) Hashcode() uint32                 { return hashOf(op) }
+func (op *biasOp) Hashcode() uint32                 { return HashOf(op) }
 func (op *biasOp) DiffWRT(n int) []bool             { return []bool{true, true} }
 func (op *biasOp) Do(v ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, v...) }
 func (op *biasOp) String() string {
@@ -118,12 +118,12 @@ func (op *biasOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
 type reluGradOp struct{ dims int }
 
 func (op *reluGradOp) Arity() int                       { return 2 }
-func (op *reluGradOp) Type() hm.Type                    { return fnType(op.dims, op.dims, op.dims) }
+func (op *reluGradOp) Type() hm.Type                    { return FnType(op.dims, op.dims, op.dims) }
 func (op *reluGradOp) ReturnsPtr() bool                 { return false }
 func (op *reluGradOp) CallsExtern() bool                { return false }
 func (op *reluGradOp) OverwritesInput() int             { return -1 }
 func (op *reluGradOp) WriteHash(h hash.Hash)            { writeHash(h, op) }
-func (op *reluGradOp) Hashcode() uint32                 { return hashOf(op) }
+func (op *reluGradOp) Hashcode() uint32                 { return HashOf(op) }
 func (op *reluGradOp) String() string                   { return fmt.Sprintf("gops.ReLUGrad{%d-d}", op.dims) }
 func (op *reluGradOp) DiffWRT(n int) []bool             { return []bool{false, false} }
 func (op *reluGradOp) Do(v ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, v...) }
@@ -175,12 +175,12 @@ type channelSumOp struct {
 }
 
 func (op *channelSumOp) Arity() int            { return 1 }
-func (op *channelSumOp) Type() hm.Type         { return fnType(op.bShape.Dims(), op.xDims) }
+func (op *channelSumOp) Type() hm.Type         { return FnType(op.bShape.Dims(), op.xDims) }
 func (op *channelSumOp) ReturnsPtr() bool      { return false }
 func (op *channelSumOp) CallsExtern() bool     { return false }
 func (op *channelSumOp) OverwritesInput() int  { return -1 }
 func (op *channelSumOp) WriteHash(h hash.Hash) { writeHash(h, op) }
-func (op *channelSumOp) Hashcode() uint32      { return hashOf(op) }
+func (op *channelSumOp) Hashcode() uint32      { return HashOf(op) }
 func (op *channelSumOp) String() string {
 	return fmt.Sprintf("gops.ChannelSum{%d-d -> %v}", op.xDims, op.bShape)
 }

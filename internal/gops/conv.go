@@ -66,14 +66,14 @@ type convOp struct {
 }
 
 func (op *convOp) Arity() int       { return 2 }
-func (op *convOp) Type() hm.Type    { return fnType(4, 4, 4) }
+func (op *convOp) Type() hm.Type    { return FnType(4, 4, 4) }
 func (op *convOp) ReturnsPtr() bool { return false }
 func (op *convOp) CallsExtern() bool {
 	return false
 }
 func (op *convOp) OverwritesInput() int             { return -1 }
 func (op *convOp) WriteHash(h hash.Hash)            { writeHash(h, op) }
-func (op *convOp) Hashcode() uint32                 { return hashOf(op) }
+func (op *convOp) Hashcode() uint32                 { return HashOf(op) }
 func (op *convOp) DiffWRT(n int) []bool             { return []bool{!op.noInputGrad, true} }
 func (op *convOp) Do(v ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, v...) }
 func (op *convOp) String() string {
@@ -137,7 +137,7 @@ type convDataGradOp struct {
 }
 
 func (op *convDataGradOp) WriteHash(h hash.Hash) { writeHash(h, op) }
-func (op *convDataGradOp) Hashcode() uint32      { return hashOf(op) }
+func (op *convDataGradOp) Hashcode() uint32      { return HashOf(op) }
 func (op *convDataGradOp) String() string {
 	return fmt.Sprintf("gops.Conv2DDataGrad{k: %dx%d, pad: %d, stride: %d, x: %v}", op.kh, op.kw, op.pad, op.stride, op.xShape)
 }
@@ -174,7 +174,7 @@ type convFilterGradOp struct {
 }
 
 func (op *convFilterGradOp) WriteHash(h hash.Hash) { writeHash(h, op) }
-func (op *convFilterGradOp) Hashcode() uint32      { return hashOf(op) }
+func (op *convFilterGradOp) Hashcode() uint32      { return HashOf(op) }
 func (op *convFilterGradOp) String() string {
 	return fmt.Sprintf("gops.Conv2DFilterGrad{k: %dx%d, pad: %d, stride: %d, w: %v}", op.kh, op.kw, op.pad, op.stride, op.wShape)
 }

@@ -32,12 +32,12 @@ func BiasReLUMaxPool2x2(x, b *G.Node) (*G.Node, error) {
 type fusedPoolOp struct{ bShape tensor.Shape }
 
 func (op *fusedPoolOp) Arity() int            { return 2 }
-func (op *fusedPoolOp) Type() hm.Type         { return fnType(4, 4, op.bShape.Dims()) }
+func (op *fusedPoolOp) Type() hm.Type         { return FnType(4, 4, op.bShape.Dims()) }
 func (op *fusedPoolOp) ReturnsPtr() bool      { return false }
 func (op *fusedPoolOp) CallsExtern() bool     { return false }
 func (op *fusedPoolOp) OverwritesInput() int  { return -1 }
 func (op *fusedPoolOp) WriteHash(h hash.Hash) { writeHash(h, op) }
-func (op *fusedPoolOp) Hashcode() uint32      { return hashOf(op) }
+func (op *fusedPoolOp) Hashcode() uint32      { return HashOf(op) }
 func (op *fusedPoolOp) String() string {
 	return fmt.Sprintf("gops.BiasReLUMaxPool2x2{b: %v}", op.bShape)
 }
@@ -92,12 +92,12 @@ func (op *fusedPoolOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, e
 type maskedSumOp struct{ bShape tensor.Shape }
 
 func (op *maskedSumOp) Arity() int            { return 2 }
-func (op *maskedSumOp) Type() hm.Type         { return fnType(op.bShape.Dims(), 4, 4) }
+func (op *maskedSumOp) Type() hm.Type         { return FnType(op.bShape.Dims(), 4, 4) }
 func (op *maskedSumOp) ReturnsPtr() bool      { return false }
 func (op *maskedSumOp) CallsExtern() bool     { return false }
 func (op *maskedSumOp) OverwritesInput() int  { return -1 }
 func (op *maskedSumOp) WriteHash(h hash.Hash) { writeHash(h, op) }
-func (op *maskedSumOp) Hashcode() uint32      { return hashOf(op) }
+func (op *maskedSumOp) Hashcode() uint32      { return HashOf(op) }
 func (op *maskedSumOp) String() string        { return fmt.Sprintf("gops.ReLUChannelSum{-> %v}", op.bShape) }
 func (op *maskedSumOp) DiffWRT(n int) []bool  { return []bool{false, false} }
 func (op *maskedSumOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {

@@ -28,12 +28,12 @@ func MaxPool2x2(x *G.Node) (*G.Node, error) {
 type poolOp struct{}
 
 func (op *poolOp) Arity() int                       { return 1 }
-func (op *poolOp) Type() hm.Type                    { return fnType(4, 4) }
+func (op *poolOp) Type() hm.Type                    { return FnType(4, 4) }
 func (op *poolOp) ReturnsPtr() bool                 { return false }
 func (op *poolOp) CallsExtern() bool                { return false }
 func (op *poolOp) OverwritesInput() int             { return -1 }
 func (op *poolOp) WriteHash(h hash.Hash)            { writeHash(h, op) }
-func (op *poolOp) Hashcode() uint32                 { return hashOf(op) }
+func (op *poolOp) Hashcode() uint32                 { return HashOf(op) }
 func (op *poolOp) String() string                   { return "gops.MaxPool2x2" }
 func (op *poolOp) DiffWRT(n int) []bool             { return []bool{true} }
 func (op *poolOp) Do(v ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, v...) }
@@ -109,12 +109,12 @@ func (op *poolOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
 type poolGradOp struct{ relu bool }
 
 func (op *poolGradOp) Arity() int                       { return 3 }
-func (op *poolGradOp) Type() hm.Type                    { return fnType(4, 4, 4, 4) }
+func (op *poolGradOp) Type() hm.Type                    { return FnType(4, 4, 4, 4) }
 func (op *poolGradOp) ReturnsPtr() bool                 { return false }
 func (op *poolGradOp) CallsExtern() bool                { return false }
 func (op *poolGradOp) OverwritesInput() int             { return -1 }
 func (op *poolGradOp) WriteHash(h hash.Hash)            { writeHash(h, op) }
-func (op *poolGradOp) Hashcode() uint32                 { return hashOf(op) }
+func (op *poolGradOp) Hashcode() uint32                 { return HashOf(op) }
 func (op *poolGradOp) String() string                   { return fmt.Sprintf("gops.MaxPool2x2Grad{relu: %v}", op.relu) }
 func (op *poolGradOp) DiffWRT(n int) []bool             { return []bool{false, false, false} }
 func (op *poolGradOp) Do(v ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, v...) }

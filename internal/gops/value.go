@@ -44,8 +44,9 @@ func output(prealloc G.Value, shape tensor.Shape, inputs ...[]float32) (*tensor.
 	return t, t.Data().([]float32)
 }
 
-// fnType is the Gorgonia type of an op from tensors of the given dims to a tensor of dims out.
-func fnType(out int, in ...int) hm.Type {
+// FnType is the Gorgonia type of an op from tensors of the given dims to a tensor of dims
+// out, all of one element type: what an Op's Type method returns.
+func FnType(out int, in ...int) hm.Type {
 	a := hm.TypeVariable('a')
 	ts := make([]hm.Type, 0, len(in)+1)
 	for _, d := range in {
@@ -55,8 +56,9 @@ func fnType(out int, in ...int) hm.Type {
 	return hm.NewFnType(ts...)
 }
 
-// hashOf hashes an op through its String form, which names all its parameters.
-func hashOf(s fmt.Stringer) uint32 {
+// HashOf hashes an op through its String form, which must name all its parameters: what an
+// Op's Hashcode method returns.
+func HashOf(s fmt.Stringer) uint32 {
 	h := fnv.New32a()
 	h.Write([]byte(s.String()))
 	return h.Sum32()
