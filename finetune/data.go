@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/catdog-ml/catdog/features"
 	"github.com/catdog-ml/catdog/internal/npy"
 )
 
@@ -257,33 +258,10 @@ func (s *featureSource) read(split string, rows []int, x, y []float32, _ func([]
 			}
 		} else {
 			for j := range out {
-				out[j] = halfToFloat32(uint16(b[2*j]) | uint16(b[2*j+1])<<8)
+				out[j] = features.Float16To32(uint16(b[2*j]) | uint16(b[2*j+1])<<8)
 			}
 		}
 		y[i] = float32(s.lab[split][r])
 	}
 	return nil
-}
-
-// halfToFloat32 converts an IEEE 754 half-precision value.
-func halfToFloat32(h uint16) float32 {
-	sign := uint32(h>>15) << 31
-	exp := uint32(h>>10) & 0x1f
-	mant := uint32(h) & 0x3ff
-	switch {
-	case exp == 0x1f: // Inf or NaN
-		return math.Float32frombits(sign | 0xff<<23 | mant<<13)
-	case exp == 0:
-		if mant == 0 {
-			return math.Float32frombits(sign)
-		}
-		// Subnormal: normalise.
-		e := uint32(127 - 15 + 1)
-		for mant&0x400 == 0 {
-			mant <<= 1
-			e--
-		}
-		return math.Float32frombits(sign | e<<23 | (mant&0x3ff)<<13)
-	}
-	return math.Float32frombits(sign | (exp+127-15)<<23 | mant<<13)
 }

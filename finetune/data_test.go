@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/catdog-ml/catdog/features"
 )
 
 // fakeSource has n samples per split of one value each: the sample's row; labels are 1
@@ -67,12 +69,12 @@ func TestHalfToFloat32(t *testing.T) {
 		{0x7c00, float32(math.Inf(1))}, {0xfc00, float32(math.Inf(-1))},
 	}
 	for _, tt := range tests {
-		if got := halfToFloat32(tt.h); got != tt.want {
-			t.Errorf("halfToFloat32(%#04x) = %v, want %v", tt.h, got, tt.want)
+		if got := features.Float16To32(tt.h); got != tt.want {
+			t.Errorf("features.Float16To32(%#04x) = %v, want %v", tt.h, got, tt.want)
 		}
 	}
-	if got := halfToFloat32(0x7e00); !math.IsNaN(float64(got)) {
-		t.Errorf("halfToFloat32(NaN) = %v", got)
+	if got := features.Float16To32(0x7e00); !math.IsNaN(float64(got)) {
+		t.Errorf("features.Float16To32(NaN) = %v", got)
 	}
 }
 
