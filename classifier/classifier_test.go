@@ -14,19 +14,8 @@ import (
 
 	"github.com/catdog-ml/catdog/internal/fixtures"
 	"github.com/catdog-ml/catdog/internal/imgutil"
-	"github.com/catdog-ml/catdog/internal/ort"
 	"github.com/catdog-ml/catdog/onnx"
 )
-
-func requireORT(t testing.TB) {
-	t.Helper()
-	if _, err := ort.FindLibrary(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI: %v", err)
-		}
-		t.Skipf("onnxruntime: %v", err)
-	}
-}
 
 // meanModel is a tiny stand-in for an exported model: prob_cat = sigmoid((mean(image) -
 // 128) / 32), computed over all pixels and channels of each image.
@@ -78,7 +67,7 @@ func uniform(w, h int, c color.Color) image.Image {
 }
 
 func TestPredictImages(t *testing.T) {
-	requireORT(t)
+	fixtures.RequireORT(t)
 	c, err := Load(meanModel(t, 32, stdMeta("32")), WithProvider("cpu"))
 	if err != nil {
 		t.Fatal(err)
@@ -147,7 +136,7 @@ func photoPaths(t testing.TB, n int) []string {
 // TestPredictFiles checks real photos against Go's own computation on the pixels imgutil
 // gives (the resize catdog prepare uses), and that a corrupt file does not stop the rest.
 func TestPredictFiles(t *testing.T) {
-	requireORT(t)
+	fixtures.RequireORT(t)
 	c, err := Load(meanModel(t, 48, stdMeta("48")), WithProvider("cpu"))
 	if err != nil {
 		t.Fatal(err)
@@ -190,7 +179,7 @@ func TestPredictFiles(t *testing.T) {
 }
 
 func TestConcurrentAndClose(t *testing.T) {
-	requireORT(t)
+	fixtures.RequireORT(t)
 	c, err := Load(meanModel(t, 32, stdMeta("32")), WithProvider("cpu"))
 	if err != nil {
 		t.Fatal(err)
@@ -236,7 +225,7 @@ func TestConcurrentAndClose(t *testing.T) {
 }
 
 func TestLoadErrors(t *testing.T) {
-	requireORT(t)
+	fixtures.RequireORT(t)
 	dir := t.TempDir()
 	garbage := filepath.Join(dir, "garbage.onnx")
 	os.WriteFile(garbage, []byte("hello"), 0o644)

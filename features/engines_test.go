@@ -3,22 +3,13 @@ package features
 import (
 	"math"
 	"math/rand/v2"
-	"os"
 	"testing"
+
+	"github.com/catdog-ml/catdog/internal/fixtures"
 
 	"github.com/catdog-ml/catdog/internal/ort"
 	"github.com/catdog-ml/catdog/onnx"
 )
-
-func requireORT(t testing.TB) {
-	t.Helper()
-	if _, err := ort.FindLibrary(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI: %v", err)
-		}
-		t.Skipf("onnxruntime: %v", err)
-	}
-}
 
 func randFloats(r *rand.Rand, n int, scale float32) []float32 {
 	x := make([]float32, n)
@@ -104,7 +95,7 @@ func compareEngines(t *testing.T, m *onnx.Model, inName, outName string, x []flo
 }
 
 func TestEnginesAgreeTiny(t *testing.T) {
-	requireORT(t)
+	fixtures.RequireORT(t)
 	r := rand.New(rand.NewPCG(3, 4))
 	x := randFloats(r, 2*3*16*16, 1)
 	shape, rel := compareEngines(t, tinyConvNet(t), "input", "features", x, 2, 3, 16, 16)

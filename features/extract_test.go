@@ -27,7 +27,7 @@ func prepareSmall(t testing.TB, n, size int) string {
 }
 
 func TestExtract(t *testing.T) {
-	requireORT(t)
+	fixtures.RequireORT(t)
 	data := prepareSmall(t, 100, 32)
 	ds, err := datasets.Open(data)
 	if err != nil {
@@ -211,7 +211,7 @@ func TestExtract(t *testing.T) {
 }
 
 func TestExtractErrors(t *testing.T) {
-	requireORT(t)
+	fixtures.RequireORT(t)
 	data := prepareSmall(t, 20, 48)
 	tests := []struct {
 		name   string
@@ -270,7 +270,7 @@ func TestFloat16(t *testing.T) {
 // TestExtractCancel stops extraction after the first batch: the error says so and the
 // folder holds neither features.json nor any partial or temporary file.
 func TestExtractCancel(t *testing.T) {
-	requireORT(t)
+	fixtures.RequireORT(t)
 	data := prepareSmall(t, 40, 32)
 	out := filepath.Join(t.TempDir(), "feats")
 	ctx, cancel := context.WithCancel(context.Background())

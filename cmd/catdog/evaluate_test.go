@@ -26,7 +26,7 @@ func prepareSmall(t testing.TB, n, size int) string {
 }
 
 func TestEvaluateCommand(t *testing.T) {
-	requireORT(t)
+	fixtures.RequireORT(t)
 	data := prepareSmall(t, 60, 32)
 	model := brightnessModel(t, 32)
 	mfile := filepath.Join(t.TempDir(), "metrics.json")

@@ -5,10 +5,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/catdog-ml/catdog/internal/fixtures"
 )
 
 func TestExtractFeaturesCommand(t *testing.T) {
-	requireORT(t)
+	fixtures.RequireORT(t)
 	data := prepareSmall(t, 30, 32)
 	args := []string{"extract-features", "-q", "--backbone", "vgg16-random", "--data", data, "--ep", "cpu", "--batch", "4"}
 	out, errOut, err := runCatdog(t, args...)

@@ -10,19 +10,8 @@ import (
 	"testing"
 
 	"github.com/catdog-ml/catdog/internal/fixtures"
-	"github.com/catdog-ml/catdog/internal/ort"
 	"github.com/catdog-ml/catdog/onnx"
 )
-
-func requireORT(t testing.TB) {
-	t.Helper()
-	if _, err := ort.FindLibrary(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI: %v", err)
-		}
-		t.Skipf("onnxruntime: %v", err)
-	}
-}
 
 // brightnessModel writes a stand-in exported model: prob_cat = sigmoid((mean pixel - 128)/32).
 func brightnessModel(t testing.TB, size int) string {
@@ -63,7 +52,7 @@ func runCatdog(t *testing.T, args ...string) (stdout, stderr string, err error) 
 }
 
 func TestPredictCommand(t *testing.T) {
-	requireORT(t)
+	fixtures.RequireORT(t)
 	photos := fixtures.Shared(t, "dogs-vs-cats-originals")
 	files, _ := filepath.Glob(filepath.Join(photos, "*.jpg"))
 	if len(files) == 0 {

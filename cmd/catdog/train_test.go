@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/catdog-ml/catdog/internal/fixtures"
 )
 
 func TestModelsCommand(t *testing.T) {
@@ -46,7 +48,7 @@ func runFolder(t *testing.T, out string) string {
 // TestTrainAndFinetuneCommands trains a CNN and a head (on vgg16-random features, exported
 // with the backbone) through the command line.
 func TestTrainAndFinetuneCommands(t *testing.T) {
-	requireORT(t)
+	fixtures.RequireORT(t)
 	data := prepareSmall(t, 40, 32)
 	runs := t.TempDir()
 
