@@ -2,17 +2,14 @@ package backbones
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
-	"time"
 
-	"github.com/catdog-ml/catdog/internal/atomicfile"
+	"github.com/catdog-ml/catdog/internal/fetch"
+
 	"github.com/catdog-ml/catdog/onnx"
 )
 
@@ -107,68 +104,9 @@ func missingError(spec Spec, path string, cause error) error {
 // gives up when the server sends no response headers within a minute; cancel ctx to stop a
 // download. progress, if set, is called as bytes arrive.
 func Download(ctx context.Context, src Source, dst string, client *http.Client, progress func(done, total int)) error {
-	if client == nil {
-		// No overall timeout (553 MB take a while), but a server that stops answering
-		// should not hang the download forever.
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.ResponseHeaderTimeout = time.Minute
-		client = &http.Client{Transport: tr}
+	var p func(done, total int64)
+	if progress != nil {
+		p = func(done, total int64) { progress(int(done), int(total)) }
 	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return fmt.Errorf("download: %w", err)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, src.URL, nil)
-	if err != nil {
-		return fmt.Errorf("download: %w", err)
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return fmt.Errorf("download: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("download: GET %s: %s", src.URL, resp.Status)
-	}
-	total := src.Size
-	if total <= 0 {
-		total = resp.ContentLength
-	}
-	f, err := atomicfile.Create(dst)
-	if err != nil {
-		return fmt.Errorf("download: %w", err)
-	}
-	defer f.Abort()
-	h := sha256.New()
-	w := &counter{w: io.MultiWriter(f, h), total: int(total), progress: progress}
-	n, err := io.Copy(w, resp.Body)
-	if err != nil {
-		return fmt.Errorf("download: GET %s: after %d bytes: %w", src.URL, n, err)
-	}
-	if src.Size > 0 && n != src.Size {
-		return fmt.Errorf("download: GET %s: got %d bytes, want %d", src.URL, n, src.Size)
-	}
-	if sum := hex.EncodeToString(h.Sum(nil)); src.SHA256 != "" && sum != src.SHA256 {
-		return fmt.Errorf("download: GET %s: checksum mismatch: SHA-256 %s, want %s", src.URL, sum, src.SHA256)
-	}
-	if err := f.Commit(); err != nil {
-		return fmt.Errorf("download: %w", err)
-	}
-	return nil
-}
-
-// counter passes writes through and reports progress.
-type counter struct {
-	w        io.Writer
-	done     int
-	total    int
-	progress func(done, total int)
-}
-
-func (c *counter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.done += n
-	if c.progress != nil {
-		c.progress(c.done, c.total)
-	}
-	return n, err
+	return fetch.File(ctx, src.URL, dst, fetch.Want{Size: src.Size, SHA256: src.SHA256}, fetch.Options{Client: client, Progress: p})
 }

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"sort"
 
+	"github.com/catdog-ml/catdog/internal/fetch"
 	"github.com/catdog-ml/catdog/internal/npy"
 )
 
@@ -141,7 +142,7 @@ func (d *Dataset) Verify() error {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		got, err := fileSHA256(filepath.Join(d.dir, name))
+		got, err := fetch.SHA256(filepath.Join(d.dir, name))
 		if err != nil {
 			return fmt.Errorf("verifying %s: %w", name, err)
 		}

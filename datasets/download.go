@@ -2,17 +2,14 @@ package datasets
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
 
-	"github.com/catdog-ml/catdog/internal/atomicfile"
+	"github.com/catdog-ml/catdog/internal/fetch"
 )
 
 // Microsoft's PetImages archive: the photos of Kaggle's Dogs vs. Cats under PetImages/Cat
@@ -27,7 +24,7 @@ const (
 type Download struct {
 	URL      string       // default PetImagesURL
 	SHA256   string       // expected checksum, hex; default PetImagesSHA256 (with the default URL)
-	Client   *http.Client // default http.DefaultClient
+	Client   *http.Client // default: fetch.File's (gives up on a server silent for a minute)
 	CacheDir string       // default os.UserCacheDir()/catdog
 	// Progress, if set, is called as bytes arrive (total is -1 when unknown).
 	Progress func(done, total int64)
@@ -71,73 +68,11 @@ func (d Download) Fetch(ctx context.Context) (string, error) {
 		name = "download.zip"
 	}
 	dest := filepath.Join(dir, name)
-	if got, err := fileSHA256(dest); err == nil && got == sum {
+	if got, err := fetch.SHA256(dest); err == nil && got == sum {
 		return dest, nil
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("creating cache folder: %w", err)
-	}
-	client := d.Client
-	if client == nil {
-		client = http.DefaultClient
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return "", fmt.Errorf("download %s: %w", url, err)
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return "", fmt.Errorf("download %s: %w", url, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("download %s: %s", url, resp.Status)
-	}
-	f, err := atomicfile.Create(dest)
-	if err != nil {
-		return "", err
-	}
-	defer f.Abort()
-	h := sha256.New()
-	var r io.Reader = resp.Body
-	if d.Progress != nil {
-		r = &progressReader{r: r, total: resp.ContentLength, fn: d.Progress}
-	}
-	if _, err := io.Copy(io.MultiWriter(f, h), r); err != nil {
-		return "", fmt.Errorf("download %s: %w", url, err)
-	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != sum {
-		return "", fmt.Errorf("download %s: SHA-256 %s, want %s (file discarded)", url, got, sum)
-	}
-	if err := f.Commit(); err != nil {
+	if err := fetch.File(ctx, url, dest, fetch.Want{SHA256: sum}, fetch.Options{Client: d.Client, Progress: d.Progress}); err != nil {
 		return "", err
 	}
 	return dest, nil
-}
-
-type progressReader struct {
-	r     io.Reader
-	done  int64
-	total int64
-	fn    func(done, total int64)
-}
-
-func (p *progressReader) Read(b []byte) (int, error) {
-	n, err := p.r.Read(b)
-	p.done += int64(n)
-	p.fn(p.done, p.total)
-	return n, err
-}
-
-func fileSHA256(p string) (string, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
