@@ -12,6 +12,7 @@ import (
 	"github.com/catdog-ml/catdog/backbones"
 	"github.com/catdog-ml/catdog/datasets"
 	"github.com/catdog-ml/catdog/internal/fixtures"
+	"github.com/catdog-ml/catdog/internal/half"
 	"github.com/catdog-ml/catdog/internal/npy"
 )
 
@@ -164,7 +165,7 @@ func TestExtract(t *testing.T) {
 		t.Fatalf("dtype %s, want float16", f16.DType)
 	}
 	for i, want := range feats32[datasets.Valid] {
-		got := Float16To32(uint16(raw[2*i]) | uint16(raw[2*i+1])<<8)
+		got := half.ToFloat32(uint16(raw[2*i]) | uint16(raw[2*i+1])<<8)
 		if math.Abs(float64(got-want)) > 1e-3*math.Abs(float64(want))+1e-6 {
 			t.Fatalf("float16 value %d = %v, float32 %v", i, got, want)
 		}
@@ -239,31 +240,6 @@ func TestExtractErrors(t *testing.T) {
 	}
 	if fs := res.Info.FeatureShape; len(fs) != 3 || fs[0] != 512 || fs[1] != 1 || fs[2] != 1 || res.Info.InputSize != 48 {
 		t.Errorf("48 px: input %d, feature shape %v; want 48 and [512 1 1]", res.Info.InputSize, fs)
-	}
-}
-
-func TestFloat16(t *testing.T) {
-	tests := []struct {
-		in   float32
-		want uint16
-	}{
-		{0, 0}, {float32(math.Copysign(0, -1)), 0x8000}, {1, 0x3c00}, {-2, 0xc000}, {0.5, 0x3800},
-		{65504, 0x7bff}, {65520, 0x7c00}, {1e6, 0x7c00}, {float32(math.Inf(-1)), 0xfc00},
-		{0.1, 0x2e66}, {1.0 / (1 << 24), 0x0001}, {1.0 / (1 << 14), 0x0400}, {1.0 / (1 << 26), 0},
-		{1 + 1.0/2048, 0x3c00}, {1 + 3.0/2048, 0x3c02}, // ties to even
-	}
-	for _, tc := range tests {
-		if got := Float16(tc.in); got != tc.want {
-			t.Errorf("Float16(%v) = %#04x, want %#04x", tc.in, got, tc.want)
-		}
-	}
-	if h := Float16(float32(math.NaN())); h&0x7c00 != 0x7c00 || h&0x3ff == 0 {
-		t.Errorf("Float16(NaN) = %#04x", h)
-	}
-	for h := 0; h < 0x7c00; h++ { // every finite positive half round-trips
-		if got := Float16(Float16To32(uint16(h))); got != uint16(h) {
-			t.Fatalf("round trip %#04x -> %v -> %#04x", h, Float16To32(uint16(h)), got)
-		}
 	}
 }
 

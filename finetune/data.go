@@ -7,7 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/catdog-ml/catdog/features"
+	"github.com/catdog-ml/catdog/internal/half"
 	"github.com/catdog-ml/catdog/internal/npy"
 )
 
@@ -258,7 +258,7 @@ func (s *featureSource) read(split string, rows []int, x, y []float32, _ func([]
 			}
 		} else {
 			for j := range out {
-				out[j] = features.Float16To32(uint16(b[2*j]) | uint16(b[2*j+1])<<8)
+				out[j] = half.ToFloat32(uint16(b[2*j]) | uint16(b[2*j+1])<<8)
 			}
 		}
 		y[i] = float32(s.lab[split][r])

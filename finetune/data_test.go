@@ -1,12 +1,9 @@
 package finetune
 
 import (
-	"math"
 	"os"
 	"path/filepath"
 	"testing"
-
-	"github.com/catdog-ml/catdog/features"
 )
 
 // fakeSource has n samples per split of one value each: the sample's row; labels are 1
@@ -56,25 +53,6 @@ func TestLimitKeepsBothClasses(t *testing.T) {
 	}
 	if limit(fakeSource{n: 4}, 10).len(Train) != 4 {
 		t.Error("a limit above the split size changed the split")
-	}
-}
-
-func TestHalfToFloat32(t *testing.T) {
-	tests := []struct {
-		h    uint16
-		want float32
-	}{
-		{0x0000, 0}, {0x3c00, 1}, {0xc000, -2}, {0x3555, 0.333251953125}, {0x7bff, 65504},
-		{0x0001, 5.960464477539063e-08}, {0x03ff, 6.097555160522461e-05}, {0x0400, 6.103515625e-05},
-		{0x7c00, float32(math.Inf(1))}, {0xfc00, float32(math.Inf(-1))},
-	}
-	for _, tt := range tests {
-		if got := features.Float16To32(tt.h); got != tt.want {
-			t.Errorf("features.Float16To32(%#04x) = %v, want %v", tt.h, got, tt.want)
-		}
-	}
-	if got := features.Float16To32(0x7e00); !math.IsNaN(float64(got)) {
-		t.Errorf("features.Float16To32(NaN) = %v", got)
 	}
 }
 
