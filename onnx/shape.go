@@ -171,6 +171,7 @@ var sameShapeOps = map[string]bool{
 	"BatchNormalization": true, "Softmax": true, "LogSoftmax": true, "Clip": true, "Exp": true, "Log": true,
 	"Sqrt": true, "Neg": true, "Abs": true, "LRN": true, "Erf": true, "Elu": true, "HardSigmoid": true,
 	"Selu": true, "PRelu": true, "InstanceNormalization": true, "Floor": true, "Ceil": true, "Reciprocal": true,
+	"Softplus": true, "Softsign": true, "HardSwish": true,
 }
 
 var broadcastOps = map[string]bool{
@@ -329,6 +330,24 @@ func inferNode(n *pb.NodeProto, info map[string]tensorInfo, consts map[string]*p
 			}
 			if total > 0 && rest > 0 && (len(x.shape) == 0 || x.shape[0] >= 0 || s[0] < 0) {
 				s[infer] = total / rest
+			}
+		}
+		return []tensorInfo{{dtype: x.dtype, shape: s}}
+	case op == "Pad":
+		pads := attrInts(n, "pads") // before opset 11
+		if len(n.Input) > 1 {
+			pads = nil
+			if t := consts[n.Input[1]]; t != nil {
+				pads, _ = Int64s(t)
+			}
+		}
+		if x.shape == nil || len(pads) != 2*len(x.shape) {
+			return []tensorInfo{{dtype: x.dtype}}
+		}
+		s := append(Shape{}, x.shape...)
+		for i := range s {
+			if s[i] >= 0 {
+				s[i] += pads[i] + pads[i+len(s)]
 			}
 		}
 		return []tensorInfo{{dtype: x.dtype, shape: s}}
