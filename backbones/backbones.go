@@ -11,15 +11,19 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
+	"github.com/catdog-ml/catdog/keras"
 	"github.com/catdog-ml/catdog/onnx"
 	"github.com/catdog-ml/catdog/onnx/pb"
 )
 
 // Names of the built-in backbones.
 const (
-	VGG16       = "vgg16"
-	VGG16Random = "vgg16-random"
+	VGG16          = "vgg16"
+	VGG16Random    = "vgg16-random"
+	MobileNetV1075 = "mobilenet-v1-075"
+	MobileNetV2035 = "mobilenet-v2-035"
 )
 
 // RandomWarning is what catdog says wherever vgg16-random is used.
@@ -42,14 +46,49 @@ func builtins() []Spec {
 		SHA256:   "722c42f53ca03a5480296bf8f9c85a151de3eed9ec982d7d2302ff6e2900c67b",
 		Size:     553_437_752,
 	}
+	vgg.Weights = "imagenet"
+	vgg.OutputShape = []int64{-1, 512, 7, 7}
 	rnd := imagenet
 	rnd.Name = VGG16Random
 	rnd.Description = "VGG16-shaped conv base with seeded RANDOM weights, for tests and benchmarks only"
 	rnd.Input = "data"
 	rnd.CutAt = "block5_pool"
 	rnd.Random = true
+	rnd.Weights = "random"
 	rnd.Source = Source{Builtin: true}
-	return []Spec{vgg, rnd}
+	return []Spec{vgg, rnd, mobileNet(MobileNetV1075), mobileNet(MobileNetV2035)}
+}
+
+// mobileNet returns the spec of a built-in MobileNet: a TensorFlow.js layers model
+// converted by package keras, x/127.5 - 1 in RGB.
+func mobileNet(name string) Spec {
+	s := Spec{Name: name, InputSize: 224, Layout: NCHW, Weights: "imagenet"}
+	p, _ := Preset("mobilenet")
+	p.Apply(&s)
+	switch name {
+	case MobileNetV1075:
+		s.Description = "MobileNet v1, width 0.75, trained on ImageNet (tfjs-models), global average pool of its last convolution: 768 features"
+		s.CutAt = "global_average_pooling2d_1"
+		s.OutputShape = []int64{-1, 768}
+		s.Source = Source{
+			Format:       FormatTFJS,
+			URL:          "https://storage.googleapis.com/tfjs-models/tfjs/mobilenet_v1_0.75_224/model.json",
+			FileName:     "mobilenet_v1_0.75_224",
+			Architecture: "1230746d59d0bcc9ad48bd2a11a5ee49f3a62e534f3227a761e29473f593c254",
+		}
+	case MobileNetV2035:
+		s.Description = "MobileNetV2, width 0.35, trained on ImageNet (Teachable Machine's base), global average pool of its last convolution: 1280 features"
+		s.CutAt = "out_relu"
+		s.Pool = "avg"
+		s.OutputShape = []int64{-1, 1280}
+		s.Source = Source{
+			Format:       FormatTFJS,
+			URL:          "https://storage.googleapis.com/teachable-machine-models/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224_no_top/model.json",
+			FileName:     "mobilenet_v2_0.35_224_no_top",
+			Architecture: "d36108e946e66723f61776e5551c80a7a8aa4e02a4923403e8a4c766adbbbe14",
+		}
+	}
+	return s
 }
 
 // Options configure Load, List and Import.
@@ -101,8 +140,11 @@ type Backbone struct {
 	Model  *onnx.Model
 	Input  string
 	Output string
-	// Path is the model file read, empty for vgg16-random.
+	// Path is the model file (or TensorFlow.js folder) read, empty for vgg16-random.
 	Path string
+	// Files are the files read with their sizes and SHA-256 (a TensorFlow.js model's
+	// model.json and shards); Spec.SHA256 sums them up.
+	Files []keras.File
 	// Params is the number of weights of the cut model.
 	Params int
 	// Warnings are things the user should be told (random weights, unpinned checksum).
@@ -168,7 +210,11 @@ func Lookup(name string, opts Options) (Spec, error) {
 	}
 	s, err := readImported(filepath.Join(dir, name))
 	if errors.Is(err, os.ErrNotExist) {
-		return Spec{}, fmt.Errorf("no backbone called %q: built in are %s and %s; import others with `catdog backbones import` (looked in %s)", name, VGG16, VGG16Random, dir)
+		var names []string
+		for _, b := range builtins() {
+			names = append(names, b.Name)
+		}
+		return Spec{}, fmt.Errorf("no backbone called %q: built in are %s; import others with `catdog backbones import` (looked in %s)", name, strings.Join(names, ", "), dir)
 	}
 	return s, err
 }
@@ -221,6 +267,11 @@ func Load(ctx context.Context, name string, opts Options) (*Backbone, error) {
 		}
 		bb.Spec.SHA256 = sha256Hex(data)
 		opts.InputSize = 0 // already built at that size
+	case spec.Source.URL != "" && spec.Source.Format == FormatTFJS:
+		m, err = loadTFJS(ctx, bb, opts)
+		if err != nil {
+			return nil, err
+		}
 	case spec.Source.URL != "":
 		m, err = loadDownloadable(ctx, bb, opts)
 		if err != nil {
@@ -233,7 +284,16 @@ func Load(ctx context.Context, name string, opts Options) (*Backbone, error) {
 		}
 	}
 	if err := bb.cut(m, opts.InputSize); err != nil {
+		if spec.Source.Architecture != "" {
+			return nil, fmt.Errorf("backbone %s: %s does not hold the architecture of %s: %w", spec.Name, bb.Path, spec.Name, err)
+		}
 		return nil, err
+	}
+	if want := spec.Source.Architecture; want != "" {
+		if got := Fingerprint(bb.Model); got != want {
+			return nil, fmt.Errorf("backbone %s: %s does not hold the architecture of %s (its cut model's weights differ in names or shapes: fingerprint %.12s, want %.12s); is it another model?",
+				spec.Name, bb.Path, spec.Name, got, want)
+		}
 	}
 	if spec.Random {
 		bb.Warnings = append(bb.Warnings, RandomWarning)
@@ -292,8 +352,19 @@ func (bb *Backbone) cut(m *onnx.Model, size int) error {
 	if err != nil {
 		return fail(err)
 	}
+	if s.Pool != "" {
+		if c, err = pool(c, s.Pool); err != nil {
+			return fail(err)
+		}
+	}
 	bb.Output = c.Inspect().Outputs[0].Name
 	shape := c.Inspect().Outputs[0].Shape
+	if shape.Elements() < 0 {
+		// Static shape inference could not fix a dimension: ask onnxruntime.
+		if shape, err = probeShape(c, bb.Input, bb.Output, s); err != nil {
+			return fail(fmt.Errorf("the shape of the features %s is unknown and could not be probed: %w", bb.Output, err))
+		}
+	}
 	for i, d := range shape {
 		if i > 0 && d == 0 {
 			return fail(fmt.Errorf("input size %d is too small: the features would be %s", s.InputSize, shape))

@@ -320,7 +320,7 @@ func TestLookup(t *testing.T) {
 		t.Error("accepted a path as a name")
 	}
 	specs, err := backbones.List(backbones.Options{CacheDir: dir})
-	if err != nil || len(specs) != 2 || specs[0].Name != "vgg16" || specs[1].Name != "vgg16-random" || !specs[1].Random {
+	if err != nil || len(specs) != 4 || specs[0].Name != "vgg16" || specs[1].Name != "vgg16-random" || !specs[1].Random || specs[2].Name != "mobilenet-v1-075" {
 		t.Errorf("List = %v, %v", specs, err)
 	}
 }

@@ -83,6 +83,13 @@ type WeightsError struct {
 }
 
 func (e *WeightsError) Error() string {
+	if e.SHA256 == "" {
+		return fmt.Sprintf(`backbone %s needs the TensorFlow.js model %s (model.json and its weight shards), which could not be downloaded: %v
+Download model.json and every shard its manifest names (they sit beside it) from
+  %s
+and either pass their folder with --file PATH or put them in
+  %s`, e.Backbone, e.File, e.Err, e.URL, e.Path)
+	}
 	return fmt.Sprintf(`backbone %s needs the file %s (%d bytes, SHA-256 %s), which could not be downloaded: %v
 Download it yourself from
   %s

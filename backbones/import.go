@@ -7,17 +7,22 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/catdog-ml/catdog/internal/atomicfile"
+	"github.com/catdog-ml/catdog/keras"
 	"github.com/catdog-ml/catdog/onnx"
 )
 
-// Import copies the ONNX model in file into the backbone store (CacheDir/<name>/model.onnx,
-// with the spec in backbone.json) so that Load(spec.Name) finds it. The spec says how to
-// feed the model and where to cut it; Import checks that the model decodes, that its input
-// matches the spec and that the cut point exists, before writing anything. Tensors kept in
-// external data files are stored inline. An existing backbone of that name is replaced only
-// when replace is true. It returns the spec as stored, with checksum and feature shape.
+// Import copies the model in file into the backbone store (CacheDir/<name>/model.onnx,
+// with the spec in backbone.json) so that Load(spec.Name) finds it. file is an ONNX file,
+// or a Keras model saved for TensorFlow.js (its model.json, or the folder holding it),
+// which is converted to ONNX (package keras) and then takes NCHW input. The spec says how
+// to feed the model and where to cut it; Import checks that the model decodes, that its
+// input matches the spec and that the cut point exists, before writing anything. Tensors
+// kept in external data files are stored inline. An existing backbone of that name is
+// replaced only when replace is true. It returns the spec as stored, with checksum and
+// feature shape.
 func Import(ctx context.Context, file string, spec Spec, replace bool, opts Options) (Spec, error) {
 	if err := spec.Validate(); err != nil {
 		return Spec{}, err
@@ -36,17 +41,7 @@ func Import(ctx context.Context, file string, spec Spec, replace bool, opts Opti
 		return Spec{}, fmt.Errorf("importing backbone: %s already exists in %s (use --replace to overwrite it)", spec.Name, dest)
 	}
 
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return Spec{}, fmt.Errorf("importing backbone: %w", err)
-	}
-	m, err := onnx.Decode(data)
-	if errors.Is(err, onnx.ErrExternalData) {
-		// External data: Read loads it from beside the file; store the model inline.
-		if m, err = onnx.Read(file); err == nil {
-			data, err = m.Encode()
-		}
-	}
+	m, data, src, err := readImport(file, spec)
 	if err != nil {
 		return Spec{}, fmt.Errorf("importing backbone from %s: %w", file, err)
 	}
@@ -54,10 +49,13 @@ func Import(ctx context.Context, file string, spec Spec, replace bool, opts Opti
 		return Spec{}, err
 	}
 	sum := sha256Hex(data)
-	abs, _ := filepath.Abs(file)
+	if src.ImportedSHA256 == "" {
+		src.ImportedSHA256 = sum
+	}
 	spec.Random = false
 	spec.SHA256 = sum
-	spec.Source = Source{FileName: modelFile, SHA256: sum, Size: int64(len(data)), Imported: abs}
+	spec.Source = src
+	spec.Source.SHA256, spec.Source.Size = sum, int64(len(data))
 	bb := &Backbone{Spec: spec}
 	if err := bb.cut(m, 0); err != nil {
 		return Spec{}, fmt.Errorf("importing backbone from %s: %w", file, err)
@@ -81,6 +79,54 @@ func Import(ctx context.Context, file string, spec Spec, replace bool, opts Opti
 		return Spec{}, fmt.Errorf("importing backbone: %w", err)
 	}
 	return spec, nil
+}
+
+// IsKeras reports whether path names a Keras model saved for TensorFlow.js: a .json file
+// or a folder holding model.json.
+func IsKeras(path string) bool {
+	if strings.HasSuffix(strings.ToLower(path), ".json") {
+		return true
+	}
+	st, err := os.Stat(filepath.Join(path, keras.ModelFile))
+	return err == nil && !st.IsDir()
+}
+
+// readImport reads the model to import: an ONNX file, or a TensorFlow.js model converted to
+// ONNX. It returns the model, its ONNX bytes, and where it came from.
+func readImport(file string, spec Spec) (*onnx.Model, []byte, Source, error) {
+	abs, _ := filepath.Abs(file)
+	src := Source{FileName: modelFile, Imported: abs}
+	if IsKeras(file) {
+		if spec.Layout == NHWC {
+			return nil, nil, src, errors.New("a Keras model converted by catdog takes NCHW input: leave the layout at NCHW")
+		}
+		km, err := keras.Open(file)
+		if err != nil {
+			return nil, nil, src, err
+		}
+		m, err := km.ONNX(keras.Options{Name: spec.Name})
+		if err != nil {
+			return nil, nil, src, err
+		}
+		data, err := m.Encode()
+		if err != nil {
+			return nil, nil, src, err
+		}
+		src.Format, src.ImportedSHA256 = FormatTFJS, km.SHA256()
+		return m, data, src, nil
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, nil, src, err
+	}
+	m, err := onnx.Decode(data)
+	if errors.Is(err, onnx.ErrExternalData) {
+		// External data: Read loads it from beside the file; store the model inline.
+		if m, err = onnx.Read(file); err == nil {
+			data, err = m.Encode()
+		}
+	}
+	return m, data, src, err
 }
 
 // loadImported reads an imported backbone's model and checks it is the file imported.

@@ -1,11 +1,15 @@
 // Package backbones knows the pretrained convolutional bases catdog can build on: where each
-// ONNX model comes from (pinned URL and SHA-256, or a file the user imported), what input it
-// wants (size, layout, channel order, normalisation) and where to cut it to get features.
+// model comes from (a pinned ONNX file, a TensorFlow.js model downloaded and converted by
+// package keras, or a file the user imported), what input it wants (size, layout, channel
+// order, normalisation) and where to cut it to get features.
 //
-// Built in are "vgg16" (the ONNX model zoo's ImageNet VGG16, downloaded once into the user
-// cache) and "vgg16-random" (the same shape with seeded random weights, for tests and
-// benchmarks only, stamped as random everywhere). Models imported with Import (the
-// `catdog backbones import` command) are found by name too.
+// Built in are "vgg16" (the ONNX model zoo's ImageNet VGG16), "mobilenet-v1-075" (the
+// tfjs-models MobileNet v1 0.75 at 224) and "mobilenet-v2-035" (Teachable Machine's
+// MobileNetV2 0.35 base), each downloaded once into the user cache or given as a local file,
+// and "vgg16-random" (VGG16's shape with seeded random weights, for tests and benchmarks
+// only, stamped as random everywhere). Models imported with Import (the
+// `catdog backbones import` command: ONNX files or Keras models saved for TensorFlow.js)
+// are found by name too.
 package backbones
 
 import (
@@ -50,6 +54,11 @@ type Spec struct {
 	// CutAt names the tensor or node whose output are the features; empty means the end of
 	// the last convolution block (onnx.Model.LastConvBlockOutput).
 	CutAt string `json:"cut_at,omitempty"`
+	// Pool, when "avg" or "max", pools each channel of the cut's (N, C, H, W) output over
+	// H and W: the features are then (N, C).
+	Pool string `json:"pool,omitempty"`
+	// Weights says what the weights learned: "imagenet", "random", or empty when unknown.
+	Weights string `json:"weights,omitempty"`
 	// Random is true for backbones whose weights are random, not learned.
 	Random bool `json:"random,omitempty"`
 	// Source is where the model file comes from.
@@ -61,17 +70,37 @@ type Spec struct {
 	OutputShape []int64 `json:"output_shape,omitempty"`
 }
 
-// Source is where a backbone's ONNX file comes from.
+// Source formats.
+const (
+	FormatONNX = "onnx" // one ONNX file (the default)
+	FormatTFJS = "tfjs" // a TensorFlow.js layers model: model.json and weight shards
+)
+
+// Source is where a backbone's model comes from.
 type Source struct {
-	URL      string `json:"url,omitempty"`
+	URL string `json:"url,omitempty"`
+	// Format is FormatONNX (empty means the same) or FormatTFJS (URL is then the
+	// model.json's, FileName a folder).
+	Format   string `json:"format,omitempty"`
 	FileName string `json:"file_name,omitempty"` // name in the cache folder
 	SHA256   string `json:"sha256,omitempty"`    // pinned checksum of the file
 	Size     int64  `json:"size,omitempty"`      // bytes
+	// Architecture, for FormatTFJS, is the SHA-256 of what the architecture fixes: the
+	// name and shape of every weight of the cut model (see Fingerprint). The files' own
+	// checksums are recorded when they are loaded, not pinned.
+	Architecture string `json:"architecture,omitempty"`
 	// Builtin is true for models catdog builds itself (vgg16-random), with no file at all.
 	Builtin bool `json:"builtin,omitempty"`
 	// Imported is the path the model was imported from (informative only).
 	Imported string `json:"imported,omitempty"`
+	// ImportedSHA256 is the checksum of what was imported: the file's, or for a
+	// TensorFlow.js model keras.Model.SHA256 of its files.
+	ImportedSHA256 string `json:"imported_sha256,omitempty"`
 }
+
+// TakesFile reports whether Load accepts Options.File for the backbone: the built-in
+// backbones with a download do (a local copy of their files), the others do not.
+func (s Spec) TakesFile() bool { return s.Source.URL != "" }
 
 // Validate checks that the spec is usable.
 func (s Spec) Validate() error {
@@ -95,7 +124,53 @@ func (s Spec) Validate() error {
 			return fmt.Errorf("backbone %s: mean %v / std %v: std must be non-zero and all finite", s.Name, s.Mean, s.Std)
 		}
 	}
+	switch s.Pool {
+	case "", "avg", "max":
+	default:
+		return fmt.Errorf("backbone %s: pool %q: want avg, max or nothing", s.Name, s.Pool)
+	}
 	return nil
+}
+
+// Preprocessing is how pixel values reach a family of networks; see Presets.
+type Preprocessing struct {
+	Name        string
+	Description string
+	Channels    ChannelOrder
+	Scale       float32
+	Mean, Std   [3]float32
+}
+
+// Apply sets the spec's channel order, scale, mean and std to p's.
+func (p Preprocessing) Apply(s *Spec) {
+	s.Channels, s.Scale, s.Mean, s.Std = p.Channels, p.Scale, p.Mean, p.Std
+}
+
+// Presets returns the preprocessing of common network families, by name.
+func Presets() []Preprocessing {
+	return []Preprocessing{
+		{"imagenet", "torchvision and the ONNX model zoo: RGB x/255, ImageNet mean and std", RGB, 1.0 / 255,
+			[3]float32{0.485, 0.456, 0.406}, [3]float32{0.229, 0.224, 0.225}},
+		{"mobilenet", "Keras MobileNet, MobileNetV2, Inception, Teachable Machine: x/127.5 - 1", RGB, 1.0 / 127.5,
+			[3]float32{1, 1, 1}, [3]float32{1, 1, 1}},
+		{"caffe", "Keras VGG16, VGG19, ResNet50: BGR, ImageNet channel means subtracted", BGR, 1,
+			[3]float32{103.939, 116.779, 123.68}, [3]float32{1, 1, 1}},
+		{"unit", "Darknet and others: x/255", RGB, 1.0 / 255, [3]float32{}, [3]float32{1, 1, 1}},
+		{"raw", "plain 0..255 values (models with their preprocessing inside, such as catdog's)", RGB, 1,
+			[3]float32{}, [3]float32{1, 1, 1}},
+	}
+}
+
+// Preset returns the preprocessing called name (see Presets).
+func Preset(name string) (Preprocessing, error) {
+	var names []string
+	for _, p := range Presets() {
+		if p.Name == strings.ToLower(name) {
+			return p, nil
+		}
+		names = append(names, p.Name)
+	}
+	return Preprocessing{}, fmt.Errorf("unknown preprocessing preset %q: want one of %s", name, strings.Join(names, ", "))
 }
 
 func isBad(v float32) bool { return math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) }

@@ -32,6 +32,7 @@ import (
 
 	"github.com/catdog-ml/catdog/datasets"
 	"github.com/catdog-ml/catdog/internal/npy"
+	"github.com/catdog-ml/catdog/keras"
 )
 
 // Format is the version of the features folder layout.
@@ -51,19 +52,24 @@ type Info struct {
 	Format int    `json:"format"`
 	Key    string `json:"cache_key"`
 
-	Backbone       string    `json:"backbone"`
-	BackboneSHA256 string    `json:"backbone_sha256"`
-	BackboneFile   string    `json:"backbone_file,omitempty"`
-	RandomWeights  bool      `json:"random_weights,omitempty"`
-	Input          string    `json:"input"`      // the backbone's input tensor
-	Cut            string    `json:"cut"`        // the tensor the features are taken from
-	InputSize      int       `json:"input_size"` // images fed are InputSize x InputSize
-	Layout         string    `json:"layout"`     // of the backbone's input: NCHW or NHWC
-	Channels       string    `json:"channels"`   // RGB or BGR
-	Scale          float32   `json:"scale"`
-	Mean           []float32 `json:"mean"`
-	Std            []float32 `json:"std"`
-	Preprocess     string    `json:"preprocess"`
+	Backbone       string `json:"backbone"`
+	BackboneSHA256 string `json:"backbone_sha256"`
+	BackboneFile   string `json:"backbone_file,omitempty"`
+	// BackboneFiles are the files a TensorFlow.js backbone was read from, with their
+	// SHA-256 (BackboneSHA256 sums them up).
+	BackboneFiles []keras.File `json:"backbone_files,omitempty"`
+	// Weights says what the backbone's weights learned: "imagenet", "random" or empty.
+	Weights       string    `json:"weights,omitempty"`
+	RandomWeights bool      `json:"random_weights,omitempty"`
+	Input         string    `json:"input"`      // the backbone's input tensor
+	Cut           string    `json:"cut"`        // the tensor the features are taken from
+	InputSize     int       `json:"input_size"` // images fed are InputSize x InputSize
+	Layout        string    `json:"layout"`     // of the backbone's input: NCHW or NHWC
+	Channels      string    `json:"channels"`   // RGB or BGR
+	Scale         float32   `json:"scale"`
+	Mean          []float32 `json:"mean"`
+	Std           []float32 `json:"std"`
+	Preprocess    string    `json:"preprocess"`
 
 	Data         string `json:"data"`          // the prepared dataset folder
 	DataChecksum string `json:"data_checksum"` // SHA-256 over the dataset's array checksums

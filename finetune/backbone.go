@@ -11,14 +11,22 @@ import (
 // BackboneOf loads the backbone that the features in featuresDir were computed with, behind
 // its preprocessing, ready to be composed in front of a head (Config.Backbone). It checks
 // that the model found is the one the features came from (SHA-256). opts.File, when empty,
-// is the file recorded in the features folder; opts.InputSize is the features' input size.
+// is the file recorded in the features folder for the built-in backbones that take one
+// (imported backbones are read from the backbone store); opts.InputSize is the features'
+// input size.
 func BackboneOf(ctx context.Context, featuresDir string, opts backbones.Options) (*Backbone, error) {
 	info, err := features.Open(featuresDir)
 	if err != nil {
 		return nil, err
 	}
-	if opts.File == "" {
-		opts.File = info.BackboneFile
+	if opts.File == "" && info.BackboneFile != "" {
+		spec, err := backbones.Lookup(info.Backbone, opts)
+		if err != nil {
+			return nil, fmt.Errorf("loading backbone %s to export backbone + head: %w", info.Backbone, err)
+		}
+		if spec.TakesFile() {
+			opts.File = info.BackboneFile
+		}
 	}
 	opts.InputSize = info.InputSize
 	bb, err := backbones.Load(ctx, info.Backbone, opts)

@@ -155,3 +155,47 @@ func TestRealPhotos(t *testing.T) {
 		checkModel(t, env, res, dataDir)
 	})
 }
+
+// TestPretrainedBackbones runs real ImageNet backbones end to end on real photos:
+// extract-features, a head trained on the features, one exported model (backbone + head,
+// preprocessing inside) checked against Gorgonia. One is built in and read from a local
+// copy of its TensorFlow.js files (MobileNetV2 0.35 in a Teachable Machine export), one
+// imported from a TensorFlow.js model (Tiny Darknet): BackboneOf finds each again.
+func TestPretrainedBackbones(t *testing.T) {
+	env := openORT(t)
+	dataDir := preparePhotos(t, 60, 224)
+	runs := t.TempDir()
+	bopts := backbones.Options{CacheDir: t.TempDir()}
+	spec := backbones.Spec{Name: "darknet-tiny", InputSize: 224, Layout: backbones.NCHW, CutAt: "leaky_re_lu_15", Pool: "avg"}
+	p, _ := backbones.Preset("unit")
+	p.Apply(&spec)
+	if _, err := backbones.Import(context.Background(), fixtures.Model(t, "darknet_tiny"), spec, false, bopts); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, file string }{
+		{backbones.MobileNetV2035, fixtures.Model(t, "teachable-machine-export")},
+		{"darknet-tiny", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := bopts
+			o.File = tc.file
+			fr, err := features.Extract(context.Background(), features.Options{Backbone: tc.name, Backbones: o, Data: dataDir, Provider: "cpu"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			bb, err := BackboneOf(context.Background(), fr.Dir, bopts) // finds the file recorded in features.json
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := TrainHead(context.Background(), fr.Dir, Config{RunsDir: runs, Name: tc.name, Epochs: 15, Batch: 16, Seed: 1,
+				Optimizer: "adam", LR: 0.003, Head: "dense:1:sigmoid", Backbone: bb})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkModel(t, env, res, dataDir)
+			if res.TestAcc < 0.75 {
+				t.Errorf("test accuracy %.3f on ImageNet features: something is off", res.TestAcc)
+			}
+		})
+	}
+}

@@ -26,15 +26,7 @@ import (
 // sharedModel returns the folder of one of the TensorFlow.js models in shared/models.
 func sharedModel(t *testing.T, name string) string {
 	t.Helper()
-	data := fixtures.Shared(t, "dogs-vs-cats/train") // shared/data/...: models sit beside data
-	dir := filepath.Join(filepath.Dir(filepath.Dir(filepath.Dir(data))), "models", name)
-	if _, err := os.Stat(filepath.Join(dir, keras.ModelFile)); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI: shared model %s: %v", name, err)
-		}
-		t.Skipf("shared model %s: %v", name, err)
-	}
-	return dir
+	return fixtures.Model(t, name)
 }
 
 // cases runs keras/testdata/make_cases.py into a new folder and returns it.

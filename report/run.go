@@ -48,6 +48,10 @@ type Run struct {
 	// come from: "imagenet", "random", "pretrained", or "none" (scratch runs).
 	Backbone string
 	Weights  string
+	// BackboneFile and BackboneSHA256 say which backbone file (or TensorFlow.js folder)
+	// the features were computed with, and its checksum.
+	BackboneFile   string
+	BackboneSHA256 string
 	// Data is the prepared dataset folder the photos come from; Features the features
 	// folder a head trained on; InputSize the side of the square photos.
 	Data      string
@@ -235,13 +239,16 @@ type diskConfig struct {
 
 // diskFeatures is what the report reads of a features folder's features.json.
 type diskFeatures struct {
-	Backbone      string  `json:"backbone"`
-	RandomWeights bool    `json:"random_weights,omitempty"`
-	InputSize     int     `json:"input_size"`
-	Data          string  `json:"data"`
-	Provider      string  `json:"provider,omitempty"`
-	ORTVersion    string  `json:"onnxruntime_version,omitempty"`
-	ImagesPerSec  float64 `json:"images_per_second,omitempty"`
+	Backbone       string  `json:"backbone"`
+	BackboneFile   string  `json:"backbone_file,omitempty"`
+	BackboneSHA256 string  `json:"backbone_sha256,omitempty"`
+	Weights        string  `json:"weights,omitempty"`
+	RandomWeights  bool    `json:"random_weights,omitempty"`
+	InputSize      int     `json:"input_size"`
+	Data           string  `json:"data"`
+	Provider       string  `json:"provider,omitempty"`
+	ORTVersion     string  `json:"onnxruntime_version,omitempty"`
+	ImagesPerSec   float64 `json:"images_per_second,omitempty"`
 }
 
 // diskModel is model.json.
@@ -313,6 +320,10 @@ func Load(dir string) (*Run, error) {
 		if r.Weights == "" && f.RandomWeights {
 			r.Weights = "random"
 		}
+		if r.Weights == "" {
+			r.Weights = f.Weights
+		}
+		r.BackboneFile, r.BackboneSHA256 = f.BackboneFile, f.BackboneSHA256
 		r.Environment.Provider, r.Environment.ORTVersion, r.Environment.FeaturesPerSec = f.Provider, f.ORTVersion, f.ImagesPerSec
 	}
 	if r.Kind == Transfer {

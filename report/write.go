@@ -174,6 +174,9 @@ func buildRunView(r *Run, opts Options) (*runView, error) {
 	if r.Features != "" {
 		v.Config = append(v.Config, kv{"features", r.Features})
 	}
+	if r.BackboneSHA256 != "" {
+		v.Config = append(v.Config, kv{"backbone weights", fmt.Sprintf("%s (SHA-256 %s)", orDash(r.BackboneFile), r.BackboneSHA256)})
+	}
 	v.Config = append(v.Config, kv{"input size", sizeText(r.InputSize)}, kv{"started", timeText(r.Created)})
 	keys := make([]string, 0, len(r.Config))
 	for k := range r.Config {

@@ -23,12 +23,20 @@ func newBackbonesCmd(a *app) *cobra.Command {
 with what it expects as input (size, layout, channel order, normalisation).
 
 Built in:
-  vgg16          VGG16 trained on ImageNet, from the ONNX model zoo (vgg16-12.onnx, 553 MB),
-                 downloaded once into the cache folder and checked against its pinned SHA-256,
-                 cut after the fifth max-pool: 512x7x7 features at 224x224.
-  vgg16-random   the same shape with seeded RANDOM weights, for tests and benchmarks only.
-Others, such as Keras' VGG16 exported with scripts/export_keras_vgg16.py or a model trained
-by catdog, are added with "catdog backbones import".
+  vgg16             VGG16 trained on ImageNet, from the ONNX model zoo (vgg16-12.onnx, 553 MB),
+                    downloaded once into the cache folder and checked against its pinned
+                    SHA-256, cut after the fifth max-pool: 512x7x7 features at 224x224.
+  mobilenet-v1-075  MobileNet v1 0.75 trained on ImageNet (tfjs-models, TensorFlow.js files,
+                    10 MB), converted to ONNX by catdog: 768 features (global average pool).
+  mobilenet-v2-035  MobileNetV2 0.35 trained on ImageNet (Teachable Machine's base, 2 MB):
+                    1280 features (global average pool of its last convolution).
+  vgg16-random      VGG16's shape with seeded RANDOM weights, for tests and benchmarks only.
+The MobileNets are downloaded once into the cache folder with every weight shard; what the
+architecture fixes (weight names and shapes) is checked, and the SHA-256 of the files is
+recorded and shown in reports. Without internet, pass a local copy with --file (the folder
+holding model.json, or model.json itself).
+Others, ONNX files or Keras models saved for TensorFlow.js (Teachable Machine exports
+among them), are added with "catdog backbones import".
 
 The cache folder is --cache-dir, else $CATDOG_BACKBONES_DIR, else the user cache folder
 (~/.cache/catdog/backbones on Linux).
@@ -90,7 +98,7 @@ Example:
 			fmt.Fprintln(tw, "NAME\tINPUT\tFEATURES\tWEIGHTS\tFILE")
 			for _, s := range specs {
 				input := fmt.Sprintf("%dx%d %s %s", s.InputSize, s.InputSize, s.Layout, s.Channels)
-				features, weights, file := "?", "pretrained", ""
+				features, weights, file := "?", orText(s.Weights, "pretrained"), ""
 				if len(s.OutputShape) > 0 {
 					features = onnx.Shape(s.OutputShape).String()
 				}
@@ -99,7 +107,6 @@ Example:
 					weights, file = "RANDOM (tests only)", "built by catdog"
 					features = "(N, 512, S/32, S/32)"
 				case s.Source.URL != "":
-					features = "(N, 512, 7, 7)"
 					p, err := backbones.ModelPath(s, opts)
 					if err != nil {
 						return err
@@ -112,6 +119,9 @@ Example:
 				default:
 					weights = "imported"
 					file = s.Source.Imported
+				}
+				if s.Pool != "" {
+					features += " " + s.Pool + "-pooled"
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Name, input, features, weights, file)
 			}
@@ -186,20 +196,36 @@ Examples:
 
 func newBackbonesImportCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "import FILE",
-		Short: "Add an ONNX model as a named backbone",
-		Long: `import copies an ONNX model into the backbone store (the cache folder, under --name) with a
+		Use:   "import FILE|MODEL.JSON|FOLDER",
+		Short: "Add an ONNX model or a Keras (TensorFlow.js) model as a named backbone",
+		Long: `import copies a model into the backbone store (the cache folder, under --name) with a
 description of its input and its cut point, so that "extract-features --backbone NAME"
-and the other commands find it. It checks the model, its input shape and the cut point
-before writing anything. The stored copy's SHA-256 is recorded and checked on every load.
+and the other commands find it. The model is an ONNX file, or a Keras model saved for
+TensorFlow.js (a Teachable Machine export, a tfjs-models network...): its model.json or
+the folder holding it, with the weight shards beside it, converted to ONNX by catdog
+(NCHW input; every Keras layer name can be a cut point). It checks the model, its input
+shape and the cut point before writing anything. The stored copy's SHA-256 is recorded
+and checked on every load.
 
 Pixel values v (0..255) reach the model as (v*scale - mean[c]) / std[c], c counted in the
-model's channel order. The defaults are torchvision / ONNX model zoo ImageNet models:
-RGB, NCHW, scale 1/255, mean 0.485,0.456,0.406, std 0.229,0.224,0.225.
+model's channel order. --preset sets these for a family of networks:
+  imagenet   torchvision, ONNX model zoo: RGB x/255, ImageNet mean and std (the default)
+  mobilenet  Keras MobileNet, MobileNetV2, Inception, Teachable Machine: x/127.5 - 1
+  caffe      Keras VGG16, VGG19, ResNet50: BGR, ImageNet channel means subtracted
+  unit       Darknet and others: x/255
+  raw        plain 0..255 values
+--channels, --scale, --mean and --std given explicitly override the preset.
 --cut is a node or tensor name (see "catdog backbones inspect FILE"); without it, the
-model is cut after the last max-pool that follows its last convolution.
+model is cut after the last max-pool that follows its last convolution. --pool avg (or
+max) pools each feature map to one number: (N, C, H, W) features become (N, C).
 
 Examples:
+  A Teachable Machine export, cut before its own head:
+    catdog backbones import ~/Downloads/tm-model/ --name tm-mobilenet --preset mobilenet \
+        --cut out_relu --pool avg
+  Tiny Darknet (TensorFlow.js layers model), its last hidden layer pooled:
+    catdog backbones import darknet_tiny/model.json --name darknet-tiny --preset unit \
+        --cut leaky_re_lu_15 --pool avg
   Keras VGG16 exported by scripts/export_keras_vgg16.py (BGR, caffe means, NHWC):
     catdog backbones import vgg16_keras.onnx --name keras-vgg16 \
         --layout NHWC --channels BGR --scale 1 --mean 103.939,116.779,123.68 --std 1,1,1
@@ -209,6 +235,7 @@ Examples:
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			get := func(k string) string { return a.v.GetString("backbones.import." + k) }
+			set := func(k string) bool { return cmd.Flags().Changed(k) || a.v.InConfig("backbones.import."+k) }
 			spec := backbones.Spec{
 				Name:        get("name"),
 				Description: get("description"),
@@ -217,20 +244,33 @@ Examples:
 				Channels:    backbones.ChannelOrder(strings.ToUpper(get("channels"))),
 				Input:       get("input"),
 				CutAt:       get("cut"),
+				Pool:        strings.ToLower(get("pool")),
 			}
 			if spec.Name == "" {
 				return fmt.Errorf("--name is required")
 			}
-			scale, err := parseScale(get("scale"))
+			preset, err := backbones.Preset(get("preset"))
 			if err != nil {
-				return err
+				return fmt.Errorf("--preset: %w", err)
 			}
-			spec.Scale = scale
-			if spec.Mean, err = parseTriple("mean", get("mean")); err != nil {
-				return err
+			preset.Apply(&spec)
+			if set("channels") {
+				spec.Channels = backbones.ChannelOrder(strings.ToUpper(get("channels")))
 			}
-			if spec.Std, err = parseTriple("std", get("std")); err != nil {
-				return err
+			if set("scale") {
+				if spec.Scale, err = parseScale(get("scale")); err != nil {
+					return err
+				}
+			}
+			if set("mean") {
+				if spec.Mean, err = parseTriple("mean", get("mean")); err != nil {
+					return err
+				}
+			}
+			if set("std") {
+				if spec.Std, err = parseTriple("std", get("std")); err != nil {
+					return err
+				}
 			}
 			if spec.Description == "" {
 				spec.Description = "imported from " + args[0]
@@ -241,6 +281,9 @@ Examples:
 			}
 			fmt.Fprintf(a.out, "imported backbone %s: input %s %dx%d, features %s at %s\n", got.Name, got.Input, got.InputSize, got.InputSize,
 				onnx.Shape(got.OutputShape), cutName(got.CutAt))
+			if got.Pool != "" {
+				fmt.Fprintf(a.out, "features pooled: %s over height and width\n", got.Pool)
+			}
 			fmt.Fprintf(a.out, "preprocessing: %s\nSHA-256 %s\n", got.PreprocessString(), got.SHA256)
 			return nil
 		},
@@ -250,15 +293,24 @@ Examples:
 	f.String("cut", "", "node or tensor whose output are the features (default: after the last conv block)")
 	f.String("input", "", "name of the image input (default: the model's first input)")
 	f.Int("size", 224, "input side in pixels")
-	f.String("layout", "NCHW", "input layout: NCHW or NHWC")
-	f.String("channels", "RGB", "channel order: RGB or BGR")
-	f.String("scale", "1/255", "factor applied to 0..255 pixel values first (a number or a fraction like 1/255)")
-	f.String("mean", "0.485,0.456,0.406", "per-channel mean subtracted after scaling, in the model's channel order")
-	f.String("std", "0.229,0.224,0.225", "per-channel standard deviation divided by, in the model's channel order")
+	f.String("layout", "NCHW", "input layout: NCHW or NHWC (Keras models are converted to NCHW)")
+	f.String("preset", "imagenet", "preprocessing of a network family: imagenet, mobilenet, caffe, unit or raw")
+	f.String("channels", "RGB", "channel order: RGB or BGR (default: the preset's)")
+	f.String("scale", "1/255", "factor applied to 0..255 pixel values first, a number or a fraction like 1/255 (default: the preset's)")
+	f.String("mean", "0.485,0.456,0.406", "per-channel mean subtracted after scaling, in the model's channel order (default: the preset's)")
+	f.String("std", "0.229,0.224,0.225", "per-channel standard deviation divided by, in the model's channel order (default: the preset's)")
+	f.String("pool", "", "pool the cut's feature maps: avg or max (default: none)")
 	f.String("description", "", "one line saying what the model is")
 	f.Bool("replace", false, "replace a backbone of the same name")
 	bindBackbones(a, cmd)
 	return cmd
+}
+
+func orText(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }
 
 func cutName(s string) string {
