@@ -110,6 +110,10 @@ type Options struct {
 	InputSize int
 	// Seed seeds vgg16-random's weights (0 is a valid seed).
 	Seed uint64
+	// CutAt, if set, cuts the model there instead of at the spec's cut point (a node or
+	// tensor name), and Pool then replaces the spec's pooling ("" for none, "avg", "max").
+	CutAt string
+	Pool  string
 }
 
 // DefaultCacheDir returns $CATDOG_BACKBONES_DIR when set, else
@@ -283,17 +287,25 @@ func Load(ctx context.Context, name string, opts Options) (*Backbone, error) {
 			return nil, err
 		}
 	}
-	if err := bb.cut(m, opts.InputSize); err != nil {
-		if spec.Source.Architecture != "" {
+	if want := spec.Source.Architecture; want != "" {
+		// What the architecture fixes is checked at the spec's own cut, whatever the cut asked.
+		ref, err := m.Cut(spec.CutAt)
+		if err != nil {
 			return nil, fmt.Errorf("backbone %s: %s does not hold the architecture of %s: %w", spec.Name, bb.Path, spec.Name, err)
 		}
-		return nil, err
-	}
-	if want := spec.Source.Architecture; want != "" {
-		if got := Fingerprint(bb.Model); got != want {
-			return nil, fmt.Errorf("backbone %s: %s does not hold the architecture of %s (its cut model's weights differ in names or shapes: fingerprint %.12s, want %.12s); is it another model?",
+		if got := Fingerprint(ref); got != want {
+			return nil, fmt.Errorf("backbone %s: %s does not hold the architecture of %s (its weights differ in names or shapes: fingerprint %.12s, want %.12s); is it another model?",
 				spec.Name, bb.Path, spec.Name, got, want)
 		}
+	}
+	if opts.CutAt != "" {
+		bb.Spec.CutAt, bb.Spec.Pool = opts.CutAt, opts.Pool
+		if err := bb.Spec.Validate(); err != nil {
+			return nil, err
+		}
+	}
+	if err := bb.cut(m, opts.InputSize); err != nil {
+		return nil, err
 	}
 	if spec.Random {
 		bb.Warnings = append(bb.Warnings, RandomWarning)

@@ -126,11 +126,12 @@ func Extract(ctx context.Context, opts Options) (*Result, error) {
 
 	out := opts.Out
 	if out == "" {
-		out = filepath.Join(opts.Data, "features", spec.Name)
+		out = filepath.Join(opts.Data, "features", DirName(spec.Name, bopts.CutAt))
 	}
 	info := &Info{
 		Format: Format, Backbone: spec.Name, BackboneSHA256: spec.SHA256, BackboneFile: bb.Path,
-		BackboneFiles: bb.Files, Weights: spec.Weights, RandomWeights: spec.Random, Input: bb.Input, Cut: bb.Output, InputSize: spec.InputSize,
+		BackboneFiles: bb.Files, Weights: spec.Weights, RandomWeights: spec.Random,
+		CutAt: bopts.CutAt, Pool: bopts.Pool, Input: bb.Input, Cut: bb.Output, InputSize: spec.InputSize,
 		Layout: string(spec.Layout), Channels: string(spec.Channels), Scale: spec.Scale,
 		Mean: spec.Mean[:], Std: spec.Std[:], Preprocess: spec.PreprocessString(),
 		Data: opts.Data, DataChecksum: dataSum, ResizeFilter: ds.Manifest().Filter,

@@ -29,6 +29,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/catdog-ml/catdog/datasets"
 	"github.com/catdog-ml/catdog/internal/npy"
@@ -40,6 +41,15 @@ const Format = 1
 
 // InfoFile is the name of the description written last in a features folder.
 const InfoFile = "features.json"
+
+// DirName is the default name of a features folder: the backbone's name, followed by the
+// cut point when it is not the backbone's own ("mobilenet-v1-075@conv_dw_13_relu").
+func DirName(backbone, cutAt string) string {
+	if cutAt == "" {
+		return backbone
+	}
+	return backbone + "@" + strings.NewReplacer("/", "_", ":", "_").Replace(cutAt)
+}
 
 // FeaturesFile returns the file name of a split's features, such as train_features.npy.
 func FeaturesFile(split string) string { return split + "_features.npy" }
@@ -59,17 +69,21 @@ type Info struct {
 	// SHA-256 (BackboneSHA256 sums them up).
 	BackboneFiles []keras.File `json:"backbone_files,omitempty"`
 	// Weights says what the backbone's weights learned: "imagenet", "random" or empty.
-	Weights       string    `json:"weights,omitempty"`
-	RandomWeights bool      `json:"random_weights,omitempty"`
-	Input         string    `json:"input"`      // the backbone's input tensor
-	Cut           string    `json:"cut"`        // the tensor the features are taken from
-	InputSize     int       `json:"input_size"` // images fed are InputSize x InputSize
-	Layout        string    `json:"layout"`     // of the backbone's input: NCHW or NHWC
-	Channels      string    `json:"channels"`   // RGB or BGR
-	Scale         float32   `json:"scale"`
-	Mean          []float32 `json:"mean"`
-	Std           []float32 `json:"std"`
-	Preprocess    string    `json:"preprocess"`
+	Weights       string `json:"weights,omitempty"`
+	RandomWeights bool   `json:"random_weights,omitempty"`
+	Input         string `json:"input"` // the backbone's input tensor
+	Cut           string `json:"cut"`   // the tensor the features are taken from
+	// CutAt and Pool are the cut point and pooling asked for (backbones.Options), empty
+	// for the backbone's own.
+	CutAt      string    `json:"cut_at,omitempty"`
+	Pool       string    `json:"pool,omitempty"`
+	InputSize  int       `json:"input_size"` // images fed are InputSize x InputSize
+	Layout     string    `json:"layout"`     // of the backbone's input: NCHW or NHWC
+	Channels   string    `json:"channels"`   // RGB or BGR
+	Scale      float32   `json:"scale"`
+	Mean       []float32 `json:"mean"`
+	Std        []float32 `json:"std"`
+	Preprocess string    `json:"preprocess"`
 
 	Data         string `json:"data"`          // the prepared dataset folder
 	DataChecksum string `json:"data_checksum"` // SHA-256 over the dataset's array checksums

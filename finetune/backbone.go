@@ -3,9 +3,11 @@ package finetune
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/catdog-ml/catdog/backbones"
 	"github.com/catdog-ml/catdog/features"
+	"github.com/catdog-ml/catdog/onnx"
 )
 
 // BackboneOf loads the backbone that the features in featuresDir were computed with, behind
@@ -29,6 +31,7 @@ func BackboneOf(ctx context.Context, featuresDir string, opts backbones.Options)
 		}
 	}
 	opts.InputSize = info.InputSize
+	opts.CutAt, opts.Pool = info.CutAt, info.Pool
 	bb, err := backbones.Load(ctx, info.Backbone, opts)
 	if err != nil {
 		return nil, fmt.Errorf("loading backbone %s to export backbone + head: %w", info.Backbone, err)
@@ -42,4 +45,60 @@ func BackboneOf(ctx context.Context, featuresDir string, opts backbones.Options)
 		return nil, err
 	}
 	return &Backbone{Name: info.Backbone, Model: m, Output: bb.Output, Params: bb.Params}, nil
+}
+
+// JoinBackbones runs several backbones side by side on the same image (each behind its
+// own preprocessing, as BackboneOf gives them) and joins their features, in order, into
+// one (N, ΣD) output: the backbone of a head trained with Config.JoinFeatures. Each
+// backbone's features must be vectors (N, D).
+func JoinBackbones(bbs ...*Backbone) (*Backbone, error) {
+	if len(bbs) == 1 {
+		return bbs[0], nil
+	}
+	var models []*onnx.Model
+	var outs, prefixes, names []string
+	j := &Backbone{Output: "joined_features"}
+	for _, b := range bbs {
+		models = append(models, b.Model)
+		outs = append(outs, b.Output)
+		prefixes = append(prefixes, b.Name+"/")
+		names = append(names, b.Name)
+		j.Params += b.Params
+	}
+	m, err := onnx.Join(models, outs, prefixes, InputImage, j.Output)
+	if err != nil {
+		return nil, fmt.Errorf("joining backbones %s: %w", strings.Join(names, ", "), err)
+	}
+	j.Model, j.Name = m, strings.Join(names, "+")
+	return j, nil
+}
+
+// TopBlock returns the layers of the backbone that the features in featuresDir were
+// computed with, from the cut they were taken at (extract-features --cut) to the
+// backbone's own cut, with their pretrained weights (see BlockFrom): the block that a
+// fine-tuning run trains further, in front of its head (Config.Init).
+func TopBlock(ctx context.Context, featuresDir string, opts backbones.Options) (Block, error) {
+	info, err := features.Open(featuresDir)
+	if err != nil {
+		return Block{}, err
+	}
+	if info.CutAt == "" {
+		return Block{}, fmt.Errorf("finetune: the features in %s were taken at backbone %s's own cut: there is no block above them to train (extract them with --cut)", featuresDir, info.Backbone)
+	}
+	if opts.File == "" && info.BackboneFile != "" {
+		if spec, err := backbones.Lookup(info.Backbone, opts); err == nil && spec.TakesFile() {
+			opts.File = info.BackboneFile
+		}
+	}
+	opts.InputSize = info.InputSize
+	opts.CutAt, opts.Pool = "", ""
+	bb, err := backbones.Load(ctx, info.Backbone, opts)
+	if err != nil {
+		return Block{}, fmt.Errorf("loading backbone %s for its top block: %w", info.Backbone, err)
+	}
+	if info.BackboneSHA256 != "" && bb.Spec.SHA256 != info.BackboneSHA256 {
+		return Block{}, fmt.Errorf("backbone %s: the model found (SHA-256 %.12s) is not the one the features were computed with (%.12s)",
+			info.Backbone, bb.Spec.SHA256, info.BackboneSHA256)
+	}
+	return BlockFrom(bb.Model, info.Cut, bb.Output)
 }

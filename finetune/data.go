@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/catdog-ml/catdog/features"
 	"github.com/catdog-ml/catdog/internal/half"
 	"github.com/catdog-ml/catdog/internal/npy"
 )
@@ -184,7 +185,87 @@ type featureSource struct {
 	buf    []byte
 }
 
-func openFeatures(dir string) (*featureSource, error) {
+// openFeatures opens the features of dir, joined with those of the join folders when given
+// (see joinedSource).
+func openFeatures(dir string, join ...string) (source, error) {
+	first, err := openFeatureDir(dir)
+	if err != nil || len(join) == 0 {
+		return first, err
+	}
+	j := &joinedSource{parts: []*featureSource{first}}
+	sum := func(d string) string {
+		if info, err := features.Open(d); err == nil {
+			return info.DataChecksum
+		}
+		return ""
+	}
+	want := sum(dir)
+	for _, d := range join {
+		f, err := openFeatureDir(d)
+		if err != nil {
+			j.close()
+			return nil, err
+		}
+		j.parts = append(j.parts, f)
+		if got := sum(d); got != want {
+			j.close()
+			return nil, fmt.Errorf("features in %s and %s come from different datasets (data checksums %.12s and %.12s): extract both from one", dir, d, want, got)
+		}
+		for _, sp := range []string{Train, Valid, Test} {
+			if string(f.lab[sp]) != string(first.lab[sp]) {
+				j.close()
+				return nil, fmt.Errorf("features in %s and %s have different %s labels: extract both from one dataset", dir, d, sp)
+			}
+		}
+	}
+	return j, nil
+}
+
+// joinedSource joins the features of several folders of one dataset, sample by sample:
+// each sample is the concatenation of every folder's features (flattened), in order.
+type joinedSource struct {
+	parts []*featureSource
+	buf   []float32
+}
+
+func (j *joinedSource) shape() []int {
+	n := 0
+	for _, p := range j.parts {
+		n += prod(p.sample)
+	}
+	return []int{n}
+}
+func (j *joinedSource) len(split string) int        { return j.parts[0].len(split) }
+func (j *joinedSource) labels(split string) []uint8 { return j.parts[0].labels(split) }
+func (j *joinedSource) close() error {
+	var errs []error
+	for _, p := range j.parts {
+		errs = append(errs, p.close())
+	}
+	return errors.Join(errs...)
+}
+
+func (j *joinedSource) read(split string, rows []int, x, y []float32, aug func([]uint8, int)) error {
+	per := j.shape()[0]
+	off := 0
+	for _, p := range j.parts {
+		d := prod(p.sample)
+		if cap(j.buf) < len(rows)*d {
+			j.buf = make([]float32, len(rows)*d)
+		}
+		buf := j.buf[:len(rows)*d]
+		if err := p.read(split, rows, buf, y, aug); err != nil {
+			return err
+		}
+		for i := range rows {
+			copy(x[i*per+off:i*per+off+d], buf[i*d:(i+1)*d])
+		}
+		off += d
+	}
+	return nil
+}
+
+func openFeatureDir(dir string) (*featureSource, error) {
 	s := &featureSource{files: map[string]*npy.File{}, lab: map[string][]uint8{}}
 	for _, sp := range []string{Train, Valid, Test} {
 		f, err := npy.Open(filepath.Join(dir, sp+"_features.npy"))

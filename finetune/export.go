@@ -68,12 +68,18 @@ func (m *Model) Export(opts ExportOptions) (*onnx.Model, error) {
 	bn := func(x string, w bnW) string {
 		return b.BatchNorm(x, init(w.gamma), init(w.beta), init(w.mean), init(w.vari), BNEpsilon)
 	}
+	var zero, six string // ReLU6's bounds, once
 	for _, u := range m.units {
 		switch u.Kind {
 		case KindConv:
 			x = conv(x, u.conv, u.Pad)
 		case KindReLU:
 			x = b.Relu(x)
+		case KindReLU6:
+			if zero == "" {
+				zero, six = b.Initializer("clip_min", nil, []float32{0}), b.Initializer("clip_max", nil, []float32{6})
+			}
+			x = b.Node("Clip", []string{x, zero, six}, nil)
 		case KindSigmoid:
 			x = b.Sigmoid(x)
 		case KindMaxPool:

@@ -3,7 +3,42 @@ package finetune
 import (
 	"math"
 	"testing"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
 )
+
+// TestReLU6 checks ReLU6 and its gradient on both sides of both kinks.
+func TestReLU6(t *testing.T) {
+	x := []float32{-1, 0.5, 5.9, 7, -0.1, 6.5}
+	g := G.NewGraph()
+	xn := G.NewTensor(g, tensor.Float32, 2, G.WithShape(2, 3), G.WithName("x"), G.WithValue(tensor.New(tensor.WithShape(2, 3), tensor.WithBacking(x))))
+	y, err := G.ApplyOp(relu6Op{dims: 2}, xn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := G.Sum(y)
+	if err != nil {
+		t.Fatal(err)
+	}
+	grads, err := G.Grad(s, xn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm := G.NewTapeMachine(g)
+	defer vm.Close()
+	if err := vm.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	_, got, _ := float32s(y.Value(), "y")
+	_, dx, _ := float32s(grads[0].Value(), "dx")
+	want, wantDx := []float32{0, 0.5, 5.9, 6, 0, 6}, []float32{0, 1, 1, 0, 0, 0}
+	for i := range x {
+		if got[i] != want[i] || dx[i] != wantDx[i] {
+			t.Errorf("relu6(%v) = %v (gradient %v), want %v (%v)", x[i], got[i], dx[i], want[i], wantDx[i])
+		}
+	}
+}
 
 // TestGradients compares the graph's gradients with central finite differences of the
 // loss (computed in float64 from the inference-free training graph without dropout).
@@ -13,6 +48,7 @@ func TestGradients(t *testing.T) {
 		"bn-conv":         {Conv(3, 3, 1), BatchNorm(), ReLU(), MaxPool(2), Flatten(), Dense(1), Sigmoid()},
 		"bn-dense":        {Flatten(), Dense(5), BatchNorm(), ReLU(), Dense(1), Sigmoid()},
 		"residual-gap":    {Residual(4), GlobalAvgPool(), Dense(1), Sigmoid()},
+		"conv1x1-relu6":   {Conv(4, 1, 0), ReLU6(), GlobalAvgPool(), Dense(1), Sigmoid()},
 	}
 	for name, layers := range specs {
 		t.Run(name, func(t *testing.T) {

@@ -132,6 +132,8 @@ func (m *Model) build(n int, train bool) (*graph, error) {
 			h, err = convBias(h, u.conv, u.Pad, relu)
 		case u.Kind == KindReLU:
 			h, err = G.Rectify(h)
+		case u.Kind == KindReLU6:
+			h, err = G.ApplyOp(relu6Op{dims: h.Shape().Dims()}, h)
 		case u.Kind == KindSigmoid:
 			h, err = G.Sigmoid(h)
 		case u.Kind == KindMaxPool:

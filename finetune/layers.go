@@ -13,6 +13,7 @@ type Kind string
 const (
 	KindConv          Kind = "conv"
 	KindReLU          Kind = "relu"
+	KindReLU6         Kind = "relu6"
 	KindMaxPool       Kind = "maxpool"
 	KindDropout       Kind = "dropout"
 	KindBatchNorm     Kind = "batchnorm"
@@ -42,6 +43,9 @@ func Conv(out, k, pad int) Layer { return Layer{Kind: KindConv, N: out, K: k, Pa
 
 // ReLU is max(x, 0).
 func ReLU() Layer { return Layer{Kind: KindReLU} }
+
+// ReLU6 is min(max(x, 0), 6), MobileNet's activation.
+func ReLU6() Layer { return Layer{Kind: KindReLU6} }
 
 // MaxPool is a k×k max-pool with stride k.
 func MaxPool(k int) Layer { return Layer{Kind: KindMaxPool, K: k} }
@@ -105,7 +109,7 @@ const DefaultHead = "flatten,dense:128:relu,dropout:0.5,dense:1:sigmoid"
 // ParseLayers reads a comma-separated layer spec such as DefaultHead or
 // "gap,dense:1:sigmoid". Items:
 //
-//	flatten | gap | relu | sigmoid | batchnorm (or bn)
+//	flatten | gap | relu | relu6 | sigmoid | batchnorm (or bn)
 //	dense:N[:relu|:sigmoid]       N units, optionally followed by the activation
 //	dropout:P                     0 <= P < 1
 //	conv:N[:K[:PAD]]              N filters of KxK (default 3), padding PAD (default K/2)
@@ -149,6 +153,8 @@ func ParseLayers(spec string) ([]Layer, error) {
 			err = noArgs(GlobalAvgPool())
 		case "relu":
 			err = noArgs(ReLU())
+		case "relu6":
+			err = noArgs(ReLU6())
 		case "sigmoid":
 			err = noArgs(Sigmoid())
 		case "batchnorm", "bn":
@@ -229,7 +235,7 @@ func ParseLayers(spec string) ([]Layer, error) {
 			}
 			out = append(out, Residual(v[0]))
 		default:
-			err = fmt.Errorf("unknown layer %q (want flatten, gap, dense:N[:relu|:sigmoid], dropout:P, relu, sigmoid, batchnorm, conv:N[:K[:PAD]], maxpool[:K], residual:N)", item)
+			err = fmt.Errorf("unknown layer %q (want flatten, gap, dense:N[:relu|:sigmoid], dropout:P, relu, relu6, sigmoid, batchnorm, conv:N[:K[:PAD]], maxpool[:K], residual:N)", item)
 		}
 		if err != nil {
 			return nil, err

@@ -120,7 +120,7 @@ func NewModel(name string, input []int, layers []Layer, seed uint64) (*Model, er
 				break
 			}
 			shape = []int{shape[0], shape[1] / l.K, shape[2] / l.K}
-		case KindReLU, KindSigmoid, KindDropout:
+		case KindReLU, KindReLU6, KindSigmoid, KindDropout:
 		case KindBatchNorm:
 			u.bn = m.newBN(u.name, shape[0])
 		case KindFlatten:
@@ -314,6 +314,22 @@ func (m *Model) CopyWeightsFrom(src *Model) error {
 			return fmt.Errorf("finetune: weight %d is %s%v in one model and %s%v in the other", i, p.Name, p.Shape, q.Name, q.Shape)
 		}
 		copy(p.Data, q.Data)
+	}
+	return nil
+}
+
+// SetWeights copies values into the weights they name (Param names such as "conv1.weight"),
+// checking that each exists with as many values.
+func (m *Model) SetWeights(values map[string][]float32) error {
+	for name, v := range values {
+		p := m.Param(name)
+		if p == nil {
+			return fmt.Errorf("finetune: model %s has no weight %s", m.Name, name)
+		}
+		if len(v) != len(p.Data) {
+			return fmt.Errorf("finetune: weight %s%v holds %d values, got %d", name, p.Shape, len(p.Data), len(v))
+		}
+		copy(p.Data, v)
 	}
 	return nil
 }

@@ -375,3 +375,86 @@ func (bceGradOp) Do(v ...G.Value) (G.Value, error) {
 	}
 	return out, nil
 }
+
+// relu6Op is min(max(x, 0), 6), element-wise.
+type relu6Op struct{ dims int }
+
+func (op relu6Op) Arity() int           { return 1 }
+func (op relu6Op) Type() hm.Type        { return gops.FnType(op.dims, op.dims) }
+func (op relu6Op) ReturnsPtr() bool     { return false }
+func (op relu6Op) CallsExtern() bool    { return false }
+func (op relu6Op) OverwritesInput() int { return -1 }
+func (op relu6Op) String() string       { return fmt.Sprintf("catdog.ReLU6{%d}", op.dims) }
+func (op relu6Op) WriteHash(h hash.Hash) {
+	h.Write([]byte(op.String()))
+}
+func (op relu6Op) Hashcode() uint32   { return gops.HashOf(op) }
+func (op relu6Op) DiffWRT(int) []bool { return []bool{true} }
+func (op relu6Op) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
+	s, ok := ds[0].(tensor.Shape)
+	if !ok {
+		return nil, fmt.Errorf("%v: input shape is a %T", op, ds[0])
+	}
+	return s.Clone(), nil
+}
+
+func (op relu6Op) Do(v ...G.Value) (G.Value, error) {
+	xs, x, err := float32s(v[0], "relu6 input")
+	if err != nil {
+		return nil, err
+	}
+	out := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(xs.Clone()...))
+	y := out.Data().([]float32)
+	for i, a := range x {
+		y[i] = min(max(a, 0), 6)
+	}
+	return out, nil
+}
+
+func (op relu6Op) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	dx, err := G.ApplyOp(relu6GradOp(op), inputs[0], grad)
+	if err != nil {
+		return nil, fmt.Errorf("%v gradient: %w", op, err)
+	}
+	return G.Nodes{dx}, nil
+}
+
+// relu6GradOp is relu6Op's gradient: (x, g) -> g where 0 < x < 6, else 0.
+type relu6GradOp struct{ dims int }
+
+func (op relu6GradOp) Arity() int           { return 2 }
+func (op relu6GradOp) Type() hm.Type        { return gops.FnType(op.dims, op.dims, op.dims) }
+func (op relu6GradOp) ReturnsPtr() bool     { return false }
+func (op relu6GradOp) CallsExtern() bool    { return false }
+func (op relu6GradOp) OverwritesInput() int { return -1 }
+func (op relu6GradOp) String() string       { return fmt.Sprintf("catdog.ReLU6Grad{%d}", op.dims) }
+func (op relu6GradOp) WriteHash(h hash.Hash) {
+	h.Write([]byte(op.String()))
+}
+func (op relu6GradOp) Hashcode() uint32   { return gops.HashOf(op) }
+func (op relu6GradOp) DiffWRT(int) []bool { return []bool{false, false} }
+func (op relu6GradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+	return nil, fmt.Errorf("%v has no gradient", op)
+}
+func (op relu6GradOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
+	return relu6Op(op).InferShape(ds...)
+}
+
+func (op relu6GradOp) Do(v ...G.Value) (G.Value, error) {
+	xs, x, err := float32s(v[0], "relu6 input")
+	if err != nil {
+		return nil, err
+	}
+	_, g, err := float32s(v[1], "relu6 gradient")
+	if err != nil {
+		return nil, err
+	}
+	out := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(xs.Clone()...))
+	d := out.Data().([]float32)
+	for i, a := range x {
+		if a > 0 && a < 6 {
+			d[i] = g[i]
+		}
+	}
+	return out, nil
+}

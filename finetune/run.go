@@ -9,8 +9,10 @@ import (
 	"reflect"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/catdog-ml/catdog/features"
 	"github.com/catdog-ml/catdog/internal/atomicfile"
 	"github.com/catdog-ml/catdog/internal/npy"
 )
@@ -37,9 +39,13 @@ type runConfig struct {
 	// Features is the features folder's features.json (head).
 	Features json.RawMessage `json:"features,omitempty"`
 	Backbone string          `json:"backbone,omitempty"`
-	Started  time.Time       `json:"started"`
-	Go       string          `json:"go"`
-	Engine   string          `json:"engine"`
+	// JoinFeatures are the other features folders joined to Data's (head).
+	JoinFeatures []string `json:"join_features,omitempty"`
+	// InitFrom says where the initial weights come from, when not drawn at random.
+	InitFrom string    `json:"init_from,omitempty"`
+	Started  time.Time `json:"started"`
+	Go       string    `json:"go"`
+	Engine   string    `json:"engine"`
 }
 
 // differs names the first setting that makes two configurations train differently.
@@ -80,7 +86,7 @@ func newRunConfig(kind, arch string, m *Model, data string, cfg Config) runConfi
 	}
 	return runConfig{Kind: kind, Arch: arch, Layers: SpecString(m.Layers), Input: m.Input, Data: abs,
 		Epochs: cfg.Epochs, Batch: cfg.Batch, Optimizer: cfg.Optimizer, LR: cfg.LR, Momentum: cfg.Momentum,
-		Patience: cfg.Patience, Seed: cfg.Seed, Limit: cfg.Limit, Started: time.Now().UTC(),
+		Patience: cfg.Patience, Seed: cfg.Seed, Limit: cfg.Limit, InitFrom: cfg.InitFrom, Started: time.Now().UTC(),
 		Go: runtime.Version(), Engine: "gorgonia v0.9.18 float32"}
 }
 
@@ -145,7 +151,18 @@ func TrainCNN(ctx context.Context, dataDir string, arch Architecture, cfg Config
 // cfg.Backbone, model.onnx is backbone + head from images; without, head.onnx takes
 // features.
 func TrainHead(ctx context.Context, featuresDir string, cfg Config) (*Result, error) {
-	if err := cfg.defaults("head"); err != nil {
+	// The run is named after the backbones: "mobilenet-v1-075-head", "a+b-head".
+	var names []string
+	infos := map[string]*features.Info{}
+	for _, d := range append([]string{featuresDir}, cfg.JoinFeatures...) {
+		info, err := features.Open(d)
+		if err != nil {
+			return nil, err
+		}
+		infos[d] = info
+		names = append(names, info.Backbone)
+	}
+	if err := cfg.defaults(strings.Join(names, "+") + "-head"); err != nil {
 		return nil, err
 	}
 	if cfg.Head == "" {
@@ -155,34 +172,34 @@ func TrainHead(ctx context.Context, featuresDir string, cfg Config) (*Result, er
 	if err != nil {
 		return nil, fmt.Errorf("head spec: %w", err)
 	}
-	src, err := openFeatures(featuresDir)
+	src, err := openFeatures(featuresDir, cfg.JoinFeatures...)
 	if err != nil {
 		return nil, err
 	}
 	defer src.close()
-	m, err := NewModel("head", src.shape(), layers, cfg.Seed)
+	m, err := NewModel(cfg.Name, src.shape(), layers, cfg.Seed)
 	if err != nil {
 		return nil, err
 	}
-	rc := newRunConfig("head", "head", m, featuresDir, cfg)
+	rc := newRunConfig("head", cfg.Name, m, featuresDir, cfg)
+	for _, d := range cfg.JoinFeatures {
+		if abs, err := filepath.Abs(d); err == nil {
+			d = abs
+		}
+		rc.JoinFeatures = append(rc.JoinFeatures, d)
+	}
 	meta := map[string]string{}
-	if b, err := os.ReadFile(filepath.Join(featuresDir, "features.json")); err == nil && json.Valid(b) {
+	info := infos[featuresDir]
+	if b, err := os.ReadFile(filepath.Join(featuresDir, features.InfoFile)); err == nil && json.Valid(b) {
 		rc.Features = b
-		var fi struct {
-			Backbone     string `json:"backbone"`
-			InputSize    int    `json:"input_size"`
-			ResizeFilter string `json:"resize_filter"`
-		}
-		if json.Unmarshal(b, &fi) == nil {
-			rc.Backbone = fi.Backbone
-			if cfg.Backbone != nil && fi.InputSize > 0 {
-				meta["catdog.input_size"] = strconv.Itoa(fi.InputSize)
-				meta["catdog.layout"] = "NCHW"
-			}
-			if fi.ResizeFilter != "" {
-				meta["catdog.resize_filter"] = fi.ResizeFilter
-			}
-		}
+	}
+	rc.Backbone = strings.Join(names, "+")
+	if cfg.Backbone != nil && info.InputSize > 0 {
+		meta["catdog.input_size"] = strconv.Itoa(info.InputSize)
+		meta["catdog.layout"] = "NCHW"
+	}
+	if info.ResizeFilter != "" {
+		meta["catdog.resize_filter"] = info.ResizeFilter
 	}
 	if cfg.Backbone != nil {
 		rc.Backbone = cfg.Backbone.Name

@@ -59,6 +59,16 @@ type Config struct {
 	// ResumeDir continues the run in that folder (implies Resume).
 	ResumeDir string `json:"-"`
 
+	// Init, if set, replaces the initial values of the weights it names (Param names such
+	// as "conv1.weight"), for instance with a pretrained Block's; InitFrom says where they
+	// come from, for the record.
+	Init     map[string][]float32 `json:"-"`
+	InitFrom string               `json:"init_from,omitempty"`
+	// JoinFeatures, for TrainHead, are more features folders of the same dataset whose
+	// features are joined after those of featuresDir, sample by sample: one head on the
+	// features of several backbones (Config.Backbone then joins them too, see JoinBackbones).
+	JoinFeatures []string `json:"join_features,omitempty"`
+
 	// Backbone, for TrainHead, is composed in front of the head into model.onnx. Without
 	// it, TrainHead exports only head.onnx (input "features").
 	Backbone *Backbone `json:"-"`
@@ -205,6 +215,9 @@ type epochState struct {
 // being resumed.
 func newTrainer(cfg Config, m *Model, src source, runCfg runConfig) (*trainer, error) {
 	m.SetConv(cfg.Conv)
+	if err := m.SetWeights(cfg.Init); err != nil {
+		return nil, err
+	}
 	t := &trainer{cfg: cfg, runCfg: runCfg, model: m, src: limit(src, cfg.Limit), infer: map[int]*graph{}}
 	t.pcg = rand.NewPCG(cfg.Seed, 0x7a1e)
 	t.rng = rand.New(t.pcg)
@@ -234,7 +247,7 @@ func newTrainer(cfg Config, m *Model, src source, runCfg runConfig) (*trainer, e
 		t.hist.ResumedAt = append(t.hist.ResumedAt, t.epoch)
 		return t, nil
 	}
-	if t.dir, err = newRunDir(cfg.RunsDir, cfg.Name); err != nil {
+	if t.dir, err = NewRunDir(cfg.RunsDir, cfg.Name); err != nil {
 		return nil, err
 	}
 	if err := writeJSON(filepath.Join(t.dir, "config.json"), runCfg); err != nil {
@@ -255,8 +268,9 @@ func trainable(m *Model) []*Param {
 	return ps
 }
 
-// newRunDir creates runsDir/<name>-<UTC timestamp>, adding -2, -3... if it exists.
-func newRunDir(runsDir, name string) (string, error) {
+// NewRunDir creates a new run folder for a run called name in runsDir,
+// runsDir/<name>-<UTC timestamp> (adding -2, -3... if it exists), and returns its path.
+func NewRunDir(runsDir, name string) (string, error) {
 	if err := os.MkdirAll(runsDir, 0o755); err != nil {
 		return "", fmt.Errorf("creating the runs folder: %w", err)
 	}

@@ -2,6 +2,7 @@ package finetune
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"math"
 	"math/rand/v2"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/catdog-ml/catdog/features"
 	"github.com/catdog-ml/catdog/internal/npy"
 )
 
@@ -51,7 +53,15 @@ func writeFeatures(t *testing.T, n int, noise float64, seed uint64) string {
 			t.Fatal(err)
 		}
 	}
-	if err := os.WriteFile(filepath.Join(dir, "features.json"), []byte(`{"backbone":"synthetic"}`), 0o644); err != nil {
+	info := features.Info{Format: features.Format, Backbone: "synthetic", DType: "float32", FeatureShape: []int64{8, 2, 2}, Splits: map[string]features.SplitInfo{}}
+	for _, sp := range []string{Train, Valid, Test} {
+		info.Splits[sp] = features.SplitInfo{Count: n, Features: features.FeaturesFile(sp), Labels: features.LabelsFile(sp), Shape: []int{n, 8, 2, 2}}
+	}
+	b, err := json.Marshal(info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, features.InfoFile), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return dir

@@ -114,23 +114,7 @@ func Compose(first *Model, firstOut string, second *Model, secondIn string, pref
 	prune(g, keep, needed)
 
 	// Opsets, IR version, metadata.
-	for _, o := range second.Proto.OpsetImport {
-		found := false
-		for _, mine := range c.Proto.OpsetImport {
-			if normDomain(mine.GetDomain()) == normDomain(o.GetDomain()) {
-				found = true
-				if o.GetVersion() > mine.GetVersion() {
-					mine.Version = proto.Int64(o.GetVersion())
-				}
-			}
-		}
-		if !found {
-			c.Proto.OpsetImport = append(c.Proto.OpsetImport, proto.Clone(o).(*pb.OperatorSetIdProto))
-		}
-	}
-	if v := second.Proto.GetIrVersion(); v > c.Proto.GetIrVersion() {
-		c.Proto.IrVersion = proto.Int64(v)
-	}
+	mergeOpsets(c, second)
 	for _, p := range second.Proto.MetadataProps {
 		c.SetMetadata(p.GetKey(), p.GetValue())
 	}

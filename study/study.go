@@ -1,8 +1,10 @@
 // Package study runs catdog's whole study in one call: prepare the photos, train every
 // from-scratch rung of the ladder (simple CNN, deeper ones, dropout, batch norm, data
 // augmentation, a residual network), then the transfer rungs (a frozen backbone's features
-// and a trained head) for every backbone whose weights can be had, evaluate each exported
-// model on onnxruntime, write a document per model and the page that compares them all.
+// and a trained head) for every backbone whose weights can be had, a backbone's top block
+// fine-tuned, a head on several backbones at once and flip averaging of the best, evaluate
+// each exported model on onnxruntime, write a document per model and the page that compares
+// them all.
 //
 // The work folder (Options.Dir, "catdog-study" by default) ends up holding:
 //
@@ -22,6 +24,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -51,8 +54,11 @@ type Options struct {
 	Archs []string
 	// Backbones are the transfer rungs' backbones; nil means the profile's.
 	Backbones []string
-	// Backbone passes options to backbones.Load (File for a local vgg16-12.onnx, CacheDir).
+	// Backbone passes options to backbones.Load (CacheDir, HTTPClient, NoDownload).
 	Backbone backbones.Options
+	// BackboneFiles are local copies of backbones' weights, by backbone name: an ONNX
+	// file for vgg16, a TensorFlow.js folder or model.json for the MobileNets.
+	BackboneFiles map[string]string
 	// Provider is onnxruntime's execution provider for features and evaluation: auto, cuda, cpu.
 	Provider string
 	// Download is used when Data is empty.
@@ -73,11 +79,15 @@ type Rung struct {
 	Epochs   int     `json:"epochs,omitempty"`
 	Seconds  float64 `json:"train_seconds,omitempty"`
 	Accuracy float64 `json:"test_accuracy,omitempty"` // on onnxruntime, exported model
+	// ValidAccuracy is the best epoch's validation accuracy (what picks the model to flip).
+	ValidAccuracy float64 `json:"valid_accuracy,omitempty"`
 	// MaxDiff is the largest difference between the exported model's probabilities on
 	// onnxruntime and the training engine's on the test split.
 	MaxDiff float64 `json:"max_diff_onnxruntime_vs_gorgonia,omitempty"`
 	Skipped string  `json:"skipped,omitempty"`
 	Fix     string  `json:"fix,omitempty"`
+
+	data string // the dataset folder it was evaluated on
 }
 
 // Summary is what Run did; it is also written to <Dir>/study.json.
@@ -98,13 +108,18 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	}
 	sum := &Summary{Profile: s.p, Data: opts.Data, Started: time.Now().UTC()}
 
-	s.say("study %q: images %dx%d for the CNNs, %dx%d for the backbones, %s per class, up to %d epochs",
-		s.p.Name, s.p.Size, s.p.Size, s.p.TransferSize, s.p.TransferSize, perClassText(s.p.PerClass), s.p.Epochs)
-	scratchData, err := s.prepare(ctx, s.p.Size)
+	s.say("study %q: images %dx%d, %s per class, for the CNNs; %dx%d, %s per class, for the pretrained backbones; up to %d epochs",
+		s.p.Name, s.p.Size, s.p.Size, perClassText(s.p.PerClass), s.p.TransferSize, s.p.TransferSize, perClassText(s.p.TransferPerClass), s.p.Epochs)
+	scratchData, err := s.prepare(ctx, s.p.Size, s.p.PerClass)
 	if err != nil {
 		return nil, err
 	}
 	var skipped []report.Skipped
+	skip := func(sk report.Skipped) {
+		s.say("%s: not run: %s", sk.Name, sk.Reason)
+		skipped = append(skipped, sk)
+		sum.Rungs = append(sum.Rungs, Rung{Name: sk.Name, Kind: report.Transfer, Skipped: sk.Reason, Fix: sk.Fix})
+	}
 	for _, name := range s.archs() {
 		r, err := s.scratch(ctx, scratchData, name)
 		if err != nil {
@@ -112,26 +127,71 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		}
 		sum.Rungs = append(sum.Rungs, r)
 	}
-	transferData := scratchData
+
+	// Transfer rungs: a head on each backbone's frozen features.
+	feats := map[string]string{} // features folder by backbone
+	data := map[string]string{}  // dataset folder by backbone
 	for _, name := range s.backbones() {
-		if transferData == scratchData && s.p.TransferSize != s.p.Size {
-			if transferData, err = s.prepare(ctx, s.p.TransferSize); err != nil {
+		atHand := slices.Contains(s.p.AtHand, name) && s.opts.Backbones == nil
+		spec, err := backbones.Lookup(name, s.opts.Backbone)
+		if err != nil {
+			return nil, fmt.Errorf("study: %w", err)
+		}
+		dir := scratchData
+		if !spec.Random { // random weights show the pipeline, on the CNNs' photos
+			if dir, err = s.prepare(ctx, s.p.TransferSize, s.p.TransferPerClass); err != nil {
 				return nil, err
 			}
 		}
-		r, err := s.transfer(ctx, transferData, name)
+		r, fdir, err := s.transfer(ctx, dir, name, atHand)
 		var missing *backbones.WeightsError
 		if errors.As(err, &missing) {
-			sk := skippedBackbone(name, missing)
-			s.say("transfer %s: not run: %s", name, sk.Reason)
-			skipped = append(skipped, sk)
-			sum.Rungs = append(sum.Rungs, Rung{Name: sk.Name, Kind: report.Transfer, Skipped: sk.Reason, Fix: sk.Fix})
+			skip(skippedBackbone(name, missing))
 			continue
 		}
 		if err != nil {
 			return nil, err
 		}
+		feats[name], data[name] = fdir, dir
 		sum.Rungs = append(sum.Rungs, r)
+	}
+	if s.opts.Backbones == nil {
+		for _, ft := range s.p.FineTune {
+			if _, ok := feats[ft.Backbone]; !ok {
+				skip(report.Skipped{Name: ft.Name(), Reason: "backbone " + ft.Backbone + " did not run", Fix: "give its weights (see its own row)"})
+				continue
+			}
+			r, err := s.fineTune(ctx, data[ft.Backbone], ft)
+			if err != nil {
+				return nil, err
+			}
+			sum.Rungs = append(sum.Rungs, r)
+		}
+		for _, join := range s.p.Joins {
+			name := strings.Join(join, "+") + "-head"
+			var dirs []string
+			for _, b := range join {
+				if d, ok := feats[b]; ok && data[b] == data[join[0]] {
+					dirs = append(dirs, d)
+				}
+			}
+			if len(dirs) != len(join) {
+				skip(report.Skipped{Name: name, Reason: "not every backbone of the join ran on the same photos", Fix: "give their weights (see their own rows)"})
+				continue
+			}
+			r, err := s.joined(ctx, data[join[0]], dirs)
+			if err != nil {
+				return nil, err
+			}
+			sum.Rungs = append(sum.Rungs, r)
+		}
+		if s.p.Flip {
+			if r, ok, err := s.flip(ctx, sum.Rungs); err != nil {
+				return nil, err
+			} else if ok {
+				sum.Rungs = append(sum.Rungs, r)
+			}
+		}
 	}
 	if err := report.WriteSkipped(s.runs, skipped); err != nil {
 		return nil, fmt.Errorf("study: %w", err)
@@ -202,17 +262,21 @@ func (s *study) archs() []string {
 	return names
 }
 
+// backbones returns the transfer rungs' backbones: Options.Backbones, else the profile's
+// Backbones and AtHand.
 func (s *study) backbones() []string {
 	if s.opts.Backbones != nil {
 		return s.opts.Backbones
 	}
-	return s.p.Backbones
+	return append(append([]string(nil), s.p.Backbones...), s.p.AtHand...)
 }
 
-func (s *study) backboneOpts() backbones.Options {
+// backboneOpts returns the options to load backbone name with.
+func (s *study) backboneOpts(name string) backbones.Options {
 	o := s.opts.Backbone
 	o.Seed = uint64(s.opts.Seed)
-	o.Progress = s.progress("download")
+	o.Progress = s.progress("download " + name)
+	o.File = s.opts.BackboneFiles[name]
 	return o
 }
 
@@ -220,11 +284,15 @@ func (s *study) reportOpts() report.Options {
 	return report.Options{OpenPhotos: func(dir string) (report.Photos, error) { return datasets.Open(dir) }}
 }
 
-// prepare makes the dataset folder for one image size, or reuses it when it was made from
-// the same source with the same settings.
-func (s *study) prepare(ctx context.Context, size int) (string, error) {
-	dir := filepath.Join(s.dir, fmt.Sprintf("data-%d", size))
-	if m, err := datasets.ReadManifest(dir); err == nil && s.sameData(m, size) {
+// prepare makes the dataset folder for one image size and number of photos per class (0:
+// all), or reuses it when it was made from the same source with the same settings.
+func (s *study) prepare(ctx context.Context, size, perClass int) (string, error) {
+	name := fmt.Sprintf("data-%d", size)
+	if perClass > 0 {
+		name = fmt.Sprintf("data-%d-%d", size, perClass)
+	}
+	dir := filepath.Join(s.dir, name)
+	if m, err := datasets.ReadManifest(dir); err == nil && s.sameData(m, size, perClass) {
 		s.say("prepare %dx%d: reusing %s (%d images)", size, size, dir, m.Kept)
 		return dir, nil
 	}
@@ -234,7 +302,7 @@ func (s *study) prepare(ctx context.Context, size int) (string, error) {
 		Out:      dir,
 		Size:     size,
 		Seed:     s.opts.Seed,
-		PerClass: s.p.PerClass,
+		PerClass: perClass,
 		Download: s.opts.Download,
 		Progress: s.progress(fmt.Sprintf("prepare %d", size)),
 	})
@@ -246,8 +314,8 @@ func (s *study) prepare(ctx context.Context, size int) (string, error) {
 }
 
 // sameData reports whether manifest m is what preparing the study's source at size would give.
-func (s *study) sameData(m *datasets.Manifest, size int) bool {
-	if m.Size != size || m.Seed != s.opts.Seed || m.PerClass != s.p.PerClass || s.opts.Data == "" {
+func (s *study) sameData(m *datasets.Manifest, size, perClass int) bool {
+	if m.Size != size || m.Seed != s.opts.Seed || m.PerClass != perClass || s.opts.Data == "" {
 		return false
 	}
 	abs, err := filepath.Abs(s.opts.Data)
@@ -290,45 +358,121 @@ func (s *study) scratch(ctx context.Context, data, name string) (Rung, error) {
 	return s.finish(ctx, data, name, report.Scratch, res)
 }
 
-// transfer extracts a backbone's features and trains a head on them.
-func (s *study) transfer(ctx context.Context, data, name string) (Rung, error) {
+// extract computes (or finds in the cache) the features of backbone name on a dataset.
+func (s *study) extract(ctx context.Context, data, name string, bopts backbones.Options, dtype, out string) (string, error) {
 	s.say("extract-features %s on %s", name, data)
 	fr, err := features.Extract(ctx, features.Options{
 		Backbone:  name,
-		Backbones: s.backboneOpts(),
+		Backbones: bopts,
 		Data:      data,
+		Out:       out,
+		DType:     dtype,
 		Provider:  s.opts.Provider,
 		Progress:  s.progress("features " + name),
 		Notify:    func(msg string) { s.say("extract-features %s: %s", name, msg) },
 	})
 	if err != nil {
-		return Rung{}, fmt.Errorf("study: features of %s: %w", name, err)
+		return "", fmt.Errorf("study: features of %s: %w", name, err)
 	}
 	if fr.CacheHit {
 		s.say("extract-features %s: cache hit (%s)", name, fr.Dir)
 	}
+	return fr.Dir, nil
+}
+
+// transfer extracts a backbone's features and trains a head on them. atHand means: only
+// when the weights are in the cache or given, never downloaded.
+func (s *study) transfer(ctx context.Context, data, name string, atHand bool) (Rung, string, error) {
+	bopts := s.backboneOpts(name)
+	bopts.NoDownload = bopts.NoDownload || atHand
+	dir, err := s.extract(ctx, data, name, bopts, "", "")
+	if err != nil {
+		return Rung{}, "", err
+	}
 	head := name + "-head"
-	s.say("finetune %s on %s", head, fr.Dir)
+	s.say("finetune %s on %s", head, dir)
 	cfg := s.trainConfig(head, s.p.HeadEpochs)
-	if cfg.Backbone, err = finetune.BackboneOf(ctx, fr.Dir, s.backboneOpts()); err != nil {
+	if cfg.Backbone, err = finetune.BackboneOf(ctx, dir, bopts); err != nil {
+		return Rung{}, "", fmt.Errorf("study: %w", err)
+	}
+	res, err := finetune.TrainHead(ctx, dir, cfg)
+	if err != nil {
+		return Rung{}, "", fmt.Errorf("study: training %s: %w", head, err)
+	}
+	r, err := s.finish(ctx, data, head, report.Transfer, res)
+	return r, dir, err
+}
+
+// fineTune trains a backbone's top block further, with a head, from features taken below it.
+func (s *study) fineTune(ctx context.Context, data string, ft FineTune) (Rung, error) {
+	bopts := s.backboneOpts(ft.Backbone)
+	bopts.CutAt = ft.From
+	dir, err := s.extract(ctx, data, ft.Backbone, bopts, "", "")
+	if err != nil {
+		return Rung{}, err
+	}
+	bopts.CutAt = ""
+	top, err := finetune.TopBlock(ctx, dir, bopts)
+	if err != nil {
 		return Rung{}, fmt.Errorf("study: %w", err)
 	}
-	res, err := finetune.TrainHead(ctx, fr.Dir, cfg)
-	if err != nil {
-		return Rung{}, fmt.Errorf("study: training %s: %w", head, err)
+	name := ft.Name()
+	cfg := s.trainConfig(name, ft.Epochs)
+	cfg.LR = ft.LR
+	cfg.Head = finetune.SpecString(top.Layers) + "," + ft.Head
+	cfg.Init, cfg.InitFrom = top.Init, fmt.Sprintf("%s's pretrained layers from %s on", ft.Backbone, ft.From)
+	s.say("finetune %s: %s's top block %s from its pretrained weights, then %s", name, ft.Backbone, finetune.SpecString(top.Layers), ft.Head)
+	if cfg.Backbone, err = finetune.BackboneOf(ctx, dir, bopts); err != nil {
+		return Rung{}, fmt.Errorf("study: %w", err)
 	}
-	return s.finish(ctx, data, head, report.Transfer, res)
+	res, err := finetune.TrainHead(ctx, dir, cfg)
+	if err != nil {
+		return Rung{}, fmt.Errorf("study: training %s: %w", name, err)
+	}
+	return s.finish(ctx, data, name, report.Transfer, res)
+}
+
+// joined trains a head on the joined features of several backbones (dirs: their features
+// folders on data).
+func (s *study) joined(ctx context.Context, data string, dirs []string) (Rung, error) {
+	var bbs []*finetune.Backbone
+	var names []string
+	for _, d := range dirs {
+		info, err := features.Open(d)
+		if err != nil {
+			return Rung{}, fmt.Errorf("study: %w", err)
+		}
+		bb, err := finetune.BackboneOf(ctx, d, s.backboneOpts(info.Backbone))
+		if err != nil {
+			return Rung{}, fmt.Errorf("study: %w", err)
+		}
+		bbs, names = append(bbs, bb), append(names, info.Backbone)
+	}
+	name := strings.Join(names, "+") + "-head"
+	s.say("finetune %s: one head on the features of %s side by side", name, strings.Join(names, " and "))
+	cfg := s.trainConfig(name, s.p.HeadEpochs)
+	cfg.JoinFeatures = dirs[1:]
+	var err error
+	if cfg.Backbone, err = finetune.JoinBackbones(bbs...); err != nil {
+		return Rung{}, fmt.Errorf("study: %w", err)
+	}
+	res, err := finetune.TrainHead(ctx, dirs[0], cfg)
+	if err != nil {
+		return Rung{}, fmt.Errorf("study: training %s: %w", name, err)
+	}
+	return s.finish(ctx, data, name, report.Transfer, res)
 }
 
 // finish evaluates a trained model's export on onnxruntime, records the result in its run
 // folder and writes its document.
 func (s *study) finish(ctx context.Context, data, name, kind string, res *finetune.Result) (Rung, error) {
-	r := Rung{Name: name, Kind: kind, Dir: res.Dir, Params: res.Params, Epochs: len(res.History.Epochs), Seconds: res.TrainSeconds}
+	r := Rung{Name: name, Kind: kind, Dir: res.Dir, Params: res.Params, Epochs: len(res.History.Epochs), Seconds: res.TrainSeconds, data: data}
 	ev, err := Evaluate(ctx, res.ModelPath, data, s.opts.Provider, s.progress("evaluate "+name))
 	if err != nil {
 		return r, fmt.Errorf("study: evaluating %s: %w", name, err)
 	}
 	r.MaxDiff = maxDiff(ev.Probs, res.TestProbs)
+	r.ValidAccuracy = res.History.BestValidAcc
 	if err := ev.WriteRun(res.Dir); err != nil {
 		return r, fmt.Errorf("study: %w", err)
 	}

@@ -110,3 +110,78 @@ func TestProfileByName(t *testing.T) {
 		t.Error("a profile with no epochs should not validate")
 	}
 }
+
+// TestRunPretrained runs the transfer part of a small study on real ImageNet weights from
+// local copies: heads on MobileNet v1 and v2, MobileNetV2's last block fine-tuned, a head on
+// both, flip averaging of the best, and VGG16 listed as not run (at hand only, and not at
+// hand). Every exported model is evaluated on onnxruntime.
+func TestRunPretrained(t *testing.T) {
+	src := fixtures.Photos(t, 80)
+	p := Quick().WithExtras()
+	p.Size, p.TransferSize, p.PerClass, p.TransferPerClass, p.HeadEpochs, p.Batch, p.LR = 32, 96, 0, 0, 10, 8, 0.001
+	p.Backbones = []string{"mobilenet-v1-075", "mobilenet-v2-035"}
+	p.FineTune = []FineTune{{Backbone: "mobilenet-v2-035", From: "block_16_project_BN", Head: "dense:1:sigmoid", Epochs: 4, LR: 3e-4}}
+	var notes []string
+	opts := Options{
+		Data: src, Dir: t.TempDir(), Profile: p, Seed: 1, Archs: []string{},
+		Backbone: backbones.Options{CacheDir: t.TempDir()},
+		BackboneFiles: map[string]string{
+			"mobilenet-v1-075": fixtures.Model(t, "mobilenet_v1_0.75_224"),
+			"mobilenet-v2-035": fixtures.Model(t, "teachable-machine-export"),
+		},
+		Provider: "cpu",
+		Notify:   func(msg string) { notes = append(notes, msg) },
+	}
+	sum, err := Run(context.Background(), opts)
+	if err != nil {
+		t.Fatalf("Run: %v\n%s", err, strings.Join(notes, "\n"))
+	}
+	var names []string
+	byName := map[string]Rung{}
+	for _, r := range sum.Rungs {
+		names = append(names, r.Name)
+		byName[r.Name] = r
+	}
+	want := []string{"mobilenet-v1-075-head", "mobilenet-v2-035-head", "vgg16-head", "mobilenet-v2-035-finetune", "mobilenet-v1-075+mobilenet-v2-035-head"}
+	for _, w := range want {
+		if _, ok := byName[w]; !ok {
+			t.Errorf("no rung %s in %v", w, names)
+		}
+	}
+	if vgg := byName["vgg16-head"]; vgg.Skipped == "" || !strings.Contains(vgg.Skipped, "switched off") {
+		t.Errorf("vgg16 (at hand only) should not be downloaded: %+v", vgg)
+	}
+	flips := 0
+	for _, r := range sum.Rungs {
+		if r.Skipped != "" {
+			continue
+		}
+		if strings.HasSuffix(r.Name, "-flip") {
+			flips++
+			m, err := os.ReadFile(filepath.Join(r.Dir, "model.onnx"))
+			if err != nil || !strings.Contains(string(m), "catdog.flip_average") {
+				t.Errorf("%s: model.onnx is not flip-averaged (%v)", r.Name, err)
+			}
+		} else if r.MaxDiff > 1e-5 {
+			t.Errorf("%s: onnxruntime and Gorgonia differ by %g", r.Name, r.MaxDiff)
+		}
+		if r.Accuracy < 0.6 {
+			t.Errorf("%s: test accuracy %.3f on ImageNet features", r.Name, r.Accuracy)
+		}
+		if _, err := os.Stat(filepath.Join(r.Dir, "report.html")); err != nil {
+			t.Errorf("%s: %v", r.Name, err)
+		}
+	}
+	if flips != 1 {
+		t.Errorf("%d flip-averaged rungs in %v, want 1", flips, names)
+	}
+	index, err := os.ReadFile(filepath.Join(filepath.Dir(sum.Index), "index.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range want {
+		if !strings.Contains(string(index), w) {
+			t.Errorf("index.md does not mention %s", w)
+		}
+	}
+}

@@ -14,9 +14,9 @@ func newExtractFeaturesCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "extract-features --backbone NAME --data DIR",
 		Short: "Run a frozen backbone over a prepared dataset and cache its features",
-		Long: `extract-features runs the convolutional base of a pretrained backbone (cut after its last
-convolution block) on onnxruntime over the train, valid and test splits of a prepared
-dataset, and writes to --out (default DIR/features/NAME):
+		Long: `extract-features runs the convolutional base of a pretrained backbone (cut where the
+backbone says, or at --cut) on onnxruntime over the train, valid and test splits of a
+prepared dataset, and writes to --out (default DIR/features/NAME, or NAME@CUT with --cut):
 
   train_features.npy  valid_features.npy  test_features.npy   float32 or float16, (n, C, H, W)
   train_labels.npy    valid_labels.npy    test_labels.npy     uint8, (n,)
@@ -28,12 +28,18 @@ The backbone runs at the dataset's image size: no second resize. VGG16 at 224 px
 The result is cached: running again with the same backbone file, cut, input size, dtype
 and dataset does nothing ("cache hit"); any change rebuilds. --force rebuilds anyway.
 
-Backbones: vgg16 (ImageNet weights, downloaded once into the user cache, or --file),
-vgg16-random (random weights, for tests and benchmarks only) and imported ones
-(catdog backbones).
+Backbones: vgg16, mobilenet-v1-075 and mobilenet-v2-035 (ImageNet weights, downloaded
+once into the user cache, or --file), vgg16-random (random weights, for tests and
+benchmarks only) and imported ones (catdog backbones list).
 
-Example:
-  catdog extract-features --backbone vgg16 --data data
+--cut takes the features from another layer (catdog backbones inspect NAME shows them),
+for instance before a backbone's last block, so that "catdog finetune --train-top"
+trains that block further; --pool avg|max then pools each feature map.
+
+Examples:
+  catdog extract-features --backbone mobilenet-v1-075 --data data
+  catdog extract-features --backbone mobilenet-v1-075 --file ~/mobilenet_v1_0.75_224/ --data data
+  catdog extract-features --backbone mobilenet-v1-075 --cut conv_dw_13_relu --dtype float16 --data data
   catdog extract-features --backbone vgg16 --file ~/Downloads/vgg16-12.onnx --data data --dtype float16`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -41,13 +47,16 @@ Example:
 			if get("data") == "" {
 				return fmt.Errorf("extract-features: --data is required")
 			}
+			if get("pool") != "" && get("cut") == "" {
+				return fmt.Errorf("extract-features: --pool goes with --cut (the backbone's own cut has its own pooling)")
+			}
 			var bar interface {
 				Set(int) error
 				Finish() error
 			}
 			opts := features.Options{
 				Backbone:  get("backbone"),
-				Backbones: backbones.Options{File: get("file")},
+				Backbones: backbones.Options{File: get("file"), CutAt: get("cut"), Pool: get("pool")},
 				Data:      get("data"),
 				Out:       get("out"),
 				Provider:  get("ep"),
@@ -89,8 +98,10 @@ Example:
 			return nil
 		},
 	}
-	cmd.Flags().String("backbone", backbones.VGG16, "backbone name (vgg16, vgg16-random or an imported one)")
-	cmd.Flags().String("file", "", "use this ONNX file for the backbone instead of the cached download")
+	cmd.Flags().String("backbone", backbones.VGG16, "backbone name (see catdog backbones list)")
+	cmd.Flags().String("file", "", "local copy of the backbone's weights (ONNX file, or TensorFlow.js folder) instead of the cache")
+	cmd.Flags().String("cut", "", "take the features at this node or tensor instead of the backbone's cut")
+	cmd.Flags().String("pool", "", "with --cut: pool each feature map, avg or max (default none)")
 	cmd.Flags().String("data", "", "prepared dataset folder (catdog prepare --out)")
 	cmd.Flags().String("out", "", "features folder (default DATA/features/BACKBONE)")
 	cmd.Flags().String("ep", "auto", "onnxruntime execution provider: auto, cuda or cpu")

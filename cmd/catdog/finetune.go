@@ -26,12 +26,24 @@ It must end with dense:1:sigmoid. The default is the study's head:
   flatten,dense:128:relu,dropout:0.5,dense:1:sigmoid
 A much smaller one:  gap,dense:1:sigmoid
 
-The backbone is loaded as features.json names it (vgg16 from the user cache, or
---backbone-file); --no-backbone exports only the head (head.onnx, input "features").
+The backbone is loaded as features.json names it (from the user cache, the file recorded
+there, or --backbone-file); --no-backbone exports only the head (head.onnx, input
+"features").
 
-Example:
-  catdog finetune --features data/features/vgg16 --epochs 10
-  catdog finetune --features data/features/vgg16 --head gap,dense:1:sigmoid --optimizer adam --lr 0.001`,
+--join adds the features of other backbones, extracted from the same dataset: the head
+sees each photo's features side by side, and the exported model runs every backbone.
+
+--train-top, for features taken below a backbone's own cut (extract-features --cut),
+also trains the backbone's layers between that cut and its own one, starting from their
+pretrained weights (batch norms folded into the convolutions, their statistics frozen),
+then the head: fine-tuning the top of the network. Use a small learning rate.
+
+Examples:
+  catdog finetune --features data/features/mobilenet-v1-075 --optimizer adam --lr 0.0003
+  catdog finetune --features data/features/vgg16 --head gap,dense:1:sigmoid --optimizer adam --lr 0.001
+  catdog finetune --features data/features/mobilenet-v1-075 --join data/features/mobilenet-v2-035
+  catdog finetune --features data/features/mobilenet-v1-075@conv_dw_13_relu --train-top \
+      --head dense:1:sigmoid --optimizer adam --lr 0.0001`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			dir := a.v.GetString("finetune.features")
@@ -46,10 +58,36 @@ Example:
 				return err
 			}
 			cfg.Head = a.v.GetString("finetune.head")
-			if !a.v.GetBool("finetune.no-backbone") {
-				bb, err := finetune.BackboneOf(cmd.Context(), dir, backbones.Options{File: a.v.GetString("finetune.backbone-file"), NoDownload: true})
+			cfg.JoinFeatures = a.v.GetStringSlice("finetune.join")
+			bopts := backbones.Options{File: a.v.GetString("finetune.backbone-file"), NoDownload: true}
+			if a.v.GetBool("finetune.train-top") {
+				if len(cfg.JoinFeatures) > 0 {
+					return errors.New("finetune: --train-top and --join do not go together")
+				}
+				top, err := finetune.TopBlock(cmd.Context(), dir, bopts)
 				if err != nil {
-					return fmt.Errorf("finetune: %w (or use --no-backbone)", err)
+					return fmt.Errorf("finetune: --train-top: %w", err)
+				}
+				cfg.Head = finetune.SpecString(top.Layers) + "," + cfg.Head
+				cfg.Init, cfg.InitFrom = top.Init, "the backbone's pretrained top block"
+				fmt.Fprintf(a.out, "training the backbone's top block %s from its pretrained weights\n", finetune.SpecString(top.Layers))
+			}
+			if !a.v.GetBool("finetune.no-backbone") {
+				var bbs []*finetune.Backbone
+				for _, d := range append([]string{dir}, cfg.JoinFeatures...) {
+					o := bopts
+					if d != dir {
+						o.File = ""
+					}
+					bb, err := finetune.BackboneOf(cmd.Context(), d, o)
+					if err != nil {
+						return fmt.Errorf("finetune: %w (or use --no-backbone)", err)
+					}
+					bbs = append(bbs, bb)
+				}
+				bb, err := finetune.JoinBackbones(bbs...)
+				if err != nil {
+					return fmt.Errorf("finetune: %w", err)
 				}
 				cfg.Backbone = bb
 			}
@@ -62,6 +100,8 @@ Example:
 	cmd.Flags().String("head", finetune.DefaultHead, "head layer spec")
 	cmd.Flags().String("backbone-file", "", "ONNX file of the backbone, if not in the user cache")
 	cmd.Flags().Bool("no-backbone", false, "export only the head (head.onnx, input features)")
+	cmd.Flags().StringSlice("join", nil, "more features folders of the same dataset, joined to --features' (a head on several backbones)")
+	cmd.Flags().Bool("train-top", false, "also train the backbone's layers above the features' cut, from their pretrained weights")
 	addTrainFlags(cmd)
 	a.bind(cmd)
 	return cmd

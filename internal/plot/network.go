@@ -36,7 +36,7 @@ func kindColor(kind string) color.RGBA {
 		return seriesColor(1)
 	case "gap":
 		return color.RGBA{R: 0xa8, G: 0x55, B: 0x1c, A: 0xff}
-	case "relu":
+	case "relu", "relu6":
 		return seriesColor(2)
 	case "dense":
 		return seriesColor(3)

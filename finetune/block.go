@@ -1,0 +1,266 @@
+package finetune
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/catdog-ml/catdog/onnx"
+	"github.com/catdog-ml/catdog/onnx/pb"
+)
+
+// Block is the top of a pretrained network, read back as layers to train further (fine
+// tuning): the layers and their initial weights.
+type Block struct {
+	Layers []Layer
+	// Init holds the weights by parameter name (Config.Init), for a model whose first
+	// layers are Layers.
+	Init map[string][]float32
+}
+
+// BlockFrom reads the nodes of m that turn tensor from into tensor to, a chain, as layers
+// with their weights: Conv (one group, stride 1, square kernel, the same padding on every
+// side), with a BatchNormalization after it folded into its weights and bias (its
+// statistics stay frozen, as when fine-tuning in Keras with the batch norms in inference
+// mode), Relu, Clip between 0 and 6 (ReLU6), GlobalAveragePool (and the Flatten after it),
+// Flatten and Gemm.
+func BlockFrom(m *onnx.Model, from, to string) (Block, error) {
+	fail := func(format string, args ...any) (Block, error) {
+		return Block{}, fmt.Errorf("finetune: block from %s to %s: %s", from, to, fmt.Sprintf(format, args...))
+	}
+	g := m.Graph()
+	consumers := map[string][]*pb.NodeProto{}
+	for _, n := range g.GetNode() {
+		for _, in := range n.Input {
+			consumers[in] = append(consumers[in], n)
+		}
+	}
+	init := func(name string) ([]float32, []int64, bool) {
+		t := m.Initializer(name)
+		if t == nil {
+			return nil, nil, false
+		}
+		v, err := onnx.Float32s(t)
+		if err != nil {
+			return nil, nil, false
+		}
+		return append([]float32(nil), v...), t.GetDims(), true
+	}
+	b := Block{Init: map[string][]float32{}}
+	count := map[Kind]int{}
+	add := func(l Layer, params map[string][]float32) {
+		count[l.Kind]++
+		name := fmt.Sprintf("%s%d", l.Kind, count[l.Kind])
+		for k, v := range params {
+			b.Init[name+"."+k] = v
+		}
+		b.Layers = append(b.Layers, l)
+	}
+	x := from
+	vector := false // the data is (N, D), not (N, C, H, W)
+	for x != to {
+		next := consumers[x]
+		if len(next) != 1 {
+			return fail("tensor %s feeds %d nodes; want a chain", x, len(next))
+		}
+		n := next[0]
+		if len(n.Output) < 1 || n.Input[0] != x {
+			return fail("node %s (%s) does not take %s as its data", n.GetName(), n.GetOpType(), x)
+		}
+		out := n.Output[0]
+		switch n.GetOpType() {
+		case "Conv":
+			l, params, err := convLayer(n, init)
+			if err != nil {
+				return fail("%v", err)
+			}
+			// A batch norm right after it folds into its weights.
+			if c := consumers[out]; len(c) == 1 && c[0].GetOpType() == "BatchNormalization" && out != to {
+				if err := foldBN(c[0], params, init); err != nil {
+					return fail("%v", err)
+				}
+				out = c[0].Output[0]
+			}
+			add(l, params)
+		case "Relu":
+			add(ReLU(), nil)
+		case "Clip":
+			lo, hi := clipBounds(n, init)
+			switch {
+			case lo == 0 && hi == 6:
+				add(ReLU6(), nil)
+			case lo == 0 && math.IsInf(hi, 1):
+				add(ReLU(), nil)
+			default:
+				return fail("Clip between %g and %g is not a ReLU", lo, hi)
+			}
+		case "GlobalAveragePool":
+			add(GlobalAvgPool(), nil)
+			vector = true
+			if c := consumers[out]; len(c) == 1 && c[0].GetOpType() == "Flatten" && out != to {
+				out = c[0].Output[0]
+			}
+		case "Flatten":
+			if !vector {
+				add(Flatten(), nil)
+				vector = true
+			}
+		case "Gemm":
+			w, dims, ok := init(n.Input[1])
+			if !ok || len(dims) != 2 || attr(n, "transA") != 0 {
+				return fail("Gemm %s: want weights (in, out) as an initializer", n.GetName())
+			}
+			if attr(n, "transB") != 0 {
+				w = transpose(w, int(dims[0]), int(dims[1]))
+				dims = []int64{dims[1], dims[0]}
+			}
+			bias := make([]float32, dims[1])
+			if len(n.Input) > 2 && n.Input[2] != "" {
+				v, _, ok := init(n.Input[2])
+				if !ok || len(v) != len(bias) {
+					return fail("Gemm %s: bias is not a (out) initializer", n.GetName())
+				}
+				bias = v
+			}
+			add(Dense(int(dims[1])), map[string][]float32{"weight": w, "bias": bias})
+		default:
+			return fail("node %s: %s is not a layer finetune trains", n.GetName(), n.GetOpType())
+		}
+		x = out
+	}
+	if len(b.Layers) == 0 {
+		return fail("no layers")
+	}
+	return b, nil
+}
+
+// convLayer reads a Conv node as a Conv layer and its weight and bias.
+func convLayer(n *pb.NodeProto, init func(string) ([]float32, []int64, bool)) (Layer, map[string][]float32, error) {
+	w, dims, ok := init(n.Input[1])
+	if !ok || len(dims) != 4 || dims[2] != dims[3] {
+		return Layer{}, nil, fmt.Errorf("Conv %s: want square weights (out, in, k, k) as an initializer", n.GetName())
+	}
+	for _, a := range []string{"group"} {
+		if v := attr(n, a); v > 1 {
+			return Layer{}, nil, fmt.Errorf("Conv %s: %s %d is not supported", n.GetName(), a, v)
+		}
+	}
+	for _, a := range []string{"strides", "dilations"} {
+		for _, v := range ints(n, a) {
+			if v != 1 {
+				return Layer{}, nil, fmt.Errorf("Conv %s: %s %v: only 1 is supported", n.GetName(), a, ints(n, a))
+			}
+		}
+	}
+	k := int(dims[2])
+	pad := 0
+	switch p := ints(n, "pads"); {
+	case len(p) == 4 && p[0] == p[1] && p[1] == p[2] && p[2] == p[3]:
+		pad = int(p[0])
+	case len(p) == 0 && (attrS(n, "auto_pad") == "" || attrS(n, "auto_pad") == "NOTSET" || attrS(n, "auto_pad") == "VALID"):
+	case len(p) == 0 && k%2 == 1 && (attrS(n, "auto_pad") == "SAME_UPPER" || attrS(n, "auto_pad") == "SAME_LOWER"):
+		pad = k / 2
+	default:
+		return Layer{}, nil, fmt.Errorf("Conv %s: padding %v %s: want the same on every side", n.GetName(), p, attrS(n, "auto_pad"))
+	}
+	bias := make([]float32, dims[0])
+	if len(n.Input) > 2 && n.Input[2] != "" {
+		v, _, ok := init(n.Input[2])
+		if !ok || len(v) != len(bias) {
+			return Layer{}, nil, fmt.Errorf("Conv %s: bias is not an (out) initializer", n.GetName())
+		}
+		bias = v
+	}
+	return Conv(int(dims[0]), k, pad), map[string][]float32{"weight": w, "bias": bias}, nil
+}
+
+// foldBN folds an inference batch norm into the preceding convolution's weight and bias:
+// s = gamma/sqrt(var+eps), w' = w·s, b' = (b - mean)·s + beta, per output channel.
+func foldBN(n *pb.NodeProto, params map[string][]float32, init func(string) ([]float32, []int64, bool)) error {
+	var vs [4][]float32
+	for i := range vs {
+		v, _, ok := init(n.Input[i+1])
+		if !ok {
+			return fmt.Errorf("BatchNormalization %s: input %d is not an initializer", n.GetName(), i+1)
+		}
+		vs[i] = v
+	}
+	gamma, beta, mean, vari := vs[0], vs[1], vs[2], vs[3]
+	eps := 1e-5
+	for _, a := range n.Attribute {
+		if a.GetName() == "epsilon" {
+			eps = float64(a.GetF())
+		}
+	}
+	w, b := params["weight"], params["bias"]
+	c := len(b)
+	if len(gamma) != c || len(beta) != c || len(mean) != c || len(vari) != c {
+		return fmt.Errorf("BatchNormalization %s: %d channels after a convolution of %d", n.GetName(), len(gamma), c)
+	}
+	per := len(w) / c
+	for k := range c {
+		s := float64(gamma[k]) / math.Sqrt(float64(vari[k])+eps)
+		for i := k * per; i < (k+1)*per; i++ {
+			w[i] = float32(float64(w[i]) * s)
+		}
+		b[k] = float32((float64(b[k])-float64(mean[k]))*s + float64(beta[k]))
+	}
+	return nil
+}
+
+// clipBounds returns a Clip node's bounds (-Inf, +Inf when absent).
+func clipBounds(n *pb.NodeProto, init func(string) ([]float32, []int64, bool)) (lo, hi float64) {
+	lo, hi = math.Inf(-1), math.Inf(1)
+	for i, p := range []*float64{&lo, &hi} {
+		if len(n.Input) > i+1 && n.Input[i+1] != "" {
+			if v, _, ok := init(n.Input[i+1]); ok && len(v) == 1 {
+				*p = float64(v[0])
+			}
+		}
+	}
+	for _, a := range n.Attribute { // before opset 11
+		switch a.GetName() {
+		case "min":
+			lo = float64(a.GetF())
+		case "max":
+			hi = float64(a.GetF())
+		}
+	}
+	return lo, hi
+}
+
+func attr(n *pb.NodeProto, name string) int64 {
+	for _, a := range n.Attribute {
+		if a.GetName() == name {
+			return a.GetI()
+		}
+	}
+	return 0
+}
+
+func attrS(n *pb.NodeProto, name string) string {
+	for _, a := range n.Attribute {
+		if a.GetName() == name {
+			return string(a.GetS())
+		}
+	}
+	return ""
+}
+
+func ints(n *pb.NodeProto, name string) []int64 {
+	for _, a := range n.Attribute {
+		if a.GetName() == name {
+			return a.Ints
+		}
+	}
+	return nil
+}
+
+func transpose(w []float32, rows, cols int) []float32 {
+	t := make([]float32, len(w))
+	for r := range rows {
+		for c := range cols {
+			t[c*rows+r] = w[r*cols+c]
+		}
+	}
+	return t
+}
