@@ -395,7 +395,8 @@ func (bb *Backbone) cut(m *onnx.Model, size int) error {
 	return nil
 }
 
-// setInputSize changes the spatial dimensions of input name to size.
+// setInputSize changes the spatial dimensions of input name to size. The shapes declared
+// for the other tensors, graph outputs included, are dropped: inference recomputes them.
 func setInputSize(m *onnx.Model, name string, hAxis, size int) error {
 	for _, v := range m.Graph().GetInput() {
 		if v.GetName() != name {
@@ -406,6 +407,11 @@ func setInputSize(m *onnx.Model, name string, hAxis, size int) error {
 			dims[ax].Value = &pb.TensorShapeProto_Dimension_DimValue{DimValue: int64(size)}
 		}
 		m.Graph().ValueInfo = nil
+		for _, o := range m.Graph().GetOutput() {
+			if tt := o.GetType().GetTensorType(); tt != nil {
+				tt.Shape = nil
+			}
+		}
 		return nil
 	}
 	return fmt.Errorf("no input %q", name)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/catdog-ml/catdog/backbones"
 	"github.com/catdog-ml/catdog/internal/fixtures"
+	"github.com/catdog-ml/catdog/internal/ort"
 	"github.com/catdog-ml/catdog/keras"
 	"github.com/catdog-ml/catdog/onnx"
 	"github.com/catdog-ml/catdog/onnx/onnxtest"
@@ -195,5 +196,34 @@ func TestProbeShape(t *testing.T) {
 	}
 	if s := onnx.Shape(got.OutputShape).String(); s != "(N, 4, 16, 24)" {
 		t.Errorf("features %s, want (N, 4, 16, 24)", s)
+	}
+}
+
+// TestMobileNetOtherSize runs MobileNetV2 at 160 px, cut at its last activation without
+// pooling: the feature map is 5x5 there (not the 7x7 of 224 px), as onnxruntime computes it.
+func TestMobileNetOtherSize(t *testing.T) {
+	fixtures.RequireORT(t)
+	bb, err := backbones.Load(ctx, backbones.MobileNetV2035, backbones.Options{File: fixtures.Model(t, "teachable-machine-export"),
+		CacheDir: t.TempDir(), InputSize: 160, CutAt: "out_relu"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := onnx.Shape(bb.Spec.OutputShape).String(); got != "(N, 1280, 5, 5)" {
+		t.Errorf("features at 160 px: %s, want (N, 1280, 5, 5)", got)
+	}
+	env, err := ort.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Close()
+	data, _ := bb.Model.Encode()
+	s, err := env.NewSession(data, ort.SessionOptions{Provider: ort.ProviderCPU, Inputs: []string{bb.Input}, Outputs: []string{bb.Output}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	_, shape, err := s.RunFloat32(make([]float32, 2*3*160*160), 2, 3, 160, 160)
+	if err != nil || onnx.Shape(shape).String() != "(2, 1280, 5, 5)" {
+		t.Errorf("onnxruntime: %v, %v", shape, err)
 	}
 }

@@ -46,7 +46,7 @@ func loadTFJS(ctx context.Context, bb *Backbone, opts Options) (*onnx.Model, err
 		}
 		return nil, fmt.Errorf("backbone %s: the cached copy in %s is unusable (delete it to download it again): %w", spec.Name, path, err)
 	}
-	m, err := km.ONNX(keras.Options{Name: spec.Name})
+	m, err := km.ONNX(keras.Options{Name: spec.Name, InputSize: opts.InputSize})
 	if err != nil {
 		return nil, fmt.Errorf("backbone %s: %w", spec.Name, err)
 	}

@@ -67,6 +67,10 @@ func BlockFrom(m *onnx.Model, from, to string) (Block, error) {
 			return fail("node %s (%s) does not take %s as its data", n.GetName(), n.GetOpType(), x)
 		}
 		out := n.Output[0]
+		need := map[string]int{"Conv": 2, "Gemm": 2, "BatchNormalization": 5}[n.GetOpType()]
+		if len(n.Input) < need {
+			return fail("node %s (%s) has %d inputs, want at least %d", n.GetName(), n.GetOpType(), len(n.Input), need)
+		}
 		switch n.GetOpType() {
 		case "Conv":
 			l, params, err := convLayer(n, init)
@@ -74,7 +78,7 @@ func BlockFrom(m *onnx.Model, from, to string) (Block, error) {
 				return fail("%v", err)
 			}
 			// A batch norm right after it folds into its weights.
-			if c := consumers[out]; len(c) == 1 && c[0].GetOpType() == "BatchNormalization" && out != to {
+			if c := consumers[out]; len(c) == 1 && c[0].GetOpType() == "BatchNormalization" && len(c[0].Input) == 5 && out != to {
 				if err := foldBN(c[0], params, init); err != nil {
 					return fail("%v", err)
 				}
@@ -83,6 +87,10 @@ func BlockFrom(m *onnx.Model, from, to string) (Block, error) {
 			add(l, params)
 		case "Relu":
 			add(ReLU(), nil)
+		case "Identity", "Dropout": // the identity at inference
+			if len(n.Output) > 1 && n.Output[1] != "" {
+				return fail("node %s (%s) has a mask output", n.GetName(), n.GetOpType())
+			}
 		case "Clip":
 			lo, hi := clipBounds(n, init)
 			switch {
@@ -100,6 +108,9 @@ func BlockFrom(m *onnx.Model, from, to string) (Block, error) {
 				out = c[0].Output[0]
 			}
 		case "Flatten":
+			if a, ok := attrOK(n, "axis"); ok && a != 1 {
+				return fail("Flatten %s on axis %d: only axis 1 is a layer", n.GetName(), a)
+			}
 			if !vector {
 				add(Flatten(), nil)
 				vector = true
@@ -108,6 +119,11 @@ func BlockFrom(m *onnx.Model, from, to string) (Block, error) {
 			w, dims, ok := init(n.Input[1])
 			if !ok || len(dims) != 2 || attr(n, "transA") != 0 {
 				return fail("Gemm %s: want weights (in, out) as an initializer", n.GetName())
+			}
+			for _, a := range []string{"alpha", "beta"} {
+				if v, ok := attrF(n, a); ok && v != 1 {
+					return fail("Gemm %s: %s %g: only 1 is a dense layer", n.GetName(), a, v)
+				}
 			}
 			if attr(n, "transB") != 0 {
 				w = transpose(w, int(dims[0]), int(dims[1]))
@@ -229,12 +245,26 @@ func clipBounds(n *pb.NodeProto, init func(string) ([]float32, []int64, bool)) (
 }
 
 func attr(n *pb.NodeProto, name string) int64 {
+	v, _ := attrOK(n, name)
+	return v
+}
+
+func attrOK(n *pb.NodeProto, name string) (int64, bool) {
 	for _, a := range n.Attribute {
 		if a.GetName() == name {
-			return a.GetI()
+			return a.GetI(), true
 		}
 	}
-	return 0
+	return 0, false
+}
+
+func attrF(n *pb.NodeProto, name string) (float32, bool) {
+	for _, a := range n.Attribute {
+		if a.GetName() == name {
+			return a.GetF(), true
+		}
+	}
+	return 0, false
 }
 
 func attrS(n *pb.NodeProto, name string) string {

@@ -1,6 +1,7 @@
 package keras
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,16 +25,19 @@ type Options struct {
 // ONNX converts the model into an ONNX graph (opset 13) that computes the same function,
 // with the weights inside:
 //   - image tensors are NCHW: a Keras input (N, H, W, C) becomes the ONNX input of the same
-//     name with shape (N, C, H, W), and 4-D outputs are (N, C, H, W);
+//     name with shape (N, C, H, W), and 4-D outputs are (N, C, H, W) (a model written
+//     channels-first keeps its layout);
 //   - every Keras layer's output is a tensor (and its last node) named after the layer, so
 //     that the graph can be cut at any layer; a name already taken gets the enclosing
-//     models' names in front ("model1/conv1");
+//     models' names in front ("model1/conv1"); a 4-D graph output that must be transposed
+//     to NCHW is "<layer>/nchw";
 //   - weights are initializers named "<layer>/<weight>", in ONNX's layouts.
 //
 // Layers that only act while training (Dropout, GaussianNoise...) become the identity. A
 // layer this package does not convert is an error that names it and its class.
 func (m *Model) ONNX(opts Options) (*onnx.Model, error) {
-	c := &converter{m: m, opts: opts, names: map[string]bool{}, trans: map[string]tensor{}, inits: map[string]string{}}
+	c := &converter{m: m, opts: opts, names: map[string]bool{}, trans: map[string]tensor{}, inits: map[string]string{},
+		cf: bytes.Contains(m.root.Config, []byte(`"channels_first"`))}
 	name := opts.Name
 	if name == "" {
 		name = m.root.name()
@@ -47,8 +51,8 @@ func (m *Model) ONNX(opts Options) (*onnx.Model, error) {
 		return nil, fmt.Errorf("keras: converting %s: %w", m.Path, err)
 	}
 	for _, t := range outs {
-		if len(t.shape) == 4 {
-			t = c.as(t, channelsFirst)
+		if len(t.shape) == 4 && !c.cf {
+			t = c.as(t, channelsFirst())
 		} else {
 			t = c.as(t, nil)
 		}
@@ -76,8 +80,9 @@ type tensor struct {
 	perm []int
 }
 
-// channelsFirst is the storage of a channels-last 4-D tensor (N, H, W, C) as (N, C, H, W).
-var channelsFirst = []int{0, 3, 1, 2}
+// channelsFirst is the storage order of a channels-last 4-D tensor (N, H, W, C) kept as
+// (N, C, H, W).
+func channelsFirst() []int { return []int{0, 3, 1, 2} }
 
 func (t tensor) rank() int { return len(t.shape) }
 
@@ -117,6 +122,9 @@ type converter struct {
 	names map[string]bool   // node, tensor and initializer names taken
 	trans map[string]tensor // transposed copies, by "name perm"
 	inits map[string]string // initializers by what they hold
+	// cf is set for models written channels-first: their 4-D inputs and outputs are
+	// (N, C, H, W) in Keras already.
+	cf bool
 }
 
 // unique returns name, or name behind the enclosing models' names, or with a number, so
@@ -156,7 +164,7 @@ func (c *converter) as(t tensor, perm []int) tensor {
 	}
 	suffix := "/transposed"
 	switch {
-	case slices.Equal(perm, channelsFirst):
+	case slices.Equal(perm, channelsFirst()):
 		suffix = "/nchw"
 	case isIdentity(perm) && t.rank() == 4:
 		suffix = "/nhwc"
@@ -379,7 +387,7 @@ func (c *converter) model(path []string, l layerJSON, in []tensor) ([]tensor, er
 	}
 	var f functionalJSON
 	if err := json.Unmarshal(l.Config, &f); err != nil {
-		return nil, fmt.Errorf("model %q: bad config: %v", name, err)
+		return nil, fmt.Errorf("model %q: bad config: %w", name, err)
 	}
 	byName := map[string]layerJSON{}
 	for _, ly := range f.Layers {
@@ -544,7 +552,7 @@ func sequentialLayers(l layerJSON) ([]layerJSON, error) {
 	var layers []layerJSON
 	if len(l.Config) > 0 && l.Config[0] == '[' {
 		if err := json.Unmarshal(l.Config, &layers); err != nil {
-			return nil, fmt.Errorf("model %q: bad layers: %v", l.name(), err)
+			return nil, fmt.Errorf("model %q: bad layers: %w", l.name(), err)
 		}
 		return layers, nil
 	}
@@ -552,7 +560,7 @@ func sequentialLayers(l layerJSON) ([]layerJSON, error) {
 		Layers []layerJSON `json:"layers"`
 	}
 	if err := json.Unmarshal(l.Config, &cfg); err != nil {
-		return nil, fmt.Errorf("model %q: bad config: %v", l.name(), err)
+		return nil, fmt.Errorf("model %q: bad config: %w", l.name(), err)
 	}
 	return cfg.Layers, nil
 }
@@ -601,7 +609,7 @@ func findInput(l layerJSON) (string, []*int64, error) {
 	case isModel(l.ClassName):
 		var f functionalJSON
 		if err := json.Unmarshal(l.Config, &f); err != nil {
-			return "", nil, fmt.Errorf("model %q: bad config: %v", l.name(), err)
+			return "", nil, fmt.Errorf("model %q: bad config: %w", l.name(), err)
 		}
 		refs, err := parseRefs(f.InputLayers)
 		if err != nil || len(refs) != 1 {
@@ -621,7 +629,7 @@ func findInput(l layerJSON) (string, []*int64, error) {
 func (c *converter) input(l layerJSON) (tensor, error) {
 	var ic inputConfig
 	if err := json.Unmarshal(l.Config, &ic); err != nil {
-		return tensor{}, fmt.Errorf("input %q: bad config: %v", l.name(), err)
+		return tensor{}, fmt.Errorf("input %q: bad config: %w", l.name(), err)
 	}
 	if ic.DType != "" && ic.DType != "float32" {
 		return tensor{}, fmt.Errorf("input %q has dtype %s; catdog converts float32 models", l.name(), ic.DType)
@@ -646,8 +654,8 @@ func (c *converter) newInput(name string, shape []*int64) (tensor, error) {
 			t.shape[i+1] = *d
 		}
 	}
-	if len(shape) == 4 {
-		t.perm = channelsFirst
+	if len(shape) == 4 && !c.cf {
+		t.perm = channelsFirst()
 	}
 	t.name = c.unique(nil, name)
 	c.b.Input(t.name, onnx.Float, t.storageShape()...)
@@ -672,12 +680,19 @@ func (c *converter) layer(path []string, l layerJSON, in []tensor) ([]tensor, er
 	}
 	conv, ok := layerKinds[l.ClassName]
 	if !ok {
-		return nil, &UnsupportedError{Layer: l.name(), Class: l.ClassName}
+		name := l.name()
+		if len(path) > 1 {
+			name = strings.Join(append(append([]string(nil), path[1:]...), name), "/")
+		}
+		return nil, &UnsupportedError{Layer: name, Class: l.ClassName}
 	}
 	if len(in) == 0 {
 		return nil, fmt.Errorf("layer %q (%s) has no input", l.name(), l.ClassName)
 	}
 	lc := &layerCtx{c: c, path: path, keras: l.name(), class: l.ClassName, cfg: l.Config}
+	if len(path) > 1 {
+		lc.where = strings.Join(path[1:], "/") + "/"
+	}
 	lc.out = c.unique(path, lc.keras)
 	t, err := conv(lc, in)
 	if err != nil {
@@ -685,7 +700,11 @@ func (c *converter) layer(path []string, l layerJSON, in []tensor) ([]tensor, er
 		if errors.As(err, &ue) {
 			return nil, err
 		}
-		return nil, fmt.Errorf("layer %q (%s): %w", l.name(), l.ClassName, err)
+		name := l.name()
+		if len(path) > 1 { // inside a nested model: say which
+			name = strings.Join(append(append([]string(nil), path[1:]...), name), "/")
+		}
+		return nil, fmt.Errorf("layer %q (%s): %w", name, l.ClassName, err)
 	}
 	return []tensor{t}, nil
 }
@@ -723,19 +742,20 @@ type layerCtx struct {
 	class string
 	cfg   json.RawMessage
 	out   string // the ONNX name of the layer's output
+	where string // the nested models it is in, "model1/" ("" at the top)
 }
 
 // config decodes the layer's config into v.
 func (l *layerCtx) config(v any) error {
 	if err := json.Unmarshal(l.cfg, v); err != nil {
-		return fmt.Errorf("bad config: %v", err)
+		return fmt.Errorf("bad config: %w", err)
 	}
 	return nil
 }
 
 // unsupported reports a setting that is not converted.
 func (l *layerCtx) unsupported(format string, args ...any) error {
-	return &UnsupportedError{Layer: l.keras, Class: l.class, Setting: fmt.Sprintf(format, args...)}
+	return &UnsupportedError{Layer: l.where + l.keras, Class: l.class, Setting: fmt.Sprintf(format, args...)}
 }
 
 // name returns the ONNX name of an intermediate result of the layer.

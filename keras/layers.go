@@ -98,7 +98,7 @@ func (l *layerCtx) imageInput(x tensor, format string) (tensor, error) {
 	}
 	switch format {
 	case "", "channels_last":
-		return l.c.as(x, channelsFirst), nil
+		return l.c.as(x, channelsFirst()), nil
 	case "channels_first":
 		return l.c.as(x, nil), nil
 	}
@@ -181,7 +181,12 @@ func (l *layerCtx) activation(x tensor, act, out string) (tensor, error) {
 	case "sigmoid":
 		c.node(out, "Sigmoid", []string{x.name}, nil)
 	case "hard_sigmoid":
-		c.node(out, "HardSigmoid", []string{x.name}, map[string]any{"alpha": float32(0.2), "beta": float32(0.5)})
+		// Keras 2 and TensorFlow.js: clip(0.2x + 0.5); Keras 3: relu6(x + 3)/6.
+		alpha := float32(0.2)
+		if strings.HasPrefix(c.m.KerasVersion, "3") {
+			alpha = 1.0 / 6
+		}
+		c.node(out, "HardSigmoid", []string{x.name}, map[string]any{"alpha": alpha, "beta": float32(0.5)})
 	case "tanh":
 		c.node(out, "Tanh", []string{x.name}, nil)
 	case "softmax":
@@ -523,7 +528,7 @@ func batchNorm(l *layerCtx, in []tensor) (tensor, error) {
 	if x.axis(axis) == 1 {
 		named := func(w *Weight, what string, v []float32) string {
 			if w == nil {
-				return l.c.init(l.keras+"/"+what+" default", l.path, l.keras+"/"+what, []int64{int64(c)}, v)
+				return l.c.init(mw.Name+" "+what+" default", l.path, l.keras+"/"+what, []int64{int64(c)}, v)
 			}
 			return l.init(w, "", []int64{int64(c)}, v)
 		}
@@ -542,8 +547,8 @@ func batchNorm(l *layerCtx, in []tensor) (tensor, error) {
 		dims[i] = 1
 	}
 	dims[x.axis(axis)] = int64(c)
-	an := l.c.init(l.keras+" bn scale", l.path, l.keras+"/scale", dims, a)
-	bn := l.c.init(l.keras+" bn shift", l.path, l.keras+"/shift", dims, b)
+	an := l.c.init(mw.Name+" folded scale", l.path, l.keras+"/scale", dims, a)
+	bn := l.c.init(mw.Name+" folded shift", l.path, l.keras+"/shift", dims, b)
 	m := l.c.node(l.name("mul"), "Mul", []string{x.name, an}, nil)
 	l.c.node(l.out, "Add", []string{m, bn}, nil)
 	return y, nil

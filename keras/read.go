@@ -157,14 +157,14 @@ func parse(path string, data []byte) (*Model, error) {
 	var mj modelJSON
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&mj); err != nil {
-		return nil, fail("not JSON as TensorFlow.js writes it (%v)", err)
+		return nil, fmt.Errorf("%w: %s: not JSON as TensorFlow.js writes it: %w", ErrFormat, path, err)
 	}
 	if len(mj.ModelTopology) == 0 || string(mj.ModelTopology) == "null" {
 		return nil, fail("no modelTopology (a graph model or another kind of JSON file? catdog reads Keras layers models)")
 	}
 	var top topologyJSON
 	if err := json.Unmarshal(mj.ModelTopology, &top); err != nil {
-		return nil, fail("modelTopology: %v", err)
+		return nil, fmt.Errorf("%w: %s: modelTopology: %w", ErrFormat, path, err)
 	}
 	m := &Model{
 		Path: path, Format: mj.Format, GeneratedBy: mj.GeneratedBy, ConvertedBy: mj.ConvertedBy,
@@ -262,7 +262,7 @@ func (m *Model) readGroup(dir string, g int, group groupJSON) error {
 // checkShardPath refuses shard paths that would leave the model's folder.
 func checkShardPath(p string) error {
 	clean := path.Clean(p)
-	if p == "" || path.IsAbs(p) || filepath.IsAbs(p) || clean == ".." || strings.HasPrefix(clean, "../") || strings.Contains(p, "\\") {
+	if p == "" || path.IsAbs(p) || filepath.IsAbs(p) || clean == ".." || strings.HasPrefix(clean, "../") || strings.ContainsAny(p, "\\:?#") {
 		return fmt.Errorf("shard path %q leaves the model's folder", p)
 	}
 	return nil
@@ -343,13 +343,13 @@ func (m *Model) SHA256() string {
 }
 
 // ShardNames returns the shard file names the model.json in data lists, in manifest order,
-// without reading them (for downloads).
+// and the bytes its weights need in all, without reading the shards (for downloads).
 func ShardNames(data []byte) ([]string, int64, error) {
 	var mj modelJSON
 	if err := json.Unmarshal(data, &mj); err != nil {
-		return nil, 0, fmt.Errorf("%w: %v", ErrFormat, err)
+		return nil, 0, fmt.Errorf("%w: %w", ErrFormat, err)
 	}
-	if len(mj.ModelTopology) == 0 {
+	if len(mj.ModelTopology) == 0 || string(mj.ModelTopology) == "null" {
 		return nil, 0, fmt.Errorf("%w: no modelTopology", ErrFormat)
 	}
 	var names []string
@@ -382,11 +382,12 @@ func ShardNames(data []byte) ([]string, int64, error) {
 
 // lookup finds the weight of layer (called inside the nested models path, outermost first)
 // named what ("kernel", "gamma"...). Converters name weights "<layer>/<what>", sometimes
-// behind the names of enclosing models or with a ":0" suffix; the shortest match wins, and
-// two matches of the same length are an error.
+// behind the names of enclosing models or with a ":0" suffix: the most specific name wins
+// (all of path, then less of it, then the bare name), then a unique name ending in
+// "/<layer>/<what>"; two such names are an error.
 func (m *Model) lookup(path []string, layer, what string) (*Weight, error) {
 	base := layer + "/" + what
-	for i := len(path); i >= 0; i-- {
+	for i := 0; i <= len(path); i++ {
 		name := strings.Join(append(append([]string(nil), path[i:]...), base), "/")
 		for _, n := range []string{name, name + ":0"} {
 			if w, ok := m.weights[n]; ok {

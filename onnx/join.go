@@ -78,8 +78,9 @@ func Join(models []*Model, outs []string, prefixes []string, input, output strin
 		}
 		if i == 0 {
 			g.Input = append(g.Input, proto.Clone(in).(*pb.ValueInfoProto))
-		} else if !equalKnown(valueShape(in).shape, valueShape(g.Input[0]).shape) {
-			return fail("model %d takes %q of shape %s, model 0 of shape %s", i, input, valueShape(in).shape, valueShape(g.Input[0]).shape)
+		} else if valueShape(in).dtype != valueShape(g.Input[0]).dtype || !equalKnown(valueShape(in).shape, valueShape(g.Input[0]).shape) {
+			return fail("model %d takes %q of type %s, shape %s; model 0 of type %s, shape %s", i, input,
+				valueShape(in).dtype, valueShape(in).shape, valueShape(g.Input[0]).dtype, valueShape(g.Input[0]).shape)
 		}
 		g.Node = append(g.Node, c.Graph().Node...)
 		g.Initializer = append(g.Initializer, c.Graph().Initializer...)
@@ -144,9 +145,19 @@ func FlipAverage(m *Model, input, output string, axis int64) (*Model, error) {
 	if !hasIn || !hasOut {
 		return fail("the model has no input %q or no output %q", input, output)
 	}
+	if m.Opset("") < 10 {
+		return fail("the model imports opset %d; flipping needs Slice with steps (opset 10 or later)", m.Opset(""))
+	}
 	inits := map[string]bool{}
 	for _, t := range g.Initializer {
 		inits[t.GetName()] = true
+	}
+	for _, n := range g.Node {
+		for _, a := range n.Attribute {
+			if a.G != nil || len(a.Graphs) > 0 {
+				return fail("node %s (%s) holds a subgraph, which flipping does not copy", n.GetName(), n.GetOpType())
+			}
+		}
 	}
 	direct := output + "/direct"
 	const p = "flip/"
@@ -159,7 +170,9 @@ func FlipAverage(m *Model, input, output string, axis int64) (*Model, error) {
 	var mirror []*pb.NodeProto
 	for _, n := range g.Node {
 		f := proto.Clone(n).(*pb.NodeProto)
-		f.Name = proto.String(p + n.GetName())
+		if n.GetName() != "" {
+			f.Name = proto.String(p + n.GetName())
+		}
 		for i, in := range f.Input {
 			switch {
 			case in == "" || inits[in]:
