@@ -277,3 +277,19 @@ func LogLoss(labels []uint8, probs []float64, eps float64) float64 {
 	}
 	return s / float64(len(labels))
 }
+
+// Wilson returns the Wilson score 95 % confidence interval of a proportion: k successes in
+// n trials (for instance the photos of a test split classified right). With n = 0 it
+// returns (0, 1).
+func Wilson(k, n int) (lo, hi float64) {
+	if n <= 0 {
+		return 0, 1
+	}
+	const z = 1.959963984540054 // the normal quantile of 0.975
+	p := float64(k) / float64(n)
+	nf := float64(n)
+	den := 1 + z*z/nf
+	mid := (p + z*z/(2*nf)) / den
+	half := z * math.Sqrt(p*(1-p)/nf+z*z/(4*nf*nf)) / den
+	return max(0, mid-half), min(1, mid+half)
+}

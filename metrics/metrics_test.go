@@ -282,3 +282,24 @@ func TestJSONRoundTrip(t *testing.T) {
 		t.Errorf("round trip changed the report:\n%+v\n%+v", *r, back)
 	}
 }
+
+func TestWilson(t *testing.T) {
+	tests := []struct {
+		k, n   int
+		lo, hi float64
+	}{
+		// Reference values: the bounds of {p : |k/n - p| <= z·sqrt(p(1-p)/n)} (the score
+		// test Wilson inverts), found by bisection in Python.
+		{2347, 2400, 0.9712289, 0.9830770},
+		{50, 100, 0.4038315, 0.5961685},
+		{0, 10, 0, 0.2775328},
+		{10, 10, 0.7224672, 1},
+		{0, 0, 0, 1},
+	}
+	for _, tt := range tests {
+		lo, hi := Wilson(tt.k, tt.n)
+		if math.Abs(lo-tt.lo) > 1e-6 || math.Abs(hi-tt.hi) > 1e-6 {
+			t.Errorf("Wilson(%d, %d) = [%.7f, %.7f], want [%.7f, %.7f]", tt.k, tt.n, lo, hi, tt.lo, tt.hi)
+		}
+	}
+}

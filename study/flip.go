@@ -79,8 +79,8 @@ func (s *study) flip(ctx context.Context, rungs []Rung) (Rung, bool, error) {
 	if err := ev.WriteRun(dir); err != nil {
 		return r, false, fmt.Errorf("study: %w", err)
 	}
-	r.Accuracy = ev.Report.Accuracy
-	s.say("%s: test accuracy %.2f%% on onnxruntime (%s: %.2f%%)", name, 100*r.Accuracy, best.Name, 100*best.Accuracy)
+	r.setAccuracy(ev)
+	s.say("%s: test accuracy %.2f%% [%.2f, %.2f] on onnxruntime (%s: %.2f%%)", name, 100*r.Accuracy, 100*r.AccuracyLow, 100*r.AccuracyHigh, best.Name, 100*best.Accuracy)
 	if err := report.Write(dir, s.reportOpts()); err != nil {
 		return r, false, fmt.Errorf("study: document of %s: %w", name, err)
 	}

@@ -22,6 +22,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -79,6 +80,11 @@ type Rung struct {
 	Epochs   int     `json:"epochs,omitempty"`
 	Seconds  float64 `json:"train_seconds,omitempty"`
 	Accuracy float64 `json:"test_accuracy,omitempty"` // on onnxruntime, exported model
+	// TestPhotos is the size of the test split; AccuracyLow and AccuracyHigh bound the
+	// test accuracy's 95 % (Wilson) interval.
+	TestPhotos   int     `json:"test_photos,omitempty"`
+	AccuracyLow  float64 `json:"test_accuracy_low,omitempty"`
+	AccuracyHigh float64 `json:"test_accuracy_high,omitempty"`
 	// ValidAccuracy is the best epoch's validation accuracy (what picks the model to flip).
 	ValidAccuracy float64 `json:"valid_accuracy,omitempty"`
 	// MaxDiff is the largest difference between the exported model's probabilities on
@@ -476,13 +482,19 @@ func (s *study) finish(ctx context.Context, data, name, kind string, res *finetu
 	if err := ev.WriteRun(res.Dir); err != nil {
 		return r, fmt.Errorf("study: %w", err)
 	}
-	r.Accuracy = ev.Report.Accuracy
-	s.say("%s: test accuracy %.2f%% on onnxruntime (largest difference from Gorgonia %.1e), %d epochs, %.0fs",
-		name, 100*r.Accuracy, r.MaxDiff, r.Epochs, r.Seconds)
+	r.setAccuracy(ev)
+	s.say("%s: test accuracy %.2f%% [%.2f, %.2f] on onnxruntime (largest difference from Gorgonia %.1e), %d epochs, %.0fs",
+		name, 100*r.Accuracy, 100*r.AccuracyLow, 100*r.AccuracyHigh, r.MaxDiff, r.Epochs, r.Seconds)
 	if err := report.Write(res.Dir, s.reportOpts()); err != nil {
 		return r, fmt.Errorf("study: document of %s: %w", name, err)
 	}
 	return r, nil
+}
+
+// setAccuracy records an evaluation's test accuracy and its 95 % interval.
+func (r *Rung) setAccuracy(ev *Evaluation) {
+	r.Accuracy, r.TestPhotos = ev.Report.Accuracy, ev.Report.N
+	r.AccuracyLow, r.AccuracyHigh = metrics.Wilson(int(math.Round(ev.Report.Accuracy*float64(ev.Report.N))), ev.Report.N)
 }
 
 func maxDiff(a, b []float32) float64 {

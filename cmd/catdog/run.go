@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"text/tabwriter"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
@@ -119,16 +120,25 @@ func runStudy(a *app, cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
-	w := a.out
-	fmt.Fprintf(w, "\nstudy %s done in %.0fs\n\n", sum.Profile.Name, sum.Seconds)
-	fmt.Fprintf(w, "%-22s %-9s %10s %7s %9s %9s\n", "model", "kind", "params", "epochs", "train s", "test acc")
+	fmt.Fprintf(a.out, "\nstudy %s done in %.0fs\n\n", sum.Profile.Name, sum.Seconds)
+	w := tabwriter.NewWriter(a.out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(w, "model\tkind\tparams\tepochs\ttrain s\ttest acc\t95 % interval\t")
 	for _, r := range sum.Rungs {
 		if r.Skipped != "" {
-			fmt.Fprintf(w, "%-22s %-9s not run: %s\n", r.Name, r.Kind, r.Skipped)
+			fmt.Fprintf(w, "%s\t%s\t\t\t\tnot run\t\t\n", r.Name, r.Kind)
 			continue
 		}
-		fmt.Fprintf(w, "%-22s %-9s %10d %7d %9.0f %8.2f%%\n", r.Name, r.Kind, r.Params, r.Epochs, r.Seconds, 100*r.Accuracy)
+		fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%.0f\t%.2f%%\t[%.2f, %.2f]\t\n", r.Name, r.Kind, r.Params, r.Epochs, r.Seconds,
+			100*r.Accuracy, 100*r.AccuracyLow, 100*r.AccuracyHigh)
 	}
-	fmt.Fprintf(w, "\ncomparison page: %s\n", sum.Index)
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	for _, r := range sum.Rungs {
+		if r.Skipped != "" {
+			fmt.Fprintf(a.out, "\n%s not run: %s\n  fix: %s\n", r.Name, r.Skipped, r.Fix)
+		}
+	}
+	fmt.Fprintf(a.out, "\ncomparison page: %s\n", sum.Index)
 	return nil
 }
