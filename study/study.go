@@ -152,7 +152,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		r, fdir, err := s.transfer(ctx, dir, name, atHand)
 		var missing *backbones.WeightsError
 		if errors.As(err, &missing) {
-			skip(skippedBackbone(name, missing))
+			skip(skippedBackbone(name, missing, atHand))
 			continue
 		}
 		if err != nil {
@@ -512,13 +512,21 @@ func maxDiff(a, b []float32) float64 {
 	return m
 }
 
-// skippedBackbone explains why a backbone's weights could not be had and what to do about it.
-func skippedBackbone(name string, err *backbones.WeightsError) report.Skipped {
-	fix := fmt.Sprintf("import it with catdog backbones import FILE --name %s, or pass its file with --backbone-file %s=FILE", name, name)
+// skippedBackbone explains why a backbone's weights could not be had and what to do about
+// it. atHand says the profile only uses weights already at hand.
+func skippedBackbone(name string, err *backbones.WeightsError, atHand bool) report.Skipped {
+	fix := fmt.Sprintf("give its weights with --backbone-file %s=PATH, or import it with catdog backbones import PATH --name %s", name, name)
 	if name == backbones.VGG16 {
 		fix = "get vgg16-12.onnx (ONNX model zoo, validated/vision/classification/vgg/model/vgg16-12.onnx in github.com/onnx/models; 553,437,752 bytes) and run again with --backbone-file vgg16=PATH, or run once with internet access: catdog downloads it into its cache"
 	}
-	return report.Skipped{Name: name + "-head", Reason: "weights not found: " + firstLine(err.Error()), Fix: fix}
+	reason := "weights not found: " + firstLine(err.Error())
+	if atHand {
+		reason = fmt.Sprintf("weights not at hand (%s is not in the cache, and this profile does not download it)", err.File)
+		if name == backbones.VGG16 {
+			fix = "give vgg16-12.onnx with --backbone-file vgg16=PATH (ONNX model zoo, validated/vision/classification/vgg/model/vgg16-12.onnx in github.com/onnx/models; 553,437,752 bytes), or use --profile full, which downloads it"
+		}
+	}
+	return report.Skipped{Name: name + "-head", Reason: reason, Fix: fix}
 }
 
 func firstLine(s string) string {

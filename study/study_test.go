@@ -148,7 +148,7 @@ func TestRunPretrained(t *testing.T) {
 			t.Errorf("no rung %s in %v", w, names)
 		}
 	}
-	if vgg := byName["vgg16-head"]; vgg.Skipped == "" || !strings.Contains(vgg.Skipped, "switched off") {
+	if vgg := byName["vgg16-head"]; vgg.Skipped == "" || !strings.Contains(vgg.Skipped, "not at hand") || !strings.Contains(vgg.Fix, "--backbone-file vgg16=") {
 		t.Errorf("vgg16 (at hand only) should not be downloaded: %+v", vgg)
 	}
 	flips := 0

@@ -121,7 +121,7 @@ func runStudy(a *app, cmd *cobra.Command) error {
 		return err
 	}
 	fmt.Fprintf(a.out, "\nstudy %s done in %.0fs\n\n", sum.Profile.Name, sum.Seconds)
-	w := tabwriter.NewWriter(a.out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	w := tabwriter.NewWriter(a.out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "model\tkind\tparams\tepochs\ttrain s\ttest acc\t95 % interval\t")
 	for _, r := range sum.Rungs {
 		if r.Skipped != "" {
