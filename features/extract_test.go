@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -75,7 +76,7 @@ func TestExtract(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := []int{len(rows), 512, 1, 1}; !equalInts(shape, want) {
+		if want := []int{len(rows), 512, 1, 1}; !slices.Equal(shape, want) {
 			t.Errorf("%s features shape %v, want %v", split, shape, want)
 		}
 		labels, _, err := npy.ReadFile[uint8](filepath.Join(out, LabelsFile(split)))

@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -150,24 +151,12 @@ func (info *Info) check(dir string) error {
 			}
 			h := a.Header
 			a.Close()
-			if h.DType != f.dt || !equalInts(h.Shape, f.shape) {
+			if h.DType != f.dt || !slices.Equal(h.Shape, f.shape) {
 				return fmt.Errorf("features: %s is %s %v, %s says %s %v", f.name, h.DType, h.Shape, InfoFile, f.dt, f.shape)
 			}
 		}
 	}
 	return nil
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // DataChecksum summarises a prepared dataset: the SHA-256 of its manifest's array names and

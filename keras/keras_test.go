@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -162,7 +163,7 @@ func TestCases(t *testing.T) {
 				t.Fatal(err)
 			}
 			got, gs := run(t, env, m, x, xs)
-			if !equalInts(gs, ws) {
+			if !slices.Equal(gs, ws) {
 				t.Fatalf("output shape %v, want %v", gs, ws)
 			}
 			var worst float64
@@ -186,18 +187,6 @@ func TestCases(t *testing.T) {
 			onnxtest.CheckModel(t, path)
 		})
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestMobileNetImageNet converts the real tfjs-models MobileNet v1 0.75 and classifies

@@ -297,35 +297,54 @@ func (l *layerCtx) convolve(x tensor, cc convConfig, weight string, dims []int64
 	return y, nil
 }
 
-func conv2D(l *layerCtx, in []tensor) (tensor, error) {
-	var cc convConfig
-	if err := l.config(&cc); err != nil {
-		return tensor{}, err
+// convInput reads a convolution's config and brings its input to NCHW storage; cin is the
+// number of input channels.
+func convInput(l *layerCtx, in []tensor) (cc convConfig, x tensor, cin int, err error) {
+	if err = l.config(&cc); err != nil {
+		return
 	}
-	x, err := l.imageInput(in[0], cc.DataFormat)
+	if x, err = l.imageInput(in[0], cc.DataFormat); err != nil {
+		return
+	}
+	_, _, ch := hw(cc.DataFormat)
+	cin = int(x.shape[ch])
+	if cin < 1 {
+		err = fmt.Errorf("the number of input channels is unknown")
+	}
+	return
+}
+
+// bias returns the initializer of the layer's bias of n values, or "" when it has none.
+func (l *layerCtx) bias(cc convConfig, n int) (string, error) {
+	if !cc.bias() {
+		return "", nil
+	}
+	b, err := l.weight("bias", n)
+	if err != nil {
+		return "", err
+	}
+	return l.init(b, "", []int64{int64(n)}, b.Data), nil
+}
+
+func conv2D(l *layerCtx, in []tensor) (tensor, error) {
+	cc, x, cin, err := convInput(l, in)
 	if err != nil {
 		return tensor{}, err
 	}
-	_, _, ch := hw(cc.DataFormat)
-	cin := x.shape[ch]
 	groups := max(cc.Groups, 1)
-	if cin < 1 || cin%groups != 0 {
+	if int64(cin)%groups != 0 {
 		return tensor{}, fmt.Errorf("%d input channels in %d groups", cin, groups)
 	}
-	kh, kw, per, out := int(cc.KernelSize[0]), int(cc.KernelSize[1]), int(cin/groups), int(cc.Filters)
+	kh, kw, per, out := int(cc.KernelSize[0]), int(cc.KernelSize[1]), cin/int(groups), int(cc.Filters)
 	k, err := l.weight("kernel", kh, kw, per, out)
 	if err != nil {
 		return tensor{}, err
 	}
 	dims := []int64{int64(out), int64(per), int64(kh), int64(kw)}
 	wName := l.init(k, "oihw", dims, convWeights(k.Data, kh, kw, per, out))
-	bName := ""
-	if cc.bias() {
-		b, err := l.weight("bias", out)
-		if err != nil {
-			return tensor{}, err
-		}
-		bName = l.init(b, "", []int64{int64(out)}, b.Data)
+	bName, err := l.bias(cc, out)
+	if err != nil {
+		return tensor{}, err
 	}
 	y, err := l.convolve(x, cc, wName, dims, bName, groups, l.activated(cc.Activation, "conv"))
 	if err != nil {
@@ -334,17 +353,10 @@ func conv2D(l *layerCtx, in []tensor) (tensor, error) {
 	return l.finish(y, cc.Activation)
 }
 
-func depthwiseConv2D(l *layerCtx, in []tensor) (tensor, error) {
-	var cc convConfig
-	if err := l.config(&cc); err != nil {
-		return tensor{}, err
-	}
-	x, err := l.imageInput(in[0], cc.DataFormat)
-	if err != nil {
-		return tensor{}, err
-	}
-	_, _, ch := hw(cc.DataFormat)
-	cin, mult := int(x.shape[ch]), int(max(cc.DepthMultiplier, 1))
+// depthwise adds the depthwise convolution of x (a DepthwiseConv2D, or the first half of a
+// SeparableConv2D) with bias bias (a weight name, or "" for none) and returns it.
+func depthwise(l *layerCtx, cc convConfig, x tensor, cin int, bias bool, out string) (tensor, error) {
+	mult := int(max(cc.DepthMultiplier, 1))
 	kh, kw := int(cc.KernelSize[0]), int(cc.KernelSize[1])
 	k, err := l.weight("depthwise_kernel", kh, kw, cin, mult)
 	if err != nil {
@@ -353,14 +365,20 @@ func depthwiseConv2D(l *layerCtx, in []tensor) (tensor, error) {
 	dims := []int64{int64(cin * mult), 1, int64(kh), int64(kw)}
 	wName := l.init(k, "depthwise", dims, depthwiseWeights(k.Data, kh, kw, cin, mult))
 	bName := ""
-	if cc.bias() {
-		b, err := l.weight("bias", cin*mult)
-		if err != nil {
+	if bias {
+		if bName, err = l.bias(cc, cin*mult); err != nil {
 			return tensor{}, err
 		}
-		bName = l.init(b, "", []int64{int64(cin * mult)}, b.Data)
 	}
-	y, err := l.convolve(x, cc, wName, dims, bName, int64(cin), l.activated(cc.Activation, "depthwise"))
+	return l.convolve(x, cc, wName, dims, bName, int64(cin), out)
+}
+
+func depthwiseConv2D(l *layerCtx, in []tensor) (tensor, error) {
+	cc, x, cin, err := convInput(l, in)
+	if err != nil {
+		return tensor{}, err
+	}
+	y, err := depthwise(l, cc, x, cin, true, l.activated(cc.Activation, "depthwise"))
 	if err != nil {
 		return tensor{}, err
 	}
@@ -368,44 +386,28 @@ func depthwiseConv2D(l *layerCtx, in []tensor) (tensor, error) {
 }
 
 func separableConv2D(l *layerCtx, in []tensor) (tensor, error) {
-	var cc convConfig
-	if err := l.config(&cc); err != nil {
-		return tensor{}, err
-	}
-	x, err := l.imageInput(in[0], cc.DataFormat)
+	cc, x, cin, err := convInput(l, in)
 	if err != nil {
 		return tensor{}, err
 	}
-	_, _, ch := hw(cc.DataFormat)
-	cin, mult, out := int(x.shape[ch]), int(max(cc.DepthMultiplier, 1)), int(cc.Filters)
-	kh, kw := int(cc.KernelSize[0]), int(cc.KernelSize[1])
-	dk, err := l.weight("depthwise_kernel", kh, kw, cin, mult)
+	d, err := depthwise(l, cc, x, cin, false, l.name("depthwise"))
 	if err != nil {
 		return tensor{}, err
 	}
-	pk, err := l.weight("pointwise_kernel", 1, 1, cin*mult, out)
+	mid, out := cin*int(max(cc.DepthMultiplier, 1)), int(cc.Filters)
+	pk, err := l.weight("pointwise_kernel", 1, 1, mid, out)
 	if err != nil {
 		return tensor{}, err
 	}
-	ddims := []int64{int64(cin * mult), 1, int64(kh), int64(kw)}
-	dName := l.init(dk, "depthwise", ddims, depthwiseWeights(dk.Data, kh, kw, cin, mult))
-	d, err := l.convolve(x, cc, dName, ddims, "", int64(cin), l.name("depthwise"))
+	dims := []int64{int64(out), int64(mid), 1, 1}
+	pName := l.init(pk, "oihw", dims, convWeights(pk.Data, 1, 1, mid, out))
+	bName, err := l.bias(cc, out)
 	if err != nil {
 		return tensor{}, err
-	}
-	pdims := []int64{int64(out), int64(cin * mult), 1, 1}
-	pName := l.init(pk, "oihw", pdims, convWeights(pk.Data, 1, 1, cin*mult, out))
-	bName := ""
-	if cc.bias() {
-		b, err := l.weight("bias", out)
-		if err != nil {
-			return tensor{}, err
-		}
-		bName = l.init(b, "", []int64{int64(out)}, b.Data)
 	}
 	point := cc
 	point.spatial = spatial{Padding: "valid", DataFormat: cc.DataFormat}
-	y, err := l.convolve(d, point, pName, pdims, bName, 1, l.activated(cc.Activation, "pointwise"))
+	y, err := l.convolve(d, point, pName, dims, bName, 1, l.activated(cc.Activation, "pointwise"))
 	if err != nil {
 		return tensor{}, err
 	}
