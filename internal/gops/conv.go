@@ -237,28 +237,37 @@ func convBackwardData(g geom, w, dy, dx []float32) {
 	})
 }
 
-// convBackwardFilter computes dw = Σ_n dy_n (F×OHW) · col(x_n)ᵀ (OHW×K), one partial sum
-// per worker.
+// filterGroups is the most partial sums convBackwardFilter splits a batch into. The groups
+// depend on the batch size only, never on the number of workers, so the sum is the same
+// bits whatever GOMAXPROCS is.
+const filterGroups = 16
+
+// convBackwardFilter computes dw = Σ_n dy_n (F×OHW) · col(x_n)ᵀ (OHW×K): the batch is cut
+// into at most filterGroups runs of consecutive images, each run summed in image order into
+// a partial sum (in parallel, one run per task), then the partial sums are added in run
+// order. The order of every addition is fixed by the batch size alone.
 func convBackwardFilter(g geom, x, dy, dw []float32) {
-	nw := workers(g.n)
-	cols, release := scratch(g, nw)
+	groups := min(g.n, filterGroups)
+	cols, release := scratch(g, workers(groups))
 	defer release()
-	parts := make([][]float32, nw)
+	parts := make([][]float32, groups)
 	parts[0] = dw
-	for i := 1; i < nw; i++ {
+	for i := 1; i < groups; i++ {
 		parts[i] = getScratch(len(dw))
-		clear(parts[i])
 		defer putScratch(parts[i])
 	}
-	clear(dw)
-	parallel(g.n, func(k, n int) {
-		xn := x[n*g.chw : (n+1)*g.chw]
-		col := xn
-		if !g.im2colIdentity {
-			col = cols[k]
-			im2col(g, xn, col)
+	parallel(groups, func(k, gi int) {
+		part := parts[gi]
+		clear(part)
+		for n := gi * g.n / groups; n < (gi+1)*g.n/groups; n++ {
+			xn := x[n*g.chw : (n+1)*g.chw]
+			col := xn
+			if !g.im2colIdentity {
+				col = cols[k]
+				im2col(g, xn, col)
+			}
+			sgemm(false, true, g.f, g.k, g.ohw, dy[n*g.f*g.ohw:(n+1)*g.f*g.ohw], g.ohw, col, g.ohw, 1, part, g.k)
 		}
-		sgemm(false, true, g.f, g.k, g.ohw, dy[n*g.f*g.ohw:(n+1)*g.f*g.ohw], g.ohw, col, g.ohw, 1, parts[k], g.k)
 	})
 	for _, p := range parts[1:] {
 		for i, v := range p {
