@@ -431,7 +431,8 @@ func (t *trainer) run(ctx context.Context) (err error) {
 			t.badEpochs = 0
 		} else {
 			t.badEpochs++
-			if t.cfg.Patience > 0 && t.badEpochs >= t.cfg.Patience {
+			// Stopping early means stopping before the last epoch.
+			if t.cfg.Patience > 0 && t.badEpochs >= t.cfg.Patience && t.epoch < t.cfg.Epochs {
 				t.hist.StoppedEarly = true
 			}
 		}

@@ -225,4 +225,14 @@ func TestEarlyStoppingKeepsBest(t *testing.T) {
 	if math.Abs(loss-h.BestValidLoss) > 1e-9 {
 		t.Errorf("returned weights have validation loss %v, best epoch %d had %v", loss, h.BestEpoch, h.BestValidLoss)
 	}
+
+	// The same run given exactly the epochs it took is not "stopped early": it ran them all.
+	exact, err := TrainHead(context.Background(), dir, Config{RunsDir: t.TempDir(), Epochs: len(h.Epochs), Batch: 8, Optimizer: "adam", LR: 0.01, Patience: 3, Seed: 5,
+		Head: "flatten,dense:64:relu,dense:1:sigmoid"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if exact.History.StoppedEarly || len(exact.History.Epochs) != len(h.Epochs) {
+		t.Errorf("a run of %d epochs out of %d says stopped early: %v", len(exact.History.Epochs), len(h.Epochs), exact.History.StoppedEarly)
+	}
 }

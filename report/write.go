@@ -158,7 +158,7 @@ func buildRunView(r *Run, opts Options) (*runView, error) {
 		{"architecture", join(r.Arch, r.Description)},
 		{"kind", kindText(r)},
 		{"parameters", paramsText(trainable, frozen, other)},
-		{"epochs", epochsText(h)},
+		{"epochs", epochsText(h, configInt(r.Config, "epochs"))},
 		{"training time", duration(h.Seconds())},
 	}
 	if ips := h.ImagesPerSec(); ips > 0 {
@@ -449,22 +449,33 @@ func paramsText(trainable, frozen, other int) string {
 	return s
 }
 
-func epochsText(h History) string {
+func epochsText(h History, most int) string {
 	n := len(h.Epochs)
 	if n == 0 {
 		return "—"
 	}
 	s := fmt.Sprint(n)
-	if h.BestEpoch > 0 {
-		s += fmt.Sprintf(", weights of epoch %d kept", h.BestEpoch)
+	if most > 0 {
+		s = fmt.Sprintf("%d of at most %d", n, most)
 	}
 	if h.StoppedEarly {
 		s += ", stopped early"
 	}
+	if h.BestEpoch > 0 && h.BestEpoch != n {
+		s += fmt.Sprintf("; the weights of epoch %d (lowest validation loss) kept", h.BestEpoch)
+	}
 	if len(h.ResumedAt) > 0 {
-		s += fmt.Sprintf(", resumed after epoch %v", h.ResumedAt)
+		s += fmt.Sprintf("; resumed after epoch %v", h.ResumedAt)
 	}
 	return s
+}
+
+// configInt reads a whole number of a run's config.json.
+func configInt(cfg map[string]any, key string) int {
+	if v, ok := cfg[key].(float64); ok {
+		return int(v)
+	}
+	return 0
 }
 
 func sizeText(n int) string {

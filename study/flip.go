@@ -29,6 +29,7 @@ func (s *study) flip(ctx context.Context, rungs []Rung) (Rung, bool, error) {
 		return Rung{}, false, nil
 	}
 	name := best.Name + "-flip"
+	s.begin(name)
 	s.say("%s: %s (the best validation accuracy, %.2f%%) averaged over each photo and its mirror image", name, best.Name, 100*best.ValidAccuracy)
 	dir, err := finetune.NewRunDir(s.runs, name)
 	if err != nil {

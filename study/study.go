@@ -126,6 +126,14 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		skipped = append(skipped, sk)
 		sum.Rungs = append(sum.Rungs, Rung{Name: sk.Name, Kind: report.Transfer, Skipped: sk.Reason, Fix: sk.Fix})
 	}
+	if m, err := datasets.ReadManifest(scratchData); err == nil {
+		all := m.Seen + m.LeftOut
+		transfer := all
+		if s.p.TransferPerClass > 0 {
+			transfer = min(all, 2*s.p.TransferPerClass)
+		}
+		s.plan = newPlan(s, m.Kept, transfer)
+	}
 	for _, name := range s.archs() {
 		r, err := s.scratch(ctx, scratchData, name)
 		if err != nil {
@@ -221,6 +229,14 @@ type study struct {
 	p    Profile
 	dir  string
 	runs string
+	plan *plan // the rungs ahead, for "rung i of n" and the time left
+}
+
+// begin says that rung name starts: which of how many, and the time left.
+func (s *study) begin(name string) {
+	if s.plan != nil {
+		s.say("%s", s.plan.next(name))
+	}
 }
 
 func newStudy(opts Options) (*study, error) {
@@ -356,6 +372,7 @@ func (s *study) scratch(ctx context.Context, data, name string) (Rung, error) {
 	if err != nil {
 		return Rung{}, fmt.Errorf("study: %w", err)
 	}
+	s.begin(name)
 	s.say("train %s: %s", name, arch.Description)
 	res, err := finetune.TrainCNN(ctx, data, arch, s.trainConfig(name, s.p.Epochs))
 	if err != nil {
@@ -389,6 +406,7 @@ func (s *study) extract(ctx context.Context, data, name string, bopts backbones.
 // transfer extracts a backbone's features and trains a head on them. atHand means: only
 // when the weights are in the cache or given, never downloaded.
 func (s *study) transfer(ctx context.Context, data, name string, atHand bool) (Rung, string, error) {
+	s.begin(name + "-head")
 	bopts := s.backboneOpts(name)
 	bopts.NoDownload = bopts.NoDownload || atHand
 	dir, err := s.extract(ctx, data, name, bopts, "", "")
@@ -411,6 +429,7 @@ func (s *study) transfer(ctx context.Context, data, name string, atHand bool) (R
 
 // fineTune trains a backbone's top block further, with a head, from features taken below it.
 func (s *study) fineTune(ctx context.Context, data string, ft FineTune) (Rung, error) {
+	s.begin(ft.Name())
 	bopts := s.backboneOpts(ft.Backbone)
 	bopts.CutAt = ft.From
 	dir, err := s.extract(ctx, data, ft.Backbone, bopts, "", "")
@@ -455,6 +474,7 @@ func (s *study) joined(ctx context.Context, data string, dirs []string) (Rung, e
 		bbs, names = append(bbs, bb), append(names, info.Backbone)
 	}
 	name := strings.Join(names, "+") + "-head"
+	s.begin(name)
 	s.say("finetune %s: one head on the features of %s side by side", name, strings.Join(names, " and "))
 	cfg := s.trainConfig(name, s.p.HeadEpochs)
 	cfg.JoinFeatures = dirs[1:]

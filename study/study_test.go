@@ -71,6 +71,12 @@ func TestRunSmallStudy(t *testing.T) {
 			t.Errorf("index.html does not mention %q", want)
 		}
 	}
+	all := strings.Join(notes, "\n")
+	for _, want := range []string{"rung 1 of 3: vgg1", "rung 2 of 3: vgg16-head (about", "rung 3 of 3: vgg16-random-head (about"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("no %q in the notes:\n%s", want, all)
+		}
+	}
 	var saved Summary
 	data, err := os.ReadFile(filepath.Join(dir, "study.json"))
 	if err != nil || json.Unmarshal(data, &saved) != nil || len(saved.Rungs) != 3 {
@@ -82,7 +88,7 @@ func TestRunSmallStudy(t *testing.T) {
 	if _, err := Run(context.Background(), opts); err != nil {
 		t.Fatalf("second Run: %v", err)
 	}
-	all := strings.Join(notes, "\n")
+	all = strings.Join(notes, "\n")
 	for _, want := range []string{"reusing", "cache hit"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("second run: no %q in its notes:\n%s", want, all)

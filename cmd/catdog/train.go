@@ -143,11 +143,11 @@ func (a *app) reportRun(ctx context.Context, name string, res *finetune.Result, 
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	h := res.History
-	stop := ""
 	if h.StoppedEarly {
-		stop = ", stopped early"
+		fmt.Fprintf(a.out, "stopped early at epoch %d, weights of epoch %d kept: valid loss %.4f, accuracy %.4f\n", len(h.Epochs), h.BestEpoch, h.BestValidLoss, h.BestValidAcc)
+	} else {
+		fmt.Fprintf(a.out, "ran %d epochs, weights of epoch %d kept: valid loss %.4f, accuracy %.4f\n", len(h.Epochs), h.BestEpoch, h.BestValidLoss, h.BestValidAcc)
 	}
-	fmt.Fprintf(a.out, "best epoch %d of %d%s: valid loss %.4f, accuracy %.4f\n", h.BestEpoch, len(h.Epochs), stop, h.BestValidLoss, h.BestValidAcc)
 	fmt.Fprintf(a.out, "test: loss %.4f, accuracy %.4f (%d images)\n", res.TestLoss, res.TestAcc, len(res.TestProbs))
 	fmt.Fprintf(a.out, "%d trainable parameters, %.1f s training, %.1f images/s\n", res.Params, res.TrainSeconds, res.ImagesPerSec)
 	fmt.Fprintf(a.out, "model: %s\nrun folder: %s\n", res.ModelPath, res.Dir)
