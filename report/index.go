@@ -8,7 +8,9 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"math"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/catdog-ml/catdog/internal/atomicfile"
@@ -97,11 +99,28 @@ func Index(ctx context.Context, runsDir string, opts IndexOptions) error {
 			opts.Progress(i+1, len(dirs))
 		}
 	}
+	runs, v.Replaced = latestRuns(runs)
 	sort.SliceStable(runs, func(a, b int) bool { return accuracy(runs[a]) > accuracy(runs[b]) })
 	labels := legendNames(runs)
-	for i, r := range runs {
-		v.Rows = append(v.Rows, leaderRow(r, filepath.Base(r.Dir), labels[r], i == 0 && r.Test != nil))
+	var bestLo float64
+	if len(runs) > 0 {
+		bestLo, _, _ = runs[0].Interval()
 	}
+	for i, r := range runs {
+		row := leaderRow(r, filepath.Base(r.Dir), labels[r], i == 0 && r.Test != nil)
+		if lo, hi, ok := r.Interval(); ok {
+			row.Interval = intervalText(lo, hi)
+			switch {
+			case i == 0:
+				row.Noise = "best"
+			case hi >= bestLo:
+				row.Noise = "within noise"
+				v.WithinNoise++
+			}
+		}
+		v.Rows = append(v.Rows, row)
+	}
+	v.Seeds = seedRows(runs)
 	if err := v.charts(runs, labels); err != nil {
 		return err
 	}
@@ -162,6 +181,11 @@ func legendNames(runs []*Run) map[*Run]string {
 type indexView struct {
 	Generated string
 	Rows      []indexRow
+	// WithinNoise counts the rows within noise of the best; Replaced the older runs of a
+	// model and seed that a newer run replaces; Seeds the models run with several seeds.
+	WithinNoise int
+	Replaced    int
+	Seeds       []seedRow
 	Skipped   []Skipped
 	Broken    []Skipped
 	Scores    *figure
@@ -173,7 +197,103 @@ type indexView struct {
 type indexRow struct {
 	Name, Label, Link, MDLink, Kind, Params, Epochs           string
 	Accuracy, F1, AUC, LogLoss, Time, Reference, ReferenceSrc string
-	Best                                                      bool
+	// Interval is the test accuracy's 95 % interval; Noise says "best", "within noise"
+	// (its interval overlaps the best's), or nothing (below the best beyond noise).
+	Interval, Noise string
+	Best            bool
+}
+
+// seedRow sums up one model run with several seeds.
+type seedRow struct {
+	Model, PerSeed, Mean string
+	Seeds              int
+}
+
+// latestRuns keeps, of the runs of one model (architecture) with one seed on one dataset,
+// the newest: running the study again replaces its rows instead of adding a second one.
+// It returns the runs kept and how many it left out.
+func latestRuns(runs []*Run) ([]*Run, int) {
+	type key struct {
+		arch, data, features string
+		seed                 uint64
+		seeded               bool
+	}
+	newest := map[key]*Run{}
+	var order []key
+	for _, r := range runs {
+		seed, ok := r.Seed()
+		k := key{r.Arch, r.Data, r.Features, seed, ok}
+		if !ok || r.Arch == "" { // nothing says it repeats another run
+			k.arch = r.Dir
+		}
+		old, seen := newest[k]
+		if !seen {
+			order = append(order, k)
+		}
+		if !seen || r.Created.After(old.Created) {
+			newest[k] = r
+		}
+	}
+	kept := make([]*Run, 0, len(order))
+	for _, k := range order {
+		kept = append(kept, newest[k])
+	}
+	return kept, len(runs) - len(kept)
+}
+
+// seedRows sums up the models that ran with several seeds: test accuracy per seed, mean
+// and sample standard deviation.
+func seedRows(runs []*Run) []seedRow {
+	by := map[string][]*Run{}
+	var order []string
+	for _, r := range runs {
+		if _, ok := r.Seed(); !ok || r.Test == nil {
+			continue
+		}
+		if by[r.Arch] == nil {
+			order = append(order, r.Arch)
+		}
+		by[r.Arch] = append(by[r.Arch], r)
+	}
+	var rows []seedRow
+	for _, arch := range order {
+		rs := by[arch]
+		if len(rs) < 2 {
+			continue
+		}
+		sort.Slice(rs, func(a, b int) bool {
+			sa, _ := rs[a].Seed()
+			sb, _ := rs[b].Seed()
+			return sa < sb
+		})
+		var per []string
+		var accs []float64
+		for _, r := range rs {
+			s, _ := r.Seed()
+			per = append(per, fmt.Sprintf("%d: %.1f", s, 100*r.Test.Accuracy))
+			accs = append(accs, r.Test.Accuracy)
+		}
+		mean, sd := meanSD(accs)
+		rows = append(rows, seedRow{Model: arch, Seeds: len(rs), PerSeed: strings.Join(per, ", "),
+			Mean: fmt.Sprintf("%.1f ± %.1f %%", 100*mean, 100*sd)})
+	}
+	sort.SliceStable(rows, func(a, b int) bool { return rows[a].Mean > rows[b].Mean })
+	return rows
+}
+
+// meanSD returns the mean and the sample standard deviation of xs.
+func meanSD(xs []float64) (mean, sd float64) {
+	for _, x := range xs {
+		mean += x
+	}
+	mean /= float64(len(xs))
+	if len(xs) < 2 {
+		return mean, 0
+	}
+	for _, x := range xs {
+		sd += (x - mean) * (x - mean)
+	}
+	return mean, math.Sqrt(sd / float64(len(xs)-1))
 }
 
 func leaderRow(r *Run, dir, label string, best bool) indexRow {
@@ -226,6 +346,7 @@ func (v *indexView) charts(runs []*Run, labels map[*Run]string) error {
 	for _, r := range runs {
 		if r.Test != nil {
 			s := plot.Score{Name: labels[r], Value: r.Test.Accuracy}
+			s.Low, s.High, _ = r.Interval()
 			if ref, ok := ReferenceFor(r); ok {
 				s.Reference = ref.Accuracy
 			}

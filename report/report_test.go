@@ -531,3 +531,72 @@ func TestLoadTrainingFormat(t *testing.T) {
 		t.Errorf("with a backbone row: params %d trainable, %d frozen, %d layers", tr, fr, len(r.Layers))
 	}
 }
+
+// TestIndexUncertainty: each row has its 95 % interval and says whether it is within noise
+// of the best; a model run with several seeds gets its mean and spread; a rerun of a model
+// with the same seed replaces its row.
+func TestIndexUncertainty(t *testing.T) {
+	runs := t.TempDir()
+	o, _ := opts()
+	mk := func(dir, arch string, skill float64, seed uint64, created time.Time) *Run {
+		r := fakeRun(t, filepath.Join(runs, dir), dir, arch, Scratch, skill, 4, seed)
+		r.Created = created
+		if err := Save(r); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	day := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	best := mk("vgg3-a", "vgg3", 0.92, 1, day)
+	mk("vgg3-b", "vgg3", 0.90, 2, day)
+	mk("vgg1-old", "vgg1", 0.85, 1, day)
+	mk("vgg1-new", "vgg1", 0.88, 1, day.Add(time.Hour)) // the same model and seed, later
+	far := mk("vgg2-a", "vgg2", 0.6, 1, day)
+	if err := Index(context.Background(), runs, IndexOptions{Report: o}); err != nil {
+		t.Fatal(err)
+	}
+	md := read(t, filepath.Join(runs, IndexMarkdown))
+	if strings.Contains(md, "vgg1-old") || !strings.Contains(md, "vgg1-new") || !strings.Contains(md, "1 older run of a model with the same seed and data is not listed") {
+		t.Errorf("the older run of vgg1 with seed 1 should be replaced by the newer:\n%s", md)
+	}
+	rb, _ := Load(best.Dir)
+	if other, _ := Load(filepath.Join(runs, "vgg3-b")); other.Test.Accuracy > rb.Test.Accuracy {
+		rb = other
+	}
+	second := "vgg3-b"
+	if rb.Dir != best.Dir {
+		second = "vgg3-a"
+	}
+	lo, hi, _ := rb.Interval()
+	if !strings.Contains(md, intervalText(lo, hi)+" | best |") {
+		t.Errorf("the best row lacks its interval %s and the mark best", intervalText(lo, hi))
+	}
+	rf, _ := Load(far.Dir)
+	flo, fhi, _ := rf.Interval()
+	if fhi >= lo {
+		t.Fatalf("test setup: vgg2's interval [%v, %v] overlaps the best's [%v, %v]", flo, fhi, lo, hi)
+	}
+	rowOf := func(name string) string {
+		i := strings.Index(md, "]("+name+"/report.md)")
+		if i < 0 {
+			t.Fatalf("no row for %s", name)
+		}
+		return md[i : i+strings.Index(md[i:], "\n")]
+	}
+	if row := rowOf("vgg2-a"); strings.Contains(row, "within noise") || !strings.Contains(row, intervalText(flo, fhi)) {
+		t.Errorf("vgg2, far below the best, is marked within noise or lacks its interval: %s", row)
+	}
+	if row := rowOf(second); !strings.Contains(row, "within noise") {
+		t.Errorf("the other vgg3 run, close to the best, is not within noise: %s", row)
+	}
+	r1, _ := Load(best.Dir)
+	r2, _ := Load(filepath.Join(runs, "vgg3-b"))
+	mean, sd := meanSD([]float64{r1.Test.Accuracy, r2.Test.Accuracy})
+	want := fmt.Sprintf("| vgg3 | 2 | 1: %.1f, 2: %.1f | **%.1f ± %.1f %%** |", 100*r1.Test.Accuracy, 100*r2.Test.Accuracy, 100*mean, 100*sd)
+	if !strings.Contains(md, "## Over seeds") || !strings.Contains(md, want) {
+		t.Errorf("index.md lacks the seeds row %q:\n%s", want, md)
+	}
+	if rep := read(t, filepath.Join(rb.Dir, MarkdownFile)); !strings.Contains(rep, intervalText(lo, hi)) || !strings.Contains(rep, "95 % interval, 200 test photos") {
+		t.Errorf("the run's report lacks its interval")
+	}
+}

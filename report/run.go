@@ -1,6 +1,7 @@
 package report
 
 import (
+	"math"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -367,6 +368,22 @@ func Load(dir string) (*Run, error) {
 		}
 	}
 	return r, nil
+}
+
+// Interval returns the 95 % (Wilson) interval of the run's test accuracy over its test
+// photos; ok is false for a run not evaluated.
+func (r *Run) Interval() (lo, hi float64, ok bool) {
+	if r.Test == nil || r.Test.N == 0 {
+		return 0, 0, false
+	}
+	lo, hi = metrics.Wilson(int(math.Round(r.Test.Accuracy*float64(r.Test.N))), r.Test.N)
+	return lo, hi, true
+}
+
+// Seed returns the seed of the run's config.json, and whether it has one.
+func (r *Run) Seed() (uint64, bool) {
+	v, ok := r.Config["seed"].(float64)
+	return uint64(v), ok
 }
 
 // backboneWeights guesses where a backbone's weights come from by its registry name.

@@ -147,8 +147,10 @@ func buildRunView(r *Run, opts Options) (*runView, error) {
 	trainable, frozen, other := r.Params()
 	h := r.History
 	if r.Test != nil {
+		lo, hi, _ := r.Interval()
 		v.Cards = []kv{
 			{"test accuracy", pct(r.Test.Accuracy)},
+			{fmt.Sprintf("95 %% interval, %d test photos", r.Test.N), intervalText(lo, hi)},
 			{"macro F1", fmt.Sprintf("%.3f", r.Test.MacroAvg.F1)},
 			{"ROC AUC", aucText(r.Test)},
 			{"log loss", fmt.Sprintf("%.3f", r.Test.LogLoss)},
@@ -468,6 +470,11 @@ func epochsText(h History, most int) string {
 		s += fmt.Sprintf("; resumed after epoch %v", h.ResumedAt)
 	}
 	return s
+}
+
+// intervalText writes an interval of proportions as "[96.9, 98.2] %".
+func intervalText(lo, hi float64) string {
+	return fmt.Sprintf("[%.1f, %.1f] %%", 100*lo, 100*hi)
 }
 
 // configInt reads a whole number of a run's config.json.

@@ -18,11 +18,13 @@ type Score struct {
 	// Reference is a published score for a comparable model, drawn as a marker; NaN or 0
 	// means none.
 	Reference float64
+	// Low and High, when High > 0, bound the score's 95 % interval, drawn as an error bar.
+	Low, High float64
 }
 
 // Scores draws one horizontal bar per model in the given order from the top, each
-// labelled with its value as a percentage, published references as triangles and chance
-// (50 %) as a dashed line. It returns PNG bytes.
+// labelled with its value as a percentage, its 95 % interval as an error bar, published
+// references as triangles and chance (50 %) as a dashed line. It returns PNG bytes.
 func Scores(title, refName string, scores []Score) ([]byte, error) {
 	if len(scores) == 0 {
 		return nil, fmt.Errorf("plot: score chart without scores")
@@ -31,6 +33,7 @@ func Scores(title, refName string, scores []Score) ([]byte, error) {
 	vals := make(plotter.Values, n)
 	names := make([]string, n)
 	var refs plotter.XYs
+	var errs []errXY
 	labels := plotter.XYLabels{}
 	for i, s := range scores {
 		if math.IsNaN(s.Value) || s.Value < 0 || s.Value > 1 {
@@ -39,10 +42,15 @@ func Scores(title, refName string, scores []Score) ([]byte, error) {
 		y := float64(n - 1 - i) // first on top
 		vals[n-1-i] = s.Value
 		names[n-1-i] = s.Name
-		at := s.Value + 0.012
-		if r := s.Reference; r > s.Value-0.02 && r < s.Value+0.09 {
-			at = r + 0.02 // past a reference marker that would cover the label
+		if s.High > 0 {
+			errs = append(errs, errXY{x: s.Value, y: y, lo: s.Value - s.Low, hi: s.High - s.Value})
 		}
+		// The label goes right of the bar, its error bar and a reference marker close by.
+		end := max(s.Value, s.High)
+		if r := s.Reference; r > s.Value-0.02 && r < end+0.09 {
+			end = max(end, r+0.01)
+		}
+		at := end + 0.012
 		labels.XYs = append(labels.XYs, plotter.XY{X: at, Y: y})
 		labels.Labels = append(labels.Labels, fmt.Sprintf("%.1f %%", 100*s.Value))
 		if s.Reference > 0 && !math.IsNaN(s.Reference) {
@@ -82,6 +90,17 @@ func Scores(title, refName string, scores []Score) ([]byte, error) {
 		lab.TextStyle[i].Color = textGray
 	}
 	p.Add(lab)
+	if len(errs) > 0 {
+		eb, err := plotter.NewXErrorBars(errBars(errs))
+		if err != nil {
+			return nil, fmt.Errorf("plot: %w", err)
+		}
+		eb.LineStyle.Color = textGray
+		eb.LineStyle.Width = vg.Points(1.2)
+		eb.CapWidth = vg.Points(6)
+		p.Add(eb)
+		p.Legend.Add("95 % interval", errThumb{eb.LineStyle})
+	}
 	if len(refs) > 0 {
 		sc, err := plotter.NewScatter(refs)
 		if err != nil {
@@ -106,6 +125,27 @@ func Scores(title, refName string, scores []Score) ([]byte, error) {
 	legend.Draw(draw.Crop(dc, w+vg.Points(6), 0, 0, -vg.Points(30)))
 	return encode(c)
 }
+
+// errThumb draws an error bar's legend entry: a horizontal line with end caps.
+type errThumb struct{ style draw.LineStyle }
+
+// Thumbnail implements plot.Thumbnailer.
+func (e errThumb) Thumbnail(c *draw.Canvas) {
+	y := (c.Min.Y + c.Max.Y) / 2
+	h := (c.Max.Y - c.Min.Y) / 3
+	c.StrokeLine2(e.style, c.Min.X, y, c.Max.X, y)
+	c.StrokeLine2(e.style, c.Min.X, y-h, c.Min.X, y+h)
+	c.StrokeLine2(e.style, c.Max.X, y-h, c.Max.X, y+h)
+}
+
+// errXY is one bar's value and interval, as errBars gives them to plotter.XErrorBars.
+type errXY struct{ x, y, lo, hi float64 }
+
+type errBars []errXY
+
+func (e errBars) Len() int                        { return len(e) }
+func (e errBars) XY(i int) (float64, float64)     { return e[i].x, e[i].y }
+func (e errBars) XError(i int) (float64, float64) { return e[i].lo, e[i].hi }
 
 // percentTicks marks every 10 % up to 100 %.
 type percentTicks struct{}
