@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path"
 	"path/filepath"
-	"math"
 	"sort"
 	"strings"
 	"time"
@@ -186,12 +186,12 @@ type indexView struct {
 	WithinNoise int
 	Replaced    int
 	Seeds       []seedRow
-	Skipped   []Skipped
-	Broken    []Skipped
-	Scores    *figure
-	ValidAcc  *figure
-	ValidLoss *figure
-	ROC       *figure
+	Skipped     []Skipped
+	Broken      []Skipped
+	Scores      *figure
+	ValidAcc    *figure
+	ValidLoss   *figure
+	ROC         *figure
 }
 
 type indexRow struct {
@@ -206,7 +206,7 @@ type indexRow struct {
 // seedRow sums up one model run with several seeds.
 type seedRow struct {
 	Model, PerSeed, Mean string
-	Seeds              int
+	Seeds                int
 }
 
 // latestRuns keeps, of the runs of one model (architecture) with one seed on one dataset,

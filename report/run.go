@@ -1,11 +1,11 @@
 package report
 
 import (
-	"math"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
