@@ -42,7 +42,9 @@ func newPlan(s *study, scratchPhotos, transferPhotos int) *plan {
 		}
 		// Training (60 % of the photos) and validation (20 %, about 3 times faster) per epoch.
 		per := float64(scratchPhotos) * area(s.p.Size) * (train + 0.2/3) / speed
-		p.add(a, float64(s.p.Epochs)*per+10)
+		for range max(s.opts.Seeds, 1) {
+			p.add(a, float64(s.p.Epochs)*per+10)
+		}
 	}
 	extract := func(name string) float64 {
 		speed := backboneSpeed[name]

@@ -51,6 +51,9 @@ type Options struct {
 	Profile Profile
 	// Seed drives the split, weight initialisation, shuffling and augmentation.
 	Seed int64
+	// Seeds, when above 1, trains every from-scratch rung that many times, with the
+	// training seeds Seed, Seed+1, ... (the split stays Seed's), and sums them up.
+	Seeds int
 	// Archs, if set, replaces the profile's from-scratch rungs (names of finetune.Arch).
 	Archs []string
 	// Backbones are the transfer rungs' backbones; nil means the profile's.
@@ -87,6 +90,8 @@ type Rung struct {
 	AccuracyHigh float64 `json:"test_accuracy_high,omitempty"`
 	// ValidAccuracy is the best epoch's validation accuracy (what picks the model to flip).
 	ValidAccuracy float64 `json:"valid_accuracy,omitempty"`
+	// Seed is the training seed.
+	Seed uint64 `json:"seed"`
 	// MaxDiff is the largest difference between the exported model's probabilities on
 	// onnxruntime and the training engine's on the test split.
 	MaxDiff float64 `json:"max_diff_onnxruntime_vs_gorgonia,omitempty"`
@@ -98,12 +103,24 @@ type Rung struct {
 
 // Summary is what Run did; it is also written to <Dir>/study.json.
 type Summary struct {
-	Profile Profile   `json:"profile"`
-	Data    string    `json:"data"`
-	Started time.Time `json:"started"`
-	Seconds float64   `json:"seconds"`
-	Rungs   []Rung    `json:"rungs"`
-	Index   string    `json:"index"` // the comparison page
+	Profile Profile `json:"profile"`
+	// Seeds sums up the rungs trained with several seeds (Options.Seeds).
+	Seeds   []SeedSummary `json:"seeds,omitempty"`
+	Data    string        `json:"data"`
+	Started time.Time     `json:"started"`
+	Seconds float64       `json:"seconds"`
+	Rungs   []Rung        `json:"rungs"`
+	Index   string        `json:"index"` // the comparison page
+}
+
+// SeedSummary is one from-scratch rung trained with several seeds: the test accuracy of
+// each, their mean and sample standard deviation.
+type SeedSummary struct {
+	Name       string    `json:"name"`
+	Seeds      []uint64  `json:"seeds"`
+	Accuracies []float64 `json:"test_accuracies"`
+	Mean       float64   `json:"mean"`
+	SD         float64   `json:"sd"`
 }
 
 // Run runs the whole study.
@@ -135,11 +152,21 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		s.plan = newPlan(s, m.Kept, transfer)
 	}
 	for _, name := range s.archs() {
-		r, err := s.scratch(ctx, scratchData, name)
-		if err != nil {
-			return nil, err
+		ss := SeedSummary{Name: name}
+		for k := range max(s.opts.Seeds, 1) {
+			seed := uint64(s.opts.Seed) + uint64(k)
+			r, err := s.scratch(ctx, scratchData, name, seed)
+			if err != nil {
+				return nil, err
+			}
+			sum.Rungs = append(sum.Rungs, r)
+			ss.Seeds, ss.Accuracies = append(ss.Seeds, seed), append(ss.Accuracies, r.Accuracy)
 		}
-		sum.Rungs = append(sum.Rungs, r)
+		if len(ss.Seeds) > 1 {
+			ss.Mean, ss.SD = meanSD(ss.Accuracies)
+			s.say("%s over %d seeds: test accuracy %.2f%% ± %.2f", name, len(ss.Seeds), 100*ss.Mean, 100*ss.SD)
+			sum.Seeds = append(sum.Seeds, ss)
+		}
 	}
 
 	// Transfer rungs: a head on each backbone's frozen features.
@@ -367,18 +394,41 @@ func (s *study) trainConfig(name string, epochs int) finetune.Config {
 }
 
 // scratch trains one from-scratch rung.
-func (s *study) scratch(ctx context.Context, data, name string) (Rung, error) {
+func (s *study) scratch(ctx context.Context, data, name string, seed uint64) (Rung, error) {
 	arch, err := finetune.Arch(name)
 	if err != nil {
 		return Rung{}, fmt.Errorf("study: %w", err)
 	}
-	s.begin(name)
+	if s.opts.Seeds > 1 {
+		s.begin(fmt.Sprintf("%s, seed %d", name, seed))
+	} else {
+		s.begin(name)
+	}
 	s.say("train %s: %s", name, arch.Description)
-	res, err := finetune.TrainCNN(ctx, data, arch, s.trainConfig(name, s.p.Epochs))
+	cfg := s.trainConfig(name, s.p.Epochs)
+	cfg.Seed = seed
+	res, err := finetune.TrainCNN(ctx, data, arch, cfg)
 	if err != nil {
 		return Rung{}, fmt.Errorf("study: training %s: %w", name, err)
 	}
-	return s.finish(ctx, data, name, report.Scratch, res)
+	r, err := s.finish(ctx, data, name, report.Scratch, res)
+	r.Seed = seed
+	return r, err
+}
+
+// meanSD returns the mean and the sample standard deviation of xs.
+func meanSD(xs []float64) (mean, sd float64) {
+	for _, x := range xs {
+		mean += x
+	}
+	mean /= float64(len(xs))
+	if len(xs) < 2 {
+		return mean, 0
+	}
+	for _, x := range xs {
+		sd += (x - mean) * (x - mean)
+	}
+	return mean, math.Sqrt(sd / float64(len(xs)-1))
 }
 
 // extract computes (or finds in the cache) the features of backbone name on a dataset.
@@ -492,7 +542,8 @@ func (s *study) joined(ctx context.Context, data string, dirs []string) (Rung, e
 // finish evaluates a trained model's export on onnxruntime, records the result in its run
 // folder and writes its document.
 func (s *study) finish(ctx context.Context, data, name, kind string, res *finetune.Result) (Rung, error) {
-	r := Rung{Name: name, Kind: kind, Dir: res.Dir, Params: res.Params, Epochs: len(res.History.Epochs), Seconds: res.TrainSeconds, data: data}
+	r := Rung{Name: name, Kind: kind, Dir: res.Dir, Params: res.Params, Epochs: len(res.History.Epochs), Seconds: res.TrainSeconds, data: data,
+		Seed: uint64(s.opts.Seed)}
 	ev, err := Evaluate(ctx, res.ModelPath, data, s.opts.Provider, s.progress("evaluate "+name))
 	if err != nil {
 		return r, fmt.Errorf("study: evaluating %s: %w", name, err)

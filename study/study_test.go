@@ -191,3 +191,26 @@ func TestRunPretrained(t *testing.T) {
 		}
 	}
 }
+
+// TestRunSeeds trains a rung with two seeds: two runs, their mean and spread in the
+// summary and on the comparison page.
+func TestRunSeeds(t *testing.T) {
+	src := fixtures.Photos(t, 40)
+	p := Quick()
+	p.Size, p.PerClass, p.Epochs, p.Batch = 32, 0, 1, 8
+	opts := Options{Data: src, Dir: t.TempDir(), Profile: p, Seed: 5, Seeds: 2, Archs: []string{"vgg1"}, Backbones: []string{}, Provider: "cpu"}
+	sum, err := Run(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.Rungs) != 2 || sum.Rungs[0].Seed != 5 || sum.Rungs[1].Seed != 6 {
+		t.Fatalf("rungs %+v, want vgg1 with seeds 5 and 6", sum.Rungs)
+	}
+	if len(sum.Seeds) != 1 || sum.Seeds[0].Name != "vgg1" || len(sum.Seeds[0].Accuracies) != 2 {
+		t.Fatalf("seed summary %+v", sum.Seeds)
+	}
+	md, err := os.ReadFile(filepath.Join(filepath.Dir(sum.Index), "index.md"))
+	if err != nil || !strings.Contains(string(md), "## Over seeds") || !strings.Contains(string(md), "| vgg1 | 2 | 5: ") {
+		t.Errorf("index.md lacks the seeds of vgg1 (%v):\n%s", err, md)
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/schollz/progressbar/v3"
@@ -51,6 +52,7 @@ Examples:
 	cmd.Flags().String("dir", "catdog-study", "work folder: datasets, features, runs and the comparison page")
 	cmd.Flags().String("profile", "quick", "quick or full")
 	cmd.Flags().Int64("seed", 1, "seed of the split, the weights, the shuffling and the augmentation")
+	cmd.Flags().Int("seeds", 1, "train every from-scratch rung with this many seeds (seed, seed+1, ...) and report mean and spread")
 	cmd.Flags().StringSlice("arch", nil, "from-scratch rungs to run (default: every one; see catdog models)")
 	cmd.Flags().StringSlice("backbone", nil, "transfer rungs' backbones (default: the profile's)")
 	cmd.Flags().StringToString("backbone-file", nil, "local weights of a backbone, NAME=PATH, repeatable (vgg16=vgg16-12.onnx)")
@@ -86,6 +88,7 @@ func runStudy(a *app, cmd *cobra.Command) error {
 		Dir:      v.GetString("run.dir"),
 		Profile:  p,
 		Seed:     v.GetInt64("run.seed"),
+		Seeds:    v.GetInt("run.seeds"),
 		Provider: v.GetString("run.ep"),
 		Notify:   func(msg string) { a.errf("catdog: %s\n", msg) },
 	}
@@ -133,6 +136,21 @@ func runStudy(a *app, cmd *cobra.Command) error {
 	}
 	if err := w.Flush(); err != nil {
 		return err
+	}
+	if len(sum.Seeds) > 0 {
+		fmt.Fprintln(a.out)
+		w := tabwriter.NewWriter(a.out, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(w, "over seeds\tseeds\ttest acc per seed (%)\tmean ± sd\t")
+		for _, s := range sum.Seeds {
+			var per []string
+			for _, acc := range s.Accuracies {
+				per = append(per, fmt.Sprintf("%.2f", 100*acc))
+			}
+			fmt.Fprintf(w, "%s\t%d\t%s\t%.2f ± %.2f %%\t\n", s.Name, len(s.Seeds), strings.Join(per, " "), 100*s.Mean, 100*s.SD)
+		}
+		if err := w.Flush(); err != nil {
+			return err
+		}
 	}
 	for _, r := range sum.Rungs {
 		if r.Skipped != "" {
