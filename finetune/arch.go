@@ -86,7 +86,8 @@ func Arch(name string) (Architecture, error) {
 	return Architecture{}, fmt.Errorf("unknown architecture %q (known: %v)", name, names)
 }
 
-// Model builds the architecture for size×size RGB images with weights from seed.
-func (a Architecture) Model(size int, seed uint64) (*Model, error) {
-	return NewModel(a.Name, []int{3, size, size}, a.Layers(), seed)
+// Model builds the architecture for size×size RGB images with weights drawn from seed by
+// init ("" means DefaultInit).
+func (a Architecture) Model(size int, init Init, seed uint64) (*Model, error) {
+	return NewModel(a.Name, []int{3, size, size}, a.Layers(), init, seed)
 }

@@ -76,7 +76,7 @@ func JoinBackbones(bbs ...*Backbone) (*Backbone, error) {
 // TopBlock returns the layers of the backbone that the features in featuresDir were
 // computed with, from the cut they were taken at (extract-features --cut) to the
 // backbone's own cut, with their pretrained weights (see BlockFrom): the block that a
-// fine-tuning run trains further, in front of its head (Config.Init).
+// fine-tuning run trains further, in front of its head (Config.Weights).
 func TopBlock(ctx context.Context, featuresDir string, opts backbones.Options) (Block, error) {
 	info, err := features.Open(featuresDir)
 	if err != nil {

@@ -14,7 +14,7 @@ func BenchmarkTrainStep(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			m, err := a.Model(64, 1)
+			m, err := a.Model(64, "", 1)
 			if err != nil {
 				b.Fatal(err)
 			}

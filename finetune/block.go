@@ -12,9 +12,9 @@ import (
 // tuning): the layers and their initial weights.
 type Block struct {
 	Layers []Layer
-	// Init holds the weights by parameter name (Config.Init), for a model whose first
-	// layers are Layers.
-	Init map[string][]float32
+	// Weights holds the weights by parameter name (Config.Weights), for a model whose
+	// first layers are Layers.
+	Weights map[string][]float32
 }
 
 // BlockFrom reads the nodes of m that turn tensor from into tensor to, a chain, as layers
@@ -45,13 +45,13 @@ func BlockFrom(m *onnx.Model, from, to string) (Block, error) {
 		}
 		return append([]float32(nil), v...), t.GetDims(), true
 	}
-	b := Block{Init: map[string][]float32{}}
+	b := Block{Weights: map[string][]float32{}}
 	count := map[Kind]int{}
 	add := func(l Layer, params map[string][]float32) {
 		count[l.Kind]++
 		name := fmt.Sprintf("%s%d", l.Kind, count[l.Kind])
 		for k, v := range params {
-			b.Init[name+"."+k] = v
+			b.Weights[name+"."+k] = v
 		}
 		b.Layers = append(b.Layers, l)
 	}

@@ -54,13 +54,13 @@ func TestBlockFrom(t *testing.T) {
 	if got := SpecString(blk.Layers); got != "conv:4:1:0,relu6,gap" {
 		t.Fatalf("layers %s, want conv:4:1:0,relu6,gap", got)
 	}
-	m, err := NewModel("block", []int{4, 3, 3}, append(blk.Layers, Dense(1), Sigmoid()), 1)
+	m, err := NewModel("block", []int{4, 3, 3}, append(blk.Layers, Dense(1), Sigmoid()), "", 1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	dense := []float32{0.5, -1, 0.25, 2}
 	init := map[string][]float32{"dense1.weight": dense, "dense1.bias": {0.1}}
-	for k, v := range blk.Init {
+	for k, v := range blk.Weights {
 		init[k] = v
 	}
 	if err := m.SetWeights(init); err != nil {

@@ -28,7 +28,7 @@ func ExampleArch() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	m, err := arch.Model(200, 1)
+	m, err := arch.Model(200, "", 1)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -43,7 +43,7 @@ func ExampleNewModel() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	m, err := finetune.NewModel("head", []int{512, 7, 7}, layers, 1)
+	m, err := finetune.NewModel("head", []int{512, 7, 7}, layers, "", 1)
 	if err != nil {
 		log.Fatal(err)
 	}

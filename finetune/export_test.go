@@ -63,7 +63,7 @@ func TestExportMatchesOnnxruntime(t *testing.T) {
 	const size, n = 32, 5
 	for _, a := range Architectures() {
 		t.Run(a.Name, func(t *testing.T) {
-			m, err := a.Model(size, 3)
+			m, err := a.Model(size, "", 3)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -137,7 +137,7 @@ func TestExportWithBackboneNeedsImageInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	head, err := NewModel("head", []int{4, 2, 2}, layers, 1)
+	head, err := NewModel("head", []int{4, 2, 2}, layers, "", 1)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -52,7 +52,7 @@ func TestGradients(t *testing.T) {
 	}
 	for name, layers := range specs {
 		t.Run(name, func(t *testing.T) {
-			m, err := NewModel(name, []int{2, 6, 6}, layers, 7)
+			m, err := NewModel(name, []int{2, 6, 6}, layers, "", 7)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -96,5 +96,25 @@ func TestGradients(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSchedule checks the learning rate step by step: linear warm-up, then half a cosine
+// down to 0 at the last step; constant stays put after the warm-up.
+func TestSchedule(t *testing.T) {
+	o := &optimizer{LR: 1, Schedule: "cosine", WarmupSteps: 4, TotalSteps: 12}
+	want := map[int64]float64{1: 0.25, 2: 0.5, 4: 1, 8: 0.5, 12: 0}
+	for step, w := range want {
+		o.Steps = step
+		if got := o.rate(); math.Abs(got-w) > 1e-12 {
+			t.Errorf("cosine, step %d: rate %v, want %v", step, got, w)
+		}
+	}
+	c := &optimizer{LR: 0.1, Schedule: "constant", WarmupSteps: 2, TotalSteps: 10}
+	for step, w := range map[int64]float64{1: 0.05, 2: 0.1, 9: 0.1} {
+		c.Steps = step
+		if got := c.rate(); math.Abs(got-w) > 1e-12 {
+			t.Errorf("constant, step %d: rate %v, want %v", step, got, w)
+		}
 	}
 }

@@ -70,7 +70,7 @@ func TestNewModelErrors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := NewModel("m", tt.input, layers, 1); err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+		if _, err := NewModel("m", tt.input, layers, "", 1); err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 			t.Errorf("NewModel(%v, %q): error %v, want one containing %q", tt.input, tt.spec, err, tt.wantErr)
 		}
 	}

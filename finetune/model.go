@@ -67,13 +67,31 @@ type Model struct {
 	params []*Param
 	// conv is the convolution op; nil means the default (see convOp).
 	conv ConvFunc
+	init Init
 }
 
+// Init names how the weights of convolutions and dense layers are drawn.
+type Init string
+
+// Initializers.
+const (
+	// GlorotUniform draws from U(-a, a), a = sqrt(6/(fan_in + fan_out)): Keras's default.
+	GlorotUniform Init = "glorot-uniform"
+	// HeUniform draws from U(-a, a), a = sqrt(6/fan_in): Brownlee's tutorial's choice.
+	HeUniform Init = "he-uniform"
+)
+
 // NewModel builds a model for samples of shape input from layers, with weights drawn from
-// seed (He uniform for convolutions and dense layers, zero biases, batch norm scale 1,
-// shift 0, running mean 0, running variance 1). The last layer must be Sigmoid on a single
-// value: the model outputs the probability of cat.
-func NewModel(name string, input []int, layers []Layer, seed uint64) (*Model, error) {
+// seed by init ("" means DefaultInit) for convolutions and dense layers, zero biases, batch
+// norm scale 1, shift 0, running mean 0, running variance 1. The last layer must be
+// Sigmoid on a single value: the model outputs the probability of cat.
+func NewModel(name string, input []int, layers []Layer, init Init, seed uint64) (*Model, error) {
+	if init == "" {
+		init = DefaultInit
+	}
+	if init != GlorotUniform && init != HeUniform {
+		return nil, fmt.Errorf("model %s: unknown initializer %q (want %s or %s)", name, init, GlorotUniform, HeUniform)
+	}
 	if len(input) != 1 && len(input) != 3 {
 		return nil, fmt.Errorf("model %s: input shape %v: want (C, H, W) or (D)", name, input)
 	}
@@ -85,7 +103,7 @@ func NewModel(name string, input []int, layers []Layer, seed uint64) (*Model, er
 	if len(layers) == 0 || layers[len(layers)-1].Kind != KindSigmoid {
 		return nil, fmt.Errorf("model %s: the last layer must be sigmoid (the probability of cat), got %q", name, SpecString(layers))
 	}
-	m := &Model{Name: name, Input: append([]int(nil), input...), Layers: append([]Layer(nil), layers...)}
+	m := &Model{Name: name, Input: append([]int(nil), input...), Layers: append([]Layer(nil), layers...), init: init}
 	rng := rand.New(rand.NewPCG(seed, 0x5eed_cafe))
 	shape := append([]int(nil), input...)
 	count := map[Kind]int{}
@@ -174,18 +192,29 @@ func prod(s []int) int {
 
 func (m *Model) add(p *Param) *Param { m.params = append(m.params, p); return p }
 
-// newConv makes He-uniform filters (out, in, k, k) and a zero bias.
+// newConv draws filters (out, in, k, k) and makes a zero bias.
 func (m *Model) newConv(name string, rng *rand.Rand, out, in, k int) convW {
 	w := m.add(newParam(name+".weight", true, out, in, k, k))
-	heUniform(rng, w.Data, in*k*k)
+	m.draw(rng, w.Data, in*k*k, out*k*k)
 	return convW{w: w, b: m.add(newParam(name+".bias", true, out))}
 }
 
-// newDense makes He-uniform weights (in, out) and a zero bias.
+// newDense draws weights (in, out) and makes a zero bias.
 func (m *Model) newDense(name string, rng *rand.Rand, in, out int) convW {
 	w := m.add(newParam(name+".weight", true, in, out))
-	heUniform(rng, w.Data, in)
+	m.draw(rng, w.Data, in, out)
 	return convW{w: w, b: m.add(newParam(name+".bias", true, out))}
+}
+
+// draw fills w by the model's initializer.
+func (m *Model) draw(rng *rand.Rand, w []float32, fanIn, fanOut int) {
+	lim := math.Sqrt(6 / float64(fanIn))
+	if m.init == GlorotUniform {
+		lim = math.Sqrt(6 / float64(fanIn+fanOut))
+	}
+	for i := range w {
+		w[i] = float32((rng.Float64()*2 - 1) * lim)
+	}
 }
 
 func (m *Model) newBN(name string, c int) bnW {
@@ -199,14 +228,6 @@ func (m *Model) newBN(name string, c int) bnW {
 		b.gamma.Data[i], b.vari.Data[i] = 1, 1
 	}
 	return b
-}
-
-// heUniform fills w from U(-sqrt(6/fanIn), sqrt(6/fanIn)).
-func heUniform(rng *rand.Rand, w []float32, fanIn int) {
-	lim := math.Sqrt(6 / float64(fanIn))
-	for i := range w {
-		w[i] = float32((rng.Float64()*2 - 1) * lim)
-	}
 }
 
 // Params returns the model's weights in a fixed order (the order of the layers). The

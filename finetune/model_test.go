@@ -23,7 +23,7 @@ func randomBatch(m *Model, n int, seed uint64) (x, y []float32) {
 func TestArchitecturesTrainStep(t *testing.T) {
 	for _, a := range Architectures() {
 		t.Run(a.Name, func(t *testing.T) {
-			m, err := a.Model(32, 1)
+			m, err := a.Model(32, "", 1)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -86,7 +86,7 @@ func TestConvSeam(t *testing.T) {
 		t.Fatal(err)
 	}
 	run := func(conv ConvFunc) (z []float32, grads [][]float32) {
-		m, err := a.Model(16, 2)
+		m, err := a.Model(16, "", 2)
 		if err != nil {
 			t.Fatal(err)
 		}

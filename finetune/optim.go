@@ -15,6 +15,11 @@ type optimizer struct {
 	Beta2    float64 `json:"beta2"`    // adam
 	Eps      float64 `json:"eps"`      // adam
 	Steps    int64   `json:"steps"`
+	// Schedule, WarmupSteps and TotalSteps shape the learning rate step by step
+	// (Config.Schedule, Config.Warmup): see rate.
+	Schedule    string `json:"schedule,omitempty"`
+	WarmupSteps int64  `json:"warmup_steps,omitempty"`
+	TotalSteps  int64  `json:"total_steps,omitempty"`
 	// M holds Adam's first moments or SGD's velocities, V Adam's second moments, one slice
 	// per trainable weight in model order.
 	M [][]float32 `json:"-"`
@@ -46,14 +51,30 @@ func newOptimizer(kind string, lr, momentum float64, params []*Param) (*optimize
 	return o, nil
 }
 
+// rate is the learning rate of step o.Steps (1 for the first): a linear warm-up from 0 to
+// LR over WarmupSteps, then LR ("constant"), or LR down to 0 along half a cosine over the
+// steps left to TotalSteps ("cosine").
+func (o *optimizer) rate() float64 {
+	t := float64(o.Steps)
+	switch {
+	case o.WarmupSteps > 0 && o.Steps <= o.WarmupSteps:
+		return o.LR * t / float64(o.WarmupSteps)
+	case o.Schedule == "cosine" && o.TotalSteps > o.WarmupSteps:
+		p := min(1, (t-float64(o.WarmupSteps))/float64(o.TotalSteps-o.WarmupSteps))
+		return o.LR * 0.5 * (1 + math.Cos(math.Pi*p))
+	}
+	return o.LR
+}
+
 // step applies one update to params from grads (same order and sizes).
 func (o *optimizer) step(params []*Param, grads [][]float32) {
 	o.Steps++
+	rate := o.rate()
 	switch o.Kind {
 	case "adam":
 		b1, b2 := o.Beta1, o.Beta2
 		// Bias-corrected step size, as in Kingma & Ba (and Keras).
-		lr := float32(o.LR * math.Sqrt(1-math.Pow(b2, float64(o.Steps))) / (1 - math.Pow(b1, float64(o.Steps))))
+		lr := float32(rate * math.Sqrt(1-math.Pow(b2, float64(o.Steps))) / (1 - math.Pow(b1, float64(o.Steps))))
 		fb1, fb2, eps := float32(b1), float32(b2), float32(o.Eps)
 		for i, p := range params {
 			m, v, g, w := o.M[i], o.V[i], grads[i], p.Data
@@ -64,7 +85,7 @@ func (o *optimizer) step(params []*Param, grads [][]float32) {
 			}
 		}
 	case "sgd":
-		mu, lr := float32(o.Momentum), float32(o.LR)
+		mu, lr := float32(o.Momentum), float32(rate)
 		for i, p := range params {
 			vel, g, w := o.M[i], grads[i], p.Data
 			for j := range w {

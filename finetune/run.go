@@ -26,8 +26,11 @@ type runConfig struct {
 	Data      string          `json:"data"` // prepared dataset or features folder
 	Epochs    int             `json:"epochs"`
 	Batch     int             `json:"batch"`
+	Init      Init            `json:"init,omitempty"`
 	Optimizer string          `json:"optimizer"`
 	LR        float64         `json:"lr"`
+	Schedule  string          `json:"schedule,omitempty"`
+	Warmup    int             `json:"warmup,omitempty"`
 	Momentum  float64         `json:"momentum"`
 	Patience  int             `json:"patience"`
 	Seed      uint64          `json:"seed"`
@@ -54,14 +57,17 @@ func (c runConfig) differs(o runConfig) string {
 		Kind, Arch, Layers string
 		Input              []int
 		Batch              int
+		Init               Init
 		Optimizer          string
 		LR, Momentum       float64
+		Schedule           string
+		Warmup             int
 		Seed               uint64
 		Limit              int
 		Augment            *AugmentOptions
 	}
-	a := key{c.Kind, c.Arch, c.Layers, c.Input, c.Batch, c.Optimizer, c.LR, c.Momentum, c.Seed, c.Limit, c.Augment}
-	b := key{o.Kind, o.Arch, o.Layers, o.Input, o.Batch, o.Optimizer, o.LR, o.Momentum, o.Seed, o.Limit, o.Augment}
+	a := key{c.Kind, c.Arch, c.Layers, c.Input, c.Batch, c.Init, c.Optimizer, c.LR, c.Momentum, c.Schedule, c.Warmup, c.Seed, c.Limit, c.Augment}
+	b := key{o.Kind, o.Arch, o.Layers, o.Input, o.Batch, o.Init, o.Optimizer, o.LR, o.Momentum, o.Schedule, o.Warmup, o.Seed, o.Limit, o.Augment}
 	if reflect.DeepEqual(a, b) {
 		return ""
 	}
@@ -85,7 +91,8 @@ func newRunConfig(kind, arch string, m *Model, data string, cfg Config) runConfi
 		abs = data
 	}
 	return runConfig{Kind: kind, Arch: arch, Layers: SpecString(m.Layers), Input: m.Input, Data: abs,
-		Epochs: cfg.Epochs, Batch: cfg.Batch, Optimizer: cfg.Optimizer, LR: cfg.LR, Momentum: cfg.Momentum,
+		Epochs: cfg.Epochs, Batch: cfg.Batch, Init: cfg.Init, Optimizer: cfg.Optimizer, LR: cfg.LR, Momentum: cfg.Momentum,
+		Schedule: cfg.Schedule, Warmup: cfg.Warmup,
 		Patience: cfg.Patience, Seed: cfg.Seed, Limit: cfg.Limit, InitFrom: cfg.InitFrom, Started: time.Now().UTC(),
 		Go: runtime.Version(), Engine: "gorgonia v0.9.18 float32"}
 }
@@ -102,7 +109,7 @@ func TrainCNN(ctx context.Context, dataDir string, arch Architecture, cfg Config
 		return nil, err
 	}
 	defer src.close()
-	m, err := arch.Model(src.size, cfg.Seed)
+	m, err := arch.Model(src.size, cfg.Init, cfg.Seed)
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +184,7 @@ func TrainHead(ctx context.Context, featuresDir string, cfg Config) (*Result, er
 		return nil, err
 	}
 	defer src.close()
-	m, err := NewModel(cfg.Name, src.shape(), layers, cfg.Seed)
+	m, err := NewModel(cfg.Name, src.shape(), layers, cfg.Init, cfg.Seed)
 	if err != nil {
 		return nil, err
 	}

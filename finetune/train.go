@@ -13,30 +13,41 @@ import (
 	"time"
 )
 
-// Config says how to train. The zero value of a field means its default.
+// Config says how to train. The zero value of a field means its default: the recipe of
+// defaults.go, the one definition that catdog train, catdog finetune and the study share.
 type Config struct {
 	// Name names the run: the run folder is RunsDir/<Name>-<timestamp>. Default: the
-	// architecture's name (TrainCNN) or "head" (TrainHead).
+	// architecture's name (TrainCNN) or "<backbone>-head" (TrainHead).
 	Name string `json:"name"`
 	// RunsDir holds the run folders. Default "runs".
 	RunsDir string `json:"runs_dir"`
-	// Epochs is the most epochs to train (default 10).
+	// Epochs is the most epochs to train (default DefaultEpochs).
 	Epochs int `json:"epochs"`
-	// Batch is the mini-batch size (default 32). The last incomplete batch of each
-	// shuffled epoch is left out of training (batch norm needs whole batches).
+	// Batch is the mini-batch size (default DefaultBatch). The last incomplete batch of
+	// each shuffled epoch is left out of training (batch norm needs whole batches).
 	Batch int `json:"batch"`
-	// Optimizer is "sgd" (default, with Momentum) or "adam".
+	// Init draws the initial weights (default DefaultInit).
+	Init Init `json:"init,omitempty"`
+	// Optimizer is "adam" or "sgd" with Momentum (default DefaultOptimizer).
 	Optimizer string `json:"optimizer"`
-	// LR is the learning rate (default 0.001).
+	// LR is the peak learning rate (default DefaultLR).
 	LR float64 `json:"lr"`
+	// Schedule shapes the learning rate over the run (default DefaultSchedule): "constant",
+	// or "cosine": from LR down to 0 along half a cosine, over the most epochs. Warmup, when
+	// positive, first raises it linearly from 0 over that many epochs (default
+	// DefaultWarmup; NoWarmup for none).
+	Schedule string `json:"schedule,omitempty"`
+	Warmup   int    `json:"warmup,omitempty"`
+	NoWarmup bool   `json:"no_warmup,omitempty"`
 	// Momentum is SGD's momentum (default 0.9; set NoMomentum for plain SGD).
 	Momentum float64 `json:"momentum"`
 	// NoMomentum makes SGD plain, without momentum.
 	NoMomentum bool `json:"no_momentum,omitempty"`
 	// Patience stops training after this many epochs without a lower validation loss
-	// (0: never stop early). Either way the weights of the epoch with the lowest
-	// validation loss are the ones kept and exported.
-	Patience int `json:"patience"`
+	// (default DefaultPatience; NoEarlyStop trains every epoch). Either way the weights of
+	// the epoch with the lowest validation loss are the ones kept and exported.
+	Patience    int  `json:"patience"`
+	NoEarlyStop bool `json:"no_early_stop,omitempty"`
 	// Seed drives weight initialisation, shuffling, dropout and augmentation.
 	Seed uint64 `json:"seed"`
 	// Limit, when positive, uses at most Limit samples of each split, evenly spaced
@@ -59,10 +70,10 @@ type Config struct {
 	// ResumeDir continues the run in that folder (implies Resume).
 	ResumeDir string `json:"-"`
 
-	// Init, if set, replaces the initial values of the weights it names (Param names such
-	// as "conv1.weight"), for instance with a pretrained Block's; InitFrom says where they
-	// come from, for the record.
-	Init     map[string][]float32 `json:"-"`
+	// Weights, if set, replaces the initial values of the weights it names (Param names
+	// such as "conv1.weight"), for instance with a pretrained Block's; InitFrom says where
+	// they come from, for the record.
+	Weights  map[string][]float32 `json:"-"`
 	InitFrom string               `json:"init_from,omitempty"`
 	// JoinFeatures, for TrainHead, are more features folders of the same dataset whose
 	// features are joined after those of featuresDir, sample by sample: one head on the
@@ -148,19 +159,43 @@ func (c *Config) defaults(name string) error {
 		c.RunsDir = "runs"
 	}
 	if c.Epochs == 0 {
-		c.Epochs = 10
+		c.Epochs = DefaultEpochs
 	}
 	if c.Batch == 0 {
-		c.Batch = 32
+		c.Batch = DefaultBatch
+	}
+	if c.Init == "" {
+		c.Init = DefaultInit
 	}
 	if c.Optimizer == "" {
-		c.Optimizer = "sgd"
+		c.Optimizer = DefaultOptimizer
 	}
 	if c.LR == 0 {
-		c.LR = 0.001
+		c.LR = DefaultLR
+	}
+	if c.Schedule == "" {
+		c.Schedule = DefaultSchedule
+	}
+	if c.Warmup == 0 && !c.NoWarmup {
+		c.Warmup = DefaultWarmup
+	}
+	if c.NoWarmup {
+		c.Warmup = 0
+	}
+	if c.Patience == 0 && !c.NoEarlyStop {
+		c.Patience = DefaultPatience
+	}
+	if c.NoEarlyStop {
+		c.Patience = 0
 	}
 	if c.Optimizer == "sgd" && c.Momentum == 0 && !c.NoMomentum {
 		c.Momentum = 0.9
+	}
+	if c.Schedule != "constant" && c.Schedule != "cosine" {
+		return fmt.Errorf("unknown learning-rate schedule %q (want constant or cosine)", c.Schedule)
+	}
+	if c.Warmup < 0 || c.Warmup >= c.Epochs && c.Warmup > 0 {
+		return fmt.Errorf("warm-up of %d epochs: want 0 to %d (fewer than the %d epochs)", c.Warmup, c.Epochs-1, c.Epochs)
 	}
 	switch {
 	case c.Epochs < 0:
@@ -215,7 +250,7 @@ type epochState struct {
 // being resumed.
 func newTrainer(cfg Config, m *Model, src source, runCfg runConfig) (*trainer, error) {
 	m.SetConv(cfg.Conv)
-	if err := m.SetWeights(cfg.Init); err != nil {
+	if err := m.SetWeights(cfg.Weights); err != nil {
 		return nil, err
 	}
 	t := &trainer{cfg: cfg, runCfg: runCfg, model: m, src: limit(src, cfg.Limit), infer: map[int]*graph{}}
@@ -359,6 +394,9 @@ func (t *trainer) run(ctx context.Context) (err error) {
 	x, y := make([]float32, batch*per), make([]float32, batch)
 	grads := make([][]float32, len(learn))
 	batches := n / batch
+	t.opt.Schedule = t.cfg.Schedule
+	t.opt.WarmupSteps = int64(t.cfg.Warmup * batches)
+	t.opt.TotalSteps = int64(t.cfg.Epochs * batches)
 	lastSave := time.Now()
 	for t.epoch < t.cfg.Epochs && !t.hist.StoppedEarly {
 		if err := ctx.Err(); err != nil {

@@ -495,7 +495,7 @@ func (s *study) fineTune(ctx context.Context, data string, ft FineTune) (Rung, e
 	cfg := s.trainConfig(name, ft.Epochs)
 	cfg.LR = ft.LR
 	cfg.Head = finetune.SpecString(top.Layers) + "," + ft.Head
-	cfg.Init, cfg.InitFrom = top.Init, fmt.Sprintf("%s's pretrained layers from %s on", ft.Backbone, ft.From)
+	cfg.Weights, cfg.InitFrom = top.Weights, fmt.Sprintf("%s's pretrained layers from %s on", ft.Backbone, ft.From)
 	s.say("finetune %s: %s's top block %s from its pretrained weights, then %s", name, ft.Backbone, finetune.SpecString(top.Layers), ft.Head)
 	if cfg.Backbone, err = finetune.BackboneOf(ctx, dir, bopts); err != nil {
 		return Rung{}, fmt.Errorf("study: %w", err)

@@ -103,7 +103,7 @@ func main() {
 			cfg := base
 			cfg.Epochs, cfg.LR, cfg.Patience = 15, 0.0001, 4
 			cfg.Head = finetune.SpecString(top.Layers) + ",dense:1:sigmoid"
-			cfg.Init = top.Init
+			cfg.Weights = top.Weights
 			return head(dir, nil, cfg)(ctx, seed)
 		}},
 		{"flip", func(ctx context.Context, seed uint64) (float64, int, error) {

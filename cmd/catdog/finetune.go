@@ -69,7 +69,7 @@ Examples:
 					return fmt.Errorf("finetune: --train-top: %w", err)
 				}
 				cfg.Head = finetune.SpecString(top.Layers) + "," + cfg.Head
-				cfg.Init, cfg.InitFrom = top.Init, "the backbone's pretrained top block"
+				cfg.Weights, cfg.InitFrom = top.Weights, "the backbone's pretrained top block"
 				fmt.Fprintf(a.out, "training the backbone's top block %s from its pretrained weights\n", finetune.SpecString(top.Layers))
 			}
 			if !a.v.GetBool("finetune.no-backbone") {

@@ -32,7 +32,7 @@ Example:
 				if err != nil {
 					return err
 				}
-				m, err := arch.Model(size, 0)
+				m, err := arch.Model(size, "", 0)
 				if err != nil {
 					return err
 				}
@@ -42,7 +42,7 @@ Example:
 			w := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
 			fmt.Fprintf(w, "name\tparams at %d px\tdescription\n", size)
 			for _, arch := range finetune.Architectures() {
-				m, err := arch.Model(size, 0)
+				m, err := arch.Model(size, "", 0)
 				if err != nil {
 					fmt.Fprintf(w, "%s\t-\t%s (%v)\n", arch.Name, arch.Description, err)
 					continue

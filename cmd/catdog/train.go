@@ -67,12 +67,15 @@ Example:
 
 // addTrainFlags defines the flags train and finetune share.
 func addTrainFlags(cmd *cobra.Command) {
-	cmd.Flags().Int("epochs", 10, "most epochs")
-	cmd.Flags().Int("batch", 32, "mini-batch size")
-	cmd.Flags().Float64("lr", 0.001, "learning rate")
-	cmd.Flags().String("optimizer", "sgd", "sgd (with --momentum) or adam")
+	cmd.Flags().Int("epochs", finetune.DefaultEpochs, "most epochs")
+	cmd.Flags().Int("batch", finetune.DefaultBatch, "mini-batch size")
+	cmd.Flags().String("init", string(finetune.DefaultInit), "initial weights: glorot-uniform or he-uniform")
+	cmd.Flags().String("optimizer", finetune.DefaultOptimizer, "adam, or sgd (with --momentum)")
+	cmd.Flags().Float64("lr", finetune.DefaultLR, "peak learning rate")
+	cmd.Flags().String("schedule", finetune.DefaultSchedule, "learning rate over the epochs: constant, or cosine (down to 0)")
+	cmd.Flags().Int("warmup", finetune.DefaultWarmup, "epochs of linear learning-rate warm-up from 0 (0: none)")
 	cmd.Flags().Float64("momentum", 0.9, "SGD momentum (0 for plain SGD)")
-	cmd.Flags().Int("patience", 0, "stop after this many epochs without a lower validation loss (0: never)")
+	cmd.Flags().Int("patience", finetune.DefaultPatience, "stop after this many epochs without a lower validation loss (0: never stop early)")
 	cmd.Flags().Uint64("seed", 1, "seed for weights, shuffling, dropout and augmentation")
 	cmd.Flags().Int("limit", 0, "use at most this many samples per split (quick trials; 0: all)")
 	cmd.Flags().String("runs", "runs", "folder of run folders")
@@ -90,8 +93,11 @@ func trainConfig(a *app, name string) (finetune.Config, error) {
 		RunsDir:   a.v.GetString(get("runs")),
 		Epochs:    a.v.GetInt(get("epochs")),
 		Batch:     a.v.GetInt(get("batch")),
+		Init:      finetune.Init(a.v.GetString(get("init"))),
 		LR:        a.v.GetFloat64(get("lr")),
 		Optimizer: a.v.GetString(get("optimizer")),
+		Schedule:  a.v.GetString(get("schedule")),
+		Warmup:    a.v.GetInt(get("warmup")),
 		Momentum:  a.v.GetFloat64(get("momentum")),
 		Patience:  a.v.GetInt(get("patience")),
 		Seed:      a.v.GetUint64(get("seed")),
@@ -110,6 +116,8 @@ func trainConfig(a *app, name string) (finetune.Config, error) {
 	if cfg.Optimizer == "sgd" && cfg.Momentum == 0 {
 		cfg.NoMomentum = true
 	}
+	cfg.NoEarlyStop = cfg.Patience == 0
+	cfg.NoWarmup = cfg.Warmup == 0
 	var bar *progressbar.ProgressBar
 	cfg.Progress = func(p finetune.Progress) {
 		if p.Batch == 1 || bar == nil {
