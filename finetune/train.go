@@ -148,6 +148,12 @@ type Result struct {
 	ImagesPerSec   float64 `json:"images_per_second"`
 }
 
+// Resolved returns c with every default filled in: what training will use.
+func (c Config) Resolved() (Config, error) {
+	err := c.defaults("run")
+	return c, err
+}
+
 func (c *Config) defaults(name string) error {
 	if c.Name == "" {
 		c.Name = name
@@ -177,7 +183,7 @@ func (c *Config) defaults(name string) error {
 		c.Schedule = DefaultSchedule
 	}
 	if c.Warmup == 0 && !c.NoWarmup {
-		c.Warmup = DefaultWarmup
+		c.Warmup = max(0, min(DefaultWarmup, c.Epochs-1)) // a run of one epoch has none
 	}
 	if c.NoWarmup {
 		c.Warmup = 0

@@ -22,7 +22,8 @@ type Profile struct {
 	Epochs     int `json:"epochs"`
 	HeadEpochs int `json:"head_epochs"`
 	Patience   int `json:"patience"`
-	// Batch, Optimizer and LR are the training settings of every rung.
+	// Batch, Optimizer and LR, when set, replace the training recipe's (finetune's
+	// defaults, which the profiles use).
 	Batch     int     `json:"batch"`
 	Optimizer string  `json:"optimizer"`
 	LR        float64 `json:"lr"`
@@ -59,8 +60,8 @@ type FineTune struct {
 func (f FineTune) Name() string { return f.Backbone + "-finetune" }
 
 // Quick is a study sized to finish within about 20 minutes on a 2-core CPU: the from-scratch
-// CNNs on 64x64 images, 1,500 photos per class, up to 10 epochs, Adam at 3e-4 (measured: it
-// learns faster than SGD in so few steps); heads on MobileNet v1 0.75 and MobileNetV2 0.35
+// CNNs on 64x64 images, 1,500 photos per class, up to 10 epochs with finetune's recipe;
+// heads on MobileNet v1 0.75 and MobileNetV2 0.35
 // features of up to 6,000 photos per class at 224x224 (12,000 photos: MobileNet v1 extracts
 // them in about a minute here). VGG16 runs when its weights are at hand; vgg16-random
 // (random weights, clearly stamped) runs on the CNNs' 64x64 photos, to show what ImageNet
@@ -69,7 +70,6 @@ func Quick() Profile {
 	return Profile{
 		Name: "quick", Size: 64, TransferSize: 224, PerClass: 1500, TransferPerClass: 6000,
 		Epochs: 10, HeadEpochs: 10, Patience: 4,
-		Batch: 32, Optimizer: "adam", LR: 0.0003,
 		Backbones: []string{"mobilenet-v1-075", "mobilenet-v2-035", "vgg16-random"},
 		AtHand:    []string{"vgg16"},
 	}
@@ -95,13 +95,11 @@ func mobileNetV1FineTune() FineTune {
 }
 
 // Full is the study's own setting: every image, 200x200 for the CNNs, 224x224 for the
-// backbones, up to 50 epochs with early stopping, SGD with momentum as in the Keras
-// tutorial; VGG16 is downloaded when missing.
+// backbones, up to 50 epochs with early stopping; VGG16 is downloaded when missing.
 func Full() Profile {
 	return Profile{
 		Name: "full", Size: 200, TransferSize: 224,
 		Epochs: 50, HeadEpochs: 20, Patience: 5,
-		Batch: 32, Optimizer: "sgd", LR: 0.001,
 		Backbones: []string{"vgg16", "mobilenet-v1-075", "mobilenet-v2-035"},
 	}.WithExtras()
 }

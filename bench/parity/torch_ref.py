@@ -1,0 +1,279 @@
+"""PyTorch reference for bench/parity: trains one of catdog's from-scratch architectures on
+the same prepared arrays and split, with the same recipe, and prints one JSON line.
+
+The network is built from catdog's own layer spec (finetune.SpecString), so the layers are
+the same by construction; the initialisation (He or Glorot uniform weights, zero biases),
+the optimiser (catdog's Adam: bias-corrected step size, epsilon 1e-7 outside the square
+root; or SGD with momentum), the learning-rate schedule (warm-up, cosine), the batch, the
+epochs, early stopping on the validation loss keeping the best epoch's weights, batch norm
+(momentum 0.1, epsilon 1e-5, unbiased running variance) and the augmentation (flip, turn,
+zoom, shift with bilinear resampling and clamped edges, contrast about each channel's mean)
+follow catdog's definitions. Only the random draws differ: that is what the seeds average
+over. Run by bench/parity/main.go; never part of catdog itself.
+"""
+import argparse
+import json
+import math
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Residual(nn.Module):
+    def __init__(self, cin, cout):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, padding=1)
+        self.bn1 = nn.BatchNorm2d(cout, eps=1e-5, momentum=0.1)
+        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1)
+        self.bn2 = nn.BatchNorm2d(cout, eps=1e-5, momentum=0.1)
+        self.proj = nn.Conv2d(cin, cout, 1) if cin != cout else None
+
+    def forward(self, x):
+        h = F.relu(self.bn1(self.conv1(x)))
+        h = self.bn2(self.conv2(h))
+        s = self.proj(x) if self.proj is not None else x
+        return F.relu(h + s)
+
+
+class GAP(nn.Module):
+    def forward(self, x):
+        return x.mean(dim=(2, 3))
+
+
+class ReLU6(nn.Module):
+    def forward(self, x):
+        return torch.clamp(x, 0, 6)
+
+
+def build(spec, shape):
+    """Builds catdog's layer spec for samples of shape (C, H, W); the final sigmoid is left
+    out (the loss takes logits)."""
+    layers = []
+    c, h, w = shape
+    flat = None
+    items = spec.split(",")
+    for i, item in enumerate(items):
+        f = item.split(":")
+        k = f[0]
+        if k == "conv":
+            n, ks, pad = int(f[1]), int(f[2]), int(f[3])
+            layers.append(nn.Conv2d(c, n, ks, padding=pad))
+            c, h, w = n, h + 2 * pad - ks + 1, w + 2 * pad - ks + 1
+        elif k == "relu":
+            layers.append(nn.ReLU())
+        elif k == "relu6":
+            layers.append(ReLU6())
+        elif k == "maxpool":
+            s = int(f[1])
+            layers.append(nn.MaxPool2d(s, s))
+            h, w = h // s, w // s
+        elif k == "dropout":
+            layers.append(nn.Dropout(float(f[1])))
+        elif k in ("batchnorm", "bn"):
+            layers.append(nn.BatchNorm2d(c, eps=1e-5, momentum=0.1) if flat is None else nn.BatchNorm1d(flat, eps=1e-5, momentum=0.1))
+        elif k == "flatten":
+            layers.append(nn.Flatten())
+            flat = c * h * w
+        elif k == "gap":
+            layers.append(GAP())
+            flat = c
+        elif k == "dense":
+            n = int(f[1])
+            layers.append(nn.Linear(flat, n))
+            flat = n
+        elif k == "residual":
+            n = int(f[1])
+            layers.append(Residual(c, n))
+            c = n
+        elif k == "sigmoid":
+            if i != len(items) - 1:
+                layers.append(nn.Sigmoid())
+        else:
+            raise SystemExit("unknown layer %r" % item)
+    return nn.Sequential(*layers)
+
+
+def initialise(model, scheme, gen):
+    for m in model.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            if isinstance(m, nn.Conv2d):
+                rf = m.kernel_size[0] * m.kernel_size[1]
+                fan_in, fan_out = m.in_channels * rf, m.out_channels * rf
+            else:
+                fan_in, fan_out = m.in_features, m.out_features
+            lim = math.sqrt(6 / fan_in) if scheme == "he-uniform" else math.sqrt(6 / (fan_in + fan_out))
+            with torch.no_grad():
+                m.weight.uniform_(-lim, lim, generator=gen)
+                m.bias.zero_()
+
+
+class Optimiser:
+    """catdog's optimiser (finetune/optim.go), step for step."""
+
+    def __init__(self, params, a, steps_per_epoch):
+        self.p = [p for p in params if p.requires_grad]
+        self.a = a
+        self.t = 0
+        self.m = [torch.zeros_like(p) for p in self.p]
+        self.v = [torch.zeros_like(p) for p in self.p]
+        self.warm = a.warmup * steps_per_epoch
+        self.total = a.epochs * steps_per_epoch
+
+    def rate(self):
+        t, a = self.t, self.a
+        if self.warm > 0 and t <= self.warm:
+            return a.lr * t / self.warm
+        if a.schedule == "cosine" and self.total > self.warm:
+            p = min(1.0, (t - self.warm) / (self.total - self.warm))
+            return a.lr * 0.5 * (1 + math.cos(math.pi * p))
+        return a.lr
+
+    @torch.no_grad()
+    def step(self):
+        self.t += 1
+        rate = self.rate()
+        if self.a.optimizer == "adam":
+            b1, b2, eps = 0.9, 0.999, 1e-7
+            lr = rate * math.sqrt(1 - b2 ** self.t) / (1 - b1 ** self.t)
+            for p, m, v in zip(self.p, self.m, self.v):
+                g = p.grad
+                m.mul_(b1).add_(g, alpha=1 - b1)
+                v.mul_(b2).addcmul_(g, g, value=1 - b2)
+                p.sub_(lr * m / (v.sqrt() + eps))
+        else:
+            mu = self.a.momentum
+            for p, vel in zip(self.p, self.m):
+                vel.mul_(mu).sub_(rate * p.grad)
+                p.add_(vel)
+
+
+def augment(batch, rng):
+    """catdog's DefaultAugment on a uint8 batch (n, S, S, 3): flip with probability 0.5,
+    turn within ±15°, zoom 0.9-1.1, shift within ±10 %, contrast ±20 % (finetune/augment.go)."""
+    n, size = batch.shape[0], batch.shape[1]
+    out = np.empty_like(batch)
+    c = (size - 1) / 2
+    u = rng.random((n, 6))
+    for i in range(n):
+        flip = u[i, 0] < 0.5
+        angle = (2 * u[i, 1] - 1) * 15 * math.pi / 180
+        zoom = 0.9 + u[i, 2] * 0.2
+        sx, sy = (2 * u[i, 3] - 1) * 0.1 * size, (2 * u[i, 4] - 1) * 0.1 * size
+        contrast = 1 + (2 * u[i, 5] - 1) * 0.2
+        img = batch[i]
+        identical = not flip and angle == 0 and zoom == 1 and sx == 0 and sy == 0
+        warp = angle != 0 or zoom != 1 or sx != 0 or sy != 0
+        if warp:
+            cos, sin = math.cos(angle) / zoom, math.sin(angle) / zoom
+            vv, uu = np.mgrid[0:size, 0:size].astype(np.float64)
+            dx, dy = uu - c - sx, vv - c - sy
+            fx = np.clip((cos * dx + sin * dy + c).astype(np.float32), 0, size - 1)
+            fy = np.clip((-sin * dx + cos * dy + c).astype(np.float32), 0, size - 1)
+            x0, y0 = fx.astype(np.int64), fy.astype(np.int64)
+            x1, y1 = np.minimum(x0 + 1, size - 1), np.minimum(y0 + 1, size - 1)
+            ax, ay = (fx - x0)[..., None], (fy - y0)[..., None]
+            src = img.astype(np.float32)
+            top = src[y0, x0] + ax * (src[y0, x1] - src[y0, x0])
+            bot = src[y1, x0] + ax * (src[y1, x1] - src[y1, x0])
+            img = (top + ay * (bot - top) + 0.5).astype(np.uint8)
+            if flip:
+                img = img[:, ::-1]
+        elif flip:
+            img = img[:, ::-1]
+        img = np.ascontiguousarray(img)
+        if contrast != 1 and not (identical and contrast == 1):
+            mean = img.reshape(-1, 3).astype(np.float64).mean(axis=0)
+            v = np.arange(256, dtype=np.float64)[None, :]
+            lut = np.clip(np.round(mean[:, None] + (v - mean[:, None]) * contrast), 0, 255).astype(np.uint8)
+            img = np.stack([lut[ch][img[..., ch]] for ch in range(3)], axis=-1)
+        out[i] = img
+    return out
+
+
+def to_tensor(imgs):
+    return torch.from_numpy(np.ascontiguousarray(imgs.transpose(0, 3, 1, 2))).float() * (1.0 / 255)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--data", required=True)
+    p.add_argument("--spec", required=True)
+    p.add_argument("--aug", type=int, default=0)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--init", default="he-uniform")
+    p.add_argument("--optimizer", default="adam")
+    p.add_argument("--lr", type=float, default=3e-4)
+    p.add_argument("--momentum", type=float, default=0.9)
+    p.add_argument("--schedule", default="constant")
+    p.add_argument("--warmup", type=int, default=0)
+    p.add_argument("--patience", type=int, default=0)
+    p.add_argument("--threads", type=int, default=2)
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    gen = torch.Generator().manual_seed(a.seed)
+    rng = np.random.default_rng(a.seed)
+
+    photos = np.load(a.data + "/dogs_vs_cats_photos.npy", mmap_mode="r")
+    labels = np.load(a.data + "/dogs_vs_cats_labels.npy")
+    split = {s: np.load("%s/split_%s.npy" % (a.data, s)) for s in ("train", "valid", "test")}
+    size = photos.shape[1]
+    model = build(a.spec, (3, size, size))
+    initialise(model, a.init, gen)
+    train = split["train"]
+    steps = len(train) // a.batch
+    opt = Optimiser(model.parameters(), a, steps)
+
+    def evaluate(rows):
+        model.eval()
+        loss, right = 0.0, 0
+        with torch.no_grad():
+            for i in range(0, len(rows), 64):
+                r = rows[i:i + 64]
+                z = model(to_tensor(photos[r])).squeeze(1)
+                y = torch.from_numpy(labels[r].astype(np.float32))
+                loss += F.binary_cross_entropy_with_logits(z, y, reduction="sum").item()
+                right += ((z > 0).float() == y).sum().item()
+        return loss / len(rows), right / len(rows)
+
+    history, best, best_loss, best_epoch, bad = [], None, None, 0, 0
+    start = time.perf_counter()
+    for epoch in range(1, a.epochs + 1):
+        model.train()
+        perm = rng.permutation(len(train))
+        tl = 0.0
+        for b in range(steps):
+            r = train[perm[b * a.batch:(b + 1) * a.batch]]
+            imgs = np.asarray(photos[r])
+            if a.aug:
+                imgs = augment(imgs, rng)
+            x = to_tensor(imgs)
+            y = torch.from_numpy(labels[r].astype(np.float32))
+            for q in model.parameters():
+                q.grad = None
+            loss = F.binary_cross_entropy_with_logits(model(x).squeeze(1), y)
+            loss.backward()
+            opt.step()
+            tl += loss.item()
+        vl, va = evaluate(split["valid"])
+        history.append({"epoch": epoch, "train_loss": tl / steps, "valid_loss": vl, "valid_acc": va})
+        if best_loss is None or vl < best_loss:
+            best_loss, best_epoch, bad = vl, epoch, 0
+            best = {k: v.clone() for k, v in model.state_dict().items()}
+        else:
+            bad += 1
+            if a.patience > 0 and bad >= a.patience and epoch < a.epochs:
+                break
+    model.load_state_dict(best)
+    tl, ta = evaluate(split["test"])
+    print(json.dumps({"test_acc": ta, "test_loss": tl, "test_n": len(split["test"]), "best_epoch": best_epoch,
+                      "epochs": history, "seconds": time.perf_counter() - start, "torch": torch.__version__}))
+
+
+if __name__ == "__main__":
+    main()
