@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/catdog-ml/catdog/classifier"
 	"github.com/catdog-ml/catdog/keras"
 	"github.com/catdog-ml/catdog/onnx"
 	"github.com/catdog-ml/catdog/onnx/pb"
@@ -384,12 +385,12 @@ func (bb *Backbone) cut(m *onnx.Model, size int) error {
 	}
 	s.OutputShape = shape
 	bb.Params = int(c.Inspect().TotalParams)
-	c.SetMetadata("catdog.backbone", s.Name)
-	c.SetMetadata("catdog.backbone_sha256", s.SHA256)
-	c.SetMetadata("catdog.backbone_cut", bb.Output)
-	c.SetMetadata("catdog.backbone_preprocess", s.PreprocessString())
+	c.SetMetadata(classifier.MetaBackbone, s.Name)
+	c.SetMetadata(classifier.MetaBackboneSHA256, s.SHA256)
+	c.SetMetadata(classifier.MetaBackboneCut, bb.Output)
+	c.SetMetadata(classifier.MetaBackbonePreprocess, s.PreprocessString())
 	if s.Random {
-		c.SetMetadata("catdog.random_weights", "true")
+		c.SetMetadata(classifier.MetaRandomWeights, "true")
 	}
 	bb.Model = c
 	return nil

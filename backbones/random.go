@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 
+	"github.com/catdog-ml/catdog/classifier"
 	"github.com/catdog-ml/catdog/onnx"
 )
 
@@ -47,9 +48,9 @@ func RandomVGG16(size int, seed uint64) (*onnx.Model, error) {
 		side /= 2
 	}
 	b.Output(x, "block5_pool", onnx.Float, -1, 512, side, side)
-	b.SetMetadata("catdog.backbone", "vgg16-random")
-	b.SetMetadata("catdog.random_weights", "true")
-	b.SetMetadata("catdog.random_seed", fmt.Sprint(seed))
+	b.SetMetadata(classifier.MetaBackbone, VGG16Random)
+	b.SetMetadata(classifier.MetaRandomWeights, "true")
+	b.SetMetadata(classifier.MetaRandomSeed, fmt.Sprint(seed))
 	m, err := b.Model()
 	if err != nil {
 		return nil, fmt.Errorf("vgg16-random: %w", err)

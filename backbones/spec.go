@@ -17,6 +17,7 @@ import (
 	"math"
 	"strings"
 
+	"github.com/catdog-ml/catdog/classifier"
 	"github.com/catdog-ml/catdog/onnx"
 )
 
@@ -232,13 +233,13 @@ func (s Spec) PreprocessModel() (*onnx.Model, error) {
 	}
 	b := onnx.NewBuilder(s.Name + "-preprocess")
 	size := int64(s.InputSize)
-	x := s.PreprocessGraph(b, b.Input("image", onnx.Float, -1, 3, size, size))
+	x := s.PreprocessGraph(b, b.Input(classifier.InputName, onnx.Float, -1, 3, size, size))
 	if s.Layout == NHWC {
 		b.Output(x, "pixels", onnx.Float, -1, size, size, 3)
 	} else {
 		b.Output(x, "pixels", onnx.Float, -1, 3, size, size)
 	}
-	b.SetMetadata("catdog.preprocess", s.PreprocessString())
+	b.SetMetadata(classifier.MetaPreprocess, s.PreprocessString())
 	return b.Model()
 }
 

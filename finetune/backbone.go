@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/catdog-ml/catdog/backbones"
+	"github.com/catdog-ml/catdog/classifier"
 	"github.com/catdog-ml/catdog/features"
 	"github.com/catdog-ml/catdog/onnx"
 )
@@ -65,7 +66,7 @@ func JoinBackbones(bbs ...*Backbone) (*Backbone, error) {
 		names = append(names, b.Name)
 		j.Params += b.Params
 	}
-	m, err := onnx.Join(models, outs, prefixes, InputImage, j.Output)
+	m, err := onnx.Join(models, outs, prefixes, classifier.InputName, j.Output)
 	if err != nil {
 		return nil, fmt.Errorf("joining backbones %s: %w", strings.Join(names, ", "), err)
 	}

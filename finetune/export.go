@@ -4,21 +4,15 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/catdog-ml/catdog/classifier"
 	"github.com/catdog-ml/catdog/onnx"
-)
-
-// Names of the exported model's tensors (docs/design.md, "Exported model").
-const (
-	InputImage    = "image"    // float32 NCHW RGB 0..255
-	InputFeatures = "features" // a head's input: the backbone's output
-	OutputProb    = "prob_cat" // float32 (N, 1)
 )
 
 // Backbone is a frozen feature extractor placed in front of a transfer head on export.
 type Backbone struct {
 	// Name is recorded as catdog.backbone.
 	Name string
-	// Model takes InputImage (float32 NCHW, plain RGB 0..255, its preprocessing inside)
+	// Model takes classifier.InputName (float32 NCHW, plain RGB 0..255, its preprocessing inside)
 	// and produces Output, the features the head was trained on.
 	Model  *onnx.Model
 	Output string
@@ -28,7 +22,7 @@ type Backbone struct {
 
 // ExportOptions say how Model.Export names and prepares the input.
 type ExportOptions struct {
-	// Input names the graph input (InputImage by default).
+	// Input names the graph input (classifier.InputName by default).
 	Input string
 	// Scale multiplies the input first, inside the graph (0: no scaling). TrainCNN's models
 	// use ImageScale.
@@ -38,11 +32,11 @@ type ExportOptions struct {
 }
 
 // Export writes the model's inference math as an ONNX graph: input (N, Input...) float32,
-// output OutputProb (N, 1). Dropout becomes the identity, batch norm a
+// output classifier.OutputName (N, 1). Dropout becomes the identity, batch norm a
 // BatchNormalization node with the running statistics and BNEpsilon.
 func (m *Model) Export(opts ExportOptions) (*onnx.Model, error) {
 	if opts.Input == "" {
-		opts.Input = InputImage
+		opts.Input = classifier.InputName
 	}
 	b := onnx.NewBuilder("catdog-" + m.Name)
 	dims := []int64{-1}
@@ -106,13 +100,13 @@ func (m *Model) Export(opts ExportOptions) (*onnx.Model, error) {
 			return nil, fmt.Errorf("exporting %s: unknown layer kind %q", m.Name, u.Kind)
 		}
 	}
-	b.Output(x, OutputProb, onnx.Float, -1, 1)
-	b.SetMetadata("catdog.labels", "dog,cat")
-	b.SetMetadata("catdog.arch", m.Name)
-	b.SetMetadata("catdog.layers", SpecString(m.Layers))
-	if len(m.Input) == 3 && opts.Input == InputImage {
-		b.SetMetadata("catdog.input_size", strconv.Itoa(m.Input[2]))
-		b.SetMetadata("catdog.layout", "NCHW")
+	b.Output(x, classifier.OutputName, onnx.Float, -1, 1)
+	b.SetMetadata(classifier.MetaLabels, classifier.Labels)
+	b.SetMetadata(classifier.MetaArch, m.Name)
+	b.SetMetadata(classifier.MetaLayers, SpecString(m.Layers))
+	if len(m.Input) == 3 && opts.Input == classifier.InputName {
+		b.SetMetadata(classifier.MetaInputSize, strconv.Itoa(m.Input[2]))
+		b.SetMetadata(classifier.MetaLayout, "NCHW")
 	}
 	for k, v := range opts.Metadata {
 		b.SetMetadata(k, v)
@@ -124,29 +118,29 @@ func (m *Model) Export(opts ExportOptions) (*onnx.Model, error) {
 	return mod, nil
 }
 
-// ExportWithBackbone exports a transfer head behind bb: one model from InputImage to
-// OutputProb. The head's names get the prefix "head/".
+// ExportWithBackbone exports a transfer head behind bb: one model from classifier.InputName to
+// classifier.OutputName. The head's names get the prefix "head/".
 func (m *Model) ExportWithBackbone(bb *Backbone, meta map[string]string) (*onnx.Model, error) {
 	if bb == nil || bb.Model == nil || bb.Model.Proto.GetGraph() == nil {
 		return nil, fmt.Errorf("exporting %s: no backbone model", m.Name)
 	}
 	ins := bb.Model.Proto.GetGraph().GetInput()
-	if len(ins) == 0 || ins[0].GetName() != InputImage {
+	if len(ins) == 0 || ins[0].GetName() != classifier.InputName {
 		name := ""
 		if len(ins) > 0 {
 			name = ins[0].GetName()
 		}
-		return nil, fmt.Errorf("exporting %s: backbone %s takes input %q, want %q (plain RGB 0..255 with its preprocessing inside: backbones.Backbone.WithPreprocess)", m.Name, bb.Name, name, InputImage)
+		return nil, fmt.Errorf("exporting %s: backbone %s takes input %q, want %q (plain RGB 0..255 with its preprocessing inside: backbones.Backbone.WithPreprocess)", m.Name, bb.Name, name, classifier.InputName)
 	}
-	head, err := m.Export(ExportOptions{Input: InputFeatures})
+	head, err := m.Export(ExportOptions{Input: classifier.FeaturesName})
 	if err != nil {
 		return nil, err
 	}
-	full, err := onnx.Compose(bb.Model, bb.Output, head, InputFeatures, "head/")
+	full, err := onnx.Compose(bb.Model, bb.Output, head, classifier.FeaturesName, "head/")
 	if err != nil {
 		return nil, fmt.Errorf("joining backbone %s and head: %w", bb.Name, err)
 	}
-	full.SetMetadata("catdog.backbone", bb.Name)
+	full.SetMetadata(classifier.MetaBackbone, bb.Name)
 	for k, v := range meta {
 		full.SetMetadata(k, v)
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/catdog-ml/catdog/classifier"
 	"github.com/catdog-ml/catdog/internal/fixtures"
 
 	"github.com/catdog-ml/catdog/backbones"
@@ -88,7 +89,7 @@ func checkModel(t *testing.T, env *ort.Env, res *Result, dataDir string) {
 	onnxtest.CheckModel(t, res.ModelPath)
 	x, size := testPixels(t, dataDir)
 	n := len(x) / (3 * size * size)
-	s, err := env.NewSessionFromFile(res.ModelPath, ort.SessionOptions{Provider: ort.ProviderCPU, Inputs: []string{InputImage}, Outputs: []string{OutputProb}})
+	s, err := env.NewSessionFromFile(res.ModelPath, ort.SessionOptions{Provider: ort.ProviderCPU, Inputs: []string{classifier.InputName}, Outputs: []string{classifier.OutputName}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/catdog-ml/catdog/classifier"
 	"github.com/catdog-ml/catdog/features"
 	"github.com/catdog-ml/catdog/internal/atomicfile"
 	"github.com/catdog-ml/catdog/internal/npy"
@@ -127,7 +128,7 @@ func TrainCNN(ctx context.Context, dataDir string, arch Architecture, cfg Config
 	rc.Augment, rc.InputScale, rc.Layout = aug, ImageScale, "NCHW"
 	meta := map[string]string{}
 	if f := resizeFilter(dataDir); f != "" {
-		meta["catdog.resize_filter"] = f
+		meta[classifier.MetaResizeFilter] = f
 	}
 	for k, v := range cfg.Metadata {
 		meta[k] = v
@@ -144,7 +145,7 @@ func TrainCNN(ctx context.Context, dataDir string, arch Architecture, cfg Config
 		return nil, err
 	}
 	return t.finish(func() (string, error) {
-		mod, err := m.Export(ExportOptions{Input: InputImage, Scale: ImageScale, Metadata: meta})
+		mod, err := m.Export(ExportOptions{Input: classifier.InputName, Scale: ImageScale, Metadata: meta})
 		if err != nil {
 			return "", err
 		}
@@ -202,11 +203,11 @@ func TrainHead(ctx context.Context, featuresDir string, cfg Config) (*Result, er
 	}
 	rc.Backbone = strings.Join(names, "+")
 	if cfg.Backbone != nil && info.InputSize > 0 {
-		meta["catdog.input_size"] = strconv.Itoa(info.InputSize)
-		meta["catdog.layout"] = "NCHW"
+		meta[classifier.MetaInputSize] = strconv.Itoa(info.InputSize)
+		meta[classifier.MetaLayout] = "NCHW"
 	}
 	if info.ResizeFilter != "" {
-		meta["catdog.resize_filter"] = info.ResizeFilter
+		meta[classifier.MetaResizeFilter] = info.ResizeFilter
 	}
 	if cfg.Backbone != nil {
 		rc.Backbone = cfg.Backbone.Name
@@ -223,7 +224,7 @@ func TrainHead(ctx context.Context, featuresDir string, cfg Config) (*Result, er
 	}
 	res, err := t.finish(func() (string, error) {
 		if cfg.Backbone == nil {
-			mod, err := m.Export(ExportOptions{Input: InputFeatures, Metadata: meta})
+			mod, err := m.Export(ExportOptions{Input: classifier.FeaturesName, Metadata: meta})
 			if err != nil {
 				return "", err
 			}

@@ -223,7 +223,6 @@ func FlipAverage(m *Model, input, output string, axis int64) (*Model, error) {
 	nodes = append(nodes, mirror...)
 	g.Node = append(nodes, sum, mean)
 	g.ValueInfo = nil
-	c.SetMetadata("catdog.flip_average", "true")
 	if err := c.Validate(); err != nil {
 		return fail("%w", err)
 	}

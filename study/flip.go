@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/catdog-ml/catdog/classifier"
 	"github.com/catdog-ml/catdog/finetune"
 	"github.com/catdog-ml/catdog/internal/atomicfile"
 	"github.com/catdog-ml/catdog/onnx"
@@ -63,10 +64,11 @@ func (s *study) flip(ctx context.Context, rungs []Rung) (Rung, bool, error) {
 	if err != nil {
 		return Rung{}, false, fmt.Errorf("study: %w", err)
 	}
-	f, err := onnx.FlipAverage(m, finetune.InputImage, finetune.OutputProb, 3)
+	f, err := onnx.FlipAverage(m, classifier.InputName, classifier.OutputName, 3)
 	if err != nil {
 		return Rung{}, false, fmt.Errorf("study: %s: %w", name, err)
 	}
+	f.SetMetadata(classifier.MetaFlipAverage, "true")
 	path := filepath.Join(dir, "model.onnx")
 	if err := f.Write(path); err != nil {
 		return Rung{}, false, fmt.Errorf("study: %w", err)

@@ -633,7 +633,7 @@ func Evaluate(ctx context.Context, model, data, provider string, progress func(d
 		return nil, err
 	}
 	defer ds.Close()
-	labels, probs, err := c.EvaluateSplit(ctx, ds, datasets.Test, 64, progress)
+	labels, probs, err := EvaluateSplit(ctx, c, ds, datasets.Test, 64, progress)
 	if err != nil {
 		return nil, err
 	}

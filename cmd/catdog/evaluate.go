@@ -12,6 +12,7 @@ import (
 	"github.com/catdog-ml/catdog/datasets"
 	"github.com/catdog-ml/catdog/internal/atomicfile"
 	"github.com/catdog-ml/catdog/metrics"
+	"github.com/catdog-ml/catdog/study"
 )
 
 func newEvaluateCmd(a *app) *cobra.Command {
@@ -70,7 +71,7 @@ func runEvaluate(a *app, cmd *cobra.Command) error {
 	split := get("split")
 	var bar *progressbar.ProgressBar
 	start := time.Now()
-	labels, p32, err := c.EvaluateSplit(cmd.Context(), ds, split, a.v.GetInt("evaluate.batch"), func(done, total int) {
+	labels, p32, err := study.EvaluateSplit(cmd.Context(), c, ds, split, a.v.GetInt("evaluate.batch"), func(done, total int) {
 		if bar == nil {
 			bar = a.progress(total, "evaluate "+split)
 		}
