@@ -79,7 +79,7 @@ func (it *Batches) Next() bool {
 	it.pos = end
 	s := it.d.Size()
 	b := &Batch{Size: s, Index: idx, Images: make([]uint8, len(idx)*s*s*3), Labels: make([]uint8, len(idx))}
-	if err := it.d.readRows(b.Images, idx); err != nil {
+	if err := it.d.ReadRows(b.Images, idx); err != nil {
 		it.err = err
 		return false
 	}

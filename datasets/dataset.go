@@ -7,6 +7,7 @@ import (
 
 	"github.com/catdog-ml/catdog/internal/fetch"
 	"github.com/catdog-ml/catdog/internal/npy"
+	"github.com/catdog-ml/catdog/internal/verify"
 )
 
 // Dataset is a prepared dataset folder opened for reading. Opening reads the manifest, the
@@ -21,12 +22,28 @@ type Dataset struct {
 	splits map[string][]int64
 }
 
-// Open opens a folder written by Prepare and checks that its arrays agree with each other
-// and with the manifest.
+// Open opens a folder written by Prepare and checks it before anything is read from it:
+// the manifest is there; every array has the shape and the SHA-256 the manifest records
+// (hashed once, then trusted while its size and modification time stay those of that check:
+// package internal/verify); the labels are 0 or 1; the splits are sorted, within the
+// arrays, of the manifest's sizes and disjoint. A folder that fails is refused with what
+// to rerun.
 func Open(dir string) (*Dataset, error) {
 	m, err := ReadManifest(dir)
 	if err != nil {
 		return nil, err
+	}
+	sums := map[string]string{}
+	for name, a := range m.Arrays {
+		sums[name] = a.SHA256
+	}
+	for _, name := range []string{PhotosFile, LabelsFile, SplitFile(Train), SplitFile(Valid), SplitFile(Test)} {
+		if sums[name] == "" {
+			return nil, fmt.Errorf("dataset %s: the manifest records no checksum for %s (prepare it again: catdog prepare --out %s)", dir, name, dir)
+		}
+	}
+	if err := verify.Files(dir, sums); err != nil {
+		return nil, fmt.Errorf("dataset %s: %w (prepare it again: catdog prepare --out %s)", dir, err, dir)
 	}
 	photos, err := npy.Open(filepath.Join(dir, PhotosFile))
 	if err != nil {
@@ -69,7 +86,20 @@ func (d *Dataset) load() error {
 				return fmt.Errorf("%s: index %d at %d out of range or out of order", SplitFile(name), j, i)
 			}
 		}
+		if want := d.man.Splits[name].Count; len(idx) != want {
+			return fmt.Errorf("%s holds %d rows, the manifest says %d", SplitFile(name), len(idx), want)
+		}
 		d.splits[name] = idx
+	}
+	// The splits do not share a row: no test photo was trained on.
+	seen := make([]uint8, len(labels))
+	for k, name := range SplitNames() {
+		for _, j := range d.splits[name] {
+			if seen[j] != 0 {
+				return fmt.Errorf("row %d is in both the %s and the %s split", j, SplitNames()[seen[j]-1], name)
+			}
+			seen[j] = uint8(k + 1)
+		}
 	}
 	return nil
 }
@@ -116,9 +146,9 @@ func (d *Dataset) Image(i int, dst []uint8) ([]uint8, error) {
 	return dst, nil
 }
 
-// readRows reads the rows idx into dst (len(idx) rows), one ReadAt per run of
-// consecutive indices.
-func (d *Dataset) readRows(dst []uint8, idx []int64) error {
+// ReadRows reads the images of rows idx into dst (len(idx) rows of Size x Size x 3), one
+// read per run of consecutive indices.
+func (d *Dataset) ReadRows(dst []uint8, idx []int64) error {
 	rs := int(d.photos.RowSize())
 	for k := 0; k < len(idx); {
 		j := k + 1
@@ -133,8 +163,9 @@ func (d *Dataset) readRows(dst []uint8, idx []int64) error {
 	return nil
 }
 
-// Verify recomputes the SHA-256 of every array file and compares it with the manifest. It
-// reads the whole folder, so it takes about as long as copying it.
+// Verify recomputes the SHA-256 of every array file, whatever the stamp of earlier checks,
+// and compares it with the manifest. It reads the whole folder, so it takes about as long
+// as copying it.
 func (d *Dataset) Verify() error {
 	names := make([]string, 0, len(d.man.Arrays))
 	for name := range d.man.Arrays {

@@ -3,6 +3,8 @@ package datasets
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"image/color"
 	"os"
@@ -10,6 +12,10 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/catdog-ml/catdog/internal/atomicfile"
+	"github.com/catdog-ml/catdog/internal/fetch"
+	"github.com/catdog-ml/catdog/internal/npy"
 )
 
 // tinyDataset prepares 13 cats and 12 dogs of plain colours at 32x32: cat i is
@@ -176,21 +182,91 @@ func TestOpenErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	ds.Close()
-	// One flipped byte in the photos: Open still works (it reads no pixels), Verify fails.
+	// One flipped byte in the photos: Open refuses the folder, naming the file and the fix.
 	p := filepath.Join(out, PhotosFile)
 	b, _ := os.ReadFile(p)
 	b[len(b)-1] ^= 1
 	os.WriteFile(p, b, 0o644)
+	if _, err = Open(out); err == nil || !strings.Contains(err.Error(), PhotosFile) || !strings.Contains(err.Error(), "catdog prepare") {
+		t.Errorf("Open of a changed photos file: %v", err)
+	}
+	b[len(b)-1] ^= 1
+	os.WriteFile(p, b, 0o644)
 	if ds, err = Open(out); err != nil {
 		t.Fatal(err)
-	}
-	if err := ds.Verify(); err == nil || !strings.Contains(err.Error(), PhotosFile) {
-		t.Errorf("Verify of a changed file: %v", err)
 	}
 	ds.Close()
 	// A labels file of the wrong length.
 	os.WriteFile(filepath.Join(out, LabelsFile), []byte("junk"), 0o644)
 	if _, err := Open(out); err == nil {
 		t.Error("corrupt labels accepted")
+	}
+}
+
+// TestOpenRefuses: a folder without its manifest, with labels that no longer match the
+// manifest's checksum, or whose splits share rows (even with a manifest rewritten to match
+// them) is refused, saying what to rerun.
+func TestOpenRefuses(t *testing.T) {
+	tests := []struct {
+		name   string
+		damage func(t *testing.T, dir string)
+		want   string
+	}{
+		{"no manifest", func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, ManifestFile)) }, "catdog prepare"},
+		{"labels changed", func(t *testing.T, dir string) {
+			p := filepath.Join(dir, LabelsFile)
+			b, _ := os.ReadFile(p)
+			b[len(b)-1] ^= 1
+			os.WriteFile(p, b, 0o644)
+		}, LabelsFile},
+		{"splits overlap", func(t *testing.T, dir string) {
+			train, _, _ := npy.ReadFile[int64](filepath.Join(dir, SplitFile(Train)))
+			test := append([]int64(nil), train[:3]...)
+			p := filepath.Join(dir, SplitFile(Test))
+			if err := npy.WriteFile(p, []int{len(test)}, test); err != nil {
+				t.Fatal(err)
+			}
+			m, _ := ReadManifest(dir)
+			sum, _ := fetch.SHA256(p)
+			a := m.Arrays[SplitFile(Test)]
+			a.SHA256, a.Shape = sum, []int{len(test)}
+			m.Arrays[SplitFile(Test)] = a
+			m.Splits[Test] = SplitInfo{Count: len(test)}
+			b, _ := json.Marshal(m)
+			os.WriteFile(filepath.Join(dir, ManifestFile), b, 0o644)
+		}, "in both the train and the test split"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := tinyDataset(t)
+			tt.damage(t, dir)
+			if _, err := Open(dir); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Open: %v, want an error saying %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestPrepareLockAndTemps: a second writer into a folder being prepared is refused, and
+// temporary files a killed run left are removed by the next run.
+func TestPrepareLockAndTemps(t *testing.T) {
+	dir := tinyDataset(t)
+	m, _ := ReadManifest(dir)
+	unlock, err := atomicfile.Lock(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Prepare(context.Background(), Options{Data: m.Source.Path, Out: dir, Size: 32, Seed: 1})
+	if !errors.Is(err, atomicfile.ErrLocked) || !strings.Contains(err.Error(), "another catdog prepare") {
+		t.Errorf("second writer: %v", err)
+	}
+	unlock()
+	left := filepath.Join(dir, PhotosFile+".tmp-12345")
+	os.WriteFile(left, make([]byte, 1000), 0o644)
+	if _, err := Prepare(context.Background(), Options{Data: m.Source.Path, Out: dir, Size: 32, Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(left); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the killed run's temporary file is still there: %v", err)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/catdog-ml/catdog/internal/atomicfile"
 	"github.com/catdog-ml/catdog/internal/imgutil"
 	"github.com/catdog-ml/catdog/internal/npy"
+	"github.com/catdog-ml/catdog/internal/verify"
 	"github.com/catdog-ml/catdog/internal/plot"
 )
 
@@ -147,8 +148,15 @@ func Prepare(ctx context.Context, opts Options) (*Manifest, error) {
 		opts.OnBalance(bal)
 	}
 
-	if err := os.MkdirAll(opts.Out, 0o755); err != nil {
-		return nil, fmt.Errorf("creating output folder: %w", err)
+	// One writer at a time: a second prepare into the same folder is refused, and what a
+	// killed one left behind is removed.
+	unlock, err := atomicfile.Lock(opts.Out)
+	if err != nil {
+		return nil, fmt.Errorf("%w: another catdog prepare is writing into %s; wait for it, or choose another --out", err, opts.Out)
+	}
+	defer unlock()
+	if err := atomicfile.CleanTemps(opts.Out); err != nil {
+		return nil, err
 	}
 	photos, err := atomicfile.Create(filepath.Join(opts.Out, PhotosFile))
 	if err != nil {
@@ -312,6 +320,14 @@ func Prepare(ctx context.Context, opts Options) (*Manifest, error) {
 			return nil, err
 		}
 		pending = pending[1:]
+	}
+	// The sums were computed while writing: the next Open need not hash the arrays again.
+	sums := map[string]string{}
+	for name, a := range m.Arrays {
+		sums[name] = a.SHA256
+	}
+	if err := verify.Record(opts.Out, sums); err != nil {
+		return nil, fmt.Errorf("recording the checksums: %w", err)
 	}
 	return m, nil
 }

@@ -166,7 +166,12 @@ func Extract(ctx context.Context, opts Options) (*Result, error) {
 	}
 	info.Provider, info.ORTVersion, info.Batch = sess.Provider, env.Version(), batch
 
-	if err := os.MkdirAll(out, 0o755); err != nil {
+	unlock, err := atomicfile.Lock(out)
+	if err != nil {
+		return nil, fmt.Errorf("features: %w: another catdog extract-features is writing into %s; wait for it, or choose another --out", err, out)
+	}
+	defer unlock()
+	if err := atomicfile.CleanTemps(out); err != nil {
 		return nil, fmt.Errorf("features: %w", err)
 	}
 	// Once onnxruntime is known to work, the old description goes first: a folder without

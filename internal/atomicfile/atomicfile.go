@@ -130,3 +130,43 @@ func WriteJSON(path string, v any) error {
 	}
 	return WriteFile(path, append(b, '\n'), 0o644)
 }
+
+// LockFile is the name of the lock file Lock creates in a folder.
+const LockFile = ".lock"
+
+// ErrLocked is wrapped by the error of Lock when another process holds the folder.
+var ErrLocked = errors.New("atomicfile: the folder is locked by another process")
+
+// Lock takes an exclusive lock on the folder dir (creating it), for a writer that replaces
+// several files there: a second writer gets an error wrapping ErrLocked instead of mixing
+// its files with the first's. The lock goes with the process if it dies; unlock releases
+// it.
+func Lock(dir string) (unlock func(), err error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("atomicfile: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, LockFile), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("atomicfile: %w", err)
+	}
+	if err := flock(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%w: %s (%v)", ErrLocked, dir, err)
+	}
+	return func() { f.Close() }, nil
+}
+
+// CleanTemps removes the temporary files (name.tmp-*) that writers killed before Commit
+// or Abort left in dir. Call it holding Lock.
+func CleanTemps(dir string) error {
+	ms, err := filepath.Glob(filepath.Join(dir, "*.tmp-*"))
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		if err := os.RemoveAll(m); err != nil {
+			return fmt.Errorf("atomicfile: removing a left-over temporary file: %w", err)
+		}
+	}
+	return nil
+}
