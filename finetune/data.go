@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/catdog-ml/catdog/datasets"
 	"github.com/catdog-ml/catdog/features"
 	"github.com/catdog-ml/catdog/internal/half"
 	"github.com/catdog-ml/catdog/internal/npy"
@@ -76,18 +77,10 @@ func (l *limited) read(split string, rows []int, x, y []float32, aug func([]uint
 	return l.source.read(split, m, x, y, aug)
 }
 
-// Prepared-dataset file names (docs/design.md, "Prepared dataset folder").
-const (
-	photosFile = "dogs_vs_cats_photos.npy"
-	labelsFile = "dogs_vs_cats_labels.npy"
-)
-
-func splitFile(split string) string { return "split_" + split + ".npy" }
-
-// imageSource streams uint8 RGB images (N, S, S, 3) of a prepared dataset folder and
-// converts each batch to float32 NCHW scaled by ImageScale.
+// imageSource streams the uint8 RGB images of a prepared dataset (datasets.Open, which
+// checks the folder first) and converts each batch to float32 NCHW scaled by ImageScale.
 type imageSource struct {
-	photos *npy.File
+	ds     *datasets.Dataset
 	size   int
 	lab    []uint8
 	splits map[string][]int64
@@ -99,47 +92,20 @@ type imageSource struct {
 const ImageScale = float32(1.0 / 255)
 
 func openImages(dir string) (*imageSource, error) {
-	f, err := npy.Open(filepath.Join(dir, photosFile))
+	ds, err := datasets.Open(dir)
 	if err != nil {
-		return nil, fmt.Errorf("%s is not a prepared dataset (run catdog prepare --out %s): %w", dir, dir, err)
+		return nil, err
 	}
-	s := &imageSource{photos: f, splits: map[string][]int64{}}
-	h := f.Header
-	if h.DType != npy.Uint8 || len(h.Shape) != 4 || h.Shape[1] != h.Shape[2] || h.Shape[3] != 3 {
-		f.Close()
-		return nil, fmt.Errorf("%s: want uint8 (N, S, S, 3), got %v %v", photosFile, h.DType, h.Shape)
-	}
-	s.size = h.Shape[1]
-	lab, shape, err := npy.ReadFile[uint8](filepath.Join(dir, labelsFile))
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("reading labels: %w", err)
-	}
-	if len(shape) != 1 || shape[0] != h.Shape[0] {
-		f.Close()
-		return nil, fmt.Errorf("%s has shape %v for %d photos", labelsFile, shape, h.Shape[0])
-	}
-	s.lab = lab
-	for _, sp := range []string{Train, Valid, Test} {
-		idx, _, err := npy.ReadFile[int64](filepath.Join(dir, splitFile(sp)))
-		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("reading the %s split: %w", sp, err)
-		}
-		for _, i := range idx {
-			if i < 0 || int(i) >= len(lab) {
-				f.Close()
-				return nil, fmt.Errorf("%s: row %d outside the %d photos", splitFile(sp), i, len(lab))
-			}
-		}
-		s.splits[sp] = idx
+	s := &imageSource{ds: ds, size: ds.Size(), lab: ds.Labels(), splits: map[string][]int64{}}
+	for _, sp := range datasets.SplitNames() {
+		s.splits[sp] = ds.Split(sp)
 	}
 	return s, nil
 }
 
 func (s *imageSource) shape() []int         { return []int{3, s.size, s.size} }
 func (s *imageSource) len(split string) int { return len(s.splits[split]) }
-func (s *imageSource) close() error         { return s.photos.Close() }
+func (s *imageSource) close() error         { return s.ds.Close() }
 func (s *imageSource) labels(split string) []uint8 {
 	out := make([]uint8, len(s.splits[split]))
 	for i, r := range s.splits[split] {
@@ -155,11 +121,13 @@ func (s *imageSource) read(split string, rows []int, x, y []float32, aug func([]
 	}
 	raw := s.raw[:len(rows)*per]
 	idx := s.splits[split]
+	want := make([]int64, len(rows))
 	for i, r := range rows {
-		if err := s.photos.ReadRows(raw[i*per:(i+1)*per], int(idx[r]), 1); err != nil {
-			return fmt.Errorf("reading photo %d: %w", idx[r], err)
-		}
+		want[i] = idx[r]
 		y[i] = float32(s.lab[idx[r]])
+	}
+	if err := s.ds.ReadRows(raw, want); err != nil {
+		return err
 	}
 	if aug != nil {
 		aug(raw, len(rows))

@@ -200,3 +200,17 @@ func TestPretrainedBackbones(t *testing.T) {
 		})
 	}
 }
+
+// TestTrainRefusesBrokenData: training reads the photos through datasets.Open, so a folder
+// that lost its manifest (a prepare killed mid-commit, or rm) is refused, not trained on.
+func TestTrainRefusesBrokenData(t *testing.T) {
+	dataDir := preparePhotos(t, 10, 32)
+	if err := os.Remove(filepath.Join(dataDir, datasets.ManifestFile)); err != nil {
+		t.Fatal(err)
+	}
+	arch, _ := Arch("vgg1")
+	_, err := TrainCNN(context.Background(), dataDir, arch, Config{RunsDir: t.TempDir(), Epochs: 1})
+	if err == nil || !strings.Contains(err.Error(), "catdog prepare") {
+		t.Errorf("training on a folder without manifest: %v", err)
+	}
+}

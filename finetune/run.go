@@ -127,7 +127,7 @@ func TrainCNN(ctx context.Context, dataDir string, arch Architecture, cfg Config
 	rc := newRunConfig("cnn", arch.Name, m, dataDir, cfg)
 	rc.Augment, rc.InputScale, rc.Layout = aug, ImageScale, "NCHW"
 	meta := map[string]string{}
-	if f := resizeFilter(dataDir); f != "" {
+	if f := src.ds.Manifest().Filter; f != "" {
 		meta[classifier.MetaResizeFilter] = f
 	}
 	for k, v := range cfg.Metadata {
@@ -242,21 +242,6 @@ func TrainHead(ctx context.Context, featuresDir string, cfg Config) (*Result, er
 		res.BackboneParams = cfg.Backbone.Params
 	}
 	return res, err
-}
-
-// resizeFilter reads the resize filter from a prepared dataset's manifest.json, if any.
-func resizeFilter(dir string) string {
-	b, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
-	if err != nil {
-		return ""
-	}
-	var m struct {
-		Filter string `json:"filter"`
-	}
-	if json.Unmarshal(b, &m) != nil {
-		return ""
-	}
-	return m.Filter
 }
 
 // modelInfo is a run's model.json.
