@@ -2,10 +2,13 @@ package features
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -16,9 +19,11 @@ import (
 	"github.com/catdog-ml/catdog/backbones"
 	"github.com/catdog-ml/catdog/datasets"
 	"github.com/catdog-ml/catdog/internal/atomicfile"
+	"github.com/catdog-ml/catdog/internal/fetch"
 	"github.com/catdog-ml/catdog/internal/half"
 	"github.com/catdog-ml/catdog/internal/npy"
 	"github.com/catdog-ml/catdog/internal/ort"
+	"github.com/catdog-ml/catdog/internal/verify"
 )
 
 // DefaultBatch is the number of images per onnxruntime run when Options.Batch is 0.
@@ -197,6 +202,9 @@ func Extract(ctx context.Context, opts Options) (*Result, error) {
 	if info.Seconds > 0 {
 		info.ImagesPerSecond = float64(x.total) / info.Seconds
 	}
+	if err := verify.Record(out, info.sums()); err != nil {
+		return nil, fmt.Errorf("features: %w", err)
+	}
 	data, err := json.MarshalIndent(info, "", "  ")
 	if err != nil {
 		return nil, err
@@ -238,7 +246,8 @@ func (x *extractor) split(ctx context.Context, out, split string) (SplitInfo, er
 	if x.dtype == "float16" {
 		dt = npy.Float16
 	}
-	w, err := npy.NewWriter(f, dt, shape)
+	h := sha256.New()
+	w, err := npy.NewWriter(io.MultiWriter(f, h), dt, shape)
 	if err != nil {
 		return si, err
 	}
@@ -287,7 +296,12 @@ func (x *extractor) split(ctx context.Context, out, split string) (SplitInfo, er
 	if err := f.Commit(); err != nil {
 		return si, err
 	}
-	if err := npy.WriteFile(filepath.Join(out, si.Labels), []int{n}, labels); err != nil {
+	si.FeaturesSHA256 = hex.EncodeToString(h.Sum(nil))
+	lp := filepath.Join(out, si.Labels)
+	if err := npy.WriteFile(lp, []int{n}, labels); err != nil {
+		return si, err
+	}
+	if si.LabelsSHA256, err = fetch.SHA256(lp); err != nil {
 		return si, err
 	}
 	return si, nil

@@ -12,6 +12,7 @@ import (
 
 	"github.com/catdog-ml/catdog/backbones"
 	"github.com/catdog-ml/catdog/datasets"
+	"github.com/catdog-ml/catdog/internal/atomicfile"
 	"github.com/catdog-ml/catdog/internal/fixtures"
 	"github.com/catdog-ml/catdog/internal/half"
 	"github.com/catdog-ml/catdog/internal/npy"
@@ -261,6 +262,34 @@ func TestExtractCancel(t *testing.T) {
 	}
 	entries, _ := os.ReadDir(out)
 	for _, e := range entries {
-		t.Errorf("left behind: %s", e.Name())
+		if e.Name() != atomicfile.LockFile {
+			t.Errorf("left behind: %s", e.Name())
+		}
+	}
+}
+
+// TestExtractRefusesDamage: a features folder whose labels were changed after extraction is
+// no cache hit: Open refuses it, and Extract computes the features again.
+func TestExtractRefusesDamage(t *testing.T) {
+	fixtures.RequireORT(t)
+	data := prepareSmall(t, 20, 32)
+	out := filepath.Join(t.TempDir(), "feats")
+	opts := Options{Backbone: "vgg16-random", Data: data, Out: out, Provider: "cpu"}
+	if _, err := Extract(context.Background(), opts); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(out, LabelsFile("train"))
+	b, _ := os.ReadFile(p)
+	b[len(b)-1] ^= 1
+	os.WriteFile(p, b, 0o644)
+	if _, err := Open(out); err == nil || !strings.Contains(err.Error(), LabelsFile("train")) {
+		t.Errorf("Open of damaged labels: %v", err)
+	}
+	res, err := Extract(context.Background(), opts)
+	if err != nil || res.CacheHit {
+		t.Errorf("second Extract: cache hit %v, %v; want the features computed again", res != nil && res.CacheHit, err)
+	}
+	if _, err := Open(out); err != nil {
+		t.Errorf("after extracting again: %v", err)
 	}
 }

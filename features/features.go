@@ -34,11 +34,12 @@ import (
 
 	"github.com/catdog-ml/catdog/datasets"
 	"github.com/catdog-ml/catdog/internal/npy"
+	"github.com/catdog-ml/catdog/internal/verify"
 	"github.com/catdog-ml/catdog/keras"
 )
 
-// Format is the version of the features folder layout.
-const Format = 1
+// Format is the version of the features folder layout (2: the arrays' checksums recorded).
+const Format = 2
 
 // InfoFile is the name of the description written last in a features folder.
 const InfoFile = "features.json"
@@ -107,10 +108,15 @@ type SplitInfo struct {
 	Features string `json:"features"` // file name
 	Labels   string `json:"labels"`   // file name
 	Shape    []int  `json:"shape"`    // of the features array
+	// FeaturesSHA256 and LabelsSHA256 are the files' checksums, checked by Open.
+	FeaturesSHA256 string `json:"features_sha256"`
+	LabelsSHA256   string `json:"labels_sha256"`
 }
 
-// Open reads features.json in dir and checks that the arrays it names are there with the
-// shapes it gives.
+// Open reads features.json in dir and checks the arrays it names: there, with the shapes
+// and the SHA-256 it records (hashed once, then trusted while their size and modification
+// time stay those of that check: package internal/verify). A folder that fails is refused:
+// extract again.
 func Open(dir string) (*Info, error) {
 	data, err := os.ReadFile(filepath.Join(dir, InfoFile))
 	if err != nil {
@@ -126,7 +132,19 @@ func Open(dir string) (*Info, error) {
 	if err := info.check(dir); err != nil {
 		return nil, err
 	}
+	if err := verify.Files(dir, info.sums()); err != nil {
+		return nil, fmt.Errorf("features: %s: %w (extract them again: catdog extract-features --force)", dir, err)
+	}
 	return &info, nil
+}
+
+// sums returns the recorded checksum of every array, by file name.
+func (info *Info) sums() map[string]string {
+	m := map[string]string{}
+	for _, s := range info.Splits {
+		m[s.Features], m[s.Labels] = s.FeaturesSHA256, s.LabelsSHA256
+	}
+	return m
 }
 
 // check verifies that every array exists with the announced shape and type.
@@ -135,6 +153,9 @@ func (info *Info) check(dir string) error {
 		s, ok := info.Splits[split]
 		if !ok {
 			return fmt.Errorf("features: %s lacks split %s", dir, split)
+		}
+		if s.FeaturesSHA256 == "" || s.LabelsSHA256 == "" {
+			return fmt.Errorf("features: %s records no checksum for the %s split (extract them again)", InfoFile, split)
 		}
 		wantDT := npy.Float32
 		if info.DType == "float16" {

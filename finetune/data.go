@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 
 	"github.com/catdog-ml/catdog/datasets"
@@ -234,39 +233,26 @@ func (j *joinedSource) read(split string, rows []int, x, y []float32, aug func([
 }
 
 func openFeatureDir(dir string) (*featureSource, error) {
+	info, err := features.Open(dir) // checks every array against features.json first
+	if err != nil {
+		return nil, err
+	}
 	s := &featureSource{files: map[string]*npy.File{}, lab: map[string][]uint8{}}
 	for _, sp := range []string{Train, Valid, Test} {
-		f, err := npy.Open(filepath.Join(dir, sp+"_features.npy"))
+		si := info.Splits[sp]
+		f, err := npy.Open(filepath.Join(dir, si.Features))
 		if err != nil {
 			s.close()
-			if errors.Is(err, os.ErrNotExist) {
-				return nil, fmt.Errorf("%s holds no %s features (run catdog extract-features --out %s): %w", dir, sp, dir, err)
-			}
 			return nil, err
 		}
 		s.files[sp] = f
-		if f.DType != npy.Float32 && f.DType != npy.Float16 {
-			s.close()
-			return nil, fmt.Errorf("%s_features.npy: want float32 or float16, got %v", sp, f.DType)
-		}
-		if len(f.Shape) < 2 {
-			s.close()
-			return nil, fmt.Errorf("%s_features.npy: want (n, ...) with at least 2 dimensions, got %v", sp, f.Shape)
-		}
 		if s.sample == nil {
 			s.sample = append([]int(nil), f.Shape[1:]...)
-		} else if fmt.Sprint(s.sample) != fmt.Sprint(f.Shape[1:]) {
-			s.close()
-			return nil, fmt.Errorf("%s_features.npy: samples of shape %v, other splits have %v", sp, f.Shape[1:], s.sample)
 		}
-		lab, shape, err := npy.ReadFile[uint8](filepath.Join(dir, sp+"_labels.npy"))
+		lab, _, err := npy.ReadFile[uint8](filepath.Join(dir, si.Labels))
 		if err != nil {
 			s.close()
 			return nil, fmt.Errorf("reading %s labels: %w", sp, err)
-		}
-		if len(shape) != 1 || shape[0] != f.Shape[0] {
-			s.close()
-			return nil, fmt.Errorf("%s_labels.npy has shape %v for %d feature rows", sp, shape, f.Shape[0])
 		}
 		s.lab[sp] = lab
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/catdog-ml/catdog/features"
+	"github.com/catdog-ml/catdog/internal/fetch"
 	"github.com/catdog-ml/catdog/internal/npy"
 )
 
@@ -55,7 +56,15 @@ func writeFeatures(t *testing.T, n int, noise float64, seed uint64) string {
 	}
 	info := features.Info{Format: features.Format, Backbone: "synthetic", DType: "float32", FeatureShape: []int64{8, 2, 2}, Splits: map[string]features.SplitInfo{}}
 	for _, sp := range []string{Train, Valid, Test} {
-		info.Splits[sp] = features.SplitInfo{Count: n, Features: features.FeaturesFile(sp), Labels: features.LabelsFile(sp), Shape: []int{n, 8, 2, 2}}
+		si := features.SplitInfo{Count: n, Features: features.FeaturesFile(sp), Labels: features.LabelsFile(sp), Shape: []int{n, 8, 2, 2}}
+		var err error
+		if si.FeaturesSHA256, err = fetch.SHA256(filepath.Join(dir, si.Features)); err != nil {
+			t.Fatal(err)
+		}
+		if si.LabelsSHA256, err = fetch.SHA256(filepath.Join(dir, si.Labels)); err != nil {
+			t.Fatal(err)
+		}
+		info.Splits[sp] = si
 	}
 	b, err := json.Marshal(info)
 	if err != nil {
