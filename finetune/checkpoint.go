@@ -2,6 +2,7 @@ package finetune
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -17,10 +18,11 @@ import (
 // checkpointFile is the one file of a run's checkpoint/ folder. It is replaced atomically
 // after every epoch, so it always holds one consistent epoch: a magic line, the length
 // of a JSON state, the state, then little-endian float32 arrays: the weights, the best
-// weights so far, and the optimizer's moments.
+// weights so far, and the optimizer's moments; last, the SHA-256 of all that, checked
+// before anything is resumed.
 const checkpointFile = "checkpoint.bin"
 
-const checkpointMagic = "catdog-checkpoint 1\n"
+const checkpointMagic = "catdog-checkpoint 2\n"
 
 // checkpointState is the JSON part of a checkpoint.
 type checkpointState struct {
@@ -61,7 +63,8 @@ func (t *trainer) save() error {
 	if err != nil {
 		return fmt.Errorf("writing the checkpoint: %w", err)
 	}
-	w := &errWriter{w: f}
+	h := sha256.New()
+	w := &errWriter{w: io.MultiWriter(f, h)}
 	io.WriteString(w, checkpointMagic)
 	binary.Write(w, binary.LittleEndian, uint64(len(js)))
 	w.Write(js)
@@ -77,6 +80,7 @@ func (t *trainer) save() error {
 	for _, v := range t.opt.V {
 		writeFloats(w, v)
 	}
+	w.Write(h.Sum(nil))
 	if w.err != nil {
 		f.Abort()
 		return fmt.Errorf("writing the checkpoint: %w", w.err)
@@ -106,11 +110,23 @@ func (t *trainer) restoreFrom(dir string, want runConfig, st *checkpointState) e
 		}
 		return fmt.Errorf("reading the checkpoint: %w", err)
 	}
-	bad := func(what string) error { return fmt.Errorf("checkpoint %s is damaged: %s", path, what) }
+	bad := func(what string) error {
+		return fmt.Errorf("checkpoint %s is damaged (%s): it cannot be resumed; train again without --resume", path, what)
+	}
 	if !bytes.HasPrefix(data, []byte(checkpointMagic)) {
+		if bytes.HasPrefix(data, []byte("catdog-checkpoint ")) {
+			return fmt.Errorf("checkpoint %s was written by another catdog version: it cannot be resumed; train again without --resume", path)
+		}
 		return bad("not a catdog checkpoint")
 	}
-	data = data[len(checkpointMagic):]
+	if len(data) < len(checkpointMagic)+sha256.Size {
+		return bad("truncated")
+	}
+	body, sum := data[:len(data)-sha256.Size], data[len(data)-sha256.Size:]
+	if got := sha256.Sum256(body); !bytes.Equal(got[:], sum) {
+		return bad("its checksum does not match its content")
+	}
+	data = body[len(checkpointMagic):]
 	if len(data) < 8 {
 		return bad("truncated")
 	}

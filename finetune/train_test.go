@@ -245,3 +245,29 @@ func TestEarlyStoppingKeepsBest(t *testing.T) {
 		t.Errorf("a run of %d epochs out of %d says stopped early: %v", len(exact.History.Epochs), len(h.Epochs), exact.History.StoppedEarly)
 	}
 }
+
+// TestResumeRefusesDamagedCheckpoint: four bytes of a checkpoint overwritten (inside the
+// weights, where no length or shape check would notice) and the run is not resumed.
+func TestResumeRefusesDamagedCheckpoint(t *testing.T) {
+	dir := writeFeatures(t, 64, 0.1, 2)
+	cfg := Config{RunsDir: t.TempDir(), Epochs: 3, Batch: 16, Seed: 3}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cfg.OnEpoch = func(e EpochStats) { cancel() }
+	_, err := TrainHead(ctx, dir, cfg)
+	var ie *InterruptedError
+	if !errors.As(err, &ie) || !ie.Resumable {
+		t.Fatalf("interrupted run: %v", err)
+	}
+	p := filepath.Join(ie.Dir, "checkpoint", checkpointFile)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copy(b[len(b)-200:], []byte{0xff, 0xff, 0xff, 0x7f})
+	os.WriteFile(p, b, 0o644)
+	cfg.OnEpoch, cfg.Resume = nil, true
+	if _, err := TrainHead(context.Background(), dir, cfg); err == nil || !strings.Contains(err.Error(), "damaged") || !strings.Contains(err.Error(), "checksum") {
+		t.Errorf("resuming a damaged checkpoint: %v", err)
+	}
+}
