@@ -75,3 +75,14 @@ func TestNewModelErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestTooBig: a head that would not fit in memory is refused before allocating it.
+func TestTooBig(t *testing.T) {
+	layers, err := ParseLayers("flatten,dense:99999999:relu,dense:1:sigmoid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewModel("head", []int{768}, layers, "", 1); err == nil || !strings.Contains(err.Error(), "too big") {
+		t.Errorf("a dense layer of 99,999,999 units: %v", err)
+	}
+}

@@ -28,6 +28,31 @@ func newParam(name string, trainable bool, shape ...int) *Param {
 	return &Param{Name: name, Shape: append([]int(nil), shape...), Data: make([]float32, n), Trainable: trainable}
 }
 
+// MaxParams is the most weight values a model may have: training holds each about five
+// times (the weights, their gradients, Adam's two moments, the best epoch's copy), 20 bytes
+// in all, so a billion is 20 GB. A bigger model is refused before anything is allocated.
+const MaxParams = 1 << 30
+
+// layerParams counts the weights layer l would have on an input of shape in.
+func layerParams(l Layer, in []int) int64 {
+	switch l.Kind {
+	case KindConv:
+		return int64(l.N) * (int64(in[0])*int64(l.K)*int64(l.K) + 1)
+	case KindDense:
+		return int64(l.N) * (int64(in[0]) + 1)
+	case KindBatchNorm:
+		return 4 * int64(in[0])
+	case KindResidual:
+		c, n := int64(in[0]), int64(l.N)
+		p := n*(c*9+1) + n*(n*9+1) + 8*n
+		if c != n {
+			p += n * (c + 1)
+		}
+		return p
+	}
+	return 0
+}
+
 // convW holds a convolution's or a dense layer's weights and bias.
 type convW struct{ w, b *Param }
 
@@ -107,9 +132,15 @@ func NewModel(name string, input []int, layers []Layer, init Init, seed uint64) 
 	rng := rand.New(rand.NewPCG(seed, 0x5eed_cafe))
 	shape := append([]int(nil), input...)
 	count := map[Kind]int{}
+	var total int64
 	for i, l := range layers {
 		count[l.Kind]++
 		u := &unit{Layer: l, name: fmt.Sprintf("%s%d", l.Kind, count[l.Kind]), in: shape}
+		if len(shape) > 0 {
+			if total += layerParams(l, shape); total > MaxParams {
+				return nil, fmt.Errorf("model %s: layer %d (%s) takes it past %d weights (%d so far): too big to train here; use fewer units or pool first (gap)", name, i+1, l, MaxParams, total)
+			}
+		}
 		need3 := func() error {
 			if len(shape) != 3 {
 				return fmt.Errorf("model %s: layer %d (%s) needs (C, H, W) input, got %v", name, i+1, l, shape)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -146,6 +147,17 @@ type Result struct {
 	BackboneParams int     `json:"backbone_params,omitempty"`
 	TrainSeconds   float64 `json:"train_seconds"`
 	ImagesPerSec   float64 `json:"images_per_second"`
+}
+
+// DivergedError is the error of a training run whose outputs stopped being numbers: its
+// learning rate is too high for the data and network.
+type DivergedError struct {
+	Epoch, Batch int
+	LR           float64
+}
+
+func (e *DivergedError) Error() string {
+	return fmt.Sprintf("training diverged at epoch %d, batch %d: the loss is no longer a number (NaN or infinite); lower the learning rate (now %g)", e.Epoch, e.Batch, e.LR)
 }
 
 // Resolved returns c with every default filled in: what training will use.
@@ -374,6 +386,10 @@ func (e *InterruptedError) Unwrap() error { return e.Err }
 // folder with no finished epoch is removed).
 func (t *trainer) run(ctx context.Context) (err error) {
 	defer func() {
+		var de *DivergedError
+		if errors.As(err, &de) && !t.saved {
+			os.RemoveAll(t.dir) // no stub run folder for a run that never had weights to keep
+		}
 		if ce := ctx.Err(); ce != nil && err != nil && errors.Is(err, ce) {
 			if !t.saved {
 				os.RemoveAll(t.dir)
@@ -427,6 +443,9 @@ func (t *trainer) run(ctx context.Context) (err error) {
 				return err
 			}
 			for i, v := range z {
+				if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+					return &DivergedError{Epoch: t.epoch + 1, Batch: b + 1, LR: t.cfg.LR}
+				}
 				ep.LossSum += bceLoss(v, y[i])
 				if (v > 0) == (y[i] > 0.5) {
 					ep.Correct++

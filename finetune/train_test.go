@@ -271,3 +271,19 @@ func TestResumeRefusesDamagedCheckpoint(t *testing.T) {
 		t.Errorf("resuming a damaged checkpoint: %v", err)
 	}
 }
+
+// TestDivergence: a learning rate far too high makes the outputs infinite or NaN: training
+// stops with a DivergedError naming the learning rate, and leaves no run folder.
+func TestDivergence(t *testing.T) {
+	dir := writeFeatures(t, 64, 0, 2)
+	runs := t.TempDir()
+	_, err := TrainHead(context.Background(), dir, Config{RunsDir: runs, Epochs: 5, Batch: 16, Optimizer: "sgd", LR: 1e12, Seed: 1,
+		Head: "flatten,dense:64:relu,dense:64:relu,dense:1:sigmoid"})
+	var de *DivergedError
+	if !errors.As(err, &de) || !strings.Contains(err.Error(), "lower the learning rate") {
+		t.Fatalf("error %v, want a DivergedError", err)
+	}
+	if left, _ := os.ReadDir(runs); len(left) != 0 {
+		t.Errorf("a diverged run left %d run folders", len(left))
+	}
+}
