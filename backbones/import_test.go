@@ -43,17 +43,17 @@ func TestImport(t *testing.T) {
 	dir := t.TempDir()
 	opts := backbones.Options{CacheDir: filepath.Join(dir, "store")}
 	file := filepath.Join(dir, "keras.onnx")
-	writeModel(t, kerasLike(t, 16), file)
+	writeModel(t, kerasLike(t, 32), file)
 
 	spec := kerasCaffe
 	spec.Name = "keras-vgg"
-	spec.InputSize = 16
+	spec.InputSize = 32
 	spec.CutAt = "block2_pool"
 	got, err := backbones.Import(ctx, file, spec, false, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if onnx.Shape(got.OutputShape).String() != "(N, 8, 4, 4)" || got.Input != "input_1" || len(got.SHA256) != 64 {
+	if onnx.Shape(got.OutputShape).String() != "(N, 8, 8, 8)" || got.Input != "input_1" || len(got.SHA256) != 64 {
 		t.Errorf("imported spec %+v", got)
 	}
 

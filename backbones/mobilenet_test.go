@@ -172,7 +172,7 @@ func TestImportKeras(t *testing.T) {
 func TestProbeShape(t *testing.T) {
 	fixtures.RequireORT(t)
 	b := onnx.NewBuilder("tiled")
-	x := b.Input("image", onnx.Float, -1, 3, 8, 8)
+	x := b.Input("image", onnx.Float, -1, 3, 32, 32)
 	w := make([]float32, 4*3*9)
 	for i := range w {
 		w[i] = float32(i%7) / 10
@@ -187,15 +187,15 @@ func TestProbeShape(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "tiled.onnx")
 	writeModel(t, m, file)
-	spec := backbones.Spec{Name: "tiled", InputSize: 8, Layout: backbones.NCHW, CutAt: "features"}
+	spec := backbones.Spec{Name: "tiled", InputSize: 32, Layout: backbones.NCHW, CutAt: "features"}
 	p, _ := backbones.Preset("unit")
 	p.Apply(&spec)
 	got, err := backbones.Import(ctx, file, spec, false, backbones.Options{CacheDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s := onnx.Shape(got.OutputShape).String(); s != "(N, 4, 16, 24)" {
-		t.Errorf("features %s, want (N, 4, 16, 24)", s)
+	if s := onnx.Shape(got.OutputShape).String(); s != "(N, 4, 64, 96)" {
+		t.Errorf("features %s, want (N, 4, 64, 96)", s)
 	}
 }
 

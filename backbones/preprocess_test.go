@@ -16,7 +16,7 @@ import (
 // kerasCaffe is how Keras' VGG16 wants its input: NHWC, BGR, ImageNet channel means
 // subtracted, no scaling.
 var kerasCaffe = backbones.Spec{
-	Name: "keras-vgg16", InputSize: 8, Layout: backbones.NHWC, Channels: backbones.BGR, Scale: 1,
+	Name: "keras-vgg16", InputSize: 32, Layout: backbones.NHWC, Channels: backbones.BGR, Scale: 1,
 	Mean: [3]float32{103.939, 116.779, 123.68}, Std: [3]float32{1, 1, 1},
 }
 
@@ -25,7 +25,7 @@ func specs(t *testing.T) []backbones.Spec {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vgg.InputSize = 8
+	vgg.InputSize = 32
 	return []backbones.Spec{vgg, kerasCaffe}
 }
 
@@ -87,7 +87,7 @@ func TestPreprocessModel(t *testing.T) {
 		t.Skipf("onnxruntime not available: %v", err)
 	}
 	defer env.Close()
-	const n, size = 2, 8
+	const n, size = 2, 32
 	r := rand.New(rand.NewPCG(2, 2))
 	images := make([][]uint8, n)
 	planar := make([]float32, 0, n*3*size*size) // NCHW plain RGB, what exported models take

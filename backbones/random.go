@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/catdog-ml/catdog/classifier"
+	"github.com/catdog-ml/catdog/internal/imgutil"
 	"github.com/catdog-ml/catdog/onnx"
 )
 
@@ -19,8 +20,8 @@ var vgg16Blocks = [5][]int64{{64, 64}, {128, 128}, {256, 256, 256}, {512, 512, 5
 // 6 at 200, 2 at 64, 1 at 32. The model says it is random in its graph name and in
 // metadata_props (catdog.random_weights=true).
 func RandomVGG16(size int, seed uint64) (*onnx.Model, error) {
-	if size < 32 || size > 4096 {
-		return nil, fmt.Errorf("vgg16-random: input size %d out of range 32..4096", size)
+	if size < imgutil.MinSize || size > imgutil.MaxSize {
+		return nil, fmt.Errorf("vgg16-random: input size %d out of range %d..%d", size, imgutil.MinSize, imgutil.MaxSize)
 	}
 	r := rand.New(rand.NewPCG(seed, 0x5667673136)) // "VGG16"
 	b := onnx.NewBuilder("vgg16-random (RANDOM WEIGHTS)")

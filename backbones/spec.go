@@ -18,6 +18,7 @@ import (
 	"strings"
 
 	"github.com/catdog-ml/catdog/classifier"
+	"github.com/catdog-ml/catdog/internal/imgutil"
 	"github.com/catdog-ml/catdog/onnx"
 )
 
@@ -108,8 +109,8 @@ func (s Spec) Validate() error {
 	if err := validName(s.Name); err != nil {
 		return err
 	}
-	if s.InputSize < 1 || s.InputSize > 4096 {
-		return fmt.Errorf("backbone %s: input size %d out of range 1..4096", s.Name, s.InputSize)
+	if s.InputSize < imgutil.MinSize || s.InputSize > imgutil.MaxSize {
+		return fmt.Errorf("backbone %s: input size %d out of range %d..%d", s.Name, s.InputSize, imgutil.MinSize, imgutil.MaxSize)
 	}
 	if s.Layout != NCHW && s.Layout != NHWC {
 		return fmt.Errorf("backbone %s: layout %q: want NCHW or NHWC", s.Name, s.Layout)

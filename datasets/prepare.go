@@ -24,11 +24,11 @@ import (
 	"github.com/catdog-ml/catdog/internal/plot"
 )
 
-// Size limits for prepared images.
+// Size limits for prepared images: imgutil's, the one set catdog uses.
 const (
 	DefaultSize = 200
-	MinSize     = 32
-	MaxSize     = 512
+	MinSize     = imgutil.MinSize
+	MaxSize     = imgutil.MaxSize
 )
 
 // Options configures Prepare.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/catdog-ml/catdog/datasets"
 	"github.com/catdog-ml/catdog/finetune"
 )
 
@@ -24,8 +25,8 @@ Example:
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			size := a.v.GetInt("models.size")
-			if size < 8 {
-				return fmt.Errorf("models: --size %d is too small", size)
+			if size < datasets.MinSize || size > datasets.MaxSize {
+				return fmt.Errorf("models: --size %d outside %d..%d", size, datasets.MinSize, datasets.MaxSize)
 			}
 			if name := a.v.GetString("models.arch"); name != "" {
 				arch, err := finetune.Arch(name)

@@ -75,10 +75,12 @@ func ParseFilter(name string) (Filter, error) {
 // image decodes into up to 200 MB; bigger ones are refused with ErrTooLarge.
 const MaxPixels = 50_000_000
 
-// MinSize and MaxSize bound the output side length.
+// MinSize and MaxSize bound the side of the square images catdog prepares, trains on and
+// serves: the one set of size bounds, which datasets, backbones, classifier and the
+// command use. (The resampler itself takes any side from 1 to MaxSize.)
 const (
-	MinSize = 1
-	MaxSize = 4096
+	MinSize = 32
+	MaxSize = 512
 )
 
 // Errors returned, wrapped, by the decoding functions.

@@ -34,9 +34,12 @@ func (z *Resizer) DecodeResize(data []byte, size int, filter Filter, dst []uint8
 	return cfg, z.Resize(img, size, filter, dst)
 }
 
+// maxResize is the largest side the resampler itself makes.
+const maxResize = 4096
+
 func checkArgs(size int, filter Filter, dst []uint8) error {
-	if size < MinSize || size > MaxSize {
-		return fmt.Errorf("imgutil: size %d outside %d..%d", size, MinSize, MaxSize)
+	if size < 1 || size > maxResize {
+		return fmt.Errorf("imgutil: size %d outside 1..%d", size, maxResize)
 	}
 	if filter < 0 || int(filter) >= len(filterNames) {
 		return fmt.Errorf("imgutil: unknown filter %d", int(filter))
