@@ -270,3 +270,25 @@ func TestPrepareLockAndTemps(t *testing.T) {
 		t.Errorf("the killed run's temporary file is still there: %v", err)
 	}
 }
+
+// TestTinySourceWarns: a source too small to fill every split says so; a manifest with
+// nothing skipped lists [] (not null).
+func TestTinySourceWarns(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string][]byte{
+		"cat.1.png": synthetic(40, 30, color.RGBA{200, 0, 0, 255}), "cat.2.png": synthetic(40, 30, color.RGBA{0, 200, 0, 255}),
+		"dog.1.png": synthetic(30, 40, color.RGBA{0, 0, 200, 255}),
+	})
+	var warned []string
+	out := filepath.Join(t.TempDir(), "data")
+	if _, err := Prepare(context.Background(), Options{Data: dir, Out: out, Size: 32, Warn: func(m string) { warned = append(warned, m) }}); err != nil {
+		t.Fatal(err)
+	}
+	if len(warned) == 0 || !strings.Contains(warned[0], "split is empty") {
+		t.Errorf("warnings %v, want one about an empty split", warned)
+	}
+	b, _ := os.ReadFile(filepath.Join(out, ManifestFile))
+	if !strings.Contains(string(b), `"skipped": []`) {
+		t.Errorf("manifest: no \"skipped\": [] when nothing was skipped")
+	}
+}

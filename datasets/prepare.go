@@ -20,8 +20,8 @@ import (
 	"github.com/catdog-ml/catdog/internal/atomicfile"
 	"github.com/catdog-ml/catdog/internal/imgutil"
 	"github.com/catdog-ml/catdog/internal/npy"
-	"github.com/catdog-ml/catdog/internal/verify"
 	"github.com/catdog-ml/catdog/internal/plot"
+	"github.com/catdog-ml/catdog/internal/verify"
 )
 
 // Size limits for prepared images: imgutil's, the one set catdog uses.
@@ -59,6 +59,8 @@ type Options struct {
 	// OnBalance, if set, is called with the class balance once the source is listed,
 	// before any decoding.
 	OnBalance func(Balance)
+	// Warn, if set, receives warnings: a split left empty by too small a source.
+	Warn func(string)
 	// Progress, if set, is called after each file is decoded (or skipped), in file order.
 	Progress func(done, total int)
 }
@@ -222,7 +224,7 @@ func Prepare(ctx context.Context, opts Options) (*Manifest, error) {
 		Arrays:        map[string]ArrayInfo{},
 		Versions:      Versions{Catdog: opts.Version, Go: runtime.Version()},
 		Files:         files,
-		Skipped:       skipped,
+		Skipped:       append([]Skipped{}, skipped...), // [] rather than null when none
 	}
 	if m.Versions.Catdog == "" {
 		m.Versions.Catdog = buildVersion()
@@ -260,6 +262,12 @@ func Prepare(ctx context.Context, opts Options) (*Manifest, error) {
 		return nil, err
 	}
 	tr, va, te := stratifiedSplit(labels, opts.Seed)
+	for i, idx := range [][]int64{tr, va, te} {
+		if len(idx) == 0 && opts.Warn != nil {
+			opts.Warn(fmt.Sprintf("the %s split is empty: %d images are too few to split 60/20/20 (training needs train and valid, evaluation test): add photos",
+				SplitNames()[i], len(labels)))
+		}
+	}
 	for i, idx := range [][]int64{tr, va, te} {
 		name := SplitNames()[i]
 		var c ClassCounts

@@ -353,6 +353,7 @@ func (s *study) prepare(ctx context.Context, size, perClass int) (string, error)
 		Seed:     s.opts.Seed,
 		PerClass: perClass,
 		Download: s.opts.Download,
+		Warn:     func(msg string) { s.say("prepare %dx%d: warning: %s", size, size, msg) },
 		Progress: s.progress(fmt.Sprintf("prepare %d", size)),
 	})
 	if err != nil {

@@ -58,6 +58,7 @@ Example:
 				Workers:  a.v.GetInt("prepare.workers"),
 				PerClass: a.v.GetInt("prepare.per-class"),
 				Version:  version(),
+				Warn:     func(msg string) { a.errf("warning: %s\n", msg) },
 				OnBalance: func(b datasets.Balance) {
 					fmt.Fprintln(a.out, "Class balance (from file names, before decoding):")
 					datasets.WriteBalance(a.out, b)

@@ -50,7 +50,10 @@ or all of it at once:
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			return a.loadConfig()
+			if err := a.loadConfig(); err != nil {
+				return err
+			}
+			return a.checkConfig(cmd)
 		},
 	}
 	root.SetOut(a.out)

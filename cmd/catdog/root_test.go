@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/cobra"
 )
@@ -70,5 +72,72 @@ func TestMissingConfigFileIsAnError(t *testing.T) {
 	root.SetArgs([]string{"version", "--config", filepath.Join(t.TempDir(), "nope.yaml")})
 	if err := root.Execute(); err == nil {
 		t.Fatal("want an error for a missing --config file")
+	}
+}
+
+// TestStrictConfig: malformed values are errors naming the key and where they came from
+// (variable or file), unknown config file keys are errors listing the section's keys, and
+// numbers out of range are refused.
+func TestStrictConfig(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		file string // config file content
+		want string // "" for success
+	}{
+		{"all good", []string{"probe", "--size", "64"}, map[string]string{"CATDOG_SEED": "7"}, "probe: {lr: 0.01}\n", ""},
+		{"seed 1e3", []string{"probe"}, map[string]string{"CATDOG_SEED": "1e3"}, "", `CATDOG_SEED="1e3" (for --seed): not a whole number`},
+		{"size abc", []string{"probe"}, map[string]string{"CATDOG_SIZE": "abc"}, "", `CATDOG_SIZE="abc" (for --size): not a whole number`},
+		{"lr abc", []string{"probe"}, map[string]string{"CATDOG_LR": "abc"}, "", `CATDOG_LR="abc" (for --lr): not a number`},
+		{"size forty in the file", []string{"probe"}, nil, "probe:\n  size: forty\n", "key probe.size = forty (for --size): not a whole number"},
+		{"unknown key", []string{"probe"}, nil, "prepare:\n  sizee: 64\n", `unknown key "prepare.sizee" (prepare knows:`},
+		{"unknown section", []string{"probe"}, nil, "sizes: 64\n", `unknown key "sizes"`},
+		{"size 0", []string{"probe", "--size", "0"}, nil, "", "--size 0: want 32 to 512 pixels"},
+		{"batch 0", []string{"probe", "--batch", "0"}, nil, "", "--batch 0: want 1 to 4096"},
+		{"workers -1", []string{"probe", "--workers", "-1"}, nil, "", "--workers -1"},
+		{"limit -1", []string{"probe", "--limit", "-1"}, nil, "", "--limit -1"},
+		{"threshold 2", []string{"probe", "--threshold", "2"}, nil, "", "--threshold 2: want 0 to 1"},
+		{"checkpoint -1s", []string{"probe", "--checkpoint-every", "-1s"}, nil, "", "--checkpoint-every -1s: must not be negative"},
+		{"lr in range from env", []string{"probe"}, map[string]string{"CATDOG_LR": "100000"}, "", "--lr 100000"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Chdir(t.TempDir())
+			t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+			t.Setenv("HOME", t.TempDir())
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			args := tt.args
+			if tt.file != "" {
+				cfg := filepath.Join(t.TempDir(), "catdog.yaml")
+				os.WriteFile(cfg, []byte(tt.file), 0o644)
+				args = append(args, "--config", cfg)
+			}
+			var out bytes.Buffer
+			a := newApp(&out, &out)
+			root := newRootCmd(a)
+			probe := &cobra.Command{Use: "probe", RunE: func(cmd *cobra.Command, _ []string) error { return nil }}
+			f := probe.Flags()
+			f.Int("size", 200, "")
+			f.Uint64("seed", 1, "")
+			f.Float64("lr", 0.001, "")
+			f.Int("batch", 32, "")
+			f.Int("workers", 2, "")
+			f.Int("limit", 0, "")
+			f.Float64("threshold", 0.5, "")
+			f.Duration("checkpoint-every", time.Minute, "")
+			a.bind(probe)
+			root.AddCommand(probe)
+			root.SetArgs(args)
+			err := root.Execute()
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("error %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Fatalf("error %v, want one saying %q", err, tt.want)
+			}
+		})
 	}
 }
