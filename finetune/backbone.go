@@ -1,52 +1,12 @@
 package finetune
 
 import (
-	"context"
 	"fmt"
 	"strings"
 
-	"github.com/catdog-ml/catdog/backbones"
 	"github.com/catdog-ml/catdog/classifier"
-	"github.com/catdog-ml/catdog/features"
 	"github.com/catdog-ml/catdog/onnx"
 )
-
-// BackboneOf loads the backbone that the features in featuresDir were computed with, behind
-// its preprocessing, ready to be composed in front of a head (Config.Backbone). It checks
-// that the model found is the one the features came from (SHA-256). opts.File, when empty,
-// is the file recorded in the features folder for the built-in backbones that take one
-// (imported backbones are read from the backbone store); opts.InputSize is the features'
-// input size.
-func BackboneOf(ctx context.Context, featuresDir string, opts backbones.Options) (*Backbone, error) {
-	info, err := features.Open(featuresDir)
-	if err != nil {
-		return nil, err
-	}
-	if opts.File == "" && info.BackboneFile != "" {
-		spec, err := backbones.Lookup(info.Backbone, opts)
-		if err != nil {
-			return nil, fmt.Errorf("loading backbone %s to export backbone + head: %w", info.Backbone, err)
-		}
-		if spec.TakesFile() {
-			opts.File = info.BackboneFile
-		}
-	}
-	opts.InputSize = info.InputSize
-	opts.CutAt, opts.Pool = info.CutAt, info.Pool
-	bb, err := backbones.Load(ctx, info.Backbone, opts)
-	if err != nil {
-		return nil, fmt.Errorf("loading backbone %s to export backbone + head: %w", info.Backbone, err)
-	}
-	if info.BackboneSHA256 != "" && bb.Spec.SHA256 != "" && info.BackboneSHA256 != bb.Spec.SHA256 {
-		return nil, fmt.Errorf("backbone %s: the model found (SHA-256 %.12s) is not the one the features were computed with (%.12s)",
-			info.Backbone, bb.Spec.SHA256, info.BackboneSHA256)
-	}
-	m, err := bb.WithPreprocess()
-	if err != nil {
-		return nil, err
-	}
-	return &Backbone{Name: info.Backbone, Model: m, Output: bb.Output, Params: bb.Params}, nil
-}
 
 // JoinBackbones runs several backbones side by side on the same image (each behind its
 // own preprocessing, as BackboneOf gives them) and joins their features, in order, into
@@ -72,34 +32,4 @@ func JoinBackbones(bbs ...*Backbone) (*Backbone, error) {
 	}
 	j.Model, j.Name = m, strings.Join(names, "+")
 	return j, nil
-}
-
-// TopBlock returns the layers of the backbone that the features in featuresDir were
-// computed with, from the cut they were taken at (extract-features --cut) to the
-// backbone's own cut, with their pretrained weights (see BlockFrom): the block that a
-// fine-tuning run trains further, in front of its head (Config.Weights).
-func TopBlock(ctx context.Context, featuresDir string, opts backbones.Options) (Block, error) {
-	info, err := features.Open(featuresDir)
-	if err != nil {
-		return Block{}, err
-	}
-	if info.CutAt == "" {
-		return Block{}, fmt.Errorf("finetune: the features in %s were taken at backbone %s's own cut: there is no block above them to train (extract them with --cut)", featuresDir, info.Backbone)
-	}
-	if opts.File == "" && info.BackboneFile != "" {
-		if spec, err := backbones.Lookup(info.Backbone, opts); err == nil && spec.TakesFile() {
-			opts.File = info.BackboneFile
-		}
-	}
-	opts.InputSize = info.InputSize
-	opts.CutAt, opts.Pool = "", ""
-	bb, err := backbones.Load(ctx, info.Backbone, opts)
-	if err != nil {
-		return Block{}, fmt.Errorf("loading backbone %s for its top block: %w", info.Backbone, err)
-	}
-	if info.BackboneSHA256 != "" && bb.Spec.SHA256 != info.BackboneSHA256 {
-		return Block{}, fmt.Errorf("backbone %s: the model found (SHA-256 %.12s) is not the one the features were computed with (%.12s)",
-			info.Backbone, bb.Spec.SHA256, info.BackboneSHA256)
-	}
-	return BlockFrom(bb.Model, info.Cut, bb.Output)
 }

@@ -161,7 +161,7 @@ func TestRealPhotos(t *testing.T) {
 // extract-features, a head trained on the features, one exported model (backbone + head,
 // preprocessing inside) checked against Gorgonia. One is built in and read from a local
 // copy of its TensorFlow.js files (MobileNetV2 0.35 in a Teachable Machine export), one
-// imported from a TensorFlow.js model (Tiny Darknet): BackboneOf finds each again.
+// imported from a TensorFlow.js model (Tiny Darknet).
 func TestPretrainedBackbones(t *testing.T) {
 	env := openORT(t)
 	dataDir := preparePhotos(t, 60, 224)
@@ -184,10 +184,16 @@ func TestPretrainedBackbones(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			bb, err := BackboneOf(context.Background(), fr.Dir, bopts) // finds the file recorded in features.json
+			o.InputSize = 224
+			loaded, err := backbones.Load(context.Background(), tc.name, o)
 			if err != nil {
 				t.Fatal(err)
 			}
+			full, err := loaded.WithPreprocess()
+			if err != nil {
+				t.Fatal(err)
+			}
+			bb := &Backbone{Name: tc.name, Model: full, Output: loaded.Output, Params: loaded.Params}
 			res, err := TrainHead(context.Background(), fr.Dir, Config{RunsDir: runs, Name: tc.name, Epochs: 15, Batch: 16, Seed: 1,
 				Optimizer: "adam", LR: 0.003, Head: "dense:1:sigmoid", Backbone: bb})
 			if err != nil {

@@ -47,7 +47,7 @@ type Profile struct {
 
 // FineTune is a fine-tuning rung: the features of Backbone are taken below its own cut, at
 // From, and the layers from there to its cut train further from their pretrained weights
-// (finetune.TopBlock), with Head after them, Epochs at most at learning rate LR.
+// (TopBlock), with Head after them, Epochs at most at learning rate LR.
 type FineTune struct {
 	Backbone string  `json:"backbone"`
 	From     string  `json:"from"`

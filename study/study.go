@@ -467,7 +467,7 @@ func (s *study) transfer(ctx context.Context, data, name string, atHand bool) (R
 	head := name + "-head"
 	s.say("finetune %s on %s", head, dir)
 	cfg := s.trainConfig(head, s.p.HeadEpochs)
-	if cfg.Backbone, err = finetune.BackboneOf(ctx, dir, bopts); err != nil {
+	if cfg.Backbone, err = BackboneOf(ctx, dir, bopts); err != nil {
 		return Rung{}, "", fmt.Errorf("study: %w", err)
 	}
 	res, err := finetune.TrainHead(ctx, dir, cfg)
@@ -488,7 +488,7 @@ func (s *study) fineTune(ctx context.Context, data string, ft FineTune) (Rung, e
 		return Rung{}, err
 	}
 	bopts.CutAt = ""
-	top, err := finetune.TopBlock(ctx, dir, bopts)
+	top, err := TopBlock(ctx, dir, bopts)
 	if err != nil {
 		return Rung{}, fmt.Errorf("study: %w", err)
 	}
@@ -498,7 +498,7 @@ func (s *study) fineTune(ctx context.Context, data string, ft FineTune) (Rung, e
 	cfg.Head = finetune.SpecString(top.Layers) + "," + ft.Head
 	cfg.Weights, cfg.InitFrom = top.Weights, fmt.Sprintf("%s's pretrained layers from %s on", ft.Backbone, ft.From)
 	s.say("finetune %s: %s's top block %s from its pretrained weights, then %s", name, ft.Backbone, finetune.SpecString(top.Layers), ft.Head)
-	if cfg.Backbone, err = finetune.BackboneOf(ctx, dir, bopts); err != nil {
+	if cfg.Backbone, err = BackboneOf(ctx, dir, bopts); err != nil {
 		return Rung{}, fmt.Errorf("study: %w", err)
 	}
 	res, err := finetune.TrainHead(ctx, dir, cfg)
@@ -518,7 +518,7 @@ func (s *study) joined(ctx context.Context, data string, dirs []string) (Rung, e
 		if err != nil {
 			return Rung{}, fmt.Errorf("study: %w", err)
 		}
-		bb, err := finetune.BackboneOf(ctx, d, s.backboneOpts(info.Backbone))
+		bb, err := BackboneOf(ctx, d, s.backboneOpts(info.Backbone))
 		if err != nil {
 			return Rung{}, fmt.Errorf("study: %w", err)
 		}

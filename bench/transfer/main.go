@@ -97,7 +97,7 @@ func main() {
 		{"join", head(v1, []string{v2}, base)},
 		{"finetune", func(ctx context.Context, seed uint64) (float64, int, error) {
 			dir := extract(backbones.MobileNetV1075, "conv_dw_13_relu")
-			top, err := finetune.TopBlock(ctx, dir, bopts(backbones.MobileNetV1075))
+			top, err := study.TopBlock(ctx, dir, bopts(backbones.MobileNetV1075))
 			if err != nil {
 				return 0, 0, err
 			}
@@ -110,7 +110,7 @@ func main() {
 		{"flip", func(ctx context.Context, seed uint64) (float64, int, error) {
 			cfg := base
 			cfg.Seed = seed
-			bb, err := finetune.BackboneOf(ctx, v1, bopts(backbones.MobileNetV1075))
+			bb, err := study.BackboneOf(ctx, v1, bopts(backbones.MobileNetV1075))
 			if err != nil {
 				return 0, 0, err
 			}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/catdog-ml/catdog/backbones"
 	"github.com/catdog-ml/catdog/finetune"
+	"github.com/catdog-ml/catdog/study"
 )
 
 func newFinetuneCmd(a *app) *cobra.Command {
@@ -64,7 +65,7 @@ Examples:
 				if len(cfg.JoinFeatures) > 0 {
 					return errors.New("finetune: --train-top and --join do not go together")
 				}
-				top, err := finetune.TopBlock(cmd.Context(), dir, bopts)
+				top, err := study.TopBlock(cmd.Context(), dir, bopts)
 				if err != nil {
 					return fmt.Errorf("finetune: --train-top: %w", err)
 				}
@@ -79,7 +80,7 @@ Examples:
 					if d != dir {
 						o.File = ""
 					}
-					bb, err := finetune.BackboneOf(cmd.Context(), d, o)
+					bb, err := study.BackboneOf(cmd.Context(), d, o)
 					if err != nil {
 						return fmt.Errorf("finetune: %w (or use --no-backbone)", err)
 					}
