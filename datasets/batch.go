@@ -9,7 +9,7 @@ const All = "all"
 type BatchOptions struct {
 	Size     int   // images per batch; 0 means 32
 	Shuffle  bool  // shuffle the split's rows, from Seed
-	Seed     int64 // for Shuffle: use a new seed per epoch for a new order
+	Seed     uint64 // for Shuffle: use a new seed per epoch for a new order
 	DropLast bool  // leave out a last, smaller batch
 }
 

@@ -130,7 +130,7 @@ func TestOpenAndBatches(t *testing.T) {
 		}
 	}
 	// The same seed gives the same order; another seed another.
-	order := func(seed int64) string {
+	order := func(seed uint64) string {
 		it := ds.Batches(All, BatchOptions{Size: 25, Shuffle: true, Seed: seed})
 		it.Next()
 		return fmt.Sprint(it.Batch().Index)

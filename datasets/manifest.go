@@ -42,7 +42,7 @@ type Manifest struct {
 	Source  SourceInfo `json:"source"`
 	Size    int        `json:"size"`   // images are Size x Size x 3
 	Filter  string     `json:"filter"` // resize filter
-	Seed    int64      `json:"seed"`   // split seed
+	Seed    uint64     `json:"seed"`   // split seed
 	Classes []string   `json:"classes"`
 
 	PerClass int `json:"per_class,omitempty"` // Options.PerClass, if set

@@ -24,6 +24,20 @@ import (
 	"github.com/catdog-ml/catdog/internal/verify"
 )
 
+// Filter names the resampling filter images are resized with.
+type Filter = imgutil.Filter
+
+// The resampling filters.
+const (
+	Bilinear   = imgutil.Bilinear // the default: averages the pixels each output pixel covers
+	Nearest    = imgutil.Nearest
+	CatmullRom = imgutil.CatmullRom
+)
+
+// ParseFilter returns the filter called name ("" means Bilinear): bilinear, nearest or
+// catmullrom.
+func ParseFilter(name string) (Filter, error) { return imgutil.ParseFilter(name) }
+
 // Size limits for prepared images: imgutil's, the one set catdog uses.
 const (
 	DefaultSize = 200
@@ -41,10 +55,10 @@ type Options struct {
 	Out string
 	// Size is the side of the square images (MinSize..MaxSize); 0 means DefaultSize.
 	Size int
-	// Filter is the resize filter (default imgutil.Bilinear).
-	Filter imgutil.Filter
+	// Filter is the resize filter (default Bilinear).
+	Filter Filter
 	// Seed drives the split.
-	Seed int64
+	Seed uint64
 	// PerClass, if positive, keeps only the first PerClass labelled files of each class
 	// (in name order), for quick runs; the others are counted in Manifest.LeftOut.
 	PerClass int

@@ -6,7 +6,7 @@ import "sort"
 // same shuffles with any Go version.
 type rng struct{ s uint64 }
 
-func newRNG(seed int64) *rng { return &rng{s: uint64(seed)} }
+func newRNG(seed uint64) *rng { return &rng{s: seed} }
 
 func (r *rng) next() uint64 {
 	r.s += 0x9e3779b97f4a7c15
@@ -43,7 +43,7 @@ const (
 
 // stratifiedSplit splits row indices 60/20/20 within each class, from seed, and returns
 // each split sorted ascending.
-func stratifiedSplit(labels []uint8, seed int64) (train, valid, test []int64) {
+func stratifiedSplit(labels []uint8, seed uint64) (train, valid, test []int64) {
 	r := newRNG(seed)
 	for c := range 2 {
 		var idx []int64

@@ -264,7 +264,7 @@ type AugmentRecord struct {
 	From     string         `json:"from"`      // the source dataset folder
 	FromSHA  string         `json:"from_sha"`  // SHA-256 of its photos array
 	Copies   int            `json:"copies"`    // augmented copies of each training image
-	Seed     int64          `json:"seed"`      // of the random draws
+	Seed     uint64         `json:"seed"`      // of the random draws
 	Options  AugmentOptions `json:"options"`   // what was drawn
 	Original int            `json:"originals"` // rows 0..originals-1 are the source rows, unchanged
 }
@@ -277,7 +277,7 @@ type AugmentRecord struct {
 // "#augK" appended. The random draws follow seed, so the same call writes the same bytes.
 // Pixels stream through a small window of rows; the manifest is written last, so an
 // interrupted run leaves no manifest. progress, if not nil, is called as rows are written.
-func AugmentDataset(ctx context.Context, dataDir, outDir string, copies int, seed int64, opts AugmentOptions, progress func(done, total int)) (*datasets.Manifest, error) {
+func AugmentDataset(ctx context.Context, dataDir, outDir string, copies int, seed uint64, opts AugmentOptions, progress func(done, total int)) (*datasets.Manifest, error) {
 	if copies < 0 {
 		return nil, fmt.Errorf("augment: copies must be >= 0, got %d", copies)
 	}
@@ -436,7 +436,7 @@ func AugmentDataset(ctx context.Context, dataDir, outDir string, copies int, see
 
 // writePhotos streams every row of ds, then copies augmented versions of the train rows,
 // a window of rows at a time.
-func writePhotos(ctx context.Context, ds *datasets.Dataset, w io.Writer, train []int64, copies int, seed int64, a *Augmenter, progress func(done, total int)) error {
+func writePhotos(ctx context.Context, ds *datasets.Dataset, w io.Writer, train []int64, copies int, seed uint64, a *Augmenter, progress func(done, total int)) error {
 	const window = 256
 	n, size := ds.Len(), ds.Size()
 	row := size * size * 3

@@ -286,7 +286,7 @@ func (t *trainer) finish(export func() (string, error)) (*Result, error) {
 		info.Table = append([]LayerInfo{row}, info.Table...)
 		res.Table = info.Table
 	}
-	if err := writeJSON(filepath.Join(t.dir, "model.json"), info); err != nil {
+	if err := atomicfile.WriteJSON(filepath.Join(t.dir, "model.json"), info); err != nil {
 		return nil, err
 	}
 	graphs := map[int]*graph{}
@@ -309,23 +309,11 @@ func (t *trainer) finish(export func() (string, error)) (*Result, error) {
 			return nil, fmt.Errorf("writing labels: %w", err)
 		}
 	}
-	if err := writeJSON(filepath.Join(t.dir, "result.json"), res); err != nil {
+	if err := atomicfile.WriteJSON(filepath.Join(t.dir, "result.json"), res); err != nil {
 		return nil, err
 	}
 	if err := os.RemoveAll(filepath.Join(t.dir, "checkpoint")); err != nil {
 		return nil, fmt.Errorf("removing the checkpoint: %w", err)
 	}
 	return res, nil
-}
-
-// writeJSON writes v as indented JSON to path, atomically.
-func writeJSON(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encoding %s: %w", filepath.Base(path), err)
-	}
-	if err := atomicfile.WriteFile(path, append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("writing %s: %w", filepath.Base(path), err)
-	}
-	return nil
 }

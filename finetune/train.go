@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/catdog-ml/catdog/internal/atomicfile"
 )
 
 // Config says how to train. The zero value of a field means its default: the recipe of
@@ -293,7 +295,7 @@ func newTrainer(cfg Config, m *Model, src source, runCfg runConfig) (*trainer, e
 		// The run's own settings stay; only the epochs and the patience may change.
 		stored.Epochs, stored.Patience = runCfg.Epochs, runCfg.Patience
 		t.runCfg = stored
-		if err := writeJSON(filepath.Join(dir, "config.json"), stored); err != nil {
+		if err := atomicfile.WriteJSON(filepath.Join(dir, "config.json"), stored); err != nil {
 			return nil, err
 		}
 		t.dir, t.saved = dir, true
@@ -303,7 +305,7 @@ func newTrainer(cfg Config, m *Model, src source, runCfg runConfig) (*trainer, e
 	if t.dir, err = NewRunDir(cfg.RunsDir, cfg.Name); err != nil {
 		return nil, err
 	}
-	if err := writeJSON(filepath.Join(t.dir, "config.json"), runCfg); err != nil {
+	if err := atomicfile.WriteJSON(filepath.Join(t.dir, "config.json"), runCfg); err != nil {
 		return nil, err
 	}
 	t.best = m.snapshot()
@@ -505,7 +507,7 @@ func (t *trainer) run(ctx context.Context) (err error) {
 		if err := t.save(); err != nil {
 			return err
 		}
-		if err := writeJSON(filepath.Join(t.dir, "history.json"), t.hist); err != nil {
+		if err := atomicfile.WriteJSON(filepath.Join(t.dir, "history.json"), t.hist); err != nil {
 			return err
 		}
 		if t.cfg.OnEpoch != nil {

@@ -51,7 +51,7 @@ func WriteSkipped(runsDir string, skipped []Skipped) error {
 	if skipped == nil {
 		skipped = []Skipped{}
 	}
-	return writeJSON(filepath.Join(runsDir, SkippedFile), skipped)
+	return atomicfile.WriteJSON(filepath.Join(runsDir, SkippedFile), skipped)
 }
 
 // Index writes runs/index.md and runs/index.html comparing every run folder directly

@@ -527,7 +527,7 @@ func Save(r *Run) error {
 		if f.skip {
 			continue
 		}
-		if err := writeJSON(filepath.Join(r.Dir, f.name), f.v); err != nil {
+		if err := atomicfile.WriteJSON(filepath.Join(r.Dir, f.name), f.v); err != nil {
 			return err
 		}
 	}
@@ -541,12 +541,4 @@ func Save(r *Run) error {
 		return fmt.Errorf("report: %w", err)
 	}
 	return nil
-}
-
-func writeJSON(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return fmt.Errorf("report: encoding %s: %w", filepath.Base(path), err)
-	}
-	return atomicfile.WriteFile(path, append(b, '\n'), 0o644)
 }

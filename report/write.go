@@ -68,7 +68,7 @@ func WriteRun(r *Run, opts Options) error {
 		}
 	}
 	if r.Test != nil && missing(filepath.Join(r.Dir, MetricsFile)) {
-		if err := writeJSON(filepath.Join(r.Dir, MetricsFile), r.Test); err != nil {
+		if err := atomicfile.WriteJSON(filepath.Join(r.Dir, MetricsFile), r.Test); err != nil {
 			return err
 		}
 	}

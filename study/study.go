@@ -50,7 +50,7 @@ type Options struct {
 	// Profile says how big the study is (Quick or Full).
 	Profile Profile
 	// Seed drives the split, weight initialisation, shuffling and augmentation.
-	Seed int64
+	Seed uint64
 	// Seeds, when above 1, trains every from-scratch rung that many times, with the
 	// training seeds Seed, Seed+1, ... (the split stays Seed's), and sums them up.
 	Seeds int
@@ -154,7 +154,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	for _, name := range s.archs() {
 		ss := SeedSummary{Name: name}
 		for k := range max(s.opts.Seeds, 1) {
-			seed := uint64(s.opts.Seed) + uint64(k)
+			seed := s.opts.Seed + uint64(k)
 			r, err := s.scratch(ctx, scratchData, name, seed)
 			if err != nil {
 				return nil, err
@@ -323,7 +323,7 @@ func (s *study) backbones() []string {
 // backboneOpts returns the options to load backbone name with.
 func (s *study) backboneOpts(name string) backbones.Options {
 	o := s.opts.Backbone
-	o.Seed = uint64(s.opts.Seed)
+	o.Seed = s.opts.Seed
 	o.Progress = s.progress("download " + name)
 	o.File = s.opts.BackboneFiles[name]
 	return o
@@ -381,7 +381,7 @@ func (s *study) trainConfig(name string, epochs int) finetune.Config {
 		Optimizer: s.p.Optimizer,
 		LR:        s.p.LR,
 		Patience:  s.p.Patience,
-		Seed:      uint64(s.opts.Seed),
+		Seed:      s.opts.Seed,
 		Progress: func(p finetune.Progress) {
 			if s.opts.Progress != nil {
 				s.opts.Progress(fmt.Sprintf("%s epoch %d", name, p.Epoch), p.Batch, p.Batches)
@@ -544,7 +544,7 @@ func (s *study) joined(ctx context.Context, data string, dirs []string) (Rung, e
 // folder and writes its document.
 func (s *study) finish(ctx context.Context, data, name, kind string, res *finetune.Result) (Rung, error) {
 	r := Rung{Name: name, Kind: kind, Dir: res.Dir, Params: res.Params, Epochs: len(res.History.Epochs), Seconds: res.TrainSeconds, data: data,
-		Seed: uint64(s.opts.Seed)}
+		Seed: s.opts.Seed}
 	ev, err := Evaluate(ctx, res.ModelPath, data, s.opts.Provider, s.progress("evaluate "+name))
 	if err != nil {
 		return r, fmt.Errorf("study: evaluating %s: %w", name, err)

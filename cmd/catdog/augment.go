@@ -44,7 +44,7 @@ Example:
 				MaxContrast: a.v.GetFloat64("augment.contrast"),
 			}
 			var bar *progressbar.ProgressBar
-			m, err := finetune.AugmentDataset(cmd.Context(), data, out, a.v.GetInt("augment.copies"), a.v.GetInt64("augment.seed"), opts,
+			m, err := finetune.AugmentDataset(cmd.Context(), data, out, a.v.GetInt("augment.copies"), a.v.GetUint64("augment.seed"), opts,
 				func(done, total int) {
 					if bar == nil {
 						bar = a.progress(total, "augmenting")
@@ -67,7 +67,7 @@ Example:
 	f.String("data", "", "prepared dataset folder to read")
 	f.String("out", "", "folder to write (not the --data folder)")
 	f.Int("copies", 1, "augmented copies of each training image")
-	f.Int64("seed", 1, "seed of the random changes")
+	f.Uint64("seed", 1, "seed of the random changes")
 	f.Float64("flip", def.FlipProb, "probability of a left-right flip")
 	f.Float64("rotate", def.MaxRotate, "largest rotation, degrees (uniform in ±rotate)")
 	f.Float64("zoom-min", def.MinZoom, "smallest zoom factor")

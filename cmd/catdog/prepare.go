@@ -42,7 +42,7 @@ Example:
 `,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			filter, err := imgutil.ParseFilter(a.v.GetString("prepare.filter"))
+			filter, err := datasets.ParseFilter(a.v.GetString("prepare.filter"))
 			if err != nil {
 				return err
 			}
@@ -54,7 +54,7 @@ Example:
 				Out:      out,
 				Size:     a.v.GetInt("prepare.size"),
 				Filter:   filter,
-				Seed:     a.v.GetInt64("prepare.seed"),
+				Seed:     a.v.GetUint64("prepare.seed"),
 				Workers:  a.v.GetInt("prepare.workers"),
 				PerClass: a.v.GetInt("prepare.per-class"),
 				Version:  version(),
@@ -104,8 +104,8 @@ Example:
 	f.String("data", "", "data source: train.zip, a folder, or PetImages (default: download PetImages)")
 	f.String("out", "data", "output folder")
 	f.Int("size", datasets.DefaultSize, fmt.Sprintf("image side in pixels (%d..%d)", datasets.MinSize, datasets.MaxSize))
-	f.Int64("seed", 1, "seed of the train/valid/test split")
-	f.String("filter", imgutil.Bilinear.String(), fmt.Sprintf("resize filter: %v", imgutil.FilterNames()))
+	f.Uint64("seed", 1, "seed of the train/valid/test split")
+	f.String("filter", datasets.Bilinear.String(), fmt.Sprintf("resize filter: %v", imgutil.FilterNames()))
 	f.Int("workers", runtime.GOMAXPROCS(0), "decoding goroutines")
 	f.Int("per-class", 0, "use only the first N labelled files of each class, by name (0 = all), for quick runs")
 	a.bind(cmd)

@@ -51,7 +51,7 @@ Examples:
 	cmd.Flags().String("data", "", "photos: Kaggle's train.zip, a folder, or PetImages (empty: download PetImages)")
 	cmd.Flags().String("dir", "catdog-study", "work folder: datasets, features, runs and the comparison page")
 	cmd.Flags().String("profile", "quick", "quick or full")
-	cmd.Flags().Int64("seed", 1, "seed of the split, the weights, the shuffling and the augmentation")
+	cmd.Flags().Uint64("seed", 1, "seed of the split, the weights, the shuffling and the augmentation")
 	cmd.Flags().Int("seeds", 1, "train every from-scratch rung with this many seeds (seed, seed+1, ...) and report mean and spread")
 	cmd.Flags().StringSlice("arch", nil, "from-scratch rungs to run (default: every one; see catdog models)")
 	cmd.Flags().StringSlice("backbone", nil, "transfer rungs' backbones (default: the profile's)")
@@ -87,7 +87,7 @@ func runStudy(a *app, cmd *cobra.Command) error {
 		Data:     v.GetString("run.data"),
 		Dir:      v.GetString("run.dir"),
 		Profile:  p,
-		Seed:     v.GetInt64("run.seed"),
+		Seed:     v.GetUint64("run.seed"),
 		Seeds:    v.GetInt("run.seeds"),
 		Provider: v.GetString("run.ep"),
 		Notify:   func(msg string) { a.errf("catdog: %s\n", msg) },
