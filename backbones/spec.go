@@ -263,15 +263,5 @@ func floats(v []float32) string {
 // does in the graph.
 func (s Spec) FillInput(dst []float32, rgb []uint8) {
 	src, a, b := s.coefficients()
-	pixels := len(rgb) / 3
-	for p := range pixels {
-		for c := range 3 {
-			v := a[c]*float32(rgb[3*p+src[c]]) + b[c]
-			if s.Layout == NHWC {
-				dst[3*p+c] = v
-			} else {
-				dst[c*pixels+p] = v
-			}
-		}
-	}
+	imgutil.ToFloat32(dst, rgb, len(rgb)/3, imgutil.Affine{Mul: a, Add: b, Src: src, HWC: s.Layout == NHWC})
 }

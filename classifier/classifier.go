@@ -444,14 +444,7 @@ func (c *Classifier) run(nhwc []uint8, n int) ([]float32, error) {
 	}
 	hw := c.size * c.size
 	x := make([]float32, n*3*hw)
-	for i := 0; i < n; i++ {
-		src := nhwc[i*3*hw : (i+1)*3*hw]
-		dst := x[i*3*hw : (i+1)*3*hw]
-		r, g, b := dst[:hw], dst[hw:2*hw], dst[2*hw:]
-		for p := 0; p < hw; p++ {
-			r[p], g[p], b[p] = float32(src[3*p]), float32(src[3*p+1]), float32(src[3*p+2])
-		}
-	}
+	imgutil.ToFloat32(x, nhwc[:n*3*hw], hw, imgutil.Scaled(1))
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	if c.closed {

@@ -1,16 +1,20 @@
 package datasets
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/catdog-ml/catdog/internal/imgutil"
+)
 
 // All names every row, in order, for Batches.
 const All = "all"
 
 // BatchOptions configures Batches.
 type BatchOptions struct {
-	Size     int   // images per batch; 0 means 32
-	Shuffle  bool  // shuffle the split's rows, from Seed
+	Size     int    // images per batch; 0 means 32
+	Shuffle  bool   // shuffle the split's rows, from Seed
 	Seed     uint64 // for Shuffle: use a new seed per epoch for a new order
-	DropLast bool  // leave out a last, smaller batch
+	DropLast bool   // leave out a last, smaller batch
 }
 
 // Batches iterates over a split in batches:
@@ -159,25 +163,6 @@ func (b *Batch) Float32Into(dst []float32, n Normalize) []float32 {
 		mul[c] = scale / std
 		add[c] = -n.Mean[c] / std
 	}
-	hw := b.Size * b.Size
-	switch n.Layout {
-	case NCHW:
-		for img := range b.Len() {
-			src := b.Images[img*hw*3 : (img+1)*hw*3]
-			out := dst[img*hw*3 : (img+1)*hw*3]
-			r, g, bl := out[:hw], out[hw:2*hw], out[2*hw:]
-			for p := range hw {
-				r[p] = float32(src[3*p])*mul[0] + add[0]
-				g[p] = float32(src[3*p+1])*mul[1] + add[1]
-				bl[p] = float32(src[3*p+2])*mul[2] + add[2]
-			}
-		}
-	default:
-		for i := 0; i < total; i += 3 {
-			dst[i] = float32(b.Images[i])*mul[0] + add[0]
-			dst[i+1] = float32(b.Images[i+1])*mul[1] + add[1]
-			dst[i+2] = float32(b.Images[i+2])*mul[2] + add[2]
-		}
-	}
+	imgutil.ToFloat32(dst, b.Images, b.Size*b.Size, imgutil.Affine{Mul: mul, Add: add, Src: [3]int{0, 1, 2}, HWC: n.Layout != NCHW})
 	return dst
 }

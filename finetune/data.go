@@ -9,6 +9,7 @@ import (
 	"github.com/catdog-ml/catdog/datasets"
 	"github.com/catdog-ml/catdog/features"
 	"github.com/catdog-ml/catdog/internal/half"
+	"github.com/catdog-ml/catdog/internal/imgutil"
 	"github.com/catdog-ml/catdog/internal/npy"
 )
 
@@ -131,15 +132,7 @@ func (s *imageSource) read(split string, rows []int, x, y []float32, aug func([]
 	if aug != nil {
 		aug(raw, len(rows))
 	}
-	hw := s.size * s.size
-	for i := range rows {
-		img, out := raw[i*per:(i+1)*per], x[i*per:(i+1)*per]
-		for p := range hw {
-			out[p] = float32(img[3*p]) * ImageScale
-			out[hw+p] = float32(img[3*p+1]) * ImageScale
-			out[2*hw+p] = float32(img[3*p+2]) * ImageScale
-		}
-	}
+	imgutil.ToFloat32(x[:len(rows)*per], raw, s.size*s.size, imgutil.Scaled(ImageScale))
 	return nil
 }
 

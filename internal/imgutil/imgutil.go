@@ -177,3 +177,41 @@ func ResizeImage(img image.Image, size int, filter Filter, dst []uint8) error {
 	var z Resizer
 	return z.Resize(img, size, filter, dst)
 }
+
+// Affine is how 8-bit RGB pixel values become a network's input: output channel c is
+// Mul[c]*v + Add[c], v taken from input channel Src[c] (0 = R, 1 = G, 2 = B), laid out
+// channel-first (CHW) or, with HWC, channel-last.
+type Affine struct {
+	Mul, Add [3]float32
+	Src      [3]int
+	HWC      bool
+}
+
+// Scaled multiplies every value by s, RGB order, channel-first: Scaled(1) passes the
+// values 0..255 through.
+func Scaled(s float32) Affine {
+	return Affine{Mul: [3]float32{s, s, s}, Src: [3]int{0, 1, 2}}
+}
+
+// ToFloat32 converts the images in rgb (HWC uint8, 3 bytes per pixel, pixels pixels per
+// image) into dst (as many values) by a: catdog's one pixel conversion, shared by
+// training, feature extraction and serving so that they compute the same values.
+func ToFloat32(dst []float32, rgb []uint8, pixels int, a Affine) {
+	per := 3 * pixels
+	for img := 0; img+per <= len(rgb); img += per {
+		src, out := rgb[img:img+per], dst[img:img+per]
+		for c := range 3 {
+			m, b, ch := a.Mul[c], a.Add[c], a.Src[c]
+			if a.HWC {
+				for p := range pixels {
+					out[3*p+c] = m*float32(src[3*p+ch]) + b
+				}
+				continue
+			}
+			plane := out[c*pixels : (c+1)*pixels]
+			for p := range plane {
+				plane[p] = m*float32(src[3*p+ch]) + b
+			}
+		}
+	}
+}

@@ -385,3 +385,27 @@ func BenchmarkResize(b *testing.B) {
 		z.Resize(imgs[i%len(imgs)], 200, Bilinear, dst)
 	}
 }
+
+func TestToFloat32(t *testing.T) {
+	// Two images of 2 pixels each: (R, G, B) = (1,2,3), (4,5,6); (7,8,9), (10,11,12).
+	rgb := []uint8{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}
+	tests := []struct {
+		name string
+		a    Affine
+		want []float32
+	}{
+		{"identity CHW", Scaled(1), []float32{1, 4, 2, 5, 3, 6, 7, 10, 8, 11, 9, 12}},
+		{"BGR HWC, affine", Affine{Mul: [3]float32{2, 2, 2}, Add: [3]float32{1, 0, -1}, Src: [3]int{2, 1, 0}, HWC: true},
+			[]float32{7, 4, 1, 13, 10, 7, 19, 16, 13, 25, 22, 19}},
+	}
+	for _, tt := range tests {
+		got := make([]float32, len(rgb))
+		ToFloat32(got, rgb, 2, tt.a)
+		for i := range got {
+			if got[i] != tt.want[i] {
+				t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
+				break
+			}
+		}
+	}
+}
