@@ -67,7 +67,9 @@ func Files(dir string, want map[string]string) error {
 		}
 		rec, ok := old[name]
 		if ok && st.Size() >= always && rec.Size == st.Size() && rec.ModTime == st.ModTime().UnixNano() && rec.SHA256 == want[name] {
+			mu.Lock() // hashing goroutines of earlier files write next too
 			next[name] = rec
+			mu.Unlock()
 			continue
 		}
 		wg.Add(1)

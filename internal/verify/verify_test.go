@@ -62,3 +62,35 @@ func TestFiles(t *testing.T) {
 		t.Errorf("missing file: %v", err)
 	}
 }
+
+// TestFilesStampedAndHashedTogether: files trusted from the stamp and files hashed in
+// parallel are recorded at the same time without a data race (run with -race; before the
+// fix this panicked with "concurrent map writes").
+func TestFilesStampedAndHashedTogether(t *testing.T) {
+	dir := t.TempDir()
+	want, stamped := map[string]string{}, map[string]string{}
+	for i := 0; i < 24; i++ {
+		b := make([]byte, always+i)
+		b[0] = byte(i)
+		name := "f" + string(rune('a'+i))
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		want[name] = sum(b)
+		if i%2 == 0 {
+			stamped[name] = want[name]
+		}
+	}
+	if err := Record(dir, stamped); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		if err := Files(dir, want); err != nil {
+			t.Fatal(err)
+		}
+		os.Remove(filepath.Join(dir, StampFile))
+		if err := Record(dir, stamped); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
