@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 
 	"github.com/catdog-ml/catdog/internal/atomicfile"
+	"github.com/catdog-ml/catdog/runs"
 )
 
 // checkpointFile is the one file of a run's checkpoint/ folder. It is replaced atomically
@@ -26,14 +27,14 @@ const checkpointMagic = "catdog-checkpoint 2\n"
 
 // checkpointState is the JSON part of a checkpoint.
 type checkpointState struct {
-	Epoch     int        `json:"epoch"` // epochs done
-	Part      epochState `json:"part"`  // the epoch in progress, if any
-	RNG       []byte     `json:"rng"`   // the run's PCG generator
-	History   History    `json:"history"`
-	BadEpochs int        `json:"bad_epochs"`
-	Optimizer *optimizer `json:"optimizer"`
-	Config    runConfig  `json:"config"`
-	Params    []paramRef `json:"params"`
+	Epoch     int          `json:"epoch"` // epochs done
+	Part      epochState   `json:"part"`  // the epoch in progress, if any
+	RNG       []byte       `json:"rng"`   // the run's PCG generator
+	History   runs.History `json:"history"`
+	BadEpochs int          `json:"bad_epochs"`
+	Optimizer *optimizer   `json:"optimizer"`
+	Config    runs.Config  `json:"config"`
+	Params    []paramRef   `json:"params"`
 }
 
 type paramRef struct {
@@ -55,7 +56,7 @@ func (t *trainer) save() error {
 	if err != nil {
 		return err
 	}
-	dir := filepath.Join(t.dir, "checkpoint")
+	dir := filepath.Join(t.dir, runs.CheckpointDir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("creating the checkpoint folder: %w", err)
 	}
@@ -94,15 +95,15 @@ func (t *trainer) save() error {
 
 // load restores the trainer from the checkpoint in run folder dir and returns the run's
 // stored configuration, which must match want in everything that changes the result.
-func (t *trainer) load(dir string, want runConfig) (runConfig, error) {
+func (t *trainer) load(dir string, want runs.Config) (runs.Config, error) {
 	var st checkpointState
 	err := t.restoreFrom(dir, want, &st)
 	return st.Config, err
 }
 
 // restoreFrom reads the checkpoint of run folder dir into st and the trainer.
-func (t *trainer) restoreFrom(dir string, want runConfig, st *checkpointState) error {
-	path := filepath.Join(dir, "checkpoint", checkpointFile)
+func (t *trainer) restoreFrom(dir string, want runs.Config, st *checkpointState) error {
+	path := filepath.Join(dir, runs.CheckpointDir, checkpointFile)
 	data, err := os.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -139,7 +140,7 @@ func (t *trainer) restoreFrom(dir string, want runConfig, st *checkpointState) e
 		return bad(err.Error())
 	}
 	data = data[n:]
-	if diff := st.Config.differs(want); diff != "" {
+	if diff := differs(st.Config, want); diff != "" {
 		return fmt.Errorf("cannot resume %s: %s (resume with the run's own settings, see its config.json)", dir, diff)
 	}
 	if len(st.Params) != len(t.model.params) {

@@ -6,6 +6,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"strings"
+
+	"github.com/catdog-ml/catdog/runs"
 )
 
 // Param is one named weight array of a Model, row-major float32.
@@ -292,20 +294,11 @@ func (m *Model) NumParams() (trainable, other int) {
 // default). It changes the speed, never the math.
 func (m *Model) SetConv(f ConvFunc) { m.conv = f }
 
-// LayerInfo is one row of a model's layer table.
-type LayerInfo struct {
-	Name   string `json:"name"`
-	Spec   string `json:"spec"`
-	Output []int  `json:"output_shape"` // per sample
-	Params int    `json:"params"`       // trainable values
-	Frozen int    `json:"frozen"`       // non-trainable values (running statistics, frozen weights)
-}
-
 // Table returns one row per layer: its output shape per sample and its parameter counts.
-func (m *Model) Table() []LayerInfo {
-	rows := make([]LayerInfo, len(m.units))
+func (m *Model) Table() []runs.Layer {
+	rows := make([]runs.Layer, len(m.units))
 	for i, u := range m.units {
-		r := LayerInfo{Name: u.name, Spec: u.Layer.String(), Output: append([]int(nil), u.out...)}
+		r := runs.Layer{Name: u.name, Kind: string(u.Layer.Kind), Spec: u.Layer.String(), Output: append([]int(nil), u.out...)}
 		for _, p := range u.weights() {
 			if p.Trainable {
 				r.Params += p.Size()

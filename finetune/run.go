@@ -16,59 +16,26 @@ import (
 	"github.com/catdog-ml/catdog/features"
 	"github.com/catdog-ml/catdog/internal/atomicfile"
 	"github.com/catdog-ml/catdog/internal/npy"
+	"github.com/catdog-ml/catdog/runs"
 )
 
-// runConfig is a run's config.json: everything that determines the result.
-type runConfig struct {
-	Kind      string          `json:"kind"` // "cnn" or "head"
-	Arch      string          `json:"arch"`
-	Layers    string          `json:"layers"`
-	Input     []int           `json:"input_shape"`
-	Data      string          `json:"data"` // prepared dataset or features folder
-	Epochs    int             `json:"epochs"`
-	Batch     int             `json:"batch"`
-	Init      Init            `json:"init,omitempty"`
-	Optimizer string          `json:"optimizer"`
-	LR        float64         `json:"lr"`
-	Schedule  string          `json:"schedule,omitempty"`
-	Warmup    int             `json:"warmup,omitempty"`
-	Momentum  float64         `json:"momentum"`
-	Patience  int             `json:"patience"`
-	Seed      uint64          `json:"seed"`
-	Limit     int             `json:"limit,omitempty"`
-	Augment   *AugmentOptions `json:"augment,omitempty"`
-	// InputScale is the factor applied to 0..255 pixels (cnn), inside the exported graph.
-	InputScale float32 `json:"input_scale,omitempty"`
-	Layout     string  `json:"layout,omitempty"`
-	// Features is the features folder's features.json (head).
-	Features json.RawMessage `json:"features,omitempty"`
-	Backbone string          `json:"backbone,omitempty"`
-	// JoinFeatures are the other features folders joined to Data's (head).
-	JoinFeatures []string `json:"join_features,omitempty"`
-	// InitFrom says where the initial weights come from, when not drawn at random.
-	InitFrom string    `json:"init_from,omitempty"`
-	Started  time.Time `json:"started"`
-	Go       string    `json:"go"`
-	Engine   string    `json:"engine"`
-}
-
-// differs names the first setting that makes two configurations train differently.
-func (c runConfig) differs(o runConfig) string {
+// differs names the first setting that makes two run configurations train differently.
+func differs(c, o runs.Config) string {
 	type key struct {
 		Kind, Arch, Layers string
 		Input              []int
 		Batch              int
-		Init               Init
+		Init               string
 		Optimizer          string
 		LR, Momentum       float64
 		Schedule           string
 		Warmup             int
 		Seed               uint64
 		Limit              int
-		Augment            *AugmentOptions
+		Augment            string
 	}
-	a := key{c.Kind, c.Arch, c.Layers, c.Input, c.Batch, c.Init, c.Optimizer, c.LR, c.Momentum, c.Schedule, c.Warmup, c.Seed, c.Limit, c.Augment}
-	b := key{o.Kind, o.Arch, o.Layers, o.Input, o.Batch, o.Init, o.Optimizer, o.LR, o.Momentum, o.Schedule, o.Warmup, o.Seed, o.Limit, o.Augment}
+	a := key{c.Kind, c.Arch, c.Layers, c.Input, c.Batch, c.Init, c.Optimizer, c.LR, c.Momentum, c.Schedule, c.Warmup, c.Seed, c.Limit, string(c.Augment)}
+	b := key{o.Kind, o.Arch, o.Layers, o.Input, o.Batch, o.Init, o.Optimizer, o.LR, o.Momentum, o.Schedule, o.Warmup, o.Seed, o.Limit, string(o.Augment)}
 	if reflect.DeepEqual(a, b) {
 		return ""
 	}
@@ -86,13 +53,13 @@ func jsonString(v any) string {
 	return string(b)
 }
 
-func newRunConfig(kind, arch string, m *Model, data string, cfg Config) runConfig {
+func newRunConfig(kind, arch string, m *Model, data string, cfg Config) runs.Config {
 	abs, err := filepath.Abs(data)
 	if err != nil {
 		abs = data
 	}
-	return runConfig{Kind: kind, Arch: arch, Layers: SpecString(m.Layers), Input: m.Input, Data: abs,
-		Epochs: cfg.Epochs, Batch: cfg.Batch, Init: cfg.Init, Optimizer: cfg.Optimizer, LR: cfg.LR, Momentum: cfg.Momentum,
+	return runs.Config{Kind: kind, Arch: arch, Layers: SpecString(m.Layers), Input: m.Input, Data: abs,
+		Epochs: cfg.Epochs, Batch: cfg.Batch, Init: string(cfg.Init), Optimizer: cfg.Optimizer, LR: cfg.LR, Momentum: cfg.Momentum,
 		Schedule: cfg.Schedule, Warmup: cfg.Warmup,
 		Patience: cfg.Patience, Seed: cfg.Seed, Limit: cfg.Limit, InitFrom: cfg.InitFrom, Started: time.Now().UTC(),
 		Go: runtime.Version(), Engine: "gorgonia v0.9.18 float32"}
@@ -124,8 +91,11 @@ func TrainCNN(ctx context.Context, dataDir string, arch Architecture, cfg Config
 			return nil, err
 		}
 	}
-	rc := newRunConfig("cnn", arch.Name, m, dataDir, cfg)
-	rc.Augment, rc.InputScale, rc.Layout = aug, ImageScale, "NCHW"
+	rc := newRunConfig(runs.Scratch, arch.Name, m, dataDir, cfg)
+	if aug != nil {
+		rc.Augment, _ = json.Marshal(aug)
+	}
+	rc.InputScale, rc.Layout = ImageScale, "NCHW"
 	meta := map[string]string{}
 	if f := src.ds.Manifest().Filter; f != "" {
 		meta[classifier.MetaResizeFilter] = f
@@ -149,7 +119,7 @@ func TrainCNN(ctx context.Context, dataDir string, arch Architecture, cfg Config
 		if err != nil {
 			return "", err
 		}
-		path := filepath.Join(t.dir, "model.onnx")
+		path := filepath.Join(t.dir, runs.ONNXFile)
 		return path, mod.Write(path)
 	})
 }
@@ -189,7 +159,7 @@ func TrainHead(ctx context.Context, featuresDir string, cfg Config) (*Result, er
 	if err != nil {
 		return nil, err
 	}
-	rc := newRunConfig("head", cfg.Name, m, featuresDir, cfg)
+	rc := newRunConfig(runs.Transfer, cfg.Name, m, featuresDir, cfg)
 	for _, d := range cfg.JoinFeatures {
 		if abs, err := filepath.Abs(d); err == nil {
 			d = abs
@@ -228,32 +198,20 @@ func TrainHead(ctx context.Context, featuresDir string, cfg Config) (*Result, er
 			if err != nil {
 				return "", err
 			}
-			path := filepath.Join(t.dir, "head.onnx")
+			path := filepath.Join(t.dir, runs.HeadONNXFile)
 			return path, mod.Write(path)
 		}
 		mod, err := m.ExportWithBackbone(cfg.Backbone, meta)
 		if err != nil {
 			return "", err
 		}
-		path := filepath.Join(t.dir, "model.onnx")
+		path := filepath.Join(t.dir, runs.ONNXFile)
 		return path, mod.Write(path)
 	})
 	if res != nil && cfg.Backbone != nil {
 		res.BackboneParams = cfg.Backbone.Params
 	}
 	return res, err
-}
-
-// modelInfo is a run's model.json.
-type modelInfo struct {
-	Arch           string      `json:"arch"`
-	Layers         string      `json:"layers"`
-	Input          []int       `json:"input_shape"`
-	Table          []LayerInfo `json:"table"`
-	Params         int         `json:"params"`
-	NonTrainable   int         `json:"non_trainable"`
-	Backbone       string      `json:"backbone,omitempty"`
-	BackboneParams int         `json:"backbone_params,omitempty"`
 }
 
 // finish writes the trained run's files: the exported model (export returns its path),
@@ -278,15 +236,15 @@ func (t *trainer) finish(export func() (string, error)) (*Result, error) {
 	}
 	res.ModelPath = path
 	_, other := m.NumParams()
-	info := modelInfo{Arch: t.runCfg.Arch, Layers: t.runCfg.Layers, Input: m.Input, Table: res.Table, Params: res.Params, NonTrainable: other, Backbone: t.runCfg.Backbone}
+	info := runs.Model{Arch: t.runCfg.Arch, Layers: t.runCfg.Layers, Input: m.Input, Table: res.Table, Params: res.Params, NonTrainable: other, Backbone: t.runCfg.Backbone}
 	if bb := t.cfg.Backbone; bb != nil {
 		info.BackboneParams = bb.Params
 		// The frozen backbone heads the table.
-		row := LayerInfo{Name: "backbone", Spec: bb.Name, Output: m.Input, Frozen: bb.Params}
-		info.Table = append([]LayerInfo{row}, info.Table...)
+		row := runs.Layer{Name: "backbone", Kind: "backbone", Spec: bb.Name, Output: m.Input, Frozen: bb.Params}
+		info.Table = append([]runs.Layer{row}, info.Table...)
 		res.Table = info.Table
 	}
-	if err := atomicfile.WriteJSON(filepath.Join(t.dir, "model.json"), info); err != nil {
+	if err := atomicfile.WriteJSON(filepath.Join(t.dir, runs.ModelFile), info); err != nil {
 		return nil, err
 	}
 	graphs := map[int]*graph{}
@@ -302,17 +260,17 @@ func (t *trainer) finish(export func() (string, error)) (*Result, error) {
 			return nil, err
 		}
 		res.TestLabels = t.src.labels(Test)[:n]
-		if err := npy.WriteFile(filepath.Join(t.dir, "predictions.npy"), []int{n}, res.TestProbs); err != nil {
+		if err := npy.WriteFile(filepath.Join(t.dir, runs.PredictionsFile), []int{n}, res.TestProbs); err != nil {
 			return nil, fmt.Errorf("writing predictions: %w", err)
 		}
-		if err := npy.WriteFile(filepath.Join(t.dir, "labels.npy"), []int{n}, res.TestLabels); err != nil {
+		if err := npy.WriteFile(filepath.Join(t.dir, runs.LabelsFile), []int{n}, res.TestLabels); err != nil {
 			return nil, fmt.Errorf("writing labels: %w", err)
 		}
 	}
-	if err := atomicfile.WriteJSON(filepath.Join(t.dir, "result.json"), res); err != nil {
+	if err := atomicfile.WriteJSON(filepath.Join(t.dir, runs.ResultFile), res); err != nil {
 		return nil, err
 	}
-	if err := os.RemoveAll(filepath.Join(t.dir, "checkpoint")); err != nil {
+	if err := os.RemoveAll(filepath.Join(t.dir, runs.CheckpointDir)); err != nil {
 		return nil, fmt.Errorf("removing the checkpoint: %w", err)
 	}
 	return res, nil

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/catdog-ml/catdog/internal/atomicfile"
+	"github.com/catdog-ml/catdog/runs"
 )
 
 // Config says how to train. The zero value of a field means its default: the recipe of
@@ -93,7 +94,7 @@ type Config struct {
 	// Progress, if set, is called after every training batch.
 	Progress func(Progress) `json:"-"`
 	// OnEpoch, if set, is called after every epoch, once its checkpoint is written.
-	OnEpoch func(EpochStats) `json:"-"`
+	OnEpoch func(runs.Epoch) `json:"-"`
 }
 
 // Progress reports training within an epoch.
@@ -104,39 +105,16 @@ type Progress struct {
 	ImagesPerSecond float64
 }
 
-// EpochStats is one epoch of a run's history.
-type EpochStats struct {
-	Epoch        int     `json:"epoch"`
-	TrainLoss    float64 `json:"train_loss"`
-	TrainAcc     float64 `json:"train_accuracy"`
-	ValidLoss    float64 `json:"valid_loss"`
-	ValidAcc     float64 `json:"valid_accuracy"`
-	Seconds      float64 `json:"seconds"`
-	ImagesPerSec float64 `json:"images_per_second"` // training samples per second (forward + backward + update)
-	Best         bool    `json:"best"`              // lowest validation loss so far
-}
-
-// History is a run's per-epoch record (history.json).
-type History struct {
-	Epochs        []EpochStats `json:"epochs"`
-	BestEpoch     int          `json:"best_epoch"`
-	BestValidLoss float64      `json:"best_valid_loss"`
-	BestValidAcc  float64      `json:"best_valid_accuracy"`
-	StoppedEarly  bool         `json:"stopped_early"`
-	// ResumedAt lists the epochs after which the run was interrupted and resumed.
-	ResumedAt []int `json:"resumed_at,omitempty"`
-}
-
 // Result is what a finished run returns; its files are in Dir.
 type Result struct {
-	Name      string      `json:"name"` // the run's name (Config.Name)
-	Dir       string      `json:"dir"`
-	ModelPath string      `json:"model"` // model.onnx, or head.onnx when no backbone was given
-	Kind      string      `json:"kind"`  // "cnn" or "head"
-	Arch      string      `json:"arch"`
-	History   History     `json:"-"`
-	Model     *Model      `json:"-"`
-	Table     []LayerInfo `json:"-"`
+	Name      string       `json:"name"` // the run's name (Config.Name)
+	Dir       string       `json:"dir"`
+	ModelPath string       `json:"model"` // model.onnx, or head.onnx when no backbone was given
+	Kind      string       `json:"kind"`  // runs.Scratch or runs.Transfer
+	Arch      string       `json:"arch"`
+	History   runs.History `json:"-"`
+	Model     *Model       `json:"-"`
+	Table     []runs.Layer `json:"-"`
 	// TestProbs are the probabilities of cat on the test split (Gorgonia, best weights),
 	// in the split's order; TestLabels the true labels.
 	TestProbs  []float32 `json:"-"`
@@ -236,7 +214,7 @@ func (c *Config) defaults(name string) error {
 // trainer is one run in progress.
 type trainer struct {
 	cfg     Config
-	runCfg  runConfig
+	runCfg  runs.Config
 	model   *Model
 	src     source
 	dir     string
@@ -245,7 +223,7 @@ type trainer struct {
 	opt     *optimizer
 	augment func(raw []uint8, n int)
 
-	hist      History
+	hist      runs.History
 	epoch     int        // epochs done
 	part      epochState // the epoch in progress
 	saved     bool       // a checkpoint of this run is on disk
@@ -268,7 +246,7 @@ type epochState struct {
 
 // newTrainer prepares a run: a fresh run folder, or the checkpointed state of the run
 // being resumed.
-func newTrainer(cfg Config, m *Model, src source, runCfg runConfig) (*trainer, error) {
+func newTrainer(cfg Config, m *Model, src source, runCfg runs.Config) (*trainer, error) {
 	m.SetConv(cfg.Conv)
 	if err := m.SetWeights(cfg.Weights); err != nil {
 		return nil, err
@@ -295,17 +273,17 @@ func newTrainer(cfg Config, m *Model, src source, runCfg runConfig) (*trainer, e
 		// The run's own settings stay; only the epochs and the patience may change.
 		stored.Epochs, stored.Patience = runCfg.Epochs, runCfg.Patience
 		t.runCfg = stored
-		if err := atomicfile.WriteJSON(filepath.Join(dir, "config.json"), stored); err != nil {
+		if err := atomicfile.WriteJSON(filepath.Join(dir, runs.ConfigFile), stored); err != nil {
 			return nil, err
 		}
 		t.dir, t.saved = dir, true
 		t.hist.ResumedAt = append(t.hist.ResumedAt, t.epoch)
 		return t, nil
 	}
-	if t.dir, err = NewRunDir(cfg.RunsDir, cfg.Name); err != nil {
+	if t.dir, err = runs.NewDir(cfg.RunsDir, cfg.Name); err != nil {
 		return nil, err
 	}
-	if err := atomicfile.WriteJSON(filepath.Join(t.dir, "config.json"), runCfg); err != nil {
+	if err := atomicfile.WriteJSON(filepath.Join(t.dir, runs.ConfigFile), runCfg); err != nil {
 		return nil, err
 	}
 	t.best = m.snapshot()
@@ -323,32 +301,12 @@ func trainable(m *Model) []*Param {
 	return ps
 }
 
-// NewRunDir creates a new run folder for a run called name in runsDir,
-// runsDir/<name>-<UTC timestamp> (adding -2, -3... if it exists), and returns its path.
-func NewRunDir(runsDir, name string) (string, error) {
-	if err := os.MkdirAll(runsDir, 0o755); err != nil {
-		return "", fmt.Errorf("creating the runs folder: %w", err)
-	}
-	base := filepath.Join(runsDir, name+"-"+time.Now().UTC().Format("20060102-150405"))
-	dir := base
-	for i := 2; ; i++ {
-		err := os.Mkdir(dir, 0o755)
-		if err == nil {
-			return dir, nil
-		}
-		if !errors.Is(err, os.ErrExist) {
-			return "", fmt.Errorf("creating the run folder: %w", err)
-		}
-		dir = fmt.Sprintf("%s-%d", base, i)
-	}
-}
-
 // runStamp is the timestamp part of a run folder's name.
 var runStamp = regexp.MustCompile(`^[0-9]{8}-[0-9]{6}(-[0-9]+)?$`)
 
 // latestRun finds the newest run folder of name that holds a checkpoint.
 func latestRun(runsDir, name string) (string, error) {
-	all, _ := filepath.Glob(filepath.Join(runsDir, name+"-*", "checkpoint", checkpointFile))
+	all, _ := filepath.Glob(filepath.Join(runsDir, name+"-*", runs.CheckpointDir, checkpointFile))
 	var matches []string
 	for _, m := range all { // "vgg3-*" also matches vgg3-dropout-*: keep name-<timestamp>[-k]
 		run := filepath.Base(filepath.Dir(filepath.Dir(m)))
@@ -487,7 +445,7 @@ func (t *trainer) run(ctx context.Context) (err error) {
 			return err
 		}
 		t.epoch++
-		st := EpochStats{Epoch: t.epoch, TrainLoss: lossSum / float64(seen), TrainAcc: float64(correct) / float64(seen),
+		st := runs.Epoch{Epoch: t.epoch, TrainLoss: lossSum / float64(seen), TrainAcc: float64(correct) / float64(seen),
 			ValidLoss: vl, ValidAcc: va, ImagesPerSec: float64(timed) / trainSecs}
 		if t.hist.BestEpoch == 0 || vl < t.hist.BestValidLoss {
 			st.Best = true
@@ -507,7 +465,7 @@ func (t *trainer) run(ctx context.Context) (err error) {
 		if err := t.save(); err != nil {
 			return err
 		}
-		if err := atomicfile.WriteJSON(filepath.Join(t.dir, "history.json"), t.hist); err != nil {
+		if err := atomicfile.WriteJSON(filepath.Join(t.dir, runs.HistoryFile), t.hist); err != nil {
 			return err
 		}
 		if t.cfg.OnEpoch != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/catdog-ml/catdog/features"
 	"github.com/catdog-ml/catdog/internal/fetch"
 	"github.com/catdog-ml/catdog/internal/npy"
+	"github.com/catdog-ml/catdog/runs"
 )
 
 // writeFeatures writes a features folder of n samples per split with shape (8, 2, 2):
@@ -137,7 +138,7 @@ func TestResumeMatchesUninterrupted(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			if tt.stopBatch == 0 {
-				part.OnEpoch = func(e EpochStats) {
+				part.OnEpoch = func(e runs.Epoch) {
 					if e.Epoch == tt.stopEpoch {
 						cancel()
 					}
@@ -173,7 +174,7 @@ func TestResumeMatchesUninterrupted(t *testing.T) {
 					t.Errorf("weight %s differs after resuming", p.Name)
 				}
 			}
-			we, ge := append([]EpochStats(nil), want.History.Epochs...), got.History.Epochs
+			we, ge := append([]runs.Epoch(nil), want.History.Epochs...), got.History.Epochs
 			if len(we) != len(ge) {
 				t.Fatalf("%d epochs resumed, %d uninterrupted", len(ge), len(we))
 			}
@@ -253,7 +254,7 @@ func TestResumeRefusesDamagedCheckpoint(t *testing.T) {
 	cfg := Config{RunsDir: t.TempDir(), Epochs: 3, Batch: 16, Seed: 3}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	cfg.OnEpoch = func(e EpochStats) { cancel() }
+	cfg.OnEpoch = func(e runs.Epoch) { cancel() }
 	_, err := TrainHead(ctx, dir, cfg)
 	var ie *InterruptedError
 	if !errors.As(err, &ie) || !ie.Resumable {

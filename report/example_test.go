@@ -8,24 +8,25 @@ import (
 	"path/filepath"
 
 	"github.com/catdog-ml/catdog/report"
+	"github.com/catdog-ml/catdog/runs"
 )
 
 // A program that trains its own way records a run with Save and gets the same reports as
 // catdog's runs; Index compares every run folder.
 func Example() {
-	runs, err := os.MkdirTemp("", "runs")
+	runsDir, err := os.MkdirTemp("", "runs")
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer os.RemoveAll(runs)
+	defer os.RemoveAll(runsDir)
 	r := &report.Run{
-		Dir:  filepath.Join(runs, "tiny-20261124-150000"),
-		Arch: "tiny", Kind: report.Scratch, InputSize: 32,
-		Layers: []report.Layer{
-			{Name: "gap", Spec: "gap", OutShape: []int{3}},
-			{Name: "dense", Spec: "dense:1:sigmoid", OutShape: []int{1}, Params: 4},
+		Dir:  filepath.Join(runsDir, "tiny-20261124-150000"),
+		Arch: "tiny", Kind: runs.Scratch, InputSize: 32,
+		Layers: []runs.Layer{
+			{Name: "gap", Spec: "gap", Output: []int{3}},
+			{Name: "dense", Spec: "dense:1:sigmoid", Output: []int{1}, Params: 4},
 		},
-		History: report.History{Epochs: []report.Epoch{
+		History: runs.History{Epochs: []runs.Epoch{
 			{Epoch: 1, TrainLoss: 0.69, TrainAcc: 0.52, ValidLoss: 0.68, ValidAcc: 0.55, Seconds: 2},
 			{Epoch: 2, TrainLoss: 0.62, TrainAcc: 0.66, ValidLoss: 0.64, ValidAcc: 0.63, Seconds: 2},
 		}},
@@ -35,7 +36,7 @@ func Example() {
 	if err := report.Save(r); err != nil {
 		log.Fatal(err)
 	}
-	if err := report.Index(context.Background(), runs, report.IndexOptions{
+	if err := report.Index(context.Background(), runsDir, report.IndexOptions{
 		Skipped: []report.Skipped{{Name: "vgg16-head", Reason: "no ImageNet weights", Fix: "catdog backbones download vgg16"}},
 	}); err != nil {
 		log.Fatal(err)
@@ -46,7 +47,7 @@ func Example() {
 	}
 	fmt.Printf("test accuracy %.3f, AUC %.3f\n", loaded.Test.Accuracy, loaded.Test.AUC)
 	for _, f := range []string{"index.html", "index.md", "tiny-20261124-150000/report.html", "tiny-20261124-150000/report.md"} {
-		_, err := os.Stat(filepath.Join(runs, f))
+		_, err := os.Stat(filepath.Join(runsDir, f))
 		fmt.Println(f, err == nil)
 	}
 	// Output:

@@ -15,6 +15,7 @@ import (
 
 	"github.com/catdog-ml/catdog/internal/atomicfile"
 	"github.com/catdog-ml/catdog/internal/plot"
+	"github.com/catdog-ml/catdog/runs"
 )
 
 // Skipped is a model of the study that has no run, and why.
@@ -61,14 +62,14 @@ func WriteSkipped(runsDir string, skipped []Skipped) error {
 func Index(ctx context.Context, runsDir string, opts IndexOptions) error {
 	entries, err := os.ReadDir(runsDir)
 	if err != nil {
-		return fmt.Errorf("report: reading runs folder: %w", err)
+		return fmt.Errorf("report: reading the runs folder: %w", err)
 	}
 	var dirs []string
 	for _, e := range entries {
 		if !e.IsDir() {
 			continue
 		}
-		if _, err := os.Stat(filepath.Join(runsDir, e.Name(), ConfigFile)); err == nil {
+		if _, err := os.Stat(filepath.Join(runsDir, e.Name(), runs.ConfigFile)); err == nil {
 			dirs = append(dirs, e.Name())
 		}
 	}
@@ -76,12 +77,12 @@ func Index(ctx context.Context, runsDir string, opts IndexOptions) error {
 		opts.Report.Now = time.Now()
 	}
 	if opts.Skipped == nil {
-		if _, err := readOptional(filepath.Join(runsDir, SkippedFile), &opts.Skipped); err != nil {
+		if _, err := runs.ReadOptional(runsDir, SkippedFile, &opts.Skipped); err != nil {
 			return err
 		}
 	}
 	v := &indexView{Generated: opts.Report.Now.UTC().Format("2006-01-02 15:04 UTC"), Skipped: opts.Skipped}
-	var runs []*Run
+	var list []*Run
 	for i, d := range dirs {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -93,20 +94,20 @@ func Index(ctx context.Context, runsDir string, opts IndexOptions) error {
 		if err != nil {
 			v.Broken = append(v.Broken, Skipped{Name: d, Reason: err.Error(), Fix: "fix or remove the folder " + filepath.Join(runsDir, d)})
 		} else {
-			runs = append(runs, r)
+			list = append(list, r)
 		}
 		if opts.Progress != nil {
 			opts.Progress(i+1, len(dirs))
 		}
 	}
-	runs, v.Replaced = latestRuns(runs)
-	sort.SliceStable(runs, func(a, b int) bool { return accuracy(runs[a]) > accuracy(runs[b]) })
-	labels := legendNames(runs)
+	list, v.Replaced = latestRuns(list)
+	sort.SliceStable(list, func(a, b int) bool { return accuracy(list[a]) > accuracy(list[b]) })
+	labels := legendNames(list)
 	var bestLo float64
-	if len(runs) > 0 {
-		bestLo, _, _ = runs[0].Interval()
+	if len(list) > 0 {
+		bestLo, _, _ = list[0].Interval()
 	}
-	for i, r := range runs {
+	for i, r := range list {
 		row := leaderRow(r, filepath.Base(r.Dir), labels[r], i == 0 && r.Test != nil)
 		if lo, hi, ok := r.Interval(); ok {
 			row.Interval = intervalText(lo, hi)
@@ -120,8 +121,8 @@ func Index(ctx context.Context, runsDir string, opts IndexOptions) error {
 		}
 		v.Rows = append(v.Rows, row)
 	}
-	v.Seeds = seedRows(runs)
-	if err := v.charts(runs, labels); err != nil {
+	v.Seeds = seedRows(list)
+	if err := v.charts(list, labels); err != nil {
 		return err
 	}
 	for _, f := range []*figure{v.Scores, v.ValidAcc, v.ValidLoss, v.ROC} {
@@ -137,11 +138,11 @@ func Index(ctx context.Context, runsDir string, opts IndexOptions) error {
 // stale reports whether a run's report is missing or older than one of its records (a
 // run that was still training when its report was written).
 func stale(dir string) bool {
-	st, err := os.Stat(filepath.Join(dir, HTMLFile))
+	st, err := os.Stat(filepath.Join(dir, runs.HTMLFile))
 	if err != nil {
 		return true
 	}
-	for _, f := range []string{ConfigFile, ModelFile, HistoryFile, PredictionsFile, LabelsFile} {
+	for _, f := range []string{runs.ConfigFile, runs.ModelFile, runs.HistoryFile, runs.PredictionsFile, runs.LabelsFile} {
 		if fs, err := os.Stat(filepath.Join(dir, f)); err == nil && fs.ModTime().After(st.ModTime()) {
 			return true
 		}
@@ -163,13 +164,13 @@ func accuracy(r *Run) float64 {
 }
 
 // legendNames names runs by architecture, or by run name where an architecture ran twice.
-func legendNames(runs []*Run) map[*Run]string {
+func legendNames(list []*Run) map[*Run]string {
 	n := map[string]int{}
-	for _, r := range runs {
+	for _, r := range list {
 		n[r.Arch]++
 	}
 	names := map[*Run]string{}
-	for _, r := range runs {
+	for _, r := range list {
 		names[r] = r.Arch
 		if n[r.Arch] > 1 || r.Arch == "" {
 			names[r] = r.Name
@@ -212,7 +213,7 @@ type seedRow struct {
 // latestRuns keeps, of the runs of one model (architecture) with one seed on one dataset,
 // the newest: running the study again replaces its rows instead of adding a second one.
 // It returns the runs kept and how many it left out.
-func latestRuns(runs []*Run) ([]*Run, int) {
+func latestRuns(list []*Run) ([]*Run, int) {
 	type key struct {
 		arch, data, features string
 		seed                 uint64
@@ -220,7 +221,7 @@ func latestRuns(runs []*Run) ([]*Run, int) {
 	}
 	newest := map[key]*Run{}
 	var order []key
-	for _, r := range runs {
+	for _, r := range list {
 		seed, ok := r.Seed()
 		k := key{r.Arch, r.Data, r.Features, seed, ok}
 		if !ok || r.Arch == "" { // nothing says it repeats another run
@@ -238,15 +239,15 @@ func latestRuns(runs []*Run) ([]*Run, int) {
 	for _, k := range order {
 		kept = append(kept, newest[k])
 	}
-	return kept, len(runs) - len(kept)
+	return kept, len(list) - len(kept)
 }
 
 // seedRows sums up the models that ran with several seeds: test accuracy per seed, mean
 // and sample standard deviation.
-func seedRows(runs []*Run) []seedRow {
+func seedRows(list []*Run) []seedRow {
 	by := map[string][]*Run{}
 	var order []string
-	for _, r := range runs {
+	for _, r := range list {
 		if _, ok := r.Seed(); !ok || r.Test == nil {
 			continue
 		}
@@ -299,11 +300,11 @@ func meanSD(xs []float64) (mean, sd float64) {
 func leaderRow(r *Run, dir, label string, best bool) indexRow {
 	t, f, _ := r.Params()
 	row := indexRow{
-		Name: r.Name, Label: label, Link: path.Join(dir, HTMLFile), MDLink: path.Join(dir, MarkdownFile),
+		Name: r.Name, Label: label, Link: path.Join(dir, runs.HTMLFile), MDLink: path.Join(dir, runs.MarkdownFile),
 		Kind: r.Kind, Params: paramsShort(t, f), Epochs: fmt.Sprint(len(r.History.Epochs)),
 		Time: duration(r.History.Seconds()), Accuracy: "—", F1: "—", AUC: "—", LogLoss: "—", Reference: "—", Best: best,
 	}
-	if r.Kind == Transfer && r.Backbone != "" {
+	if r.Kind == runs.Transfer && r.Backbone != "" {
 		row.Kind = fmt.Sprintf("transfer (%s, %s)", r.Backbone, orDash(r.Weights))
 	}
 	if m := r.Test; m != nil {
@@ -338,12 +339,12 @@ func short(n int) string {
 	return count(n)
 }
 
-func (v *indexView) charts(runs []*Run, labels map[*Run]string) error {
+func (v *indexView) charts(list []*Run, labels map[*Run]string) error {
 	var acc, loss []plot.Series
 	var rocs []plot.ROCCurve
 	var scores []plot.Score
 	lo := 1.0
-	for _, r := range runs {
+	for _, r := range list {
 		if r.Test != nil {
 			s := plot.Score{Name: labels[r], Value: r.Test.Accuracy}
 			s.Low, s.High, _ = r.Interval()

@@ -1,6 +1,10 @@
 package report
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/catdog-ml/catdog/runs"
+)
 
 // Reference is a published result for an architecture like one of ours, on other data.
 type Reference struct {
@@ -16,7 +20,7 @@ const brownlee = "J. Brownlee's Keras tutorial (200×200 px, 25,000 photos, 25 %
 
 // ReferenceFor returns the published result nearest to the run's architecture, if any.
 func ReferenceFor(r *Run) (Reference, bool) {
-	if r.Kind == Transfer {
+	if r.Kind == runs.Transfer {
 		if strings.HasPrefix(r.Backbone, "vgg16") && r.Weights == "imagenet" {
 			return Reference{"VGG16 transfer, ImageNet weights", 0.976, brownlee}, true
 		}

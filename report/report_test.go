@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/catdog-ml/catdog/metrics"
+	"github.com/catdog-ml/catdog/runs"
 )
 
 // fakePhotos is a prepared dataset of generated photos: row i is a gradient tinted by i.
@@ -80,25 +81,25 @@ func fakeRun(t *testing.T, dir, name, arch, kind string, skill float64, epochs i
 		Data: "/data/prepared", InputSize: 64, Created: time.Date(2026, 11, 24, 15, 2, 0, 0, time.UTC),
 		Config:      map[string]any{"epochs": epochs, "batch": 32, "optimizer": "adam", "lr": 0.001, "seed": seed},
 		Environment: Environment{GoVersion: "go1.26", OS: "linux/amd64", Cores: 2, Engine: "gorgonia", BLAS: "openblas"},
-		Layers: []Layer{
-			{Name: "conv1", Spec: "conv:32:3:1", OutShape: []int{32, 64, 64}, Params: 896},
-			{Name: "relu1", Spec: "relu", OutShape: []int{32, 64, 64}},
-			{Name: "pool1", Spec: "maxpool:2", OutShape: []int{32, 32, 32}},
-			{Name: "bn1", Spec: "batchnorm", OutShape: []int{32, 32, 32}, Params: 64, Frozen: 64},
-			{Name: "flatten", Spec: "flatten", OutShape: []int{32768}},
-			{Name: "dense1", Spec: "dense:128", OutShape: []int{128}, Params: 4194432},
-			{Name: "dense2", Spec: "dense:1", OutShape: []int{1}, Params: 129},
-			{Name: "sigmoid", Spec: "sigmoid", OutShape: []int{1}},
+		Layers: []runs.Layer{
+			{Name: "conv1", Spec: "conv:32:3:1", Output: []int{32, 64, 64}, Params: 896},
+			{Name: "relu1", Spec: "relu", Output: []int{32, 64, 64}},
+			{Name: "pool1", Spec: "maxpool:2", Output: []int{32, 32, 32}},
+			{Name: "bn1", Spec: "batchnorm", Output: []int{32, 32, 32}, Params: 64, Frozen: 64},
+			{Name: "flatten", Spec: "flatten", Output: []int{32768}},
+			{Name: "dense1", Spec: "dense:128", Output: []int{128}, Params: 4194432},
+			{Name: "dense2", Spec: "dense:1", Output: []int{1}, Params: 129},
+			{Name: "sigmoid", Spec: "sigmoid", Output: []int{1}},
 		},
 	}
-	if kind == Transfer {
+	if kind == runs.Transfer {
 		r.Backbone, r.Weights, r.Features = "vgg16", "imagenet", "/data/prepared/features/vgg16"
 		r.Environment.ORTVersion, r.Environment.Provider, r.Environment.FeaturesPerSec = "1.30.0", "cpu", 6.5
-		r.Layers = append([]Layer{{Name: "vgg16", Kind: "backbone", OutShape: []int{512, 2, 2}, Frozen: 14714688}}, r.Layers[4:]...)
+		r.Layers = append([]runs.Layer{{Name: "vgg16", Kind: "backbone", Output: []int{512, 2, 2}, Frozen: 14714688}}, r.Layers[4:]...)
 	}
 	for e := 1; e <= epochs; e++ {
 		f := float64(e)
-		r.History.Epochs = append(r.History.Epochs, Epoch{
+		r.History.Epochs = append(r.History.Epochs, runs.Epoch{
 			Epoch: e, TrainLoss: 0.69 * math.Exp(-f/4), ValidLoss: 0.69*math.Exp(-f*skill/4) + 1.1 - skill,
 			TrainAcc: 1 - 0.5*math.Exp(-f/3), ValidAcc: skill - 0.4*math.Exp(-f/2), Seconds: 30 + f, ImagesPerSec: 80,
 		})
@@ -132,13 +133,13 @@ func opts() (Options, *int) {
 
 func TestSaveLoad(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "vgg3-1")
-	want := fakeRun(t, dir, "vgg3-1", "vgg3", Scratch, 0.8, 5, 1)
+	want := fakeRun(t, dir, "vgg3-1", "vgg3", runs.Scratch, 0.8, 5, 1)
 	got, err := Load(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got.Name != want.Name || got.Arch != want.Arch || len(got.Layers) != len(want.Layers) ||
-		len(got.History.Epochs) != 5 || got.History.BestEpoch != 5 || len(got.Probs) != 200 || got.Kind != Scratch || got.Weights != "none" || got.InputSize != 64 {
+		len(got.History.Epochs) != 5 || got.History.BestEpoch != 5 || len(got.Probs) != 200 || got.Kind != runs.Scratch || got.Weights != "none" || got.InputSize != 64 {
 		t.Fatalf("loaded %s %s %s %s %d, %d layers, %d epochs (best %d), %d predictions", got.Name, got.Arch, got.Kind, got.Weights, got.InputSize,
 			len(got.Layers), len(got.History.Epochs), got.History.BestEpoch, len(got.Probs))
 	}
@@ -149,7 +150,7 @@ func TestSaveLoad(t *testing.T) {
 		t.Errorf("config %v", got.Config)
 	}
 	// Without metrics.json, Load scores the predictions itself.
-	if err := os.Remove(filepath.Join(dir, MetricsFile)); err != nil {
+	if err := os.Remove(filepath.Join(dir, runs.MetricsFile)); err != nil {
 		t.Fatal(err)
 	}
 	again, err := Load(dir)
@@ -166,8 +167,8 @@ func TestLoadErrors(t *testing.T) {
 	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), "not a run folder") {
 		t.Errorf("empty folder: %v", err)
 	}
-	os.WriteFile(filepath.Join(dir, ConfigFile), []byte(`{"name": `), 0o644)
-	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), ConfigFile) {
+	os.WriteFile(filepath.Join(dir, runs.ConfigFile), []byte(`{"name": `), 0o644)
+	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), runs.ConfigFile) {
 		t.Errorf("broken config: %v", err)
 	}
 	r := &Run{Dir: t.TempDir(), Probs: []float32{0.5}, Labels: nil}
@@ -233,14 +234,14 @@ func TestWrite(t *testing.T) {
 	if out := os.Getenv("CATDOG_REPORT_OUT"); out != "" {
 		dir = filepath.Join(out, "vgg3-20261124-1502")
 	}
-	r := fakeRun(t, dir, "vgg3-20261124-1502", "vgg3", Scratch, 0.82, 12, 3)
+	r := fakeRun(t, dir, "vgg3-20261124-1502", "vgg3", runs.Scratch, 0.82, 12, 3)
 	o, closed := opts()
 	if err := Write(dir, o); err != nil {
 		t.Fatal(err)
 	}
-	html, md := read(t, filepath.Join(dir, HTMLFile)), read(t, filepath.Join(dir, MarkdownFile))
-	checkSelfContained(t, HTMLFile, html)
-	if n := checkImages(t, HTMLFile, html); n != 6 {
+	html, md := read(t, filepath.Join(dir, runs.HTMLFile)), read(t, filepath.Join(dir, runs.MarkdownFile))
+	checkSelfContained(t, runs.HTMLFile, html)
+	if n := checkImages(t, runs.HTMLFile, html); n != 6 {
 		t.Errorf("%d pictures in the HTML, want 6 (network, loss, accuracy, confusion, ROC, wrong photos)", n)
 	}
 	if *closed != 1 {
@@ -262,10 +263,10 @@ func TestWrite(t *testing.T) {
 		}
 	}
 	for _, l := range r.Layers {
-		if !strings.Contains(html, "<td>"+l.Name+"</td><td>"+l.LayerKind()+"</td>") {
+		if !strings.Contains(html, "<td>"+l.Name+"</td><td>"+layerKind(l)+"</td>") {
 			t.Errorf("HTML lacks layer row %s", l.Name)
 		}
-		if !strings.Contains(md, "| "+l.Name+" | "+l.LayerKind()+" | `"+l.Spec+"` | "+l.Shape()+" | ") {
+		if !strings.Contains(md, "| "+l.Name+" | "+layerKind(l)+" | `"+l.Spec+"` | "+layerShape(l)+" | ") {
 			t.Errorf("Markdown lacks layer row %s", l.Name)
 		}
 	}
@@ -303,58 +304,58 @@ func TestWrite(t *testing.T) {
 
 func TestWriteWithoutRecords(t *testing.T) {
 	dir := t.TempDir()
-	r := &Run{Dir: dir, Name: "bare", Arch: "vgg1", Kind: Scratch}
+	r := &Run{Dir: dir, Name: "bare", Arch: "vgg1", Kind: runs.Scratch}
 	if err := Save(r); err != nil {
 		t.Fatal(err)
 	}
 	if err := Write(dir, Options{}); err != nil {
 		t.Fatal(err)
 	}
-	html := read(t, filepath.Join(dir, HTMLFile))
+	html := read(t, filepath.Join(dir, runs.HTMLFile))
 	for _, s := range []string{"No layer table", "No training history", "not scored on the test split"} {
 		if !strings.Contains(html, s) {
 			t.Errorf("HTML does not say %q", s)
 		}
 	}
-	if n := checkImages(t, HTMLFile, html); n != 0 {
+	if n := checkImages(t, runs.HTMLFile, html); n != 0 {
 		t.Errorf("%d pictures for a run without records", n)
 	}
 	// Predictions but no photo reader: the wrong ones are listed, the photos explained away.
-	r2 := fakeRun(t, t.TempDir(), "x", "vgg2", Scratch, 0.7, 3, 5)
+	r2 := fakeRun(t, t.TempDir(), "x", "vgg2", runs.Scratch, 0.7, 3, 5)
 	if err := WriteRun(r2, Options{}); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(read(t, filepath.Join(r2.Dir, HTMLFile)), "no dataset reader was given") {
+	if !strings.Contains(read(t, filepath.Join(r2.Dir, runs.HTMLFile)), "no dataset reader was given") {
 		t.Error("missing photo reader not explained")
 	}
 }
 
 func TestIndex(t *testing.T) {
-	runs := t.TempDir()
+	runDirs := t.TempDir()
 	if out := os.Getenv("CATDOG_REPORT_OUT"); out != "" {
-		runs = out
+		runDirs = out
 	}
 	o, _ := opts()
 	made := []*Run{
-		fakeRun(t, filepath.Join(runs, "vgg1-20261124-1400"), "vgg1-20261124-1400", "vgg1", Scratch, 0.66, 8, 11),
-		fakeRun(t, filepath.Join(runs, "vgg3-dropout-20261124-1430"), "vgg3-dropout-20261124-1430", "vgg3-dropout", Scratch, 0.79, 15, 12),
-		fakeRun(t, filepath.Join(runs, "vgg16-head-20261124-1500"), "vgg16-head-20261124-1500", "vgg16-head", Transfer, 0.95, 6, 13),
+		fakeRun(t, filepath.Join(runDirs, "vgg1-20261124-1400"), "vgg1-20261124-1400", "vgg1", runs.Scratch, 0.66, 8, 11),
+		fakeRun(t, filepath.Join(runDirs, "vgg3-dropout-20261124-1430"), "vgg3-dropout-20261124-1430", "vgg3-dropout", runs.Scratch, 0.79, 15, 12),
+		fakeRun(t, filepath.Join(runDirs, "vgg16-head-20261124-1500"), "vgg16-head-20261124-1500", "vgg16-head", runs.Transfer, 0.95, 6, 13),
 	}
-	if err := os.MkdirAll(filepath.Join(runs, "broken-run"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(runDirs, "broken-run"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(filepath.Join(runs, "broken-run", ConfigFile), []byte("{"), 0o644)
-	os.MkdirAll(filepath.Join(runs, "not-a-run"), 0o755)
+	os.WriteFile(filepath.Join(runDirs, "broken-run", runs.ConfigFile), []byte("{"), 0o644)
+	os.MkdirAll(filepath.Join(runDirs, "not-a-run"), 0o755)
 	skipped := []Skipped{{Name: "vgg16", Reason: "ImageNet weights not found", Fix: "catdog backbones download vgg16, or pass --file"}}
 	var progress []int
-	err := Index(context.Background(), runs, IndexOptions{Skipped: skipped, Report: o, Progress: func(d, n int) { progress = append(progress, d) }})
+	err := Index(context.Background(), runDirs, IndexOptions{Skipped: skipped, Report: o, Progress: func(d, n int) { progress = append(progress, d) }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(progress) != 4 {
 		t.Errorf("progress %v, want 4 calls", progress)
 	}
-	html, md := read(t, filepath.Join(runs, IndexHTML)), read(t, filepath.Join(runs, IndexMarkdown))
+	html, md := read(t, filepath.Join(runDirs, IndexHTML)), read(t, filepath.Join(runDirs, IndexMarkdown))
 	checkSelfContained(t, IndexHTML, html)
 	if n := checkImages(t, IndexHTML, html); n != 4 {
 		t.Errorf("%d pictures in the index, want 4", n)
@@ -385,7 +386,7 @@ func TestIndex(t *testing.T) {
 		if !strings.Contains(md, "["+r.Arch+"]("+base+"/report.md)") {
 			t.Errorf("index.md does not link %s", base)
 		}
-		if _, err := os.Stat(filepath.Join(r.Dir, HTMLFile)); err != nil {
+		if _, err := os.Stat(filepath.Join(r.Dir, runs.HTMLFile)); err != nil {
 			t.Errorf("the run's document was not written: %v", err)
 		}
 	}
@@ -399,18 +400,18 @@ func TestIndex(t *testing.T) {
 	}
 	// A run whose record changed after its report gets a new report; the others keep theirs.
 	past := time.Now().Add(-time.Hour)
-	outdated, current := filepath.Join(made[0].Dir, HTMLFile), filepath.Join(made[1].Dir, HTMLFile)
+	outdated, current := filepath.Join(made[0].Dir, runs.HTMLFile), filepath.Join(made[1].Dir, runs.HTMLFile)
 	for _, f := range []string{outdated, current} {
 		os.Chtimes(f, past, past)
 	}
-	os.Chtimes(filepath.Join(made[1].Dir, HistoryFile), past.Add(-time.Hour), past.Add(-time.Hour))
-	for _, f := range []string{ConfigFile, ModelFile, PredictionsFile, LabelsFile} {
+	os.Chtimes(filepath.Join(made[1].Dir, runs.HistoryFile), past.Add(-time.Hour), past.Add(-time.Hour))
+	for _, f := range []string{runs.ConfigFile, runs.ModelFile, runs.PredictionsFile, runs.LabelsFile} {
 		os.Chtimes(filepath.Join(made[1].Dir, f), past.Add(-time.Hour), past.Add(-time.Hour))
 	}
 	if !stale(made[0].Dir) || stale(made[1].Dir) {
 		t.Fatalf("stale: %v %v, want true false", stale(made[0].Dir), stale(made[1].Dir))
 	}
-	if err := Index(context.Background(), runs, IndexOptions{Skipped: skipped, Report: o}); err != nil {
+	if err := Index(context.Background(), runDirs, IndexOptions{Skipped: skipped, Report: o}); err != nil {
 		t.Fatal(err)
 	}
 	if stale(made[0].Dir) {
@@ -420,23 +421,23 @@ func TestIndex(t *testing.T) {
 		t.Error("an up-to-date report was written again")
 	}
 	// Skipped models saved beside the runs come back when none are passed.
-	if err := WriteSkipped(runs, []Skipped{{Name: "resnet-gap", Reason: "not in the quick profile", Fix: "catdog run --profile full"}}); err != nil {
+	if err := WriteSkipped(runDirs, []Skipped{{Name: "resnet-gap", Reason: "not in the quick profile", Fix: "catdog run --profile full"}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := Index(context.Background(), runs, IndexOptions{Report: o}); err != nil {
+	if err := Index(context.Background(), runDirs, IndexOptions{Report: o}); err != nil {
 		t.Fatal(err)
 	}
-	if html := read(t, filepath.Join(runs, IndexHTML)); !strings.Contains(html, "catdog run --profile full") {
+	if html := read(t, filepath.Join(runDirs, IndexHTML)); !strings.Contains(html, "catdog run --profile full") {
 		t.Error("skipped.json not read")
 	}
 	// A cancelled context stops the work.
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := Index(ctx, runs, IndexOptions{}); err == nil {
+	if err := Index(ctx, runDirs, IndexOptions{}); err == nil {
 		t.Error("cancelled Index succeeded")
 	}
-	if err := Index(context.Background(), filepath.Join(runs, "nope"), IndexOptions{}); err == nil {
-		t.Error("missing runs folder accepted")
+	if err := Index(context.Background(), filepath.Join(runDirs, "nope"), IndexOptions{}); err == nil {
+		t.Error("missing runDirs folder accepted")
 	}
 }
 
@@ -460,19 +461,19 @@ func TestLoadTrainingFormat(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "head-20261124-150000")
 	os.MkdirAll(dir, 0o755)
 	files := map[string]string{
-		ConfigFile: `{"kind": "head", "arch": "head", "layers": "flatten,dense:128:relu,dropout:0.5,dense:1:sigmoid",
+		runs.ConfigFile: `{"kind": "head", "arch": "head", "layers": "flatten,dense:128:relu,dropout:0.5,dense:1:sigmoid",
   "input_shape": [512, 7, 7], "data": "/d/features/vgg16", "epochs": 10, "batch": 32, "optimizer": "sgd",
   "lr": 0.001, "momentum": 0.9, "patience": 0, "seed": 1, "layout": "NCHW",
   "features": {"format": 1, "backbone": "vgg16", "input_size": 224, "data": "/d", "provider": "cpu",
     "onnxruntime_version": "1.30.0", "images_per_second": 6.4, "dtype": "float32"},
   "backbone": "vgg16", "started": "2026-11-24T15:00:00Z", "go": "go1.26.8", "engine": "gorgonia v0.9.18 float32"}`,
-		ModelFile: `{"arch": "head", "layers": "flatten,dense:128:relu,dropout:0.5,dense:1:sigmoid", "input_shape": [512, 7, 7],
+		runs.ModelFile: `{"arch": "head", "layers": "flatten,dense:128:relu,dropout:0.5,dense:1:sigmoid", "input_shape": [512, 7, 7],
   "table": [{"name": "flatten", "spec": "flatten", "output_shape": [25088], "params": 0, "frozen": 0},
     {"name": "dense1", "spec": "dense:128:relu", "output_shape": [128], "params": 3211392, "frozen": 0},
     {"name": "dropout1", "spec": "dropout:0.5", "output_shape": [128], "params": 0, "frozen": 0},
     {"name": "dense2", "spec": "dense:1:sigmoid", "output_shape": [1], "params": 129, "frozen": 0}],
   "params": 3211521, "non_trainable": 0, "backbone": "vgg16", "backbone_params": 14714688}`,
-		HistoryFile: `{"epochs": [{"epoch": 1, "train_loss": 0.3, "train_accuracy": 0.88, "valid_loss": 0.2, "valid_accuracy": 0.93,
+		runs.HistoryFile: `{"epochs": [{"epoch": 1, "train_loss": 0.3, "train_accuracy": 0.88, "valid_loss": 0.2, "valid_accuracy": 0.93,
   "seconds": 12.5, "images_per_second": 640, "best": true}], "best_epoch": 1, "best_valid_loss": 0.2,
   "best_valid_accuracy": 0.93, "stopped_early": false}`,
 	}
@@ -485,14 +486,14 @@ func TestLoadTrainingFormat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Kind != Transfer || r.Arch != "vgg16-head" || r.Backbone != "vgg16" || r.Weights != "imagenet" ||
+	if r.Kind != runs.Transfer || r.Arch != "vgg16-head" || r.Backbone != "vgg16" || r.Weights != "imagenet" ||
 		r.Data != "/d" || r.Features != "/d/features/vgg16" || r.InputSize != 224 {
 		t.Errorf("run %s: kind %s arch %s backbone %s weights %s data %s features %s size %d", r.Name, r.Kind, r.Arch, r.Backbone, r.Weights, r.Data, r.Features, r.InputSize)
 	}
 	if tr, fr, other := r.Params(); tr != 3211521 || fr != 14714688 || other != 0 {
 		t.Errorf("params %d trainable, %d frozen, %d other", tr, fr, other)
 	}
-	if len(r.Layers) != 5 || r.Layers[0].Kind != "backbone" || !r.Layers[0].IsFrozen() || r.Layers[2].LayerKind() != "dense" {
+	if len(r.Layers) != 5 || r.Layers[0].Kind != "backbone" || !isFrozen(r.Layers[0]) || layerKind(r.Layers[2]) != "dense" {
 		t.Errorf("layers %+v", r.Layers)
 	}
 	if e := r.History.Epochs; len(e) != 1 || e[0].ValidAcc != 0.93 || e[0].ImagesPerSec != 640 || r.History.BestEpoch != 1 {
@@ -510,7 +511,7 @@ func TestLoadTrainingFormat(t *testing.T) {
 	if err := WriteRun(r, Options{}); err != nil {
 		t.Fatal(err)
 	}
-	html := read(t, filepath.Join(dir, HTMLFile))
+	html := read(t, filepath.Join(dir, runs.HTMLFile))
 	for _, s := range []string{"97.6 %", "14,714,688 frozen", "not scored on the test split", "6.4 images/s"} {
 		if !strings.Contains(html, s) {
 			t.Errorf("report lacks %q", s)
@@ -518,9 +519,9 @@ func TestLoadTrainingFormat(t *testing.T) {
 	}
 
 	// finetune also writes the backbone as the table's first row: counted once.
-	withRow := strings.Replace(files[ModelFile], `"table": [`,
+	withRow := strings.Replace(files[runs.ModelFile], `"table": [`,
 		`"table": [{"name": "backbone", "spec": "vgg16", "output_shape": [512, 7, 7], "params": 0, "frozen": 14714688},`, 1)
-	if err := os.WriteFile(filepath.Join(dir, ModelFile), []byte(withRow), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, runs.ModelFile), []byte(withRow), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	r, err = Load(dir)
@@ -536,10 +537,10 @@ func TestLoadTrainingFormat(t *testing.T) {
 // of the best; a model run with several seeds gets its mean and spread; a rerun of a model
 // with the same seed replaces its row.
 func TestIndexUncertainty(t *testing.T) {
-	runs := t.TempDir()
+	runDirs := t.TempDir()
 	o, _ := opts()
 	mk := func(dir, arch string, skill float64, seed uint64, created time.Time) *Run {
-		r := fakeRun(t, filepath.Join(runs, dir), dir, arch, Scratch, skill, 4, seed)
+		r := fakeRun(t, filepath.Join(runDirs, dir), dir, arch, runs.Scratch, skill, 4, seed)
 		r.Created = created
 		if err := Save(r); err != nil {
 			t.Fatal(err)
@@ -552,15 +553,15 @@ func TestIndexUncertainty(t *testing.T) {
 	mk("vgg1-old", "vgg1", 0.85, 1, day)
 	mk("vgg1-new", "vgg1", 0.88, 1, day.Add(time.Hour)) // the same model and seed, later
 	far := mk("vgg2-a", "vgg2", 0.6, 1, day)
-	if err := Index(context.Background(), runs, IndexOptions{Report: o}); err != nil {
+	if err := Index(context.Background(), runDirs, IndexOptions{Report: o}); err != nil {
 		t.Fatal(err)
 	}
-	md := read(t, filepath.Join(runs, IndexMarkdown))
+	md := read(t, filepath.Join(runDirs, IndexMarkdown))
 	if strings.Contains(md, "vgg1-old") || !strings.Contains(md, "vgg1-new") || !strings.Contains(md, "1 older run of a model with the same seed and data is not listed") {
 		t.Errorf("the older run of vgg1 with seed 1 should be replaced by the newer:\n%s", md)
 	}
 	rb, _ := Load(best.Dir)
-	if other, _ := Load(filepath.Join(runs, "vgg3-b")); other.Test.Accuracy > rb.Test.Accuracy {
+	if other, _ := Load(filepath.Join(runDirs, "vgg3-b")); other.Test.Accuracy > rb.Test.Accuracy {
 		rb = other
 	}
 	second := "vgg3-b"
@@ -590,13 +591,13 @@ func TestIndexUncertainty(t *testing.T) {
 		t.Errorf("the other vgg3 run, close to the best, is not within noise: %s", row)
 	}
 	r1, _ := Load(best.Dir)
-	r2, _ := Load(filepath.Join(runs, "vgg3-b"))
+	r2, _ := Load(filepath.Join(runDirs, "vgg3-b"))
 	mean, sd := meanSD([]float64{r1.Test.Accuracy, r2.Test.Accuracy})
 	want := fmt.Sprintf("| vgg3 | 2 | 1: %.1f, 2: %.1f | **%.1f ± %.1f %%** |", 100*r1.Test.Accuracy, 100*r2.Test.Accuracy, 100*mean, 100*sd)
 	if !strings.Contains(md, "## Over seeds") || !strings.Contains(md, want) {
 		t.Errorf("index.md lacks the seeds row %q:\n%s", want, md)
 	}
-	if rep := read(t, filepath.Join(rb.Dir, MarkdownFile)); !strings.Contains(rep, intervalText(lo, hi)) || !strings.Contains(rep, "95 % interval, 200 test photos") {
+	if rep := read(t, filepath.Join(rb.Dir, runs.MarkdownFile)); !strings.Contains(rep, intervalText(lo, hi)) || !strings.Contains(rep, "95 % interval, 200 test photos") {
 		t.Errorf("the run's report lacks its interval")
 	}
 }

@@ -11,28 +11,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/catdog-ml/catdog/features"
 	"github.com/catdog-ml/catdog/internal/atomicfile"
 	"github.com/catdog-ml/catdog/internal/npy"
 	"github.com/catdog-ml/catdog/metrics"
-)
-
-// The files of a run folder. The training engine writes the first five (docs/training.md);
-// this package adds metrics.json and the documents (docs/reports.md).
-const (
-	ConfigFile      = "config.json"
-	ModelFile       = "model.json"
-	HistoryFile     = "history.json"
-	PredictionsFile = "predictions.npy" // float32 (N,): probability of cat per test photo, split order
-	LabelsFile      = "labels.npy"      // uint8 (N,): true label per test photo, 0 dog, 1 cat
-	MetricsFile     = "metrics.json"
-	MarkdownFile    = "report.md"
-	HTMLFile        = "report.html"
-)
-
-// Run kinds.
-const (
-	Scratch  = "scratch"  // a network trained from random weights on the photos ("cnn")
-	Transfer = "transfer" // a head trained on a frozen backbone's features ("head")
+	"github.com/catdog-ml/catdog/runs"
 )
 
 // Run is everything a run folder records about one trained model.
@@ -40,8 +23,8 @@ type Run struct {
 	// Dir is the run folder; Name its base name ("vgg3-20261124-150200").
 	Dir  string
 	Name string
-	// Arch is the architecture ("vgg3"; "vgg16-head" for a head on vgg16), Kind Scratch
-	// or Transfer, Description the architecture in words (optional).
+	// Arch is the architecture ("vgg3"; "vgg16-head" for a head on vgg16), Kind runs.Scratch
+	// or runs.Transfer, Description the architecture in words (optional).
 	Arch        string
 	Kind        string
 	Description string
@@ -66,9 +49,9 @@ type Run struct {
 	// Environment is the machine and software the run used.
 	Environment Environment
 	// Layers is the layer table (model.json), a frozen backbone first.
-	Layers []Layer
+	Layers []runs.Layer
 	// History is the per-epoch record (history.json).
-	History History
+	History runs.History
 	// Test scores the model on the test split (metrics.json); nil until evaluated.
 	Test *metrics.Report
 	// Probs and Labels are the test predictions: probability of cat and true label of
@@ -93,24 +76,8 @@ type Environment struct {
 	FeaturesPerSec float64 `json:"features_images_per_second,omitempty"`
 }
 
-// Layer is one row of a model's layer table, as finetune writes it in model.json.
-type Layer struct {
-	Name string `json:"name"`
-	// Kind is what the layer does (conv, relu, maxpool, dropout, batchnorm, flatten,
-	// dense, sigmoid, gap, residual, backbone); when empty it is read from Spec.
-	Kind string `json:"kind,omitempty"`
-	// Spec is the layer in finetune's spec syntax ("conv:32:3:1").
-	Spec string `json:"spec,omitempty"`
-	// OutShape is the output shape per sample.
-	OutShape []int `json:"output_shape"`
-	// Params counts trainable values, Frozen the others (frozen weights, batch-norm
-	// running statistics).
-	Params int `json:"params"`
-	Frozen int `json:"frozen"`
-}
-
-// LayerKind returns l.Kind, or the kind named by the start of its Spec.
-func (l Layer) LayerKind() string {
+// layerKind returns l.Kind, or the kind named by the start of its Spec (older files).
+func layerKind(l runs.Layer) string {
 	if l.Kind != "" {
 		return l.Kind
 	}
@@ -123,74 +90,26 @@ func (l Layer) LayerKind() string {
 
 // hasBackboneRow reports whether a layer table already holds its frozen backbone as a row
 // (the training engine writes one, named "backbone").
-func hasBackboneRow(table []Layer) bool {
+func hasBackboneRow(table []runs.Layer) bool {
 	for _, l := range table {
-		if (l.Kind == "backbone" || l.Name == "backbone") && l.IsFrozen() {
+		if (l.Kind == "backbone" || l.Name == "backbone") && isFrozen(l) {
 			return true
 		}
 	}
 	return false
 }
 
-// IsFrozen reports whether training leaves the layer's weights alone: it has values and
+// isFrozen reports whether training leaves the layer's weights alone: it has values and
 // none of them is trainable.
-func (l Layer) IsFrozen() bool { return l.Params == 0 && l.Frozen > 0 }
+func isFrozen(l runs.Layer) bool { return l.Params == 0 && l.Frozen > 0 }
 
-// Shape writes the output shape as "32×64×64".
-func (l Layer) Shape() string {
-	s := make([]string, len(l.OutShape))
-	for i, d := range l.OutShape {
+// layerShape writes the output shape as "32×64×64".
+func layerShape(l runs.Layer) string {
+	s := make([]string, len(l.Output))
+	for i, d := range l.Output {
 		s[i] = fmt.Sprint(d)
 	}
 	return strings.Join(s, "×")
-}
-
-// History is the per-epoch record of training (history.json).
-type History struct {
-	Epochs []Epoch `json:"epochs"`
-	// BestEpoch is the epoch whose weights the model kept (0 if not recorded).
-	BestEpoch     int     `json:"best_epoch,omitempty"`
-	BestValidLoss float64 `json:"best_valid_loss,omitempty"`
-	BestValidAcc  float64 `json:"best_valid_accuracy,omitempty"`
-	StoppedEarly  bool    `json:"stopped_early,omitempty"`
-	// ResumedAt lists the epochs after which the run was interrupted and resumed.
-	ResumedAt []int `json:"resumed_at,omitempty"`
-}
-
-// Epoch is one epoch of training.
-type Epoch struct {
-	Epoch        int     `json:"epoch"`
-	TrainLoss    float64 `json:"train_loss"`
-	TrainAcc     float64 `json:"train_accuracy"`
-	ValidLoss    float64 `json:"valid_loss"`
-	ValidAcc     float64 `json:"valid_accuracy"`
-	Seconds      float64 `json:"seconds"`
-	ImagesPerSec float64 `json:"images_per_second"`
-	Best         bool    `json:"best,omitempty"`
-}
-
-// Seconds is the training time: the sum of the epochs' seconds.
-func (h History) Seconds() float64 {
-	s := 0.0
-	for _, e := range h.Epochs {
-		s += e.Seconds
-	}
-	return s
-}
-
-// ImagesPerSec is the mean training throughput over the epochs that recorded one.
-func (h History) ImagesPerSec() float64 {
-	s, n := 0.0, 0
-	for _, e := range h.Epochs {
-		if e.ImagesPerSec > 0 {
-			s += e.ImagesPerSec
-			n++
-		}
-	}
-	if n == 0 {
-		return 0
-	}
-	return s / float64(n)
 }
 
 // Params sums the layer table: trainable values, values of frozen layers, and other
@@ -198,7 +117,7 @@ func (h History) ImagesPerSec() float64 {
 func (r *Run) Params() (trainable, frozen, other int) {
 	for _, l := range r.Layers {
 		trainable += l.Params
-		if l.IsFrozen() {
+		if isFrozen(l) {
 			frozen += l.Frozen
 		} else {
 			other += l.Frozen
@@ -221,75 +140,27 @@ func (r *Run) Evaluate() error {
 	return nil
 }
 
-// diskConfig is the part of config.json the report reads by name (finetune's runConfig
-// plus optional fields); every other key lands in Run.Config.
-type diskConfig struct {
-	Kind        string          `json:"kind"`
-	Arch        string          `json:"arch"`
-	Description string          `json:"description,omitempty"`
-	Data        string          `json:"data"`
-	Input       []int           `json:"input_shape,omitempty"`
-	Features    json.RawMessage `json:"features,omitempty"`
-	Backbone    string          `json:"backbone,omitempty"`
-	Weights     string          `json:"weights,omitempty"`
-	Started     time.Time       `json:"started"`
-	Go          string          `json:"go,omitempty"`
-	Engine      string          `json:"engine,omitempty"`
-	Environment *Environment    `json:"environment,omitempty"`
-}
-
-// diskFeatures is what the report reads of a features folder's features.json.
-type diskFeatures struct {
-	Backbone       string  `json:"backbone"`
-	BackboneFile   string  `json:"backbone_file,omitempty"`
-	BackboneSHA256 string  `json:"backbone_sha256,omitempty"`
-	Weights        string  `json:"weights,omitempty"`
-	RandomWeights  bool    `json:"random_weights,omitempty"`
-	InputSize      int     `json:"input_size"`
-	Data           string  `json:"data"`
-	Provider       string  `json:"provider,omitempty"`
-	ORTVersion     string  `json:"onnxruntime_version,omitempty"`
-	ImagesPerSec   float64 `json:"images_per_second,omitempty"`
-}
-
-// diskModel is model.json.
-type diskModel struct {
-	Arch           string  `json:"arch"`
-	Layers         string  `json:"layers,omitempty"`
-	Input          []int   `json:"input_shape"`
-	Table          []Layer `json:"table"`
-	Params         int     `json:"params"`
-	NonTrainable   int     `json:"non_trainable"`
-	Backbone       string  `json:"backbone,omitempty"`
-	BackboneParams int     `json:"backbone_params,omitempty"`
-}
-
 // Load reads a run folder. config.json must be there; the other files are read when
 // present (a run still training lacks some). Test metrics missing from metrics.json are
 // computed from the predictions.
 func Load(dir string) (*Run, error) {
-	b, err := os.ReadFile(filepath.Join(dir, ConfigFile))
+	c, all, err := runs.ReadConfig(dir)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("report: %s is not a run folder: %w", dir, err)
-		}
 		return nil, fmt.Errorf("report: %w", err)
 	}
-	var c diskConfig
-	all := map[string]any{}
-	if err := json.Unmarshal(b, &c); err != nil {
-		return nil, fmt.Errorf("report: reading %s: %w", filepath.Join(dir, ConfigFile), err)
+	var env struct {
+		Environment *Environment `json:"environment"`
 	}
-	if err := json.Unmarshal(b, &all); err != nil {
-		return nil, fmt.Errorf("report: reading %s: %w", filepath.Join(dir, ConfigFile), err)
+	if b, err := json.Marshal(all); err == nil {
+		_ = json.Unmarshal(b, &env)
 	}
 	for _, k := range []string{"kind", "arch", "description", "data", "features", "backbone", "weights", "started", "go", "engine", "environment"} {
 		delete(all, k)
 	}
 	r := &Run{Dir: dir, Name: filepath.Base(dir), Arch: c.Arch, Description: c.Description, Backbone: c.Backbone,
 		Weights: c.Weights, Data: c.Data, Created: c.Started, Config: all}
-	if c.Environment != nil {
-		r.Environment = *c.Environment
+	if env.Environment != nil {
+		r.Environment = *env.Environment
 	}
 	if c.Go != "" {
 		r.Environment.GoVersion = c.Go
@@ -297,22 +168,19 @@ func Load(dir string) (*Run, error) {
 	if c.Engine != "" {
 		r.Environment.Engine = c.Engine
 	}
+	r.Kind = c.Kind
 	switch c.Kind {
-	case "cnn", Scratch:
-		r.Kind = Scratch
+	case runs.Scratch:
 		if len(c.Input) == 3 {
 			r.InputSize = c.Input[1]
 		}
-	case "head", Transfer:
-		r.Kind = Transfer
+	case runs.Transfer:
 		r.Features, r.Data = c.Data, ""
-	default:
-		r.Kind = c.Kind
 	}
 	if len(c.Features) > 0 {
-		var f diskFeatures
+		var f features.Info
 		if err := json.Unmarshal(c.Features, &f); err != nil {
-			return nil, fmt.Errorf("report: reading the features of %s: %w", filepath.Join(dir, ConfigFile), err)
+			return nil, fmt.Errorf("report: reading the features of %s: %w", filepath.Join(dir, runs.ConfigFile), err)
 		}
 		r.Data, r.InputSize = f.Data, f.InputSize
 		if r.Backbone == "" {
@@ -325,9 +193,9 @@ func Load(dir string) (*Run, error) {
 			r.Weights = f.Weights
 		}
 		r.BackboneFile, r.BackboneSHA256 = f.BackboneFile, f.BackboneSHA256
-		r.Environment.Provider, r.Environment.ORTVersion, r.Environment.FeaturesPerSec = f.Provider, f.ORTVersion, f.ImagesPerSec
+		r.Environment.Provider, r.Environment.ORTVersion, r.Environment.FeaturesPerSec = f.Provider, f.ORTVersion, f.ImagesPerSecond
 	}
-	if r.Kind == Transfer {
+	if r.Kind == runs.Transfer {
 		if r.Arch == "head" && r.Backbone != "" {
 			r.Arch = r.Backbone + "-head"
 		}
@@ -337,8 +205,8 @@ func Load(dir string) (*Run, error) {
 	} else if r.Weights == "" {
 		r.Weights = "none"
 	}
-	var m diskModel
-	if ok, err := readOptional(filepath.Join(dir, ModelFile), &m); err != nil {
+	var m runs.Model
+	if ok, err := runs.ReadOptional(dir, runs.ModelFile, &m); err != nil {
 		return nil, err
 	} else if ok {
 		r.Layers = m.Table
@@ -347,14 +215,14 @@ func Load(dir string) (*Run, error) {
 			if name == "" {
 				name = "backbone"
 			}
-			r.Layers = append([]Layer{{Name: name, Kind: "backbone", OutShape: m.Input, Frozen: m.BackboneParams}}, r.Layers...)
+			r.Layers = append([]runs.Layer{{Name: name, Kind: "backbone", Output: m.Input, Frozen: m.BackboneParams}}, r.Layers...)
 		}
 	}
-	if err := readHistory(filepath.Join(dir, HistoryFile), &r.History); err != nil {
+	if err := readHistory(filepath.Join(dir, runs.HistoryFile), &r.History); err != nil {
 		return nil, err
 	}
 	var met metrics.Report
-	if ok, err := readOptional(filepath.Join(dir, MetricsFile), &met); err != nil {
+	if ok, err := runs.ReadOptional(dir, runs.MetricsFile, &met); err != nil {
 		return nil, err
 	} else if ok {
 		r.Test = &met
@@ -400,7 +268,7 @@ func backboneWeights(backbone string) string {
 }
 
 func (r *Run) loadPredictions(dir string) error {
-	p := filepath.Join(dir, PredictionsFile)
+	p := filepath.Join(dir, runs.PredictionsFile)
 	if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
@@ -408,7 +276,7 @@ func (r *Run) loadPredictions(dir string) error {
 	if err != nil {
 		return fmt.Errorf("report: run %s: %w", dir, err)
 	}
-	labels, lshape, err := npy.ReadFile[uint8](filepath.Join(dir, LabelsFile))
+	labels, lshape, err := npy.ReadFile[uint8](filepath.Join(dir, runs.LabelsFile))
 	if err != nil {
 		return fmt.Errorf("report: run %s: %w", dir, err)
 	}
@@ -419,23 +287,8 @@ func (r *Run) loadPredictions(dir string) error {
 	return nil
 }
 
-// readOptional reads the JSON file path into v if it exists.
-func readOptional(path string, v any) (bool, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("report: %w", err)
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return false, fmt.Errorf("report: reading %s: %w", path, err)
-	}
-	return true, nil
-}
-
 // readHistory reads history.json: the History object, or a bare list of epochs.
-func readHistory(path string, h *History) error {
+func readHistory(path string, h *runs.History) error {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -473,21 +326,18 @@ func Save(r *Run) error {
 		cfg[k] = v
 	}
 	env := r.Environment
-	kind := r.Kind
-	switch kind {
-	case Scratch:
-		kind = "cnn"
+	switch r.Kind {
+	case runs.Scratch:
 		if r.InputSize > 0 {
 			cfg["input_shape"] = []int{3, r.InputSize, r.InputSize}
 		}
 		cfg["data"] = r.Data
-	case Transfer:
-		kind = "head"
+	case runs.Transfer:
 		cfg["data"] = r.Features
-		cfg["features"] = diskFeatures{Backbone: r.Backbone, RandomWeights: r.Weights == "random", InputSize: r.InputSize,
-			Data: r.Data, Provider: env.Provider, ORTVersion: env.ORTVersion, ImagesPerSec: env.FeaturesPerSec}
+		cfg["features"] = features.Info{Backbone: r.Backbone, RandomWeights: r.Weights == "random", InputSize: r.InputSize,
+			Data: r.Data, Provider: env.Provider, ORTVersion: env.ORTVersion, ImagesPerSecond: env.FeaturesPerSec}
 	}
-	cfg["kind"], cfg["arch"], cfg["started"], cfg["go"], cfg["engine"] = kind, r.Arch, r.Created, env.GoVersion, env.Engine
+	cfg["kind"], cfg["arch"], cfg["started"], cfg["go"], cfg["engine"] = r.Kind, r.Arch, r.Created, env.GoVersion, env.Engine
 	for k, v := range map[string]string{"description": r.Description, "backbone": r.Backbone, "weights": r.Weights} {
 		if v != "" {
 			cfg[k] = v
@@ -497,11 +347,11 @@ func Save(r *Run) error {
 	if env != (Environment{}) {
 		cfg["environment"] = env
 	}
-	m := diskModel{Arch: r.Arch, Backbone: r.Backbone}
+	m := runs.Model{Arch: r.Arch, Backbone: r.Backbone}
 	for _, l := range r.Layers {
-		if l.Kind == "backbone" && l.IsFrozen() {
+		if l.Kind == "backbone" && isFrozen(l) {
 			m.BackboneParams += l.Frozen
-			m.Input = l.OutShape
+			m.Input = l.Output
 			continue
 		}
 		m.Table = append(m.Table, l)
@@ -518,10 +368,10 @@ func Save(r *Run) error {
 		v    any
 		skip bool
 	}{
-		{ConfigFile, cfg, false},
-		{ModelFile, m, r.Layers == nil},
-		{HistoryFile, r.History, false},
-		{MetricsFile, r.Test, r.Test == nil},
+		{runs.ConfigFile, cfg, false},
+		{runs.ModelFile, m, r.Layers == nil},
+		{runs.HistoryFile, r.History, false},
+		{runs.MetricsFile, r.Test, r.Test == nil},
 	}
 	for _, f := range files {
 		if f.skip {
@@ -534,10 +384,10 @@ func Save(r *Run) error {
 	if len(r.Probs) == 0 {
 		return nil
 	}
-	if err := npy.WriteFile(filepath.Join(r.Dir, PredictionsFile), []int{len(r.Probs)}, r.Probs); err != nil {
+	if err := npy.WriteFile(filepath.Join(r.Dir, runs.PredictionsFile), []int{len(r.Probs)}, r.Probs); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	if err := npy.WriteFile(filepath.Join(r.Dir, LabelsFile), []int{len(r.Labels)}, r.Labels); err != nil {
+	if err := npy.WriteFile(filepath.Join(r.Dir, runs.LabelsFile), []int{len(r.Labels)}, r.Labels); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
 	return nil

@@ -15,6 +15,7 @@ import (
 	"github.com/catdog-ml/catdog/internal/atomicfile"
 	"github.com/catdog-ml/catdog/internal/plot"
 	"github.com/catdog-ml/catdog/metrics"
+	"github.com/catdog-ml/catdog/runs"
 )
 
 // Photos reads the photos of a prepared dataset by row (*datasets.Dataset is one).
@@ -67,12 +68,12 @@ func WriteRun(r *Run, opts Options) error {
 			return fmt.Errorf("report: %w", err)
 		}
 	}
-	if r.Test != nil && missing(filepath.Join(r.Dir, MetricsFile)) {
-		if err := atomicfile.WriteJSON(filepath.Join(r.Dir, MetricsFile), r.Test); err != nil {
+	if r.Test != nil && missing(filepath.Join(r.Dir, runs.MetricsFile)) {
+		if err := atomicfile.WriteJSON(filepath.Join(r.Dir, runs.MetricsFile), r.Test); err != nil {
 			return err
 		}
 	}
-	return writeDocs(r.Dir, MarkdownFile, HTMLFile, "run", v)
+	return writeDocs(r.Dir, runs.MarkdownFile, runs.HTMLFile, "run", v)
 }
 
 // figure is one picture of a document.
@@ -232,18 +233,18 @@ func (v *runView) architecture(r *Run, trainable, frozen int) error {
 	for _, l := range r.Layers {
 		status := "trained"
 		switch {
-		case l.IsFrozen():
+		case isFrozen(l):
 			status = "frozen"
 		case l.Params == 0:
 			status = "no weights"
 		}
-		v.Layers = append(v.Layers, layerRow{Name: l.Name, Kind: l.LayerKind(), Spec: l.Spec, Shape: l.Shape(),
+		v.Layers = append(v.Layers, layerRow{Name: l.Name, Kind: layerKind(l), Spec: l.Spec, Shape: layerShape(l),
 			Params: count(l.Params), Frozen: count(l.Frozen), Status: status})
 		w := l.Params
-		if l.IsFrozen() {
+		if isFrozen(l) {
 			w = l.Frozen
 		}
-		net = append(net, plot.NetLayer{Name: l.Name, Kind: l.LayerKind(), Shape: l.Shape(), Params: w, Frozen: l.IsFrozen()})
+		net = append(net, plot.NetLayer{Name: l.Name, Kind: layerKind(l), Shape: layerShape(l), Params: w, Frozen: isFrozen(l)})
 	}
 	v.Totals = layerRow{Name: "total", Params: count(trainable), Frozen: count(frozen)}
 	png, err := plot.Network(r.Arch, 6, net)
@@ -428,13 +429,13 @@ func orDash(s string) string {
 
 func kindText(r *Run) string {
 	switch r.Kind {
-	case Transfer:
+	case runs.Transfer:
 		w := r.Weights
 		if w == "" {
 			w = "unknown"
 		}
 		return fmt.Sprintf("transfer learning: head trained on a frozen %s (%s weights)", orDash(r.Backbone), w)
-	case Scratch:
+	case runs.Scratch:
 		return "trained from scratch"
 	}
 	return orDash(r.Kind)
@@ -451,7 +452,7 @@ func paramsText(trainable, frozen, other int) string {
 	return s
 }
 
-func epochsText(h History, most int) string {
+func epochsText(h runs.History, most int) string {
 	n := len(h.Epochs)
 	if n == 0 {
 		return "—"

@@ -8,10 +8,10 @@ import (
 	"path/filepath"
 
 	"github.com/catdog-ml/catdog/classifier"
-	"github.com/catdog-ml/catdog/finetune"
 	"github.com/catdog-ml/catdog/internal/atomicfile"
 	"github.com/catdog-ml/catdog/onnx"
 	"github.com/catdog-ml/catdog/report"
+	"github.com/catdog-ml/catdog/runs"
 )
 
 // flip makes a rung of the transfer rung with the best validation accuracy, averaged over
@@ -22,7 +22,7 @@ func (s *study) flip(ctx context.Context, rungs []Rung) (Rung, bool, error) {
 	var best *Rung
 	for i := range rungs {
 		r := &rungs[i]
-		if r.Kind == report.Transfer && r.Skipped == "" && r.Dir != "" && (best == nil || r.ValidAccuracy > best.ValidAccuracy) {
+		if r.Kind == runs.Transfer && r.Skipped == "" && r.Dir != "" && (best == nil || r.ValidAccuracy > best.ValidAccuracy) {
 			best = r
 		}
 	}
@@ -32,12 +32,12 @@ func (s *study) flip(ctx context.Context, rungs []Rung) (Rung, bool, error) {
 	name := best.Name + "-flip"
 	s.begin(name)
 	s.say("%s: %s (the best validation accuracy, %.2f%%) averaged over each photo and its mirror image", name, best.Name, 100*best.ValidAccuracy)
-	dir, err := finetune.NewRunDir(s.runs, name)
+	dir, err := runs.NewDir(s.runs, name)
 	if err != nil {
 		return Rung{}, false, fmt.Errorf("study: %w", err)
 	}
 	// The record of the base run: how it was trained is how this one was.
-	for _, f := range []string{report.ModelFile, report.HistoryFile} {
+	for _, f := range []string{runs.ModelFile, runs.HistoryFile} {
 		b, err := os.ReadFile(filepath.Join(best.Dir, f))
 		if err != nil {
 			return Rung{}, false, fmt.Errorf("study: %w", err)
@@ -47,20 +47,20 @@ func (s *study) flip(ctx context.Context, rungs []Rung) (Rung, bool, error) {
 		}
 	}
 	var cfg map[string]any
-	b, err := os.ReadFile(filepath.Join(best.Dir, report.ConfigFile))
+	b, err := os.ReadFile(filepath.Join(best.Dir, runs.ConfigFile))
 	if err == nil {
 		err = json.Unmarshal(b, &cfg)
 	}
 	if err != nil {
-		return Rung{}, false, fmt.Errorf("study: %s of %s: %w", report.ConfigFile, best.Dir, err)
+		return Rung{}, false, fmt.Errorf("study: %s of %s: %w", runs.ConfigFile, best.Dir, err)
 	}
 	cfg["arch"] = name
 	cfg["description"] = fmt.Sprintf("%s (run %s) with test-time augmentation: the mean of its probabilities on each photo and on its mirror image", best.Name, filepath.Base(best.Dir))
 	cfg["flip_average"] = true
-	if err := atomicfile.WriteJSON(filepath.Join(dir, report.ConfigFile), cfg); err != nil {
+	if err := atomicfile.WriteJSON(filepath.Join(dir, runs.ConfigFile), cfg); err != nil {
 		return Rung{}, false, fmt.Errorf("study: %w", err)
 	}
-	m, err := onnx.Read(filepath.Join(best.Dir, "model.onnx"))
+	m, err := onnx.Read(filepath.Join(best.Dir, runs.ONNXFile))
 	if err != nil {
 		return Rung{}, false, fmt.Errorf("study: %w", err)
 	}
@@ -69,11 +69,11 @@ func (s *study) flip(ctx context.Context, rungs []Rung) (Rung, bool, error) {
 		return Rung{}, false, fmt.Errorf("study: %s: %w", name, err)
 	}
 	f.SetMetadata(classifier.MetaFlipAverage, "true")
-	path := filepath.Join(dir, "model.onnx")
+	path := filepath.Join(dir, runs.ONNXFile)
 	if err := f.Write(path); err != nil {
 		return Rung{}, false, fmt.Errorf("study: %w", err)
 	}
-	r := Rung{Name: name, Kind: report.Transfer, Dir: dir, Params: best.Params, Epochs: best.Epochs, Seconds: best.Seconds,
+	r := Rung{Name: name, Kind: runs.Transfer, Dir: dir, Params: best.Params, Epochs: best.Epochs, Seconds: best.Seconds,
 		ValidAccuracy: best.ValidAccuracy, MaxDiff: best.MaxDiff, data: best.data}
 	ev, err := Evaluate(ctx, path, best.data, s.opts.Provider, s.progress("evaluate "+name))
 	if err != nil {

@@ -38,6 +38,7 @@ import (
 	"github.com/catdog-ml/catdog/internal/npy"
 	"github.com/catdog-ml/catdog/metrics"
 	"github.com/catdog-ml/catdog/report"
+	"github.com/catdog-ml/catdog/runs"
 )
 
 // Options configure Run.
@@ -141,7 +142,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	skip := func(sk report.Skipped) {
 		s.say("%s: not run: %s", sk.Name, sk.Reason)
 		skipped = append(skipped, sk)
-		sum.Rungs = append(sum.Rungs, Rung{Name: sk.Name, Kind: report.Transfer, Skipped: sk.Reason, Fix: sk.Fix})
+		sum.Rungs = append(sum.Rungs, Rung{Name: sk.Name, Kind: runs.Transfer, Skipped: sk.Reason, Fix: sk.Fix})
 	}
 	if m, err := datasets.ReadManifest(scratchData); err == nil {
 		all := m.Seen + m.LeftOut
@@ -387,7 +388,7 @@ func (s *study) trainConfig(name string, epochs int) finetune.Config {
 				s.opts.Progress(fmt.Sprintf("%s epoch %d", name, p.Epoch), p.Batch, p.Batches)
 			}
 		},
-		OnEpoch: func(e finetune.EpochStats) {
+		OnEpoch: func(e runs.Epoch) {
 			s.say("%s epoch %d: loss %.4f acc %.3f, valid loss %.4f acc %.3f (%.0fs)",
 				name, e.Epoch, e.TrainLoss, e.TrainAcc, e.ValidLoss, e.ValidAcc, e.Seconds)
 		},
@@ -412,7 +413,7 @@ func (s *study) scratch(ctx context.Context, data, name string, seed uint64) (Ru
 	if err != nil {
 		return Rung{}, fmt.Errorf("study: training %s: %w", name, err)
 	}
-	r, err := s.finish(ctx, data, name, report.Scratch, res)
+	r, err := s.finish(ctx, data, name, runs.Scratch, res)
 	r.Seed = seed
 	return r, err
 }
@@ -474,7 +475,7 @@ func (s *study) transfer(ctx context.Context, data, name string, atHand bool) (R
 	if err != nil {
 		return Rung{}, "", fmt.Errorf("study: training %s: %w", head, err)
 	}
-	r, err := s.finish(ctx, data, head, report.Transfer, res)
+	r, err := s.finish(ctx, data, head, runs.Transfer, res)
 	return r, dir, err
 }
 
@@ -505,7 +506,7 @@ func (s *study) fineTune(ctx context.Context, data string, ft FineTune) (Rung, e
 	if err != nil {
 		return Rung{}, fmt.Errorf("study: training %s: %w", name, err)
 	}
-	return s.finish(ctx, data, name, report.Transfer, res)
+	return s.finish(ctx, data, name, runs.Transfer, res)
 }
 
 // joined trains a head on the joined features of several backbones (dirs: their features
@@ -537,7 +538,7 @@ func (s *study) joined(ctx context.Context, data string, dirs []string) (Rung, e
 	if err != nil {
 		return Rung{}, fmt.Errorf("study: training %s: %w", name, err)
 	}
-	return s.finish(ctx, data, name, report.Transfer, res)
+	return s.finish(ctx, data, name, runs.Transfer, res)
 }
 
 // finish evaluates a trained model's export on onnxruntime, records the result in its run
@@ -653,11 +654,11 @@ func Evaluate(ctx context.Context, model, data, provider string, progress func(d
 // metrics.json, replacing the training engine's own test predictions with the exported
 // model's.
 func (e *Evaluation) WriteRun(dir string) error {
-	if err := npy.WriteFile(filepath.Join(dir, "predictions.npy"), []int{len(e.Probs)}, e.Probs); err != nil {
+	if err := npy.WriteFile(filepath.Join(dir, runs.PredictionsFile), []int{len(e.Probs)}, e.Probs); err != nil {
 		return err
 	}
-	if err := npy.WriteFile(filepath.Join(dir, "labels.npy"), []int{len(e.Labels)}, e.Labels); err != nil {
+	if err := npy.WriteFile(filepath.Join(dir, runs.LabelsFile), []int{len(e.Labels)}, e.Labels); err != nil {
 		return err
 	}
-	return atomicfile.WriteJSON(filepath.Join(dir, "metrics.json"), e.Report)
+	return atomicfile.WriteJSON(filepath.Join(dir, runs.MetricsFile), e.Report)
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/catdog-ml/catdog/datasets"
 	"github.com/catdog-ml/catdog/report"
+	"github.com/catdog-ml/catdog/runs"
 )
 
 func newReportCmd(a *app) *cobra.Command {
@@ -61,12 +62,12 @@ func runReport(a *app, cmd *cobra.Command) error {
 		if err := report.Write(run, opts); err != nil {
 			return err
 		}
-		fmt.Fprintln(a.out, filepath.Join(run, report.HTMLFile))
+		fmt.Fprintln(a.out, filepath.Join(run, runs.HTMLFile))
 		return nil
 	}
-	runs := a.v.GetString(get("runs"))
+	runsDir := a.v.GetString(get("runs"))
 	var bar *progressbar.ProgressBar
-	err := report.Index(cmd.Context(), runs, report.IndexOptions{
+	err := report.Index(cmd.Context(), runsDir, report.IndexOptions{
 		Report:  opts,
 		Rewrite: a.v.GetBool(get("rewrite")),
 		Progress: func(done, total int) {
@@ -82,6 +83,6 @@ func runReport(a *app, cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(a.out, filepath.Join(runs, report.IndexHTML))
+	fmt.Fprintln(a.out, filepath.Join(runsDir, report.IndexHTML))
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/catdog-ml/catdog/datasets"
 	"github.com/catdog-ml/catdog/report"
+	"github.com/catdog-ml/catdog/runs"
 )
 
 // TestReportCommand prepares a few shared photos, records a run on them, and checks that
@@ -51,18 +52,18 @@ func TestReportCommand(t *testing.T) {
 		probs = append(probs, p)
 	}
 	ds.Close()
-	runs := t.TempDir()
-	run := &report.Run{Dir: filepath.Join(runs, "vgg1-20261124-150000"), Arch: "vgg1", Kind: report.Scratch, Data: data, InputSize: 32,
-		History: report.History{Epochs: []report.Epoch{{Epoch: 1, TrainLoss: 0.7, ValidLoss: 0.7, TrainAcc: 0.5, ValidAcc: 0.5, Seconds: 1}}},
+	runsDir := t.TempDir()
+	run := &report.Run{Dir: filepath.Join(runsDir, "vgg1-20261124-150000"), Arch: "vgg1", Kind: runs.Scratch, Data: data, InputSize: 32,
+		History: runs.History{Epochs: []runs.Epoch{{Epoch: 1, TrainLoss: 0.7, ValidLoss: 0.7, TrainAcc: 0.5, ValidAcc: 0.5, Seconds: 1}}},
 		Probs:   probs, Labels: labels}
 	if err := report.Save(run); err != nil {
 		t.Fatal(err)
 	}
-	out, _, err := runCatdog(t, "-q", "report", "--runs", runs)
+	out, _, err := runCatdog(t, "-q", "report", "--runs", runsDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out, filepath.Join(runs, "index.html")) {
+	if !strings.Contains(out, filepath.Join(runsDir, "index.html")) {
 		t.Errorf("output %q does not name the index", out)
 	}
 	html, err := os.ReadFile(filepath.Join(run.Dir, "report.html"))
@@ -72,14 +73,14 @@ func TestReportCommand(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(run.Dir, "wrong.png")); err != nil || !strings.Contains(string(html), ".jpg</td>") {
 		t.Errorf("the report does not show the wrong photos (%v)", err)
 	}
-	idx, err := os.ReadFile(filepath.Join(runs, "index.html"))
+	idx, err := os.ReadFile(filepath.Join(runsDir, "index.html"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(string(idx), `href="vgg1-20261124-150000/report.html"`) {
 		t.Error("the index does not link the run")
 	}
-	if _, _, err := runCatdog(t, "-q", "report", "--runs", filepath.Join(runs, "missing")); err == nil {
-		t.Error("a missing runs folder is not an error")
+	if _, _, err := runCatdog(t, "-q", "report", "--runs", filepath.Join(runsDir, "missing")); err == nil {
+		t.Error("a missing runsDir folder is not an error")
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/catdog-ml/catdog/finetune"
+	"github.com/catdog-ml/catdog/runs"
 )
 
 func newTrainCmd(a *app) *cobra.Command {
@@ -126,7 +127,7 @@ func trainConfig(a *app, name string) (finetune.Config, error) {
 		bar.Describe(fmt.Sprintf("epoch %d/%d loss %.4f acc %.3f", p.Epoch, p.Epochs, p.Loss, p.Accuracy))
 		_ = bar.Set(p.Batch)
 	}
-	cfg.OnEpoch = func(e finetune.EpochStats) {
+	cfg.OnEpoch = func(e runs.Epoch) {
 		if bar != nil {
 			_ = bar.Finish()
 			bar = nil
