@@ -23,8 +23,8 @@ func Example() {
 		Dir:  filepath.Join(runsDir, "tiny-20261124-150000"),
 		Arch: "tiny", Kind: runs.Scratch, InputSize: 32,
 		Layers: []runs.Layer{
-			{Name: "gap", Spec: "gap", Output: []int{3}},
-			{Name: "dense", Spec: "dense:1:sigmoid", Output: []int{1}, Params: 4},
+			{Name: "gap", Kind: "gap", Spec: "gap", Output: []int{3}},
+			{Name: "dense", Kind: "dense", Spec: "dense:1:sigmoid", Output: []int{1}, Params: 4},
 		},
 		History: runs.History{Epochs: []runs.Epoch{
 			{Epoch: 1, TrainLoss: 0.69, TrainAcc: 0.52, ValidLoss: 0.68, ValidAcc: 0.55, Seconds: 2},

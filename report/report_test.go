@@ -82,14 +82,14 @@ func fakeRun(t *testing.T, dir, name, arch, kind string, skill float64, epochs i
 		Config:      map[string]any{"epochs": epochs, "batch": 32, "optimizer": "adam", "lr": 0.001, "seed": seed},
 		Environment: Environment{GoVersion: "go1.26", OS: "linux/amd64", Cores: 2, Engine: "gorgonia", BLAS: "openblas"},
 		Layers: []runs.Layer{
-			{Name: "conv1", Spec: "conv:32:3:1", Output: []int{32, 64, 64}, Params: 896},
-			{Name: "relu1", Spec: "relu", Output: []int{32, 64, 64}},
-			{Name: "pool1", Spec: "maxpool:2", Output: []int{32, 32, 32}},
-			{Name: "bn1", Spec: "batchnorm", Output: []int{32, 32, 32}, Params: 64, Frozen: 64},
-			{Name: "flatten", Spec: "flatten", Output: []int{32768}},
-			{Name: "dense1", Spec: "dense:128", Output: []int{128}, Params: 4194432},
-			{Name: "dense2", Spec: "dense:1", Output: []int{1}, Params: 129},
-			{Name: "sigmoid", Spec: "sigmoid", Output: []int{1}},
+			{Name: "conv1", Kind: "conv", Spec: "conv:32:3:1", Output: []int{32, 64, 64}, Params: 896},
+			{Name: "relu1", Kind: "relu", Spec: "relu", Output: []int{32, 64, 64}},
+			{Name: "pool1", Kind: "maxpool", Spec: "maxpool:2", Output: []int{32, 32, 32}},
+			{Name: "bn1", Kind: "batchnorm", Spec: "batchnorm", Output: []int{32, 32, 32}, Params: 64, Frozen: 64},
+			{Name: "flatten", Kind: "flatten", Spec: "flatten", Output: []int{32768}},
+			{Name: "dense1", Kind: "dense", Spec: "dense:128", Output: []int{128}, Params: 4194432},
+			{Name: "dense2", Kind: "dense", Spec: "dense:1", Output: []int{1}, Params: 129},
+			{Name: "sigmoid", Kind: "sigmoid", Spec: "sigmoid", Output: []int{1}},
 		},
 	}
 	if kind == runs.Transfer {
@@ -263,10 +263,10 @@ func TestWrite(t *testing.T) {
 		}
 	}
 	for _, l := range r.Layers {
-		if !strings.Contains(html, "<td>"+l.Name+"</td><td>"+layerKind(l)+"</td>") {
+		if !strings.Contains(html, "<td>"+l.Name+"</td><td>"+l.Kind+"</td>") {
 			t.Errorf("HTML lacks layer row %s", l.Name)
 		}
-		if !strings.Contains(md, "| "+l.Name+" | "+layerKind(l)+" | `"+l.Spec+"` | "+layerShape(l)+" | ") {
+		if !strings.Contains(md, "| "+l.Name+" | "+l.Kind+" | `"+l.Spec+"` | "+layerShape(l)+" | ") {
 			t.Errorf("Markdown lacks layer row %s", l.Name)
 		}
 	}
@@ -468,10 +468,10 @@ func TestLoadTrainingFormat(t *testing.T) {
     "onnxruntime_version": "1.30.0", "images_per_second": 6.4, "dtype": "float32"},
   "backbone": "vgg16", "started": "2026-11-24T15:00:00Z", "go": "go1.26.8", "engine": "gorgonia v0.9.18 float32"}`,
 		runs.ModelFile: `{"arch": "head", "layers": "flatten,dense:128:relu,dropout:0.5,dense:1:sigmoid", "input_shape": [512, 7, 7],
-  "table": [{"name": "flatten", "spec": "flatten", "output_shape": [25088], "params": 0, "frozen": 0},
-    {"name": "dense1", "spec": "dense:128:relu", "output_shape": [128], "params": 3211392, "frozen": 0},
-    {"name": "dropout1", "spec": "dropout:0.5", "output_shape": [128], "params": 0, "frozen": 0},
-    {"name": "dense2", "spec": "dense:1:sigmoid", "output_shape": [1], "params": 129, "frozen": 0}],
+  "table": [{"name": "flatten", "kind": "flatten", "spec": "flatten", "output_shape": [25088], "params": 0, "frozen": 0},
+    {"name": "dense1", "kind": "dense", "spec": "dense:128:relu", "output_shape": [128], "params": 3211392, "frozen": 0},
+    {"name": "dropout1", "kind": "dropout", "spec": "dropout:0.5", "output_shape": [128], "params": 0, "frozen": 0},
+    {"name": "dense2", "kind": "dense", "spec": "dense:1:sigmoid", "output_shape": [1], "params": 129, "frozen": 0}],
   "params": 3211521, "non_trainable": 0, "backbone": "vgg16", "backbone_params": 14714688}`,
 		runs.HistoryFile: `{"epochs": [{"epoch": 1, "train_loss": 0.3, "train_accuracy": 0.88, "valid_loss": 0.2, "valid_accuracy": 0.93,
   "seconds": 12.5, "images_per_second": 640, "best": true}], "best_epoch": 1, "best_valid_loss": 0.2,
@@ -493,7 +493,7 @@ func TestLoadTrainingFormat(t *testing.T) {
 	if tr, fr, other := r.Params(); tr != 3211521 || fr != 14714688 || other != 0 {
 		t.Errorf("params %d trainable, %d frozen, %d other", tr, fr, other)
 	}
-	if len(r.Layers) != 5 || r.Layers[0].Kind != "backbone" || !isFrozen(r.Layers[0]) || layerKind(r.Layers[2]) != "dense" {
+	if len(r.Layers) != 5 || r.Layers[0].Kind != "backbone" || !isFrozen(r.Layers[0]) || r.Layers[2].Kind != "dense" {
 		t.Errorf("layers %+v", r.Layers)
 	}
 	if e := r.History.Epochs; len(e) != 1 || e[0].ValidAcc != 0.93 || e[0].ImagesPerSec != 640 || r.History.BestEpoch != 1 {

@@ -76,18 +76,6 @@ type Environment struct {
 	FeaturesPerSec float64 `json:"features_images_per_second,omitempty"`
 }
 
-// layerKind returns l.Kind, or the kind named by the start of its Spec (older files).
-func layerKind(l runs.Layer) string {
-	if l.Kind != "" {
-		return l.Kind
-	}
-	k, _, _ := strings.Cut(l.Spec, ":")
-	if k == "bn" {
-		return "batchnorm"
-	}
-	return k
-}
-
 // hasBackboneRow reports whether a layer table already holds its frozen backbone as a row
 // (the training engine writes one, named "backbone").
 func hasBackboneRow(table []runs.Layer) bool {

@@ -238,13 +238,13 @@ func (v *runView) architecture(r *Run, trainable, frozen int) error {
 		case l.Params == 0:
 			status = "no weights"
 		}
-		v.Layers = append(v.Layers, layerRow{Name: l.Name, Kind: layerKind(l), Spec: l.Spec, Shape: layerShape(l),
+		v.Layers = append(v.Layers, layerRow{Name: l.Name, Kind: l.Kind, Spec: l.Spec, Shape: layerShape(l),
 			Params: count(l.Params), Frozen: count(l.Frozen), Status: status})
 		w := l.Params
 		if isFrozen(l) {
 			w = l.Frozen
 		}
-		net = append(net, plot.NetLayer{Name: l.Name, Kind: layerKind(l), Shape: layerShape(l), Params: w, Frozen: isFrozen(l)})
+		net = append(net, plot.NetLayer{Name: l.Name, Kind: l.Kind, Shape: layerShape(l), Params: w, Frozen: isFrozen(l)})
 	}
 	v.Totals = layerRow{Name: "total", Params: count(trainable), Frozen: count(frozen)}
 	png, err := plot.Network(r.Arch, 6, net)
