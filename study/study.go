@@ -102,7 +102,10 @@ type Rung struct {
 	data string // the dataset folder it was evaluated on
 }
 
-// Summary is what Run did; it is also written to <Dir>/study.json.
+// SummaryFile is the name of the Summary that Run writes into the study folder.
+const SummaryFile = "study.json"
+
+// Summary is what Run did; it is also written to <Dir>/study.json (SummaryFile).
 type Summary struct {
 	Profile Profile `json:"profile"`
 	// Seeds sums up the rungs trained with several seeds (Options.Seeds).
@@ -243,9 +246,9 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	if err := report.Index(ctx, s.runs, report.IndexOptions{Skipped: skipped, Report: s.reportOpts()}); err != nil {
 		return nil, fmt.Errorf("study: comparison page: %w", err)
 	}
-	sum.Index = filepath.Join(s.runs, "index.html")
+	sum.Index = filepath.Join(s.runs, report.IndexHTML)
 	sum.Seconds = time.Since(sum.Started).Seconds()
-	if err := atomicfile.WriteJSON(filepath.Join(s.dir, "study.json"), sum); err != nil {
+	if err := atomicfile.WriteJSON(filepath.Join(s.dir, SummaryFile), sum); err != nil {
 		return nil, fmt.Errorf("study: %w", err)
 	}
 	return sum, nil

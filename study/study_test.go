@@ -78,7 +78,7 @@ func TestRunSmallStudy(t *testing.T) {
 		}
 	}
 	var saved Summary
-	data, err := os.ReadFile(filepath.Join(dir, "study.json"))
+	data, err := os.ReadFile(filepath.Join(dir, SummaryFile))
 	if err != nil || json.Unmarshal(data, &saved) != nil || len(saved.Rungs) != 3 {
 		t.Errorf("study.json: %v, %d rungs", err, len(saved.Rungs))
 	}
