@@ -74,7 +74,7 @@ func addTrainFlags(cmd *cobra.Command) {
 	cmd.Flags().String("optimizer", finetune.DefaultOptimizer, "adam, or sgd (with --momentum)")
 	cmd.Flags().Float64("lr", finetune.DefaultLR, "peak learning rate")
 	cmd.Flags().String("schedule", finetune.DefaultSchedule, "learning rate over the epochs: constant, or cosine (down to 0)")
-	cmd.Flags().Int("warmup", finetune.DefaultWarmup, "epochs of linear learning-rate warm-up from 0 (0: none)")
+	cmd.Flags().Int("warmup", finetune.DefaultWarmup, "epochs of linear learning-rate warm-up from 0 (0: none; by default none for a run of one epoch)")
 	cmd.Flags().Float64("momentum", 0.9, "SGD momentum (0 for plain SGD)")
 	cmd.Flags().Int("patience", finetune.DefaultPatience, "stop after this many epochs without a lower validation loss (0: never stop early)")
 	cmd.Flags().Uint64("seed", 1, "seed for weights, shuffling, dropout and augmentation")
@@ -118,7 +118,11 @@ func trainConfig(a *app, name string) (finetune.Config, error) {
 		cfg.NoMomentum = true
 	}
 	cfg.NoEarlyStop = cfg.Patience == 0
-	cfg.NoWarmup = cfg.Warmup == 0
+	if a.v.IsSet(get("warmup")) {
+		cfg.NoWarmup = cfg.Warmup == 0
+	} else {
+		cfg.Warmup = 0 // the recipe's: DefaultWarmup, none for a run of one epoch
+	}
 	var bar *progressbar.ProgressBar
 	cfg.Progress = func(p finetune.Progress) {
 		if p.Batch == 1 || bar == nil {

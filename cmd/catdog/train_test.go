@@ -82,6 +82,13 @@ func TestTrainAndFinetuneCommands(t *testing.T) {
 		t.Errorf("finetune with backbone: %v", err)
 	}
 
+	// One epoch with the recipe's warm-up left alone: none. Asked for explicitly: refused.
+	if _, errOut, err := runCatdog(t, "finetune", "-q", "--features", features, "--epochs", "1", "--runs", runs); err != nil {
+		t.Errorf("finetune --epochs 1: %v\n%s", err, errOut)
+	}
+	if _, _, err := runCatdog(t, "finetune", "-q", "--features", features, "--epochs", "1", "--warmup", "1", "--runs", runs); err == nil || !strings.Contains(err.Error(), "warm-up") {
+		t.Errorf("finetune --epochs 1 --warmup 1: error %v, want one about the warm-up", err)
+	}
 	if _, _, err := runCatdog(t, "finetune", "--features", features, "--head", "flatten,dense:8"); err == nil || !strings.Contains(err.Error(), "sigmoid") {
 		t.Errorf("head without sigmoid: error %v", err)
 	}
