@@ -168,7 +168,7 @@ func Prepare(ctx context.Context, opts Options) (*Manifest, error) {
 	// killed one left behind is removed.
 	unlock, err := atomicfile.Lock(opts.Out)
 	if err != nil {
-		return nil, fmt.Errorf("%w: another catdog prepare is writing into %s; wait for it, or choose another --out", err, opts.Out)
+		return nil, fmt.Errorf("another catdog prepare is writing into %s; wait for it, or choose another --out (%w)", opts.Out, err)
 	}
 	defer unlock()
 	if err := atomicfile.CleanTemps(opts.Out); err != nil {

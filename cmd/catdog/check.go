@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"sort"
 	"strconv"
@@ -242,7 +243,15 @@ func checkRange(cmd *cobra.Command, name string, v *viper.Viper, key string) err
 		if f.Value.Type() == "duration" {
 			return fmt.Errorf("--%s %v: must not be negative", name, time.Duration(x))
 		}
-		return fmt.Errorf("--%s %v: want %g to %g %s", name, v.Get(key), r.min, r.max, r.what)
+		return fmt.Errorf("--%s %v: want %s to %s %s", name, v.Get(key), num(r.min), num(r.max), r.what)
 	}
 	return nil
+}
+
+// num writes a bound as people write it: 1099511627776, not 1.099511627776e+12.
+func num(f float64) string {
+	if f == math.Trunc(f) && math.Abs(f) < 1e15 {
+		return strconv.FormatFloat(f, 'f', -1, 64)
+	}
+	return strconv.FormatFloat(f, 'g', -1, 64)
 }

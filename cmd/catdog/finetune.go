@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/catdog-ml/catdog/backbones"
+	"github.com/catdog-ml/catdog/features"
 	"github.com/catdog-ml/catdog/finetune"
 	"github.com/catdog-ml/catdog/study"
 )
@@ -79,6 +80,9 @@ Examples:
 					o := bopts
 					if d != dir {
 						o.File = ""
+					}
+					if _, err := features.Open(d); err != nil {
+						return fmt.Errorf("finetune: %w", err) // the features themselves: no backbone helps
 					}
 					bb, err := study.BackboneOf(cmd.Context(), d, o)
 					if err != nil {

@@ -135,7 +135,7 @@ func WriteJSON(path string, v any) error {
 const LockFile = ".lock"
 
 // ErrLocked is wrapped by the error of Lock when another process holds the folder.
-var ErrLocked = errors.New("atomicfile: the folder is locked by another process")
+var ErrLocked = errors.New("the folder is locked by another process")
 
 // Lock takes an exclusive lock on the folder dir (creating it), for a writer that replaces
 // several files there: a second writer gets an error wrapping ErrLocked instead of mixing
@@ -151,7 +151,7 @@ func Lock(dir string) (unlock func(), err error) {
 	}
 	if err := flock(f); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("%w: %s (%v)", ErrLocked, dir, err)
+		return nil, fmt.Errorf("%s: %w (%v)", dir, ErrLocked, err)
 	}
 	return func() { f.Close() }, nil
 }

@@ -37,7 +37,7 @@ type MismatchError struct {
 }
 
 func (e *MismatchError) Error() string {
-	return fmt.Sprintf("%s has SHA-256 %.16s..., the manifest records %.16s...: it changed or is damaged", e.File, e.Got, e.Want)
+	return fmt.Sprintf("%s has SHA-256 %.16s... where %.16s... was recorded: it changed or is damaged", e.File, e.Got, e.Want)
 }
 
 // Files checks that each file name of dir (a key of want) has the SHA-256 want[name]. Files
