@@ -126,6 +126,8 @@ var process struct {
 	mu      sync.Mutex
 	refs    int
 	library string
+	// told is set once a CPU fallback was reported: the notice is given once a process.
+	told bool
 }
 
 // Env is one reference to the process-wide onnxruntime environment. Close it when done.
@@ -162,6 +164,27 @@ func Open() (*Env, error) {
 	process.refs = 1
 	process.library = lib
 	return &Env{library: lib}, nil
+}
+
+// CUDABuild reports whether the loaded library is a CUDA build: onnxruntime's CUDA provider
+// (libonnxruntime_providers_cuda.so) sits beside it. A CPU build, such as the one
+// scripts/setup.sh installs, has none, and "auto" then uses the CPU without trying CUDA.
+func (e *Env) CUDABuild() bool {
+	_, err := os.Stat(filepath.Join(filepath.Dir(e.library), cudaProvider))
+	return err == nil
+}
+
+// cudaProvider is the file of onnxruntime's CUDA execution provider.
+const cudaProvider = "libonnxruntime_providers_cuda.so"
+
+// firstFallback reports whether a CPU fallback has not been reported yet in this process,
+// and marks it reported.
+func firstFallback() bool {
+	process.mu.Lock()
+	defer process.mu.Unlock()
+	first := !process.told
+	process.told = true
+	return first
 }
 
 // Library returns the path of the loaded onnxruntime library.

@@ -9,7 +9,7 @@ import (
 
 // Execution providers accepted by SessionOptions.Provider.
 const (
-	ProviderAuto = "auto" // CUDA when the library and machine have it, else CPU (and say so)
+	ProviderAuto = "auto" // CUDA when the library is a CUDA build and the machine has a GPU, else CPU
 	ProviderCUDA = "cuda" // CUDA or an error
 	ProviderCPU  = "cpu"
 )
@@ -35,8 +35,9 @@ type Session struct {
 	s *onnxruntime.DynamicAdvancedSession
 	// Provider is the execution provider actually used: "cuda" or "cpu".
 	Provider string
-	// Fallback explains why "auto" ended on CPU (empty when it did not fall back). Callers
-	// show it to the user.
+	// Fallback explains why "auto" ended on CPU with a CUDA build of onnxruntime (empty when
+	// it did not fall back, with a CPU build, and after the first fallback of the process):
+	// callers show it to the user.
 	Fallback string
 	inputs   []string
 	outputs  []string
@@ -92,7 +93,7 @@ func (e *Env) newSession(opts SessionOptions, open opener) (*Session, error) {
 	if len(opts.Inputs) == 0 || len(opts.Outputs) == 0 {
 		return nil, fmt.Errorf("onnxruntime session: input and output names are required")
 	}
-	if provider == ProviderCPU {
+	if provider == ProviderCPU || provider == ProviderAuto && !e.CUDABuild() {
 		s, err := e.tryOpen(opts, false, open)
 		if err != nil {
 			return nil, err
@@ -110,10 +111,11 @@ func (e *Env) newSession(opts SessionOptions, open opener) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Session{
-		s: s, Provider: ProviderCPU, inputs: opts.Inputs, outputs: opts.Outputs,
-		Fallback: "CUDA is not available (" + firstLine(cudaErr.Error()) + "): running on CPU",
-	}, nil
+	sess := &Session{s: s, Provider: ProviderCPU, inputs: opts.Inputs, outputs: opts.Outputs}
+	if firstFallback() {
+		sess.Fallback = "CUDA is not available (" + firstLine(cudaErr.Error()) + "): running on CPU"
+	}
+	return sess, nil
 }
 
 // errCUDA marks a failure to add the CUDA provider, as opposed to a bad model.
