@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"path/filepath"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/catdog-ml/catdog/datasets"
@@ -43,11 +42,11 @@ Example:
 				MaxShift:    a.v.GetFloat64("augment.shift"),
 				MaxContrast: a.v.GetFloat64("augment.contrast"),
 			}
-			var bar *progressbar.ProgressBar
+			var bar progressBar
 			m, err := finetune.AugmentDataset(cmd.Context(), data, out, a.v.GetInt("augment.copies"), a.v.GetUint64("augment.seed"), opts,
 				func(done, total int) {
 					if bar == nil {
-						bar = a.progress(total, "augmenting")
+						bar = a.progress(total, "augmenting", "images")
 					}
 					bar.Set(done)
 				})

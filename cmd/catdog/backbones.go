@@ -7,7 +7,6 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -70,10 +69,10 @@ func backboneOptions(a *app) backbones.Options {
 
 // downloadProgress returns a Progress function that shows a bar for a model download.
 func downloadProgress(a *app, name string) func(done, total int) {
-	var bar *progressbar.ProgressBar
+	var bar progressBar
 	return func(done, total int) {
 		if bar == nil {
-			bar = a.progress(total, "downloading "+name)
+			bar = a.progress(total, "downloading "+name, "")
 		}
 		_ = bar.Set(done)
 	}

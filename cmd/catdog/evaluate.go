@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/catdog-ml/catdog/classifier"
@@ -69,11 +68,11 @@ func runEvaluate(a *app, cmd *cobra.Command) error {
 		a.errf("catdog: note: the data was resized with %s, the model was trained on %s\n", m.Filter, c.Filter())
 	}
 	split := get("split")
-	var bar *progressbar.ProgressBar
+	var bar progressBar
 	start := time.Now()
 	labels, p32, err := study.EvaluateSplit(cmd.Context(), c, ds, split, a.v.GetInt("evaluate.batch"), func(done, total int) {
 		if bar == nil {
-			bar = a.progress(total, "evaluate "+split)
+			bar = a.progress(total, "evaluate "+split, "images")
 		}
 		_ = bar.Set(done)
 	})

@@ -66,7 +66,7 @@ Examples:
 				Notify:    func(msg string) { a.errf("catdog: %s\n", msg) },
 				Progress: func(done, total int) {
 					if bar == nil {
-						bar = a.progress(total, "features")
+						bar = a.progress(total, "features", "images")
 					}
 					_ = bar.Set(done)
 				},

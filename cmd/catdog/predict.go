@@ -72,7 +72,7 @@ func runPredict(a *app, args []string) error {
 	if _, why := c.Provider(); why != "" {
 		a.errf("catdog: %s\n", why)
 	}
-	bar := a.progress(len(files), "predict")
+	bar := a.progress(len(files), "predict", "images")
 	preds, errs := c.PredictFiles(files, func(done, _ int) { _ = bar.Set(done) })
 	_ = bar.Finish()
 

@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"runtime"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/catdog-ml/catdog/datasets"
@@ -47,8 +46,8 @@ Example:
 				return err
 			}
 			out := a.v.GetString("prepare.out")
-			var bar *progressbar.ProgressBar
-			var dl *progressbar.ProgressBar
+			var bar progressBar
+			var dl progressBar
 			opts := datasets.Options{
 				Data:     a.v.GetString("prepare.data"),
 				Out:      out,
@@ -66,14 +65,14 @@ Example:
 				},
 				Progress: func(done, total int) {
 					if bar == nil {
-						bar = a.progress(total, "decoding")
+						bar = a.progress(total, "decoding", "photos")
 					}
 					bar.Set(done)
 				},
 			}
 			opts.Download.Progress = func(done, total int64) {
 				if dl == nil {
-					dl = a.progress(int(total), "downloading PetImages")
+					dl = a.progress(int(total), "downloading PetImages", "")
 				}
 				dl.Set(int(done))
 			}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"path/filepath"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/catdog-ml/catdog/datasets"
@@ -66,13 +65,13 @@ func runReport(a *app, cmd *cobra.Command) error {
 		return nil
 	}
 	runsDir := a.v.GetString(get("runs"))
-	var bar *progressbar.ProgressBar
+	var bar progressBar
 	err := report.Index(cmd.Context(), runsDir, report.IndexOptions{
 		Report:  opts,
 		Rewrite: a.v.GetBool(get("rewrite")),
 		Progress: func(done, total int) {
 			if bar == nil {
-				bar = a.progress(total, "reports")
+				bar = a.progress(total, "reports", "")
 			}
 			_ = bar.Set(done)
 		},

@@ -5,7 +5,6 @@ import (
 	"io"
 	"strings"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
@@ -113,25 +112,6 @@ func (a *app) bind(cmd *cobra.Command) {
 		_ = a.v.BindPFlag(key, f)
 		_ = a.v.BindEnv(key, "CATDOG_"+strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_")))
 	})
-}
-
-// progress returns a progress bar on stderr for total steps, silent with --quiet.
-func (a *app) progress(total int, description string) *progressbar.ProgressBar {
-	w := a.errOut
-	if a.v.GetBool("quiet") {
-		w = io.Discard
-	}
-	return progressbar.NewOptions(total,
-		progressbar.OptionSetWriter(w),
-		progressbar.OptionSetDescription(description),
-		progressbar.OptionShowCount(),
-		progressbar.OptionShowIts(),
-		progressbar.OptionSetItsString("it"),
-		progressbar.OptionSetPredictTime(true),
-		progressbar.OptionThrottle(100_000_000),
-		progressbar.OptionOnCompletion(func() { fmt.Fprintln(w) }),
-		progressbar.OptionFullWidth(),
-	)
 }
 
 // errf prints a notice on stderr.

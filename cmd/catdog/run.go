@@ -5,7 +5,6 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/catdog-ml/catdog/backbones"
@@ -105,14 +104,14 @@ func runStudy(a *app, cmd *cobra.Command) error {
 		}
 	}
 
-	var bar *progressbar.ProgressBar
+	var bar progressBar
 	var step string
 	opts.Progress = func(s string, done, total int) {
 		if s != step || bar == nil {
 			if bar != nil {
 				_ = bar.Finish()
 			}
-			step, bar = s, a.progress(total, s)
+			step, bar = s, a.progress(total, s, "")
 		}
 		_ = bar.Set(done)
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/catdog-ml/catdog/finetune"
@@ -123,10 +122,10 @@ func trainConfig(a *app, name string) (finetune.Config, error) {
 	} else {
 		cfg.Warmup = 0 // the recipe's: DefaultWarmup, none for a run of one epoch
 	}
-	var bar *progressbar.ProgressBar
+	var bar progressBar
 	cfg.Progress = func(p finetune.Progress) {
 		if p.Batch == 1 || bar == nil {
-			bar = a.progress(p.Batches, fmt.Sprintf("epoch %d/%d", p.Epoch, p.Epochs))
+			bar = a.progress(p.Batches, fmt.Sprintf("epoch %d/%d", p.Epoch, p.Epochs), "")
 		}
 		bar.Describe(fmt.Sprintf("epoch %d/%d loss %.4f acc %.3f", p.Epoch, p.Epochs, p.Loss, p.Accuracy))
 		_ = bar.Set(p.Batch)
