@@ -14,16 +14,14 @@ var imageExts = map[string]bool{".jpg": true, ".jpeg": true, ".png": true, ".gif
 
 // FindImages expands paths into image files: a file is taken as is (its content decides
 // whether it is an image), a folder is walked recursively for files ending in .jpg, .jpeg,
-// .png, .gif, .bmp or .webp (any case), in lexical order. A path that does not exist is an
-// error.
+// .png, .gif, .bmp or .webp (any case), in lexical order. A path that cannot be looked at
+// (missing, say) is kept as a file, so that classifying it reports its error beside the
+// others' results; an error is returned only when a folder cannot be walked.
 func FindImages(paths ...string) ([]string, error) {
 	var out []string
 	for _, p := range paths {
 		st, err := os.Stat(p)
-		if err != nil {
-			return nil, err
-		}
-		if !st.IsDir() {
+		if err != nil || !st.IsDir() {
 			out = append(out, p)
 			continue
 		}

@@ -22,12 +22,15 @@ come from the model's metadata).
 
 Output, one line per file, in the order given:
   cat  0.9731  photos/cat.1.jpg
-label, probability of cat, path. A file that cannot be read or decoded gets an error line
-on stderr and the others still run; the exit status is 1 if any file failed.
+label, probability of cat, path, printed as each group of 64 is done. A file that is
+missing or cannot be decoded gets an error line on stderr and the others still run; the
+exit status is 1 if any file failed.
 
-With --json the output is one JSON array, one object per file:
-  [{"path":"a.jpg","label":"cat","class":1,"probability":0.97,"confidence":0.97},
-   {"path":"b.jpg","error":"b.jpg: not a supported image ..."}]
+With --jsonl, one JSON object per line, also as each group is done (for streaming, head,
+jq):
+  {"path":"a.jpg","label":"cat","class":1,"probability":0.97,"confidence":0.97}
+  {"path":"b.jpg","error":"b.jpg: not a supported image ..."}
+With --json, the same objects as one indented JSON array, printed at the end.
 
 Example:
   catdog predict --model runs/vgg16-head-20260101-120000/model.onnx ~/Pictures/pets`,
@@ -37,12 +40,16 @@ Example:
 		},
 	}
 	cmd.Flags().String("model", "", "exported model file (model.onnx)")
-	cmd.Flags().Bool("json", false, "print one JSON array instead of text lines")
+	cmd.Flags().Bool("json", false, "print one JSON array at the end instead of text lines")
+	cmd.Flags().Bool("jsonl", false, "print one JSON object per line (JSON Lines) instead of text lines")
 	cmd.Flags().String("ep", "auto", "onnxruntime execution provider: auto, cuda or cpu")
 	cmd.Flags().Float32("threshold", 0.5, "probability of cat from which an image is called a cat")
 	a.bind(cmd)
 	return cmd
 }
+
+// predictChunk is how many files predict classifies before printing their lines.
+const predictChunk = 64
 
 type predictLine struct {
 	Path string `json:"path"`
@@ -72,29 +79,57 @@ func runPredict(a *app, args []string) error {
 	if _, why := c.Provider(); why != "" {
 		a.errf("catdog: %s\n", why)
 	}
-	bar := a.progress(len(files), "predict", "images")
-	preds, errs := c.PredictFiles(files, func(done, _ int) { _ = bar.Set(done) })
-	_ = bar.Finish()
-
-	failed := 0
+	asJSON, asJSONL := a.v.GetBool("predict.json"), a.v.GetBool("predict.jsonl")
+	if asJSON && asJSONL {
+		return fmt.Errorf("predict: --json and --jsonl do not go together")
+	}
 	lines := make([]predictLine, len(files))
-	for i, f := range files {
-		lines[i].Path = f
-		if errs[i] != nil {
-			failed++
-			lines[i].Error = errs[i].Error()
-			if !a.v.GetBool("predict.json") {
-				a.errf("catdog: predict: %v\n", errs[i])
+	failed, printed := 0, 0
+	var preds []classifier.Prediction
+	var errs []error
+	lineOut := json.NewEncoder(a.out)
+	// emit writes the results of files[printed:done], which PredictFiles has finished.
+	emit := func(done int) error {
+		for ; printed < done; printed++ {
+			i := printed
+			l := &lines[i]
+			l.Path = files[i]
+			if errs[i] != nil {
+				failed++
+				l.Error = errs[i].Error()
+				if !asJSON && !asJSONL {
+					a.errf("catdog: predict: %v\n", errs[i])
+				}
+			} else {
+				l.Prediction = &preds[i]
+				if !asJSON && !asJSONL {
+					fmt.Fprintf(a.out, "%s  %.4f  %s\n", preds[i].Label, preds[i].Probability, files[i])
+				}
 			}
-			continue
+			if asJSONL {
+				if err := lineOut.Encode(l); err != nil {
+					return err
+				}
+			}
 		}
-		lines[i].Prediction = &preds[i]
-		if !a.v.GetBool("predict.json") {
-			fmt.Fprintf(a.out, "%s  %.4f  %s\n", preds[i].Label, preds[i].Probability, f)
+		return nil
+	}
+	bar := a.progress(len(files), "predict", "images")
+	preds, errs = make([]classifier.Prediction, len(files)), make([]error, len(files))
+	for start := 0; start < len(files); start += predictChunk {
+		end := min(start+predictChunk, len(files))
+		p, e := c.PredictFiles(files[start:end], nil)
+		copy(preds[start:], p)
+		copy(errs[start:], e)
+		_ = bar.Set(end)
+		if err := emit(end); err != nil {
+			return err
 		}
 	}
-	if a.v.GetBool("predict.json") {
+	_ = bar.Finish()
+	if asJSON {
 		enc := json.NewEncoder(a.out)
+		enc.SetIndent("", "  ")
 		if err := enc.Encode(lines); err != nil {
 			return err
 		}

@@ -121,6 +121,32 @@ func TestPredictCommand(t *testing.T) {
 	if err == nil || !strings.Contains(errOut, "aaa-broken.jpg") || strings.Count(out, "\n") != 5 {
 		t.Errorf("text mode: err %v, stderr %q, stdout %q", err, errOut, out)
 	}
+
+	// A missing path among good ones: reported, the others still classified. As JSON Lines:
+	// one object per line, in the order given.
+	missing := filepath.Join(dir, "no-such-photo.jpg")
+	out, _, err = runCatdog(t, "predict", "-q", "--ep", "cpu", "--jsonl", "--model", model, files[0], missing, files[1])
+	if err == nil || !strings.Contains(err.Error(), "1 of 3 files failed") {
+		t.Errorf("missing path: err = %v, want 1 of 3 files failed", err)
+	}
+	jl := strings.Split(strings.TrimSpace(out), "\n")
+	if len(jl) != 3 {
+		t.Fatalf("--jsonl: %d lines, want 3:\n%s", len(jl), out)
+	}
+	for i, l := range jl {
+		var g struct {
+			Path, Label, Error string
+		}
+		if err := json.Unmarshal([]byte(l), &g); err != nil {
+			t.Fatalf("--jsonl line %d: %v: %s", i, err, l)
+		}
+		if bad := g.Error != ""; bad != (i == 1) || (i == 1 && !strings.Contains(g.Error, "no such file")) || (i != 1 && g.Label == "") {
+			t.Errorf("--jsonl line %d: %s", i, l)
+		}
+	}
+	if _, _, err := runCatdog(t, "predict", "--json", "--jsonl", "--model", model, files[0]); err == nil {
+		t.Error("--json with --jsonl: no error")
+	}
 }
 
 // sharedDir returns shared/data/<name> (see internal/fixtures.Shared); other command tests
