@@ -91,5 +91,5 @@ fi
 
 # 3. The binary.
 mkdir -p bin
-go build -o bin/catdog ./cmd/catdog
+go build -buildvcs=auto -o bin/catdog ./cmd/catdog
 say "built bin/catdog"

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"sort"
@@ -177,11 +178,9 @@ func parseAs(f *pflag.Flag, s string) error {
 		if err != nil {
 			return fmt.Errorf("not a duration such as 90s or 5m")
 		}
-	case "stringToString":
-		for _, kv := range strings.Split(s, ",") {
-			if kv != "" && !strings.Contains(kv, "=") {
-				return fmt.Errorf("want NAME=VALUE pairs, got %q", kv)
-			}
+	case pairsType:
+		if _, err := pairsOf(s); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -211,8 +210,8 @@ var ranges = map[string]span{
 	"wrong":                  {0, 1000, "photos"},
 	"copies":                 {0, 100, "copies"},
 	"seeds":                  {1, 100, "seeds"},
-	"per-class":              {-1, 1 << 40, "photos (0: all, -1: the profile's)"},
-	"transfer-per-class":     {-1, 1 << 40, "photos (0: all, -1: the profile's)"},
+	"per-class":              {0, 1 << 40, "photos (0: all)"},
+	"transfer-per-class":     {0, 1 << 40, "photos (0: all)"},
 	"prepare.per-class":      {0, 1 << 40, "photos (0: all)"},
 	"checkpoint-every":       {0, 1e18, "duration (0: only after each epoch)"},
 }
@@ -254,4 +253,83 @@ func num(f float64) string {
 		return strconv.FormatFloat(f, 'f', -1, 64)
 	}
 	return strconv.FormatFloat(f, 'g', -1, 64)
+}
+
+// pairs is a flag of NAME=VALUE pairs, repeatable or comma-separated. Unlike pflag's
+// StringToString it shows no "(default [])" in the help.
+type pairs map[string]string
+
+const pairsType = "NAME=PATH"
+
+func (p *pairs) Set(s string) error {
+	m, err := pairsOf(s)
+	if err != nil {
+		return err
+	}
+	if *p == nil {
+		*p = pairs{}
+	}
+	maps.Copy(*p, m)
+	return nil
+}
+
+func (p *pairs) Type() string { return pairsType }
+
+func (p *pairs) String() string {
+	var kv []string
+	for k, v := range *p {
+		kv = append(kv, k+"="+v)
+	}
+	sort.Strings(kv)
+	return strings.Join(kv, ",")
+}
+
+// pairsOf reads NAME=VALUE pairs as a flag ("a=x,b=y"), a variable (the same) or a config
+// file (a map, or a list of "a=x") gives them.
+func pairsOf(v any) (map[string]string, error) {
+	out := map[string]string{}
+	add := func(kv string) error {
+		kv = strings.TrimSpace(kv)
+		if kv == "" {
+			return nil
+		}
+		k, val, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return fmt.Errorf("want NAME=VALUE pairs, got %q", kv)
+		}
+		out[k] = val
+		return nil
+	}
+	switch x := v.(type) {
+	case nil:
+	case string:
+		for _, kv := range strings.Split(x, ",") {
+			if err := add(kv); err != nil {
+				return nil, err
+			}
+		}
+	case []string:
+		for _, kv := range x {
+			if err := add(kv); err != nil {
+				return nil, err
+			}
+		}
+	case []any:
+		for _, kv := range x {
+			if err := add(fmt.Sprint(kv)); err != nil {
+				return nil, err
+			}
+		}
+	case map[string]any:
+		for k, val := range x {
+			out[k] = fmt.Sprint(val)
+		}
+	case map[string]string:
+		maps.Copy(out, x)
+	case *pairs:
+		maps.Copy(out, *x)
+	default:
+		return nil, fmt.Errorf("want NAME=VALUE pairs, got %v", v)
+	}
+	return out, nil
 }

@@ -2,12 +2,14 @@ package main
 
 import (
 	"bytes"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/catdog-ml/catdog/internal/fixtures"
 	"github.com/spf13/cobra"
 )
 
@@ -139,5 +141,57 @@ func TestStrictConfig(t *testing.T) {
 				t.Fatalf("error %v, want one saying %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestVersion: the engines' versions and the onnxruntime library actually loaded.
+func TestVersion(t *testing.T) {
+	fixtures.RequireORT(t)
+	out, _, err := runCatdog(t, "version")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"catdog ", "gorgonia.org/gorgonia v", "onnxruntime 1.", "build) from ", "libonnxruntime"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in:\n%s", want, out)
+		}
+	}
+}
+
+func TestPairs(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		in   any
+		want map[string]string
+		err  bool
+	}{
+		{"flag or variable", "vgg16=a.onnx,mobilenet-v1-075=dir/", map[string]string{"vgg16": "a.onnx", "mobilenet-v1-075": "dir/"}, false},
+		{"empty", "", map[string]string{}, false},
+		{"file map", map[string]any{"vgg16": "a.onnx"}, map[string]string{"vgg16": "a.onnx"}, false},
+		{"file list", []any{"vgg16=a.onnx"}, map[string]string{"vgg16": "a.onnx"}, false},
+		{"no =", "vgg16", nil, true},
+		{"no name", "=a.onnx", nil, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := pairsOf(tc.in)
+			if (err != nil) != tc.err || !tc.err && !maps.Equal(got, tc.want) {
+				t.Errorf("pairsOf(%v) = %v, %v; want %v (error: %v)", tc.in, got, err, tc.want, tc.err)
+			}
+		})
+	}
+}
+
+// TestHelpDefaults: no command's help shows a default that is not one ("-1", "[]").
+func TestHelpDefaults(t *testing.T) {
+	for _, c := range []string{"prepare", "train", "finetune", "extract-features", "evaluate", "predict", "report", "run", "augment"} {
+		out, _, err := runCatdog(t, c, "--help")
+		if err != nil {
+			t.Fatalf("%s --help: %v", c, err)
+		}
+		for _, bad := range []string{"(default -1)", "(default [])", "(default \"\")"} {
+			if strings.Contains(out, bad) {
+				t.Errorf("%s --help shows %s:\n%s", c, bad, out)
+			}
+		}
 	}
 }

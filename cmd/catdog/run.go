@@ -54,10 +54,10 @@ Examples:
 	cmd.Flags().Int("seeds", 1, "train every from-scratch rung with this many seeds (seed, seed+1, ...) and report mean and spread")
 	cmd.Flags().StringSlice("arch", nil, "from-scratch rungs to run (default: every one; see catdog models)")
 	cmd.Flags().StringSlice("backbone", nil, "transfer rungs' backbones (default: the profile's)")
-	cmd.Flags().StringToString("backbone-file", nil, "local weights of a backbone, NAME=PATH, repeatable (vgg16=vgg16-12.onnx)")
+	cmd.Flags().Var(&pairs{}, "backbone-file", "local weights of a backbone; repeat for several (vgg16=vgg16-12.onnx)")
 	cmd.Flags().Int("epochs", 0, "override the profile's most epochs per rung")
-	cmd.Flags().Int("per-class", -1, "override the profile's photos per class for the CNNs (0: all)")
-	cmd.Flags().Int("transfer-per-class", -1, "override the profile's photos per class for the backbones (0: all)")
+	cmd.Flags().Int("per-class", 0, "photos per class for the CNNs, instead of the profile's (0: all)")
+	cmd.Flags().Int("transfer-per-class", 0, "photos per class for the backbones, instead of the profile's (0: all)")
 	cmd.Flags().Bool("extras", false, "also run the rungs past the tutorial: MobileNet v1's top block fine-tuned, a head on both MobileNets, flip averaging (on in the full profile)")
 	cmd.Flags().String("ep", "auto", "onnxruntime execution provider: auto, cuda or cpu")
 	a.bind(cmd)
@@ -76,11 +76,11 @@ func runStudy(a *app, cmd *cobra.Command) error {
 	if e := v.GetInt("run.epochs"); e > 0 {
 		p.Epochs, p.HeadEpochs = e, e
 	}
-	if n := v.GetInt("run.per-class"); n >= 0 {
-		p.PerClass = n
+	if v.IsSet("run.per-class") { // given as a flag, a variable or in a file: 0 means all
+		p.PerClass = v.GetInt("run.per-class")
 	}
-	if n := v.GetInt("run.transfer-per-class"); n >= 0 {
-		p.TransferPerClass = n
+	if v.IsSet("run.transfer-per-class") {
+		p.TransferPerClass = v.GetInt("run.transfer-per-class")
 	}
 	opts := study.Options{
 		Data:     v.GetString("run.data"),
@@ -97,7 +97,11 @@ func runStudy(a *app, cmd *cobra.Command) error {
 	if bbs := v.GetStringSlice("run.backbone"); len(bbs) > 0 {
 		opts.Backbones = bbs
 	}
-	opts.BackboneFiles = v.GetStringMapString("run.backbone-file")
+	files, err := pairsOf(v.Get("run.backbone-file"))
+	if err != nil {
+		return fmt.Errorf("run: --backbone-file: %w", err)
+	}
+	opts.BackboneFiles = files
 	for name := range opts.BackboneFiles {
 		if _, err := backbones.Lookup(name, backbones.Options{}); err != nil {
 			return fmt.Errorf("run: --backbone-file %s=...: %w", name, err)
