@@ -19,7 +19,6 @@
 package classifier
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"image"
@@ -74,6 +73,15 @@ const (
 
 // ErrClosed is returned by calls on a closed Classifier.
 var ErrClosed = errors.New("classifier: closed")
+
+// ErrImage is wrapped by the error of an input that is not a usable image: not an image in
+// a supported format, truncated, empty, or too large (then ErrTooLarge is wrapped too).
+// A service answers these with a client error; other errors are its own.
+var ErrImage = errors.New("not a usable image")
+
+// ErrTooLarge is wrapped by the error of an image whose file or declared size is over the
+// limits (256 MiB of file, 50 megapixels).
+var ErrTooLarge = imgutil.ErrTooLarge
 
 // Prediction is the answer for one image.
 type Prediction struct {
@@ -392,10 +400,24 @@ func (c *Classifier) decode(r io.Reader, dst []uint8) error {
 		return err
 	}
 	if int64(len(data)) > maxFileBytes {
-		return fmt.Errorf("%w: file over %d MiB", imgutil.ErrTooLarge, maxFileBytes>>20)
+		return fmt.Errorf("%w: %w: file over %d MiB", ErrImage, imgutil.ErrTooLarge, maxFileBytes>>20)
 	}
-	_, _, err = imgutil.DecodeResize(bytes.NewReader(data), c.size, c.filter, dst)
-	return err
+	var z imgutil.Resizer
+	if _, err := z.DecodeResize(data, c.size, c.filter, dst); err != nil {
+		return fmt.Errorf("%w: %w", ErrImage, err)
+	}
+	return nil
+}
+
+// Decode reads an image (as PredictReader does) and returns it resized for the model:
+// InputSize x InputSize x 3 RGB bytes, the input of PredictPixels. A service decodes
+// requests in parallel with Decode and runs the model on batches of them.
+func (c *Classifier) Decode(r io.Reader) ([]uint8, error) {
+	px := make([]uint8, c.pixels())
+	if err := c.decode(r, px); err != nil {
+		return nil, err
+	}
+	return px, nil
 }
 
 // PredictPixels classifies n images already resized to InputSize, given as RGB uint8 in

@@ -1,7 +1,10 @@
 package classifier
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"image"
 	"image/color"
 	"math"
@@ -275,5 +278,56 @@ func TestLoadErrors(t *testing.T) {
 	defer c.Close()
 	if c.InputSize() != 24 || c.Labels()[1] != "cat" {
 		t.Errorf("size %d labels %v", c.InputSize(), c.Labels())
+	}
+}
+
+// hugePNG is a PNG header declaring a w x h image, and nothing after it.
+func hugePNG(w, h uint32) []byte {
+	ihdr := make([]byte, 17)
+	copy(ihdr, "IHDR")
+	binary.BigEndian.PutUint32(ihdr[4:], w)
+	binary.BigEndian.PutUint32(ihdr[8:], h)
+	ihdr[12], ihdr[13] = 8, 2 // 8-bit RGB
+	b := []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\x0d")
+	b = append(b, ihdr...)
+	return binary.BigEndian.AppendUint32(b, crc32.ChecksumIEEE(ihdr))
+}
+
+// TestDecodeErrors: what is wrong with the input is told apart from what is wrong with the
+// model: every bad input wraps ErrImage, a huge one ErrTooLarge too.
+func TestDecodeErrors(t *testing.T) {
+	fixtures.RequireORT(t)
+	c, err := Load(meanModel(t, 32, stdMeta("32")), WithProvider("cpu"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	photo, err := os.ReadFile(photoPaths(t, 1)[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name     string
+		data     []byte
+		tooLarge bool
+	}{
+		{"text", []byte("hello, I am not a photo"), false},
+		{"empty", nil, false},
+		{"truncated JPEG", photo[:len(photo)/2], false},
+		{"60000x60000 header", hugePNG(60000, 60000), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := c.Decode(bytes.NewReader(tc.data))
+			if !errors.Is(err, ErrImage) || errors.Is(err, ErrTooLarge) != tc.tooLarge {
+				t.Errorf("err = %v; want ErrImage, ErrTooLarge %v", err, tc.tooLarge)
+			}
+		})
+	}
+	px, err := c.Decode(bytes.NewReader(photo))
+	if err != nil || len(px) != 32*32*3 {
+		t.Fatalf("a photo: %d bytes, %v", len(px), err)
+	}
+	if _, err := c.PredictPixels(px, 1); err != nil {
+		t.Fatal(err)
 	}
 }
