@@ -84,9 +84,10 @@ fi
 
 # 2. Debian packages the tests use: the official ONNX checker, NumPy (to read our .npy), Pillow
 #    (a reference resize) and
-#    PyTorch (a reference exporter and engine to compare with).
+#    PyTorch (a reference exporter and engine to compare with), and Chromium (the serving
+#    page is tested in it, headless).
 if [ $with_test -eq 1 ]; then
-  apt_install python3 python3-onnx python3-numpy python3-pil python3-torch
+  apt_install python3 python3-onnx python3-numpy python3-pil python3-torch chromium
 fi
 
 # 3. The binary.

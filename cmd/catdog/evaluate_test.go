@@ -28,7 +28,7 @@ func prepareSmall(t testing.TB, n, size int) string {
 func TestEvaluateCommand(t *testing.T) {
 	fixtures.RequireORT(t)
 	data := prepareSmall(t, 60, 32)
-	model := brightnessModel(t, 32)
+	model := fixtures.BrightnessModel(t, 32)
 	mfile := filepath.Join(t.TempDir(), "metrics.json")
 	out, _, err := runCatdog(t, "evaluate", "-q", "--ep", "cpu", "--json", "--model", model, "--data", data, "--metrics", mfile)
 	if err != nil {
@@ -86,7 +86,7 @@ func TestEvaluateCommand(t *testing.T) {
 	}
 
 	// A model of another size is refused with advice.
-	_, _, err = runCatdog(t, "evaluate", "-q", "--ep", "cpu", "--model", brightnessModelSize(t, 48), "--data", data)
+	_, _, err = runCatdog(t, "evaluate", "-q", "--ep", "cpu", "--model", fixtures.BrightnessModel(t, 48), "--data", data)
 	if err == nil || !strings.Contains(err.Error(), "--size 48") {
 		t.Errorf("size mismatch: err = %v", err)
 	}

@@ -3,44 +3,15 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/catdog-ml/catdog/internal/fixtures"
-	"github.com/catdog-ml/catdog/onnx"
 )
 
 // brightnessModel writes a stand-in exported model: prob_cat = sigmoid((mean pixel - 128)/32).
-func brightnessModel(t testing.TB, size int) string {
-	t.Helper()
-	return brightnessModelSize(t, size)
-}
-
-func brightnessModelSize(t testing.TB, size int) string {
-	t.Helper()
-	b := onnx.NewBuilder("brightness")
-	x := b.Input("image", onnx.Float, -1, 3, int64(size), int64(size))
-	m := b.Node("ReduceMean", []string{x}, map[string]any{"axes": []int64{1, 2, 3}, "keepdims": 0})
-	m = b.Reshape(m, -1, 1)
-	m = b.Div(b.Sub(m, b.Constant("c128", []int64{1}, []float32{128})), b.Constant("c32", []int64{1}, []float32{32}))
-	b.Output(b.Sigmoid(m), "prob_cat", onnx.Float, -1, 1)
-	b.SetMetadata("catdog.input_size", fmt.Sprint(size))
-	b.SetMetadata("catdog.resize_filter", "bilinear")
-	b.SetMetadata("catdog.labels", "dog,cat")
-	model, err := b.Model()
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "model.onnx")
-	if err := model.Write(path); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 func runCatdog(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
 	var out, errb bytes.Buffer
@@ -58,7 +29,7 @@ func TestPredictCommand(t *testing.T) {
 	if len(files) == 0 {
 		t.Fatalf("no photos in %s", photos)
 	}
-	model := brightnessModel(t, 32)
+	model := fixtures.BrightnessModel(t, 32)
 
 	// The whole folder: one line per photo, no error.
 	out, _, err := runCatdog(t, "predict", "-q", "--ep", "cpu", "--model", model, photos)

@@ -77,6 +77,7 @@ or all of it at once:
 	root.AddCommand(newAugmentCmd(a))
 	root.AddCommand(newReportCmd(a))
 	root.AddCommand(newRunCmd(a))
+	root.AddCommand(newServeCmd(a))
 
 	return root
 }

@@ -183,7 +183,7 @@ func TestPairs(t *testing.T) {
 
 // TestHelpDefaults: no command's help shows a default that is not one ("-1", "[]").
 func TestHelpDefaults(t *testing.T) {
-	for _, c := range []string{"prepare", "train", "finetune", "extract-features", "evaluate", "predict", "report", "run", "augment"} {
+	for _, c := range []string{"prepare", "train", "finetune", "extract-features", "evaluate", "predict", "report", "run", "serve", "augment"} {
 		out, _, err := runCatdog(t, c, "--help")
 		if err != nil {
 			t.Fatalf("%s --help: %v", c, err)

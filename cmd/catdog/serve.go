@@ -1,0 +1,100 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/catdog-ml/catdog/classifier"
+	"github.com/catdog-ml/catdog/serve"
+)
+
+func newServeCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "serve --model FILE.onnx [--addr 127.0.0.1:8080]",
+		Short: "Serve an exported model over HTTP, with a page to try photos",
+		Long: `serve answers HTTP requests with an exported catdog model (model.onnx) on onnxruntime:
+
+  POST /v1/predict   the image as the body (Content-Type: image/jpeg, image/png, ...), or
+                     the multipart form field "image" (repeat it for several images)
+  GET  /             a page: choose or drop a photo, see the label and probability
+  GET  /v1/model     the model's name and metadata
+  GET  /healthz      200 while serving, 503 while shutting down
+  GET  /metrics      Prometheus metrics: requests by status, latency, in flight, queue,
+                     batch sizes, predictions by label, Go and process
+
+An answer is JSON, {"label":"cat","class":1,"probability":0.97,"confidence":0.97}, or a
+list of them for a form with several images. A bad request gets a 4xx status and
+{"error":"..."}: 415 for another content type, 413 for a body over --max-bytes or an
+image over 50 megapixels, 422 for what is not a usable image, 503 with Retry-After when
+--queue images are already waiting. SIGINT or SIGTERM stop it gracefully: requests in
+flight are answered first.
+
+Example:
+  catdog serve --model runs/mobilenet-v1-075-head-20261203-101500/model.onnx
+  curl -H 'Content-Type: image/jpeg' --data-binary @cat.jpg http://127.0.0.1:8080/v1/predict`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			path := a.v.GetString("serve.model")
+			if path == "" {
+				return fmt.Errorf("serve: --model is required")
+			}
+			c, err := classifier.Load(path, classifier.WithProvider(a.v.GetString("serve.ep")),
+				classifier.WithThreshold(float32(a.v.GetFloat64("serve.threshold"))))
+			if err != nil {
+				return fmt.Errorf("serve: %w", err)
+			}
+			defer c.Close()
+			if _, why := c.Provider(); why != "" {
+				a.errf("catdog: %s\n", why)
+			}
+			meta := c.Metadata()
+			name := filepath.Base(filepath.Dir(path))
+			if arch := meta[classifier.MetaArch]; arch != "" {
+				name = arch + " (" + name + ")"
+			}
+			s, err := serve.New(c, serve.Options{
+				Name:      name,
+				About:     meta,
+				MaxBytes:  a.v.GetInt64("serve.max-bytes"),
+				MaxImages: a.v.GetInt("serve.max-images"),
+				Queue:     a.v.GetInt("serve.queue"),
+				MaxBatch:  a.v.GetInt("serve.batch"),
+				BatchWait: a.v.GetDuration("serve.batch-wait"),
+				Log:       slog.New(slog.NewTextHandler(a.errOut, nil)),
+			})
+			if err != nil {
+				return err
+			}
+			l, err := net.Listen("tcp", a.v.GetString("serve.addr"))
+			if err != nil {
+				return fmt.Errorf("serve: %w", err)
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			fmt.Fprintf(a.out, "serving %s on http://%s/ (Ctrl-C to stop)\n", name, l.Addr())
+			err = s.Serve(ctx, l)
+			if err == nil {
+				fmt.Fprintln(a.out, "stopped: every request in flight was answered")
+			}
+			return err
+		},
+	}
+	cmd.Flags().String("model", "", "exported model file (model.onnx)")
+	cmd.Flags().String("addr", "127.0.0.1:8080", "address to listen on (0.0.0.0:8080 for every interface)")
+	cmd.Flags().String("ep", "auto", "onnxruntime execution provider: auto, cuda or cpu")
+	cmd.Flags().Float32("threshold", 0.5, "probability of cat from which an image is called a cat")
+	cmd.Flags().Int64("max-bytes", 20<<20, "largest request body in bytes")
+	cmd.Flags().Int("max-images", 32, "most images in one multipart request")
+	cmd.Flags().Int("queue", 64, "most images admitted and not yet answered; past it, 503")
+	cmd.Flags().Int("batch", 16, "most images the model runs on at once")
+	cmd.Flags().Duration("batch-wait", 2*time.Millisecond, "how long the first image of a batch waits for others")
+	a.bind(cmd)
+	return cmd
+}

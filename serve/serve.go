@@ -1,0 +1,576 @@
+// Package serve puts an exported catdog model behind HTTP:
+//
+//	POST /v1/predict   an image as the body (Content-Type: image/*), or the multipart form
+//	                   field "image" (repeated for several): JSON answers
+//	GET  /v1/model     the model's name, input size, labels and metadata
+//	GET  /             a page to try a photo in a browser
+//	GET  /healthz      200 while serving, 503 once shutting down
+//	GET  /metrics      Prometheus text format: requests, errors, latency, in flight, queue
+//
+// Requests are decoded in parallel (at most one image per core at a time) and the model runs
+// on batches of the images waiting, so that many small requests cost little more than one
+// big one. Images admitted but not yet answered are bounded: past Options.Queue a request is
+// answered 503 with Retry-After at once, instead of waiting without end. Bodies are bounded
+// by Options.MaxBytes; what is not a usable image is answered 4xx with a message. Serve runs
+// an http.Server with timeouts and shuts it down gracefully: requests in flight finish.
+package serve
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/catdog-ml/catdog/classifier"
+)
+
+// Model is what the server needs of a classifier; *classifier.Classifier is one.
+type Model interface {
+	// Decode reads one image and returns it resized for the model (see classifier.Decode);
+	// errors of bad input wrap classifier.ErrImage.
+	Decode(r io.Reader) ([]uint8, error)
+	// PredictPixels classifies n decoded images laid end to end.
+	PredictPixels(nhwc []uint8, n int) ([]classifier.Prediction, error)
+}
+
+// Options configure a Server. The zero value of a field means its default.
+type Options struct {
+	// Name names the model on the page and in /v1/model (default "model").
+	Name string
+	// About is shown by /v1/model: the model's metadata, say (classifier.Metadata).
+	About map[string]string
+	// MaxBytes bounds a request's body (default 20 MiB).
+	MaxBytes int64
+	// MaxImages bounds the images of one multipart request (default 32).
+	MaxImages int
+	// Queue bounds the images admitted and not yet answered, over all requests (default
+	// 64); a request that would pass it is answered 503.
+	Queue int
+	// Decoders is how many images are decoded at once (default: the number of cores).
+	Decoders int
+	// MaxBatch is the most images the model runs on at once (default 16), BatchWait how long
+	// the first image of a batch waits for company (default 2 ms).
+	MaxBatch  int
+	BatchWait time.Duration
+	// Registry receives the server's metrics and is what /metrics shows (default: a new
+	// registry with Go's and the process's collectors too).
+	Registry *prometheus.Registry
+	// Log receives one line per failed request (default: none).
+	Log *slog.Logger
+}
+
+func (o *Options) defaults() {
+	if o.Name == "" {
+		o.Name = "model"
+	}
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = 20 << 20
+	}
+	if o.MaxImages <= 0 {
+		o.MaxImages = 32
+	}
+	if o.Queue <= 0 {
+		o.Queue = 64
+	}
+	if o.Decoders <= 0 {
+		o.Decoders = runtime.NumCPU()
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 16
+	}
+	if o.BatchWait <= 0 {
+		o.BatchWait = 2 * time.Millisecond
+	}
+	if o.Registry == nil {
+		o.Registry = prometheus.NewRegistry()
+		o.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Server answers the requests of one model. Create it with New, serve it with Serve (or
+// mount Handler in your own server), and Close it when done.
+type Server struct {
+	model Model
+	opts  Options
+	mux   *http.ServeMux
+
+	admitted chan struct{} // one token per image admitted and not yet answered
+	decoders chan struct{} // one token per image being decoded
+	jobs     chan *job
+	stop     chan struct{}
+	batcher  sync.WaitGroup
+	closing  sync.Once
+	draining atomic.Bool
+
+	m metrics
+}
+
+// job is one decoded image waiting for the model.
+type job struct {
+	px   []uint8
+	done chan result // buffered: the batcher never waits for the handler
+}
+
+type result struct {
+	p   classifier.Prediction
+	err error
+}
+
+type metrics struct {
+	inFlight    prometheus.Gauge
+	requests    *prometheus.CounterVec
+	latency     *prometheus.HistogramVec
+	predictions *prometheus.CounterVec
+	errors      *prometheus.CounterVec
+	queue       prometheus.Gauge
+	batch       prometheus.Histogram
+	inference   prometheus.Histogram
+}
+
+// New returns a Server for model. It starts the goroutine that runs the model on batches;
+// Close stops it.
+func New(model Model, opts Options) (*Server, error) {
+	if model == nil {
+		return nil, errors.New("serve: no model")
+	}
+	opts.defaults()
+	s := &Server{
+		model:    model,
+		opts:     opts,
+		admitted: make(chan struct{}, opts.Queue),
+		decoders: make(chan struct{}, opts.Decoders),
+		jobs:     make(chan *job, opts.Queue),
+		stop:     make(chan struct{}),
+	}
+	if err := s.register(opts.Registry); err != nil {
+		return nil, err
+	}
+	s.mux = http.NewServeMux()
+	s.mux.Handle("POST /v1/predict", s.instrument(http.HandlerFunc(s.predict)))
+	s.mux.HandleFunc("GET /v1/model", s.info)
+	s.mux.HandleFunc("GET /healthz", s.health)
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{Registry: opts.Registry}))
+	s.mux.HandleFunc("GET /{$}", s.page)
+	s.batcher.Add(1)
+	go s.runBatches()
+	return s, nil
+}
+
+func (s *Server) register(reg *prometheus.Registry) error {
+	s.m = metrics{
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "catdog_http_requests_in_flight", Help: "Prediction requests being served.",
+		}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "catdog_http_requests_total", Help: "Prediction requests answered, by status code.",
+		}, []string{"code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "catdog_http_request_duration_seconds", Help: "Latency of prediction requests, by status code.",
+			Buckets: prometheus.ExponentialBuckets(0.002, 2, 13),
+		}, []string{"code"}),
+		predictions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "catdog_predictions_total", Help: "Images classified, by label.",
+		}, []string{"label"}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "catdog_request_errors_total", Help: "Prediction requests refused or failed, by reason.",
+		}, []string{"reason"}),
+		queue: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "catdog_queue_images", Help: "Images admitted and not yet answered.",
+		}),
+		batch: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "catdog_batch_images", Help: "Images per model run.", Buckets: []float64{1, 2, 4, 8, 16, 32, 64},
+		}),
+		inference: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "catdog_inference_seconds", Help: "Time of one model run.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
+		}),
+	}
+	for _, c := range []prometheus.Collector{s.m.inFlight, s.m.requests, s.m.latency, s.m.predictions, s.m.errors, s.m.queue, s.m.batch, s.m.inference} {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("serve: registering metrics: %w", err)
+		}
+	}
+	return nil
+}
+
+// instrument adds the standard HTTP metrics of promhttp: requests by code, latency, in
+// flight.
+func (s *Server) instrument(h http.Handler) http.Handler {
+	return promhttp.InstrumentHandlerInFlight(s.m.inFlight,
+		promhttp.InstrumentHandlerDuration(s.m.latency, promhttp.InstrumentHandlerCounter(s.m.requests, h)))
+}
+
+// Handler returns the server's routes, for mounting in another http.Server.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// Close stops the batch goroutine once the images in its queue are answered. Requests
+// after Close are answered 503.
+func (s *Server) Close() error {
+	s.closing.Do(func() {
+		s.draining.Store(true)
+		close(s.stop)
+		s.batcher.Wait()
+	})
+	return nil
+}
+
+// Timeouts of the http.Server that Serve runs.
+const (
+	ReadHeaderTimeout = 5 * time.Second
+	ReadTimeout       = 30 * time.Second
+	WriteTimeout      = 60 * time.Second
+	IdleTimeout       = 2 * time.Minute
+	ShutdownTimeout   = 30 * time.Second
+)
+
+// Serve answers requests on l until ctx is done, then shuts down gracefully: /healthz turns
+// 503, no new connection is accepted, requests in flight finish (for at most
+// ShutdownTimeout), and the server is Closed. It returns nil after a graceful shutdown.
+func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.mux,
+		ReadHeaderTimeout: ReadHeaderTimeout,
+		ReadTimeout:       ReadTimeout,
+		WriteTimeout:      WriteTimeout,
+		IdleTimeout:       IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.opts.Log.Handler(), slog.LevelWarn),
+	}
+	failed := make(chan error, 1)
+	go func() { failed <- srv.Serve(l) }()
+	select {
+	case err := <-failed:
+		s.Close()
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	s.draining.Store(true)
+	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	s.Close()
+	if err != nil {
+		return fmt.Errorf("serve: shutting down: %w", err)
+	}
+	return nil
+}
+
+// Answer is the JSON answer for one image.
+type Answer struct {
+	// File is the multipart file name, when the image came in a form.
+	File string `json:"file,omitempty"`
+	classifier.Prediction
+	// Error says why this image of a multipart request could not be classified.
+	Error string `json:"error,omitempty"`
+}
+
+// apiError is the JSON body of a refused request.
+type apiError struct {
+	Error string `json:"error"`
+}
+
+// httpError is a refusal: its status, the reason counted in the metrics, and a message.
+type httpError struct {
+	status int
+	reason string
+	msg    string
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+func refuse(status int, reason, format string, args ...any) *httpError {
+	return &httpError{status: status, reason: reason, msg: fmt.Sprintf(format, args...)}
+}
+
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, e *httpError) {
+	s.m.errors.WithLabelValues(e.reason).Inc()
+	s.opts.Log.Warn("request refused", "status", e.status, "reason", e.reason, "error", e.msg, "remote", r.RemoteAddr)
+	if e.status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	writeJSON(w, e.status, apiError{Error: e.msg})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// upload is one image of a request.
+type upload struct {
+	file string
+	data []byte
+}
+
+func (s *Server) predict(w http.ResponseWriter, r *http.Request) {
+	if s.draining.Load() {
+		s.fail(w, r, refuse(http.StatusServiceUnavailable, "shutting_down", "the server is shutting down"))
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBytes)
+	ups, multi, herr := s.read(r)
+	if herr != nil {
+		s.fail(w, r, herr)
+		return
+	}
+	// Admission: every image takes a token of the queue, or the request is refused now.
+	taken := 0
+	defer func() {
+		for range taken {
+			<-s.admitted
+		}
+		s.m.queue.Sub(float64(taken))
+	}()
+	for range ups {
+		select {
+		case s.admitted <- struct{}{}:
+			taken++
+			s.m.queue.Inc()
+		default:
+			s.fail(w, r, refuse(http.StatusServiceUnavailable, "busy", "busy: %d images are waiting; retry shortly", s.opts.Queue))
+			return
+		}
+	}
+	answers := make([]Answer, len(ups))
+	errs := make([]error, len(ups))
+	var wg sync.WaitGroup
+	for i, u := range ups {
+		answers[i].File = u.file
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			answers[i].Prediction, errs[i] = s.classify(r.Context(), u.data)
+		}()
+	}
+	wg.Wait()
+	if !multi || len(answers) == 1 {
+		if errs[0] != nil {
+			s.fail(w, r, imageError(errs[0]))
+			return
+		}
+		writeJSON(w, http.StatusOK, answers[0])
+		return
+	}
+	for i, err := range errs {
+		if err != nil {
+			answers[i].Error = err.Error()
+			s.m.errors.WithLabelValues(imageError(err).reason).Inc()
+		}
+	}
+	writeJSON(w, http.StatusOK, answers)
+}
+
+// imageError turns the error of one image into a refusal: 413 when the image is too large,
+// 422 when it is not a usable image, 503 when the server is stopping, 500 when the model
+// failed.
+func imageError(err error) *httpError {
+	switch {
+	case errors.Is(err, classifier.ErrTooLarge):
+		return refuse(http.StatusRequestEntityTooLarge, "too_large", "%v", err)
+	case errors.Is(err, classifier.ErrImage):
+		return refuse(http.StatusUnprocessableEntity, "bad_image", "%v", err)
+	case errors.Is(err, errShuttingDown):
+		return refuse(http.StatusServiceUnavailable, "shutting_down", "%v", err)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return refuse(http.StatusServiceUnavailable, "canceled", "%v", err)
+	}
+	return refuse(http.StatusInternalServerError, "model", "classifying: %v", err)
+}
+
+var errShuttingDown = errors.New("the server is shutting down")
+
+// classify decodes one image (holding a decoder token) and waits for the model's answer.
+func (s *Server) classify(ctx context.Context, data []byte) (classifier.Prediction, error) {
+	select {
+	case s.decoders <- struct{}{}:
+	case <-ctx.Done():
+		return classifier.Prediction{}, ctx.Err()
+	}
+	px, err := s.model.Decode(bytes.NewReader(data))
+	<-s.decoders
+	if err != nil {
+		return classifier.Prediction{}, err
+	}
+	j := &job{px: px, done: make(chan result, 1)}
+	select {
+	case s.jobs <- j:
+	case <-s.stop:
+		return classifier.Prediction{}, errShuttingDown
+	}
+	res := <-j.done
+	return res.p, res.err
+}
+
+// runBatches runs the model on the images waiting: the first one, and whatever else comes
+// within BatchWait, up to MaxBatch.
+func (s *Server) runBatches() {
+	defer s.batcher.Done()
+	timer := time.NewTimer(0)
+	<-timer.C
+	var batch []*job
+	for {
+		batch = batch[:0]
+		select {
+		case j := <-s.jobs:
+			batch = append(batch, j)
+		case <-s.stop:
+			// Answer what is queued, then stop.
+			for {
+				select {
+				case j := <-s.jobs:
+					s.run([]*job{j})
+				default:
+					return
+				}
+			}
+		}
+		timer.Reset(s.opts.BatchWait)
+	fill:
+		for len(batch) < s.opts.MaxBatch {
+			select {
+			case j := <-s.jobs:
+				batch = append(batch, j)
+			case <-timer.C:
+				break fill
+			}
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		s.run(batch)
+	}
+}
+
+func (s *Server) run(batch []*job) {
+	n := len(batch)
+	per := len(batch[0].px)
+	px := make([]uint8, 0, n*per)
+	for _, j := range batch {
+		px = append(px, j.px...)
+	}
+	start := time.Now()
+	preds, err := s.model.PredictPixels(px, n)
+	s.m.inference.Observe(time.Since(start).Seconds())
+	s.m.batch.Observe(float64(n))
+	for i, j := range batch {
+		if err != nil {
+			j.done <- result{err: err}
+			continue
+		}
+		s.m.predictions.WithLabelValues(preds[i].Label).Inc()
+		j.done <- result{p: preds[i]}
+	}
+}
+
+// read takes the images out of a request: the body of an image/* request, or the "image"
+// parts of a multipart form. multi reports the latter.
+func (s *Server) read(r *http.Request) (ups []upload, multi bool, herr *httpError) {
+	ct := r.Header.Get("Content-Type")
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return nil, false, refuse(http.StatusUnsupportedMediaType, "content_type",
+			"Content-Type %q: send an image (image/jpeg, image/png, ...) or a multipart form with a field \"image\"", ct)
+	}
+	switch {
+	case len(mt) > 6 && mt[:6] == "image/", mt == "application/octet-stream":
+		data, err := io.ReadAll(r.Body)
+		if err != nil {
+			return nil, false, s.readError(err)
+		}
+		if len(data) == 0 {
+			return nil, false, refuse(http.StatusBadRequest, "empty", "empty body: send the image as the request body")
+		}
+		return []upload{{data: data}}, false, nil
+	case mt == "multipart/form-data":
+		mr, err := r.MultipartReader()
+		if err != nil {
+			return nil, true, refuse(http.StatusBadRequest, "form", "reading the form: %v", err)
+		}
+		for {
+			part, err := mr.NextPart()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return nil, true, s.readError(err)
+			}
+			if part.FormName() != "image" {
+				part.Close()
+				continue
+			}
+			if len(ups) == s.opts.MaxImages {
+				return nil, true, refuse(http.StatusRequestEntityTooLarge, "too_many", "more than %d images in one request", s.opts.MaxImages)
+			}
+			data, err := io.ReadAll(part)
+			if err != nil {
+				return nil, true, s.readError(err)
+			}
+			ups = append(ups, upload{file: part.FileName(), data: data})
+		}
+		if len(ups) == 0 {
+			return nil, true, refuse(http.StatusBadRequest, "form", "no field \"image\" in the form")
+		}
+		return ups, true, nil
+	}
+	return nil, false, refuse(http.StatusUnsupportedMediaType, "content_type",
+		"Content-Type %q: send an image (image/jpeg, image/png, ...) or a multipart form with a field \"image\"", mt)
+}
+
+func (s *Server) readError(err error) *httpError {
+	var mb *http.MaxBytesError
+	if errors.As(err, &mb) {
+		return refuse(http.StatusRequestEntityTooLarge, "too_large", "request body over %d bytes", s.opts.MaxBytes)
+	}
+	return refuse(http.StatusBadRequest, "read", "reading the request: %v", err)
+}
+
+// ModelInfo is the answer of GET /v1/model.
+type ModelInfo struct {
+	Name  string            `json:"name"`
+	About map[string]string `json:"about,omitempty"`
+}
+
+func (s *Server) info(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, ModelInfo{Name: s.opts.Name, About: s.opts.About})
+}
+
+func (s *Server) health(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if s.draining.Load() {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, "shutting down\n")
+		return
+	}
+	io.WriteString(w, "ok\n")
+}
+
+//go:embed page/index.html
+var pageHTML []byte
+
+func (s *Server) page(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' blob:; style-src 'unsafe-inline'; script-src 'unsafe-inline'")
+	w.Write(pageHTML)
+}

@@ -1,0 +1,372 @@
+package serve
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/textproto"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/catdog-ml/catdog/classifier"
+	"github.com/catdog-ml/catdog/internal/fixtures"
+)
+
+// realModel loads the brightness model on onnxruntime.
+func realModel(t *testing.T) *classifier.Classifier {
+	t.Helper()
+	fixtures.RequireORT(t)
+	c, err := classifier.Load(fixtures.BrightnessModel(t, 32), classifier.WithProvider("cpu"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func photos(t *testing.T, n int) []string {
+	t.Helper()
+	dir := fixtures.Shared(t, "dogs-vs-cats-originals")
+	files, _ := filepath.Glob(filepath.Join(dir, "*.jpg"))
+	if len(files) < n {
+		t.Fatalf("%d photos in %s, want %d", len(files), dir, n)
+	}
+	return files[:n]
+}
+
+func read(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func newServer(t *testing.T, m Model, opts Options) *httptest.Server {
+	t.Helper()
+	s, err := New(m, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s.Handler())
+	t.Cleanup(func() { ts.Close(); s.Close() })
+	return ts
+}
+
+// form builds a multipart body with the given parts (field name, file name, data).
+func form(t *testing.T, parts ...[3]string) (string, *bytes.Buffer) {
+	t.Helper()
+	var b bytes.Buffer
+	w := multipart.NewWriter(&b)
+	for _, p := range parts {
+		h := textproto.MIMEHeader{}
+		h.Set("Content-Disposition", fmt.Sprintf(`form-data; name=%q; filename=%q`, p[0], p[1]))
+		h.Set("Content-Type", "image/jpeg")
+		pw, err := w.CreatePart(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pw.Write([]byte(p[2]))
+	}
+	w.Close()
+	return w.FormDataContentType(), &b
+}
+
+// hugePNG is a PNG header declaring a w x h image, and nothing after it.
+func hugePNG(w, h uint32) []byte {
+	ihdr := make([]byte, 17)
+	copy(ihdr, "IHDR")
+	binary.BigEndian.PutUint32(ihdr[4:], w)
+	binary.BigEndian.PutUint32(ihdr[8:], h)
+	ihdr[12], ihdr[13] = 8, 2
+	b := []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\x0d")
+	b = append(b, ihdr...)
+	return binary.BigEndian.AppendUint32(b, crc32.ChecksumIEEE(ihdr))
+}
+
+// TestPredict: the photo as the body, as a form, several in a form; every kind of bad
+// request answered 4xx with a message; the server still answers after all of them; the
+// metrics count what happened.
+func TestPredict(t *testing.T) {
+	c := realModel(t)
+	ts := newServer(t, c, Options{Name: "brightness", MaxBytes: 1 << 20})
+	files := photos(t, 3)
+	photo := read(t, files[0])
+	want, err := c.PredictFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	post := func(ct string, body io.Reader) (*http.Response, []byte) {
+		t.Helper()
+		resp, err := http.Post(ts.URL+"/v1/predict", ct, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, b
+	}
+	good := func() {
+		t.Helper()
+		resp, body := post("image/jpeg", bytes.NewReader(photo))
+		var a Answer
+		if resp.StatusCode != 200 || json.Unmarshal(body, &a) != nil {
+			t.Fatalf("photo: %s %s", resp.Status, body)
+		}
+		if a.Label != want.Label || a.Probability != want.Probability {
+			t.Errorf("photo: %+v, want %+v (as classifier.PredictFile)", a, want)
+		}
+	}
+	good()
+
+	ct, body := form(t, [3]string{"image", "cat.jpg", string(photo)})
+	resp, b := post(ct, body)
+	var one Answer
+	if resp.StatusCode != 200 || json.Unmarshal(b, &one) != nil || one.File != "cat.jpg" || one.Probability != want.Probability {
+		t.Errorf("form with one image: %s %s", resp.Status, b)
+	}
+
+	ct, body = form(t, [3]string{"image", "a.jpg", string(photo)}, [3]string{"image", "junk.jpg", "not a photo"},
+		[3]string{"note", "", "ignored"}, [3]string{"image", "b.jpg", string(read(t, files[1]))})
+	resp, b = post(ct, body)
+	var many []Answer
+	if resp.StatusCode != 200 || json.Unmarshal(b, &many) != nil || len(many) != 3 {
+		t.Fatalf("form with three images: %s %s", resp.Status, b)
+	}
+	if many[0].Label == "" || many[1].Error == "" || many[1].Label != "" || many[2].Label == "" || many[2].File != "b.jpg" {
+		t.Errorf("form with three images, one junk: %s", b)
+	}
+
+	for _, tc := range []struct {
+		name, ct string
+		body     []byte
+		status   int
+		msg      string
+	}{
+		{"text as an image", "image/jpeg", []byte("hello, I am not a photo"), 422, "not a usable image"},
+		{"truncated JPEG", "image/jpeg", photo[:len(photo)/2], 422, "not a usable image"},
+		{"60000x60000 header", "image/png", hugePNG(60000, 60000), 413, "too large"},
+		{"wrong content type", "text/plain", photo, 415, "Content-Type"},
+		{"no content type", "", photo, 415, "Content-Type"},
+		{"empty body", "image/jpeg", nil, 400, "empty body"},
+		{"body too big", "image/jpeg", make([]byte, 2<<20), 413, "over 1048576 bytes"},
+		{"form without image", "multipart/form-data; boundary=x", []byte("--x\r\nContent-Disposition: form-data; name=\"other\"\r\n\r\nhi\r\n--x--\r\n"), 400, "no field"},
+		{"broken form", "multipart/form-data; boundary=x", []byte("--y garbage"), 400, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest("POST", ts.URL+"/v1/predict", bytes.NewReader(tc.body))
+			if tc.ct != "" {
+				req.Header.Set("Content-Type", tc.ct)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			var e apiError
+			if resp.StatusCode != tc.status || json.Unmarshal(b, &e) != nil || !strings.Contains(e.Error, tc.msg) {
+				t.Errorf("%s %s, want %d and an error saying %q", resp.Status, b, tc.status, tc.msg)
+			}
+		})
+	}
+	if resp, err := http.Get(ts.URL + "/v1/predict"); err != nil || resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("GET /v1/predict: %v %v, want 405", resp.Status, err)
+	}
+	good() // still serving
+
+	for path, want := range map[string]string{
+		"/healthz":  "ok",
+		"/":         "Dog or cat?",
+		"/v1/model": `"name":"brightness"`,
+	} {
+		resp, err := http.Get(ts.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(b), want) {
+			t.Errorf("GET %s: %s, want %q in:\n%.3000s", path, resp.Status, want, b)
+		}
+	}
+	resp, _ = http.Get(ts.URL + "/metrics")
+	b, _ = io.ReadAll(resp.Body)
+	for _, want := range []string{`catdog_http_requests_total{code="200"} 4`, `catdog_http_requests_total{code="400"} 3`,
+		`catdog_http_requests_total{code="413"} 2`, `catdog_http_requests_total{code="415"} 2`, `catdog_http_requests_total{code="422"} 2`,
+		`catdog_request_errors_total{reason="bad_image"} 3`, `catdog_request_errors_total{reason="too_large"} 2`,
+		"catdog_http_request_duration_seconds_bucket", "catdog_http_requests_in_flight 0", "catdog_queue_images 0",
+		`catdog_predictions_total{label=`, "catdog_batch_images_count", "go_goroutines", "process_resident_memory_bytes"} {
+		if !strings.Contains(string(b), want) {
+			var have []string
+			for _, l := range strings.Split(string(b), "\n") {
+				if strings.HasPrefix(l, "catdog_") && !strings.Contains(l, "_bucket") {
+					have = append(have, l)
+				}
+			}
+			t.Errorf("/metrics has no %q; it has:\n%s", want, strings.Join(have, "\n"))
+		}
+	}
+}
+
+// slowModel decodes anything and answers only when released.
+type slowModel struct {
+	release chan struct{}
+	started chan int
+}
+
+func (m *slowModel) Decode(r io.Reader) ([]uint8, error) {
+	io.Copy(io.Discard, r)
+	return make([]uint8, 12), nil
+}
+
+func (m *slowModel) PredictPixels(px []uint8, n int) ([]classifier.Prediction, error) {
+	m.started <- n
+	<-m.release
+	out := make([]classifier.Prediction, n)
+	for i := range out {
+		out[i] = classifier.Prediction{Label: "cat", Class: 1, Probability: 0.9, Confidence: 0.9}
+	}
+	return out, nil
+}
+
+func postAsync(url string, n int) chan int {
+	codes := make(chan int, n)
+	for range n {
+		go func() {
+			resp, err := http.Post(url+"/v1/predict", "image/jpeg", strings.NewReader("x"))
+			if err != nil {
+				codes <- -1
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			codes <- resp.StatusCode
+		}()
+	}
+	return codes
+}
+
+// TestBusy: past the queue's bound a request is answered 503 with Retry-After at once;
+// the requests admitted are answered when the model is free.
+func TestBusy(t *testing.T) {
+	m := &slowModel{release: make(chan struct{}), started: make(chan int, 10)}
+	ts := newServer(t, m, Options{Queue: 2, MaxBatch: 1})
+	codes := postAsync(ts.URL, 2)
+	<-m.started // one in the model, one waiting: the queue is full
+	deadline := time.Now().Add(5 * time.Second)
+	var resp *http.Response
+	for {
+		var err error
+		resp, err = http.Post(ts.URL+"/v1/predict", "image/jpeg", strings.NewReader("x"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == 503 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond) // the second request may not be admitted yet
+	}
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("third request: %s, Retry-After %q; want 503 with Retry-After", resp.Status, resp.Header.Get("Retry-After"))
+	}
+	close(m.release)
+	for range 2 {
+		if c := <-codes; c != 200 {
+			t.Errorf("admitted request: %d, want 200", c)
+		}
+	}
+}
+
+// TestBatches: concurrent requests are run together.
+func TestBatches(t *testing.T) {
+	m := &slowModel{release: make(chan struct{}), started: make(chan int, 100)}
+	ts := newServer(t, m, Options{MaxBatch: 8, BatchWait: 50 * time.Millisecond})
+	codes := postAsync(ts.URL, 1)
+	first := <-m.started // a batch of one is in the model
+	more := postAsync(ts.URL, 8)
+	time.Sleep(200 * time.Millisecond) // all eight queue behind the first batch
+	close(m.release)
+	second := <-m.started
+	if first != 1 || second < 2 {
+		t.Errorf("batches of %d then %d; want 1 then several", first, second)
+	}
+	for range 1 {
+		<-codes
+	}
+	for range 8 {
+		if c := <-more; c != 200 {
+			t.Errorf("status %d", c)
+		}
+	}
+}
+
+// TestGracefulShutdown: once its context is done, Serve says it is shutting down, finishes
+// the request in flight, and returns nil; new connections are refused.
+func TestGracefulShutdown(t *testing.T) {
+	m := &slowModel{release: make(chan struct{}), started: make(chan int, 10)}
+	s, err := New(m, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + l.Addr().String()
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ctx, l) }()
+	codes := postAsync(url, 1)
+	<-m.started
+	cancel() // SIGTERM
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		time.Sleep(100 * time.Millisecond)
+		close(m.release)
+	}()
+	if c := <-codes; c != 200 {
+		t.Errorf("request in flight at shutdown: %d, want 200", c)
+	}
+	if err := <-served; err != nil {
+		t.Errorf("Serve: %v, want nil after a graceful shutdown", err)
+	}
+	wg.Wait()
+	if _, err := http.Get(url + "/healthz"); err == nil {
+		t.Error("the server still accepts connections after shutdown")
+	}
+}
+
+func TestNew(t *testing.T) {
+	if _, err := New(nil, Options{}); err == nil {
+		t.Error("New(nil): no error")
+	}
+	m := &slowModel{}
+	reg := Options{}
+	reg.defaults()
+	s, err := New(m, Options{Registry: reg.Registry})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := New(m, Options{Registry: reg.Registry}); err == nil || !strings.Contains(err.Error(), "metrics") {
+		t.Errorf("two servers on one registry: %v, want an error about metrics", err)
+	}
+}
