@@ -268,6 +268,11 @@ func (c *Classifier) Metadata() map[string]string {
 	return m
 }
 
+// Runtime names the inference engine: "onnxruntime 1.30.0 (cpu)".
+func (c *Classifier) Runtime() string {
+	return fmt.Sprintf("onnxruntime %s (%s)", c.env.Version(), c.provider)
+}
+
 // Provider returns the execution provider in use ("cpu" or "cuda") and, when "auto" fell
 // back to the CPU, why.
 func (c *Classifier) Provider() (provider, fallback string) { return c.provider, c.fallback }

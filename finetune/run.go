@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -62,7 +63,7 @@ func newRunConfig(kind, arch string, m *Model, data string, cfg Config) runs.Con
 		Epochs: cfg.Epochs, Batch: cfg.Batch, Init: string(cfg.Init), Optimizer: cfg.Optimizer, LR: cfg.LR, Momentum: cfg.Momentum,
 		Schedule: cfg.Schedule, Warmup: cfg.Warmup,
 		Patience: cfg.Patience, Seed: cfg.Seed, Limit: cfg.Limit, InitFrom: cfg.InitFrom, Started: time.Now().UTC(),
-		Go: runtime.Version(), Engine: "gorgonia v0.9.18 float32"}
+		Go: runtime.Version(), Engine: Engine()}
 }
 
 // TrainCNN trains architecture arch from scratch on the prepared dataset in dataDir
@@ -274,4 +275,18 @@ func (t *trainer) finish(export func() (string, error)) (*Result, error) {
 		return nil, fmt.Errorf("removing the checkpoint: %w", err)
 	}
 	return res, nil
+}
+
+// Engine names the training engine: Gorgonia's module version (from the build information)
+// and the float type, "gorgonia v0.9.18 float32".
+func Engine() string {
+	v := "(unknown version)"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range bi.Deps {
+			if d.Path == "gorgonia.org/gorgonia" {
+				v = d.Version
+			}
+		}
+	}
+	return "gorgonia " + v + " float32"
 }

@@ -105,6 +105,7 @@ func fakeRun(t *testing.T, dir, name, arch, kind string, skill float64, epochs i
 		})
 	}
 	r.History.BestEpoch = epochs
+	r.Export = &runs.ExportCheck{Runtime: "onnxruntime 1.30.0 (cpu)", Engine: "gorgonia v0.9.18 float32", Images: n, SameClass: n, MaxDiff: 3e-7}
 	for i := range n {
 		l := uint8(i % 2)
 		p := 0.5 + 0.5*rng.Float64()
@@ -253,6 +254,13 @@ func TestWrite(t *testing.T) {
 	}
 	if !strings.Contains(md, "```\n"+report+"```") {
 		t.Errorf("Markdown lacks the classification report")
+	}
+	want := "onnxruntime 1.30.0 (cpu) against gorgonia v0.9.18 float32: the same class for 200 of 200 test photos, probabilities within 3.0e-07"
+	if !strings.Contains(md, want) || !strings.Contains(html, want) {
+		t.Errorf("the documents do not say how the export was checked (%q)", want)
+	}
+	if got, err := Load(dir); err != nil || got.Export == nil || *got.Export != *r.Export {
+		t.Errorf("export check read back as %+v (%v), want %+v", got.Export, err, r.Export)
 	}
 	for _, h := range []string{"Architecture", "Training", "Test split", "Most confidently wrong", "Configuration and environment"} {
 		if !strings.Contains(html, ">"+h+"</h2>") {

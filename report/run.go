@@ -54,6 +54,9 @@ type Run struct {
 	History runs.History
 	// Test scores the model on the test split (metrics.json); nil until evaluated.
 	Test *metrics.Report
+	// Export compares the exported model on onnxruntime with the training engine, when
+	// the run was checked (export_check.json).
+	Export *runs.ExportCheck
 	// Probs and Labels are the test predictions: probability of cat and true label of
 	// the first len(Probs) photos of the dataset's test split, in its order.
 	Probs  []float32
@@ -209,6 +212,12 @@ func Load(dir string) (*Run, error) {
 	if err := readHistory(filepath.Join(dir, runs.HistoryFile), &r.History); err != nil {
 		return nil, err
 	}
+	var check runs.ExportCheck
+	if ok, err := runs.ReadOptional(dir, runs.ExportCheckFile, &check); err != nil {
+		return nil, err
+	} else if ok {
+		r.Export = &check
+	}
 	var met metrics.Report
 	if ok, err := runs.ReadOptional(dir, runs.MetricsFile, &met); err != nil {
 		return nil, err
@@ -360,6 +369,7 @@ func Save(r *Run) error {
 		{runs.ModelFile, m, r.Layers == nil},
 		{runs.HistoryFile, r.History, false},
 		{runs.MetricsFile, r.Test, r.Test == nil},
+		{runs.ExportCheckFile, r.Export, r.Export == nil},
 	}
 	for _, f := range files {
 		if f.skip {

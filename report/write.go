@@ -170,6 +170,10 @@ func buildRunView(r *Run, opts Options) (*runView, error) {
 	if r.Test != nil {
 		v.Summary = append(v.Summary, kv{"test photos", fmt.Sprint(r.Test.N)})
 	}
+	if c := r.Export; c != nil {
+		v.Summary = append(v.Summary, kv{"exported model checked", fmt.Sprintf(
+			"%s against %s: the same class for %d of %d test photos, probabilities within %.1e", c.Runtime, c.Engine, c.SameClass, c.Images, c.MaxDiff)})
+	}
 	if ref, ok := ReferenceFor(r); ok {
 		v.Reference = fmt.Sprintf("%s: %s, %s.", ref.Source, ref.Model, pct(ref.Accuracy))
 	}

@@ -16,18 +16,19 @@ import (
 
 // The files of a run folder.
 const (
-	ConfigFile      = "config.json"     // Config: everything that determines the result
-	ModelFile       = "model.json"      // Model: the layer table and parameter counts
-	HistoryFile     = "history.json"    // History: per epoch, losses, accuracies, times
-	ResultFile      = "result.json"     // the training engine's summary
-	ONNXFile        = "model.onnx"      // the exported model (image in, probability of cat out)
-	HeadONNXFile    = "head.onnx"       // a transfer head exported alone (features in)
-	PredictionsFile = "predictions.npy" // float32 (N,): probability of cat per test photo, split order
-	LabelsFile      = "labels.npy"      // uint8 (N,): true label per test photo, 0 dog, 1 cat
-	MetricsFile     = "metrics.json"    // the test split's classification report
-	MarkdownFile    = "report.md"       // the run's document
-	HTMLFile        = "report.html"     // the same, self-contained HTML
-	CheckpointDir   = "checkpoint"      // while training: the state to resume from
+	ConfigFile      = "config.json"       // Config: everything that determines the result
+	ModelFile       = "model.json"        // Model: the layer table and parameter counts
+	HistoryFile     = "history.json"      // History: per epoch, losses, accuracies, times
+	ResultFile      = "result.json"       // the training engine's summary
+	ONNXFile        = "model.onnx"        // the exported model (image in, probability of cat out)
+	HeadONNXFile    = "head.onnx"         // a transfer head exported alone (features in)
+	PredictionsFile = "predictions.npy"   // float32 (N,): probability of cat per test photo, split order
+	LabelsFile      = "labels.npy"        // uint8 (N,): true label per test photo, 0 dog, 1 cat
+	MetricsFile     = "metrics.json"      // the test split's classification report
+	ExportCheckFile = "export_check.json" // ExportCheck: the exported model against the engine
+	MarkdownFile    = "report.md"         // the run's document
+	HTMLFile        = "report.html"       // the same, self-contained HTML
+	CheckpointDir   = "checkpoint"        // while training: the state to resume from
 )
 
 // Run kinds.
@@ -111,6 +112,18 @@ type Model struct {
 	NonTrainable   int     `json:"non_trainable"`
 	Backbone       string  `json:"backbone,omitempty"`
 	BackboneParams int     `json:"backbone_params,omitempty"`
+}
+
+// ExportCheck is export_check.json: the exported model's probabilities of cat on the test
+// photos, computed by onnxruntime, against the training engine's on the same photos.
+type ExportCheck struct {
+	Runtime string `json:"runtime"` // "onnxruntime 1.30.0 (cpu)"
+	Engine  string `json:"engine"`  // "gorgonia v0.9.18 float32"
+	Images  int    `json:"images"`
+	// MaxDiff is the largest absolute difference of the two probabilities.
+	MaxDiff float64 `json:"max_abs_diff"`
+	// SameClass counts the photos both call the same class (at 0.5).
+	SameClass int `json:"same_class"`
 }
 
 // Epoch is one epoch of training.

@@ -558,6 +558,15 @@ func (s *study) finish(ctx context.Context, data, name, kind string, res *finetu
 	if err := ev.WriteRun(res.Dir); err != nil {
 		return r, fmt.Errorf("study: %w", err)
 	}
+	check := runs.ExportCheck{Runtime: ev.Runtime, Engine: finetune.Engine(), Images: len(ev.Probs), MaxDiff: r.MaxDiff}
+	for i := range min(len(ev.Probs), len(res.TestProbs)) {
+		if (ev.Probs[i] >= 0.5) == (res.TestProbs[i] >= 0.5) {
+			check.SameClass++
+		}
+	}
+	if err := atomicfile.WriteJSON(filepath.Join(res.Dir, runs.ExportCheckFile), check); err != nil {
+		return r, fmt.Errorf("study: %w", err)
+	}
 	r.setAccuracy(ev)
 	s.say("%s: test accuracy %.2f%% [%.2f, %.2f] on onnxruntime (largest difference from Gorgonia %.1e), %d epochs, %.0fs",
 		name, 100*r.Accuracy, 100*r.AccuracyLow, 100*r.AccuracyHigh, r.MaxDiff, r.Epochs, r.Seconds)
@@ -624,6 +633,8 @@ type Evaluation struct {
 	Labels []uint8
 	Probs  []float32
 	Report *metrics.Report
+	// Runtime names the engine that ran the model ("onnxruntime 1.30.0 (cpu)").
+	Runtime string
 }
 
 // Evaluate scores the model file on onnxruntime on the test split of the dataset folder.
@@ -650,7 +661,7 @@ func Evaluate(ctx context.Context, model, data, provider string, progress func(d
 	if err != nil {
 		return nil, err
 	}
-	return &Evaluation{Labels: labels, Probs: probs, Report: rep}, nil
+	return &Evaluation{Labels: labels, Probs: probs, Report: rep, Runtime: c.Runtime()}, nil
 }
 
 // WriteRun records the evaluation in a run folder: predictions.npy, labels.npy and

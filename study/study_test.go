@@ -10,6 +10,7 @@ import (
 
 	"github.com/catdog-ml/catdog/backbones"
 	"github.com/catdog-ml/catdog/internal/fixtures"
+	"github.com/catdog-ml/catdog/runs"
 )
 
 // TestRunSmallStudy runs a tiny study end to end on real photos: prepare, one from-scratch
@@ -56,6 +57,13 @@ func TestRunSmallStudy(t *testing.T) {
 		}
 		if r.Accuracy <= 0 || r.Accuracy > 1 {
 			t.Errorf("%s: accuracy %v", name, r.Accuracy)
+		}
+	}
+	for _, name := range []string{"vgg1", "vgg16-random-head"} {
+		var c runs.ExportCheck
+		ok, err := runs.ReadOptional(byName[name].Dir, runs.ExportCheckFile, &c)
+		if !ok || err != nil || c.Images == 0 || c.SameClass != c.Images || c.MaxDiff > 1e-4 || !strings.HasPrefix(c.Runtime, "onnxruntime ") {
+			t.Errorf("%s: export check %+v (%v, %v): want onnxruntime and the engine to agree on every photo", name, c, ok, err)
 		}
 	}
 	vgg := byName["vgg16-head"]
