@@ -394,7 +394,7 @@ func (v *indexView) charts(list []*Run, labels map[*Run]string) error {
 		v.ValidLoss = &figure{File: "index_valid_loss.png", Title: "Validation loss per epoch", PNG: png}
 	}
 	if len(rocs) > 0 {
-		png, err := plot.ROC("ROC curves, test split", rocs...)
+		png, err := plot.ROC("ROC curves, test split (positive class: cat)", rocs...)
 		if err != nil {
 			return fmt.Errorf("report: index ROC: %w", err)
 		}

@@ -271,7 +271,7 @@ func (v *runView) training(r *Run) error {
 		x[i] = float64(e.Epoch)
 		tl[i], vl[i], ta[i], va[i] = e.TrainLoss, e.ValidLoss, e.TrainAcc, e.ValidAcc
 	}
-	png, err := plot.Curves("Loss per epoch", "epoch", "binary cross-entropy", plot.CurveOptions{},
+	png, err := plot.Curves("Loss per epoch", "epoch", "binary cross-entropy", plot.CurveOptions{LegendOutside: true},
 		plot.Series{Name: "training", X: x, Y: tl, Dashed: true}, plot.Series{Name: "validation", X: x, Y: vl})
 	if err != nil {
 		return fmt.Errorf("report: loss curves: %w", err)
@@ -281,7 +281,7 @@ func (v *runView) training(r *Run) error {
 	for i := range ta {
 		lo = min(lo, ta[i], va[i])
 	}
-	png, err = plot.Curves("Accuracy per epoch", "epoch", "accuracy", plot.CurveOptions{YMin: math.Floor(lo*10) / 10, YMax: 1, LegendBottom: true},
+	png, err = plot.Curves("Accuracy per epoch", "epoch", "accuracy", plot.CurveOptions{YMin: math.Floor(lo*10) / 10, YMax: 1, LegendOutside: true},
 		plot.Series{Name: "training", X: x, Y: ta, Dashed: true}, plot.Series{Name: "validation", X: x, Y: va})
 	if err != nil {
 		return fmt.Errorf("report: accuracy curves: %w", err)
@@ -309,7 +309,7 @@ func (v *runView) test(r *Run, digits int) error {
 		for i, p := range m.ROC {
 			fpr[i], tpr[i] = p.FPR, p.TPR
 		}
-		png, err := plot.ROC("ROC curve, test split", plot.ROCCurve{Name: r.Arch, FPR: fpr, TPR: tpr, AUC: m.AUC})
+		png, err := plot.ROC("ROC curve, test split (positive class: cat)", plot.ROCCurve{Name: r.Arch, FPR: fpr, TPR: tpr, AUC: m.AUC})
 		if err != nil {
 			return fmt.Errorf("report: ROC curve: %w", err)
 		}

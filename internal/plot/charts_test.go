@@ -208,3 +208,34 @@ func TestScores(t *testing.T) {
 		t.Error("empty chart accepted")
 	}
 }
+
+func TestOutlierCeiling(t *testing.T) {
+	flat := func(n int, f func(i int) float64) []float64 {
+		y := make([]float64, n)
+		for i := range y {
+			y[i] = f(i)
+		}
+		return y
+	}
+	x := flat(12, func(i int) float64 { return float64(i + 1) })
+	calm := []Series{
+		{Name: "a", X: x, Y: flat(12, func(i int) float64 { return 0.7 - 0.03*float64(i) })},
+		{Name: "b", X: x, Y: flat(12, func(i int) float64 { return 0.65 - 0.02*float64(i) })},
+	}
+	diverging := append(calm, Series{Name: "resnet-gap", X: x, Y: flat(12, func(i int) float64 {
+		if i == 6 {
+			return 1.71
+		}
+		return 0.6
+	})})
+	if c, _ := outlierCeiling(calm); !math.IsInf(c, 1) {
+		t.Errorf("calm curves cut at %v", c)
+	}
+	c, peak := outlierCeiling(diverging)
+	if c > 1 || c < 0.7 || peak != 1.71 {
+		t.Errorf("a run spiking to 1.71 among values under 0.7: ceiling %v, peak %v; want 0.7..1 and 1.71", c, peak)
+	}
+	if _, err := Curves("Validation loss", "epoch", "loss", CurveOptions{LegendOutside: true}, diverging...); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -3,6 +3,7 @@ package plot
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	gplot "gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -28,20 +29,26 @@ type CurveOptions struct {
 	// LegendOutside puts the legend to the right of the plot instead of over it: for
 	// many series.
 	LegendOutside bool
-	// LegendBottom puts the legend in the lower right corner (curves that rise).
-	LegendBottom bool
 }
 
 // Curves draws each series as a line (with dots when there are few points) and returns
-// the chart as PNG bytes.
+// the chart as PNG bytes. With an automatic y range, a few values far above the rest (one
+// diverging run among several) do not squash the others: the scale stops above the bulk
+// of the values and the points beyond it are drawn on its edge as triangles, the legend
+// saying how high they went.
 func Curves(title, xlabel, ylabel string, opts CurveOptions, series ...Series) ([]byte, error) {
 	if len(series) == 0 {
 		return nil, fmt.Errorf("plot: curves without series")
 	}
+	ceil, peak := math.Inf(1), 0.0
+	if opts.YMax <= opts.YMin {
+		ceil, peak = outlierCeiling(series)
+	}
+	var beyond plotter.XYs
 	p := newChart(title, xlabel, ylabel)
 	legend := p.Legend
 	legend.Padding = vg.Points(3)
-	legend.Top = !opts.LegendBottom
+	legend.Top = true
 	most := 0
 	for i, s := range series {
 		if len(s.X) != len(s.Y) {
@@ -52,7 +59,12 @@ func Curves(title, xlabel, ylabel string, opts CurveOptions, series ...Series) (
 			if math.IsNaN(s.Y[j]) || math.IsInf(s.Y[j], 0) {
 				continue
 			}
-			xys = append(xys, plotter.XY{X: s.X[j], Y: s.Y[j]})
+			y := s.Y[j]
+			if y > ceil {
+				y = ceil
+				beyond = append(beyond, plotter.XY{X: s.X[j], Y: ceil})
+			}
+			xys = append(xys, plotter.XY{X: s.X[j], Y: y})
 		}
 		if len(xys) == 0 {
 			continue
@@ -92,6 +104,18 @@ func Curves(title, xlabel, ylabel string, opts CurveOptions, series ...Series) (
 	if opts.YMax > opts.YMin {
 		p.Y.Min, p.Y.Max = opts.YMin, opts.YMax
 	}
+	if len(beyond) > 0 {
+		p.Y.Max = ceil
+		sc, err := plotter.NewScatter(beyond)
+		if err != nil {
+			return nil, fmt.Errorf("plot: %w", err)
+		}
+		sc.GlyphStyle = draw.GlyphStyle{Color: textGray, Radius: vg.Points(4), Shape: draw.PyramidGlyph{}}
+		p.Add(sc)
+		note := fmt.Sprintf("beyond the scale (up to %.3g)", peak)
+		legend.Add(note, sc)
+		series = append(series, Series{Name: note}) // for the legend's width
+	}
 	p.Y.Tick.Marker = niceTicks{}
 	if most <= 30 {
 		p.X.Tick.Marker = integerTicks{}
@@ -114,6 +138,29 @@ func Curves(title, xlabel, ylabel string, opts CurveOptions, series ...Series) (
 	legend.Top = true
 	legend.Draw(draw.Crop(dc, w+vg.Points(4), 0, 0, -vg.Points(28)))
 	return encode(c)
+}
+
+// outlierCeiling returns where an automatic y scale should stop so that a few values far
+// above the others do not squash them (+Inf when none are), and the highest value.
+func outlierCeiling(series []Series) (ceil, peak float64) {
+	var ys []float64
+	for _, s := range series {
+		for _, y := range s.Y {
+			if !math.IsNaN(y) && !math.IsInf(y, 0) {
+				ys = append(ys, y)
+			}
+		}
+	}
+	if len(ys) < 10 {
+		return math.Inf(1), 0
+	}
+	slices.Sort(ys)
+	lo, q, peak := ys[0], ys[len(ys)*9/10], ys[len(ys)-1]
+	// Far above: beyond the 90th percentile by more than the bulk's own spread, twice over.
+	if q > lo && peak > q+2*(q-lo) {
+		return q + 0.5*(q-lo), peak
+	}
+	return math.Inf(1), peak
 }
 
 // legendWidth is how wide a legend beside the plot must be for the series' names.

@@ -1,15 +1,14 @@
 package plot
 
 import (
-	"bytes"
 	"fmt"
 	"image/color"
+	"math"
+	"strconv"
 
 	gplot "gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
-	"gonum.org/v1/plot/vg/draw"
-	"gonum.org/v1/plot/vg/vgimg"
 )
 
 // HistSeries is one named set of values for Histogram.
@@ -19,8 +18,8 @@ type HistSeries struct {
 }
 
 // Histogram draws the distribution of each series as a histogram of bins bins (0 means
-// 30), overlaid in translucent colours with a legend, over a common range, and returns
-// it as PNG bytes.
+// 30) over a common range, the series' bars side by side within each bin (never on top of
+// one another), counts marked in whole numbers, and returns it as PNG bytes.
 func Histogram(title, xlabel string, bins int, series ...HistSeries) ([]byte, error) {
 	if bins <= 0 {
 		bins = 30
@@ -44,12 +43,9 @@ func Histogram(title, xlabel string, bins int, series ...HistSeries) ([]byte, er
 		lo, hi = lo-0.5, hi+0.5
 	}
 	colors := []color.NRGBA{
-		{0x4c, 0x72, 0xb0, 0x99}, {0xdd, 0x84, 0x52, 0x99}, {0x55, 0xa8, 0x68, 0x99}, {0xc4, 0x4e, 0x52, 0x99},
+		{0x4c, 0x72, 0xb0, 0xff}, {0xdd, 0x84, 0x52, 0xff}, {0x55, 0xa8, 0x68, 0xff}, {0xc4, 0x4e, 0x52, 0xff},
 	}
-	p := gplot.New()
-	p.Title.Text = title
-	p.X.Label.Text = xlabel
-	p.Y.Label.Text = "count"
+	p := newChart(title, xlabel, "count")
 	p.Legend.Top = true
 	width := (hi - lo) / float64(bins)
 	top := 0.0
@@ -66,23 +62,47 @@ func Histogram(title, xlabel string, bins int, series ...HistSeries) ([]byte, er
 		for _, c := range counts {
 			top = max(top, c)
 		}
+		// Series i takes the i-th slice of each bin.
+		k := float64(len(series))
 		hb := make([]plotter.HistogramBin, bins)
 		for b := range hb {
-			hb[b] = plotter.HistogramBin{Min: lo + float64(b)*width, Max: lo + float64(b+1)*width, Weight: counts[b]}
+			from := lo + float64(b)*width + float64(i)*width/k
+			hb[b] = plotter.HistogramBin{Min: from, Max: from + width/k, Weight: counts[b]}
 		}
-		h := &plotter.Histogram{Bins: hb, Width: width, FillColor: colors[i%len(colors)], LineStyle: plotter.DefaultLineStyle}
-		h.LineStyle.Width = vg.Points(0.5)
+		h := &plotter.Histogram{Bins: hb, Width: width / k, FillColor: colors[i%len(colors)], LineStyle: plotter.DefaultLineStyle}
+		h.LineStyle.Width = 0
 		p.Add(h)
 		if s.Name != "" {
 			p.Legend.Add(fmt.Sprintf("%s (n=%d)", s.Name, len(s.Values)), h)
 		}
 	}
 	p.Y.Min, p.Y.Max = 0, top*1.3 // room for the legend
-	c := vgimg.PngCanvas{Canvas: vgimg.New(6*vg.Inch, 3.5*vg.Inch)}
-	p.Draw(draw.New(c))
-	var buf bytes.Buffer
-	if _, err := c.WriteTo(&buf); err != nil {
-		return nil, fmt.Errorf("plot: encoding PNG: %w", err)
+	p.Y.Tick.Marker = countTicks{}
+	p.X.Tick.Marker = countTicks{}
+	return render(p, 6*vg.Inch, 3.5*vg.Inch)
+}
+
+// countTicks marks whole counts only: about six round values, no "750.00".
+type countTicks struct{}
+
+// Ticks implements plot.Ticker.
+func (countTicks) Ticks(lo, hi float64) []gplot.Tick {
+	step := countStep(hi - lo)
+	var ts []gplot.Tick
+	for v := math.Ceil(lo/step) * step; v <= hi+1e-9; v += step {
+		ts = append(ts, gplot.Tick{Value: v, Label: strconv.FormatFloat(v, 'f', 0, 64)})
 	}
-	return buf.Bytes(), nil
+	return ts
+}
+
+// countStep is the smallest of 1, 2, 5, 10, 20, 50... that cuts span into at most six.
+func countStep(span float64) float64 {
+	for mag := 1.0; mag < 1e15; mag *= 10 {
+		for _, m := range []float64{1, 2, 5} {
+			if span/(m*mag) <= 6 {
+				return m * mag
+			}
+		}
+	}
+	return 1e15
 }
