@@ -109,11 +109,14 @@ func TestProfileByName(t *testing.T) {
 		name string
 		want string
 		ok   bool
-	}{{"", "quick", true}, {"quick", "quick", true}, {"FULL", "full", true}, {"huge", "", false}} {
+	}{{"", "quick", true}, {"quick", "quick", true}, {"hour", "hour", true}, {"FULL", "full", true}, {"huge", "", false}} {
 		p, err := ProfileByName(tt.name)
 		if (err == nil) != tt.ok || p.Name != tt.want {
 			t.Errorf("ProfileByName(%q) = %q, %v", tt.name, p.Name, err)
 		}
+	}
+	if err := Hour().validate(); err != nil {
+		t.Error(err)
 	}
 	if err := Full().validate(); err != nil {
 		t.Error(err)
