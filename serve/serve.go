@@ -28,6 +28,7 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -494,7 +495,7 @@ func (s *Server) read(r *http.Request) (ups []upload, multi bool, herr *httpErro
 			"Content-Type %q: send an image (image/jpeg, image/png, ...) or a multipart form with a field \"image\"", ct)
 	}
 	switch {
-	case len(mt) > 6 && mt[:6] == "image/", mt == "application/octet-stream":
+	case strings.HasPrefix(mt, "image/"), mt == "application/octet-stream":
 		data, err := io.ReadAll(r.Body)
 		if err != nil {
 			return nil, false, s.readError(err)
