@@ -88,6 +88,7 @@ func (o *Options) defaults() {
 	if o.Queue <= 0 {
 		o.Queue = 64
 	}
+	o.MaxImages = min(o.MaxImages, o.Queue) // a bigger request could never be admitted
 	if o.Decoders <= 0 {
 		o.Decoders = runtime.NumCPU()
 	}
@@ -116,7 +117,8 @@ type Server struct {
 	admitted chan struct{} // one token per image admitted and not yet answered
 	decoders chan struct{} // one token per image being decoded
 	jobs     chan *job
-	stop     chan struct{}
+	stop     chan struct{} // closed by Close
+	finished chan struct{} // closed when the batch goroutine has returned
 	batcher  sync.WaitGroup
 	closing  sync.Once
 	draining atomic.Bool
@@ -160,6 +162,7 @@ func New(model Model, opts Options) (*Server, error) {
 		decoders: make(chan struct{}, opts.Decoders),
 		jobs:     make(chan *job, opts.Queue),
 		stop:     make(chan struct{}),
+		finished: make(chan struct{}),
 	}
 	if err := s.register(opts.Registry); err != nil {
 		return nil, err
@@ -277,7 +280,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 type Answer struct {
 	// File is the multipart file name, when the image came in a form.
 	File string `json:"file,omitempty"`
-	classifier.Prediction
+	*classifier.Prediction // nil when Error is set
 	// Error says why this image of a multipart request could not be classified.
 	Error string `json:"error,omitempty"`
 }
@@ -359,7 +362,12 @@ func (s *Server) predict(w http.ResponseWriter, r *http.Request) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			answers[i].Prediction, errs[i] = s.classify(r.Context(), u.data)
+			p, err := s.classify(r.Context(), u.data)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			answers[i].Prediction = &p
 		}()
 	}
 	wg.Wait()
@@ -417,14 +425,25 @@ func (s *Server) classify(ctx context.Context, data []byte) (classifier.Predicti
 	case <-s.stop:
 		return classifier.Prediction{}, errShuttingDown
 	}
-	res := <-j.done
-	return res.p, res.err
+	select {
+	case res := <-j.done:
+		return res.p, res.err
+	case <-s.finished:
+		// Queued as the batch goroutine stopped: answered in its last drain, or never.
+		select {
+		case res := <-j.done:
+			return res.p, res.err
+		default:
+			return classifier.Prediction{}, errShuttingDown
+		}
+	}
 }
 
 // runBatches runs the model on the images waiting: the first one, and whatever else comes
 // within BatchWait, up to MaxBatch.
 func (s *Server) runBatches() {
 	defer s.batcher.Done()
+	defer close(s.finished)
 	timer := time.NewTimer(0)
 	<-timer.C
 	var batch []*job

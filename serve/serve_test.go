@@ -147,7 +147,8 @@ func TestPredict(t *testing.T) {
 	if resp.StatusCode != 200 || json.Unmarshal(b, &many) != nil || len(many) != 3 {
 		t.Fatalf("form with three images: %s %s", resp.Status, b)
 	}
-	if many[0].Label == "" || many[1].Error == "" || many[1].Label != "" || many[2].Label == "" || many[2].File != "b.jpg" {
+	if many[0].Prediction == nil || many[1].Error == "" || many[1].Prediction != nil || strings.Contains(string(b), `"label":""`) ||
+		many[2].Prediction == nil || many[2].File != "b.jpg" {
 		t.Errorf("form with three images, one junk: %s", b)
 	}
 
@@ -368,5 +369,33 @@ func TestNew(t *testing.T) {
 	defer s.Close()
 	if _, err := New(m, Options{Registry: reg.Registry}); err == nil || !strings.Contains(err.Error(), "metrics") {
 		t.Errorf("two servers on one registry: %v, want an error about metrics", err)
+	}
+}
+
+// TestCloseWhileServing: requests queued when Close is called are answered, later ones get
+// 503; none hangs.
+func TestCloseWhileServing(t *testing.T) {
+	m := &slowModel{release: make(chan struct{}), started: make(chan int, 10)}
+	s, err := New(m, Options{Queue: 4, MaxBatch: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s.Handler())
+	defer ts.Close()
+	codes := postAsync(ts.URL, 3)
+	<-m.started
+	time.Sleep(100 * time.Millisecond) // the other two queue
+	closed := make(chan struct{})
+	go func() { s.Close(); close(closed) }()
+	time.Sleep(50 * time.Millisecond)
+	close(m.release)
+	<-closed
+	for range 3 {
+		if c := <-codes; c != 200 && c != 503 {
+			t.Errorf("request queued at Close: %d, want 200 (or 503)", c)
+		}
+	}
+	if c := <-postAsync(ts.URL, 1); c != 503 {
+		t.Errorf("request after Close: %d, want 503", c)
 	}
 }
