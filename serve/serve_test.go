@@ -266,23 +266,24 @@ func postAsync(url string, n int) chan int {
 // the requests admitted are answered when the model is free.
 func TestBusy(t *testing.T) {
 	m := &slowModel{release: make(chan struct{}), started: make(chan int, 10)}
-	ts := newServer(t, m, Options{Queue: 2, MaxBatch: 1})
-	codes := postAsync(ts.URL, 2)
-	<-m.started // one in the model, one waiting: the queue is full
-	deadline := time.Now().Add(5 * time.Second)
-	var resp *http.Response
-	for {
-		var err error
-		resp, err = http.Post(ts.URL+"/v1/predict", "image/jpeg", strings.NewReader("x"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode == 503 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(10 * time.Millisecond) // the second request may not be admitted yet
+	s, err := New(m, Options{Queue: 2, MaxBatch: 1})
+	if err != nil {
+		t.Fatal(err)
 	}
+	ts := httptest.NewServer(s.Handler())
+	defer func() { ts.Close(); s.Close() }()
+	codes := postAsync(ts.URL, 2)
+	<-m.started // one in the model
+	for deadline := time.Now().Add(10 * time.Second); len(s.admitted) < 2; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the second request was never admitted")
+		}
+	}
+	resp, err := http.Post(ts.URL+"/v1/predict", "image/jpeg", strings.NewReader("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
 	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" {
 		t.Errorf("third request: %s, Retry-After %q; want 503 with Retry-After", resp.Status, resp.Header.Get("Retry-After"))
 	}
@@ -297,18 +298,27 @@ func TestBusy(t *testing.T) {
 // TestBatches: concurrent requests are run together.
 func TestBatches(t *testing.T) {
 	m := &slowModel{release: make(chan struct{}), started: make(chan int, 100)}
-	ts := newServer(t, m, Options{MaxBatch: 8, BatchWait: 50 * time.Millisecond})
+	s, err := New(m, Options{MaxBatch: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s.Handler())
+	defer func() { ts.Close(); s.Close() }()
 	codes := postAsync(ts.URL, 1)
 	first := <-m.started // a batch of one is in the model
 	more := postAsync(ts.URL, 8)
-	time.Sleep(200 * time.Millisecond) // all eight queue behind the first batch
+	for deadline := time.Now().Add(10 * time.Second); len(s.jobs) < 8; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of 8 images queued", len(s.jobs))
+		}
+	}
 	close(m.release)
 	second := <-m.started
-	if first != 1 || second < 2 {
-		t.Errorf("batches of %d then %d; want 1 then several", first, second)
+	if first != 1 || second != 8 {
+		t.Errorf("batches of %d then %d; want 1 then 8 (all that waited)", first, second)
 	}
-	for range 1 {
-		<-codes
+	if c := <-codes; c != 200 {
+		t.Errorf("status %d", c)
 	}
 	for range 8 {
 		if c := <-more; c != 200 {
