@@ -2,11 +2,15 @@
 // PyTorch reference (bench/parity/torch_ref.py, Debian's python3-torch) on the same prepared
 // arrays and split, with the same layers, initialisation, optimiser, learning-rate schedule,
 // batch, epochs, early stopping and augmentation, over several seeds, and prints the test
-// accuracy of each side by side: mean ± standard deviation over the seeds and the 95 %
-// Wilson interval of the mean over the test photos. A rung where catdog's interval lies
-// wholly below PyTorch's is flagged "behind beyond noise".
+// accuracy of each side by side: mean ± standard deviation over the seeds, the 95 % Wilson
+// interval of the mean over the test photos, and the p-value of Welch's t-test over the
+// seeds. A rung is flagged "catdog behind beyond noise" when its interval lies wholly below
+// PyTorch's or the t-test rejects equal means at 5 % with catdog lower.
 //
-// Both engines run one after the other with the same number of threads. From the
+// Both engines run one after the other with the same number of threads. Each finished run
+// is appended to results.jsonl in the work folder and reused by a later call with the same
+// recipe, data and threads, so an interrupted bench resumes, and more seeds can be added to
+// one rung (-seeds 6 -archs vgg3-dropout-bn) without training the others again. From the
 // repository root, on the quick profile's data (prepared when missing):
 //
 //	go run ./bench/parity [-seeds 3] [-archs vgg1,vgg3-dropout] [-work /tmp/catdog-parity]
@@ -15,6 +19,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"log"
@@ -30,13 +35,8 @@ import (
 	"github.com/catdog-ml/catdog/datasets"
 	"github.com/catdog-ml/catdog/finetune"
 	"github.com/catdog-ml/catdog/metrics"
+	"gonum.org/v1/gonum/stat/distuv"
 )
-
-type result struct {
-	accs []float64
-	secs float64
-	n    int
-}
 
 type torchOut struct {
 	TestAcc   float64 `json:"test_acc"`
@@ -92,6 +92,32 @@ func main() {
 		cfg.Init, cfg.Optimizer, cfg.LR, cfg.Schedule, cfg.Warmup, cfg.Batch, cfg.Epochs, cfg.Patience)
 	log.Printf("recipe: %s; %d threads", recipe, *threads)
 
+	// Every finished run is appended to results.jsonl in the work folder, so an interrupted
+	// bench resumes where it stopped; a line counts only for the same recipe, data and threads.
+	key := fmt.Sprintf("%s; %d threads; %s", recipe, *threads, data)
+	done, err := readDone(filepath.Join(*work, resultsFile), key)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if len(done) > 0 {
+		log.Printf("%d runs already in %s are reused (delete it to start afresh)", len(done), filepath.Join(*work, resultsFile))
+	}
+	record := func(r runResult) {
+		r.Key = key
+		done[r.id()] = r
+		b, _ := json.Marshal(r)
+		f, err := os.OpenFile(filepath.Join(*work, resultsFile), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		if err == nil {
+			_, err = f.Write(append(b, '\n'))
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
+			log.Fatal(err)
+		}
+	}
+
 	cat, torch := map[string]*result{}, map[string]*result{}
 	for _, name := range names {
 		arch, err := finetune.Arch(name)
@@ -105,46 +131,60 @@ func main() {
 			if c.Warmup == 0 {
 				c.NoWarmup = true
 			}
-			start := time.Now()
-			res, err := finetune.TrainCNN(ctx, data, arch, c)
-			if err != nil {
-				log.Fatalf("catdog %s seed %d: %v", name, s, err)
+			cr, ok := done[runResult{Rung: name, Engine: "catdog", Seed: s}.id()]
+			if !ok {
+				start := time.Now()
+				res, err := finetune.TrainCNN(ctx, data, arch, c)
+				if err != nil {
+					log.Fatalf("catdog %s seed %d: %v", name, s, err)
+				}
+				cr = runResult{Rung: name, Engine: "catdog", Seed: s, TestAcc: res.TestAcc, TestN: len(res.TestProbs),
+					Epochs: len(res.History.Epochs), Seconds: time.Since(start).Seconds()}
+				record(cr)
+				os.RemoveAll(res.Dir)
 			}
-			cat[name].add(res.TestAcc, len(res.TestProbs), time.Since(start).Seconds())
-			os.RemoveAll(res.Dir)
+			cat[name].add(cr)
 
-			aug := 0
-			if arch.Augment {
-				aug = 1
+			tr, ok := done[runResult{Rung: name, Engine: "pytorch", Seed: s}.id()]
+			if !ok {
+				aug := 0
+				if arch.Augment {
+					aug = 1
+				}
+				args := []string{script, "--data", data, "--spec", finetune.SpecString(arch.Layers()), "--aug", fmt.Sprint(aug),
+					"--seed", fmt.Sprint(s), "--epochs", fmt.Sprint(c.Epochs), "--batch", fmt.Sprint(c.Batch), "--init", string(c.Init),
+					"--optimizer", c.Optimizer, "--lr", fmt.Sprint(c.LR), "--momentum", fmt.Sprint(c.Momentum), "--schedule", c.Schedule,
+					"--warmup", fmt.Sprint(c.Warmup), "--patience", fmt.Sprint(c.Patience), "--threads", fmt.Sprint(*threads)}
+				cmd := exec.Command(py, args...)
+				cmd.Stderr = os.Stderr
+				b, err := cmd.Output()
+				if err != nil {
+					log.Fatalf("pytorch %s seed %d: %v", name, s, err)
+				}
+				var to torchOut
+				if err := json.Unmarshal(b, &to); err != nil {
+					log.Fatalf("pytorch %s seed %d: %v: %s", name, s, err, b)
+				}
+				tr = runResult{Rung: name, Engine: "pytorch", Seed: s, TestAcc: to.TestAcc, TestN: to.TestN,
+					Epochs: len(to.Epochs), Seconds: to.Seconds}
+				record(tr)
 			}
-			args := []string{script, "--data", data, "--spec", finetune.SpecString(arch.Layers()), "--aug", fmt.Sprint(aug),
-				"--seed", fmt.Sprint(s), "--epochs", fmt.Sprint(c.Epochs), "--batch", fmt.Sprint(c.Batch), "--init", string(c.Init),
-				"--optimizer", c.Optimizer, "--lr", fmt.Sprint(c.LR), "--momentum", fmt.Sprint(c.Momentum), "--schedule", c.Schedule,
-				"--warmup", fmt.Sprint(c.Warmup), "--patience", fmt.Sprint(c.Patience), "--threads", fmt.Sprint(*threads)}
-			cmd := exec.Command(py, args...)
-			cmd.Stderr = os.Stderr
-			b, err := cmd.Output()
-			if err != nil {
-				log.Fatalf("pytorch %s seed %d: %v", name, s, err)
-			}
-			var to torchOut
-			if err := json.Unmarshal(b, &to); err != nil {
-				log.Fatalf("pytorch %s seed %d: %v: %s", name, s, err, b)
-			}
-			torch[name].add(to.TestAcc, to.TestN, to.Seconds)
+			torch[name].add(tr)
 			log.Printf("%s seed %d: catdog %.2f %% (%d epochs), pytorch %.2f %% (%d epochs)", name, s,
-				100*res.TestAcc, len(res.History.Epochs), 100*to.TestAcc, len(to.Epochs))
+				100*cr.TestAcc, cr.Epochs, 100*tr.TestAcc, tr.Epochs)
 		}
 	}
 
-	fmt.Printf("\nrecipe: %s; %d seeds; test split of %s; 95 %% Wilson interval of the mean over the test photos\n\n", recipe, *seeds, data)
+	fmt.Printf("\nrecipe: %s; %d seeds; test split of %s\n", recipe, *seeds, data)
+	fmt.Printf("interval: 95 %% Wilson interval of the mean accuracy over the test photos; p: Welch's t-test over the seeds\n\n")
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "rung\tcatdog mean ± sd (%)\tinterval\tpytorch mean ± sd (%)\tinterval\tcatdog - pytorch\tverdict\tcatdog s\tpytorch s")
+	fmt.Fprintln(tw, "rung\tcatdog mean ± sd (%)\tinterval\tpytorch mean ± sd (%)\tinterval\tcatdog - pytorch\tp\tverdict\tcatdog s\tpytorch s")
 	type row struct {
 		Rung                string
 		Catdog, PyTorch     []float64
 		CatdogSD, TorchSD   float64
 		CatdogMean, TorchMn float64
+		P                   float64
 		Verdict             string
 	}
 	var rows []row
@@ -152,16 +192,11 @@ func main() {
 		c, t := cat[name], torch[name]
 		cm, cs, clo, chi := c.summary()
 		tm, ts, tlo, thi := t.summary()
-		verdict := "within noise"
-		switch {
-		case chi < tlo:
-			verdict = "catdog behind beyond noise"
-		case clo > thi:
-			verdict = "catdog ahead beyond noise"
-		}
-		fmt.Fprintf(tw, "%s\t%.2f ± %.2f\t[%.2f, %.2f]\t%.2f ± %.2f\t[%.2f, %.2f]\t%+.2f\t%s\t%.0f\t%.0f\n", name,
-			100*cm, 100*cs, 100*clo, 100*chi, 100*tm, 100*ts, 100*tlo, 100*thi, 100*(cm-tm), verdict, c.secs/float64(len(c.accs)), t.secs/float64(len(t.accs)))
-		rows = append(rows, row{name, c.accs, t.accs, cs, ts, cm, tm, verdict})
+		p := welch(c.accs, t.accs)
+		v := verdict(cm-tm, clo, chi, tlo, thi, p)
+		fmt.Fprintf(tw, "%s\t%.2f ± %.2f\t[%.2f, %.2f]\t%.2f ± %.2f\t[%.2f, %.2f]\t%+.2f\t%.2f\t%s\t%s\t%s\n", name,
+			100*cm, 100*cs, 100*clo, 100*chi, 100*tm, 100*ts, 100*tlo, 100*thi, 100*(cm-tm), p, v, c.meanSecs(), t.meanSecs())
+		rows = append(rows, row{name, c.accs, t.accs, cs, ts, cm, tm, p, v})
 	}
 	tw.Flush()
 	if *out != "" {
@@ -172,25 +207,124 @@ func main() {
 	}
 }
 
-func (r *result) add(acc float64, n int, secs float64) {
-	r.accs, r.n, r.secs = append(r.accs, acc), n, r.secs+secs
+// resultsFile holds one runResult per line, in the work folder.
+const resultsFile = "results.jsonl"
+
+// runResult is one finished training run of one engine.
+type runResult struct {
+	Key     string  `json:"key"` // recipe, threads and data: lines of another key are not reused
+	Rung    string  `json:"rung"`
+	Engine  string  `json:"engine"`
+	Seed    int     `json:"seed"`
+	TestAcc float64 `json:"test_acc"`
+	TestN   int     `json:"test_n"`
+	Epochs  int     `json:"epochs"`
+	Seconds float64 `json:"seconds"` // 0: not timed
+}
+
+func (r runResult) id() string { return fmt.Sprintf("%s/%s/%d", r.Rung, r.Engine, r.Seed) }
+
+// readDone reads the results of earlier runs with this key; a missing file is no result.
+func readDone(path, key string) (map[string]runResult, error) {
+	done := map[string]runResult{}
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return done, nil
+	} else if err != nil {
+		return nil, err
+	}
+	for i, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if line == "" {
+			continue
+		}
+		var r runResult
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			return nil, fmt.Errorf("%s line %d: %w", path, i+1, err)
+		}
+		if r.Key == key {
+			done[r.id()] = r
+		}
+	}
+	return done, nil
+}
+
+type result struct {
+	accs []float64
+	secs []float64
+	n    int
+}
+
+func (r *result) add(x runResult) {
+	r.accs, r.n = append(r.accs, x.TestAcc), x.TestN
+	if x.Seconds > 0 {
+		r.secs = append(r.secs, x.Seconds)
+	}
+}
+
+// meanSecs is the mean training time of the timed runs, "-" when none was timed.
+func (r *result) meanSecs() string {
+	if len(r.secs) == 0 {
+		return "-"
+	}
+	var s float64
+	for _, x := range r.secs {
+		s += x
+	}
+	return fmt.Sprintf("%.0f", s/float64(len(r.secs)))
 }
 
 // summary returns the mean and sample standard deviation over the seeds, and the 95 %
 // Wilson interval of the mean over the test photos.
 func (r *result) summary() (mean, sd, lo, hi float64) {
-	for _, a := range r.accs {
-		mean += a
-	}
-	mean /= float64(len(r.accs))
-	for _, a := range r.accs {
-		sd += (a - mean) * (a - mean)
-	}
-	if len(r.accs) > 1 {
-		sd = math.Sqrt(sd / float64(len(r.accs)-1))
-	}
+	mean, sd = meanSD(r.accs)
 	lo, hi = metrics.Wilson(int(math.Round(mean*float64(r.n))), r.n)
 	return mean, sd, lo, hi
+}
+
+func meanSD(x []float64) (mean, sd float64) {
+	for _, a := range x {
+		mean += a
+	}
+	mean /= float64(len(x))
+	for _, a := range x {
+		sd += (a - mean) * (a - mean)
+	}
+	if len(x) > 1 {
+		sd = math.Sqrt(sd / float64(len(x)-1))
+	}
+	return mean, sd
+}
+
+// welch returns the two-sided p-value of Welch's t-test for equal means of a and b, or 1
+// when there are too few seeds or no spread to test.
+func welch(a, b []float64) float64 {
+	if len(a) < 2 || len(b) < 2 {
+		return 1
+	}
+	ma, sa := meanSD(a)
+	mb, sb := meanSD(b)
+	va, vb := sa*sa/float64(len(a)), sb*sb/float64(len(b))
+	if va+vb == 0 {
+		if ma == mb {
+			return 1
+		}
+		return 0
+	}
+	t := (ma - mb) / math.Sqrt(va+vb)
+	df := (va + vb) * (va + vb) / (va*va/float64(len(a)-1) + vb*vb/float64(len(b)-1))
+	return 2 * distuv.StudentsT{Mu: 0, Sigma: 1, Nu: df}.CDF(-math.Abs(t))
+}
+
+// verdict says whether catdog is behind or ahead beyond noise: the Wilson intervals of the
+// means over the test photos do not overlap, or the seeds' t-test rejects equal means at 5 %.
+func verdict(diff, clo, chi, tlo, thi, p float64) string {
+	switch {
+	case chi < tlo || (p < 0.05 && diff < 0):
+		return "catdog behind beyond noise"
+	case clo > thi || (p < 0.05 && diff > 0):
+		return "catdog ahead beyond noise"
+	}
+	return "within noise"
 }
 
 func findPython(p string) string {
