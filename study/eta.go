@@ -2,7 +2,11 @@ package study
 
 import (
 	"fmt"
+	"os"
+	"slices"
 	"time"
+
+	"github.com/catdog-ml/catdog/backbones"
 )
 
 // A plan lists the rungs a study will run, each with a rough cost, to say "rung i of n" and
@@ -54,6 +58,10 @@ func newPlan(s *study, scratchPhotos, transferPhotos int) *plan {
 		return float64(transferPhotos) * area(s.p.TransferSize) / area(224) / speed
 	}
 	for _, b := range s.backbones() {
+		if slices.Contains(s.p.AtHand, b) && s.opts.Backbones == nil && !s.weightsAtHand(b) {
+			p.add(b+"-head", 1) // it will be listed as not run
+			continue
+		}
 		p.add(b+"-head", extract(b)+extract(b)*0.2+10)
 	}
 	if s.opts.Backbones == nil {
@@ -113,4 +121,23 @@ func roundDuration(sec float64) string {
 		return fmt.Sprintf("%.0f min", sec/60)
 	}
 	return fmt.Sprintf("%d h %02d min", int(sec/3600), int(sec/60)%60)
+}
+
+// weightsAtHand reports whether backbone name's weights are given (--backbone-file) or in
+// the cache, so that using them downloads nothing.
+func (s *study) weightsAtHand(name string) bool {
+	o := s.backboneOpts(name)
+	if o.File != "" {
+		return true
+	}
+	spec, err := backbones.Lookup(name, o)
+	if err != nil {
+		return false
+	}
+	path, err := backbones.ModelPath(spec, o)
+	if err != nil {
+		return false
+	}
+	_, err = os.Stat(path)
+	return err == nil
 }
