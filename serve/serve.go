@@ -279,8 +279,8 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 // Answer is the JSON answer for one image.
 type Answer struct {
 	// File is the multipart file name, when the image came in a form.
-	File string `json:"file,omitempty"`
-	*classifier.Prediction // nil when Error is set
+	File                   string `json:"file,omitempty"`
+	*classifier.Prediction        // nil when Error is set
 	// Error says why this image of a multipart request could not be classified.
 	Error string `json:"error,omitempty"`
 }
