@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,8 +16,9 @@ import (
 
 // torchSteps replays catdog's training steps in PyTorch: the same initial weights (read
 // from params.bin in catdog's model order, dense weights transposed), the same batches, the
-// same Adam (catdog's: bias-corrected step size, epsilon outside the square root), batch
-// norm with momentum 0.1 and the unbiased running variance. It prints the loss of each step,
+// same dropout masks (masks.bin), the same SGD or Adam (catdog's: bias-corrected step size,
+// epsilon outside the square root), batch norm with momentum 0.1 and the unbiased running
+// variance. It prints the loss of each step,
 // then the weights and running statistics after the last one, and the logits of the first
 // batch in inference mode.
 const torchSteps = `
@@ -25,11 +27,21 @@ d = sys.argv[1]
 cfg = json.load(open(d + "/cfg.json"))
 torch.set_num_threads(1)
 c, s = cfg["input"][0], cfg["input"][1]
+class Mask(nn.Module):
+    """Dropout with catdog's masks (kept values already scaled by 1/(1-p)), set each step."""
+    def forward(self, h):
+        return h * self.m if self.training else h
+def drop():
+    return [Mask()] if cfg["dropout"] else []
 model = nn.Sequential(
-    nn.Conv2d(c, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.BatchNorm2d(4, eps=1e-5, momentum=0.1),
+    nn.Conv2d(c, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), *drop(), nn.BatchNorm2d(4, eps=1e-5, momentum=0.1),
     nn.Conv2d(4, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.BatchNorm2d(8, eps=1e-5, momentum=0.1),
-    nn.Flatten(), nn.Linear(8 * (s // 4) ** 2, 16), nn.ReLU(), nn.BatchNorm1d(16, eps=1e-5, momentum=0.1),
+    nn.Flatten(), nn.Linear(8 * (s // 4) ** 2, 16), nn.ReLU(), *drop(), nn.BatchNorm1d(16, eps=1e-5, momentum=0.1),
     nn.Linear(16, 1))
+masks = [m for m in model if isinstance(m, Mask)]
+shapes = [[cfg["batch"], 4, s // 2, s // 2], [cfg["batch"], 16]]
+mflat = np.fromfile(d + "/masks.bin", dtype="<f4") if masks else None
+moff = 0
 tensors = []
 for m in model:
     if isinstance(m, (nn.Conv2d, nn.Linear)):
@@ -56,6 +68,10 @@ losses = []
 for t in range(1, cfg["steps"] + 1):
     b = (t - 1) % x.shape[0]
     model.train()
+    for mk, shape in zip(masks, shapes):
+        n = int(np.prod(shape))
+        mk.m = torch.from_numpy(mflat[moff:moff + n].reshape(shape).copy())
+        moff += n
     for p in params:
         p.grad = None
     loss = F.binary_cross_entropy_with_logits(model(x[b]).squeeze(1), y[b])
@@ -87,8 +103,9 @@ print(json.dumps({"losses": losses, "params": out, "logits": z.tolist()}))
 // TestTrainingMatchesPyTorch trains a small network with batch norm after convolutions and
 // after a dense layer for some SGD and Adam steps in catdog and replays the same steps, from
 // the same weights on the same batches, in PyTorch: the losses, the weights, the running
-// statistics and the inference logits must agree to float tolerance. It is the exact check
-// behind bench/parity's statistical one (dropout is left out: its masks are random draws).
+// statistics and the inference logits must agree to float tolerance, with dropout before
+// batch norm as in vgg3-dropout-bn too (the masks catdog draws are handed to PyTorch). It is
+// the exact check behind bench/parity's statistical one.
 //
 // The steps are few on purpose. The two engines agree to about 1e-6 step after step until a
 // ReLU or a max-pool meets a near tie that float rounding decides differently (here around
@@ -100,52 +117,109 @@ func TestTrainingMatchesPyTorch(t *testing.T) {
 	py := fixtures.Python(t, "torch", "numpy")
 	const size = 8
 	input := []int{3, size, size}
-	layers := []Layer{
+	plain := []Layer{
 		Conv(4, 3, 1), ReLU(), MaxPool(2), BatchNorm(),
 		Conv(8, 3, 1), ReLU(), MaxPool(2), BatchNorm(),
 		Flatten(), Dense(16), ReLU(), BatchNorm(), Dense(1), Sigmoid(),
 	}
+	// Dropout before batch norm, as in vgg3-dropout-bn: the masks catdog draws are handed
+	// to PyTorch.
+	dropout := []Layer{
+		Conv(4, 3, 1), ReLU(), MaxPool(2), Dropout(0.2), BatchNorm(),
+		Conv(8, 3, 1), ReLU(), MaxPool(2), BatchNorm(),
+		Flatten(), Dense(16), ReLU(), Dropout(0.5), BatchNorm(), Dense(1), Sigmoid(),
+	}
 	for _, c := range []struct {
+		name         string
+		layers       []Layer
 		optimizer    string
 		lr, momentum float64
 		steps        int
 	}{
-		{"sgd", 0.05, 0.9, 12},
-		{"adam", 0.001, 0, 12},
+		{"sgd", plain, "sgd", 0.05, 0.9, 12},
+		{"adam", plain, "adam", 0.001, 0, 12},
+		{"dropout-sgd", dropout, "sgd", 0.05, 0.9, 12},
+		{"dropout-adam", dropout, "adam", 0.001, 0, 12},
 	} {
-		t.Run(c.optimizer, func(t *testing.T) {
-			trainAgainstTorch(t, py, input, layers, c.optimizer, c.lr, c.momentum, c.steps)
+		t.Run(c.name, func(t *testing.T) {
+			trainAgainstTorch(t, py, input, c.layers, c.optimizer, c.lr, c.momentum, c.steps)
 		})
 	}
 }
 
 func trainAgainstTorch(t *testing.T, py string, input []int, layers []Layer, optimizer string, lr, momentum float64, steps int) {
-	const batch = 8
+	const batch, batches = 8, 4
 	size := input[1]
 	m, err := NewModel("bn-parity", input, layers, GlorotUniform, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
 	var shapes [][]int
 	var flat []float32
 	for _, p := range m.params {
 		shapes = append(shapes, p.Shape)
 		flat = append(flat, p.Data...)
 	}
-	const batches = 4
 	x, y := randomBatch(m, batches*batch, 11)
-	cfg, _ := json.Marshal(map[string]any{"input": input, "batch": batch, "shapes": shapes, "lr": lr, "momentum": momentum, "optimizer": optimizer, "steps": steps})
-	for name, b := range map[string][]byte{"cfg.json": cfg, "params.bin": floatBytes(flat), "x.bin": floatBytes(x), "y.bin": floatBytes(y)} {
+
+	// catdog's steps first: they draw the dropout masks that PyTorch then uses.
+	gr, err := m.build(batch, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gr.close()
+	opt, err := newOptimizer(optimizer, lr, momentum, gr.learn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	per := size * size * 3
+	grads := make([][]float32, len(gr.grads))
+	losses := make([]float64, steps)
+	var masks []float32
+	rng := rand.New(rand.NewPCG(5, 5))
+	for s := range steps {
+		b := s % batches
+		gr.fillMasks(rng.Float64)
+		for _, mk := range gr.masks {
+			masks = append(masks, mk.t.Data().([]float32)...)
+		}
+		z, err := gr.run(x[b*batch*per:(b+1)*batch*per], y[b*batch:(b+1)*batch])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range z {
+			losses[s] += bceLoss(z[i], y[b*batch+i]) / batch
+		}
+		for i, g := range gr.grads {
+			_, d, err := float32s(g.Value(), "gradient")
+			if err != nil {
+				t.Fatal(err)
+			}
+			grads[i] = d
+		}
+		opt.step(gr.learn, grads)
+	}
+	ev, err := m.build(batch, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ev.close()
+	logits, err := ev.run(x[:batch*per], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	dir := t.TempDir()
+	cfg, _ := json.Marshal(map[string]any{"input": input, "batch": batch, "shapes": shapes, "lr": lr, "momentum": momentum,
+		"optimizer": optimizer, "steps": steps, "dropout": len(gr.masks) > 0})
+	files := map[string][]byte{"cfg.json": cfg, "params.bin": floatBytes(flat), "x.bin": floatBytes(x), "y.bin": floatBytes(y),
+		"masks.bin": floatBytes(masks), "steps.py": []byte(torchSteps)}
+	for name, b := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	script := filepath.Join(dir, "steps.py")
-	if err := os.WriteFile(script, []byte(torchSteps), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(py, script, dir)
+	cmd := exec.Command(py, filepath.Join(dir, "steps.py"), dir)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {
@@ -158,41 +232,13 @@ func trainAgainstTorch(t *testing.T, py string, input []int, layers []Layer, opt
 		t.Fatalf("pytorch output: %v: %s", err, out)
 	}
 
-	gr, err := m.build(batch, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer gr.close()
-	opt, err := newOptimizer(optimizer, lr, momentum, gr.learn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	per := size * size * 3
-	grads := make([][]float32, len(gr.grads))
 	lossDiff := 0.0
-	for s := 0; s < steps; s++ {
-		b := s % batches
-		z, err := gr.run(x[b*batch*per:(b+1)*batch*per], y[b*batch:(b+1)*batch])
-		if err != nil {
-			t.Fatal(err)
-		}
-		var loss float64
-		for i := range z {
-			loss += bceLoss(z[i], y[b*batch+i])
-		}
-		loss /= batch
-		lossDiff = max(lossDiff, math.Abs(loss-ref.Losses[s]))
-		if d := math.Abs(loss - ref.Losses[s]); d > 2e-5*max(1, math.Abs(loss)) {
+	for s, loss := range losses {
+		d := math.Abs(loss - ref.Losses[s])
+		lossDiff = max(lossDiff, d)
+		if d > 2e-5*max(1, math.Abs(loss)) {
 			t.Errorf("step %d: loss %.6f in catdog, %.6f in PyTorch", s+1, loss, ref.Losses[s])
 		}
-		for i, g := range gr.grads {
-			_, d, err := float32s(g.Value(), "gradient")
-			if err != nil {
-				t.Fatal(err)
-			}
-			grads[i] = d
-		}
-		opt.step(gr.learn, grads)
 	}
 	k, worst, where := 0, 0.0, ""
 	for _, p := range m.params {
@@ -207,16 +253,7 @@ func trainAgainstTorch(t *testing.T, py string, input []int, layers []Layer, opt
 			k++
 		}
 	}
-	ev, err := m.build(batch, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ev.close()
-	z, err := ev.run(x[:batch*per], nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, v := range z {
+	for i, v := range logits {
 		if d := math.Abs(float64(v) - ref.Logits[i]); d > 1e-3*max(1, math.Abs(ref.Logits[i])) {
 			t.Errorf("inference logit %d: %v in catdog, %v in PyTorch", i, v, ref.Logits[i])
 		}
