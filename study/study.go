@@ -135,7 +135,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	}
 	sum := &Summary{Profile: s.p, Data: opts.Data, Started: time.Now().UTC()}
 
-	s.say("study %q: images %dx%d, %s per class, for the CNNs; %dx%d, %s per class, for the pretrained backbones; up to %d epochs",
+	s.say("study %q: images %dx%d, %s, for the CNNs; %dx%d, %s, for the pretrained backbones; up to %d epochs",
 		s.p.Name, s.p.Size, s.p.Size, perClassText(s.p.PerClass), s.p.TransferSize, s.p.TransferSize, perClassText(s.p.TransferPerClass), s.p.Epochs)
 	scratchData, err := s.prepare(ctx, s.p.Size, s.p.PerClass)
 	if err != nil {
@@ -623,9 +623,9 @@ func firstLine(s string) string {
 
 func perClassText(n int) string {
 	if n == 0 {
-		return "every image"
+		return "every photo"
 	}
-	return fmt.Sprintf("%d images", n)
+	return fmt.Sprintf("%d photos per class", n)
 }
 
 // Evaluation is an exported model scored on the test split of a prepared dataset.
