@@ -21,28 +21,10 @@ import (
 )
 
 // meanModel is a tiny stand-in for an exported model: prob_cat = sigmoid((mean(image) -
-// 128) / 32), computed over all pixels and channels of each image.
+// 128) / 32), with exactly the metadata meta.
 func meanModel(t testing.TB, size int, meta map[string]string) string {
 	t.Helper()
-	b := onnx.NewBuilder("mean")
-	x := b.Input("image", onnx.Float, -1, 3, int64(size), int64(size))
-	m := b.Node("ReduceMean", []string{x}, map[string]any{"axes": []int64{1, 2, 3}, "keepdims": 0})
-	m = b.Reshape(m, -1, 1)
-	m = b.Sub(m, b.Constant("c128", []int64{1}, []float32{128}))
-	m = b.Div(m, b.Constant("c32", []int64{1}, []float32{32}))
-	b.Output(b.Sigmoid(m), "prob_cat", onnx.Float, -1, 1)
-	for k, v := range meta {
-		b.SetMetadata(k, v)
-	}
-	model, err := b.Model()
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "model.onnx")
-	if err := model.Write(path); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return fixtures.BrightnessModelMeta(t, size, meta)
 }
 
 // wantProb is what meanModel gives for resized pixels, computed in Go.
