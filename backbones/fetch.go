@@ -25,6 +25,21 @@ func ModelPath(spec Spec, opts Options) (string, error) {
 	return filepath.Join(dir, spec.Source.FileName), nil
 }
 
+// AtHand reports whether loading spec with opts needs no download: its file is given
+// (opts.File), it is not a downloadable backbone (random weights, imported), or its model
+// file is already in the cache.
+func AtHand(spec Spec, opts Options) bool {
+	if opts.File != "" || spec.Source.FileName == "" {
+		return true
+	}
+	path, err := ModelPath(spec, opts)
+	if err != nil {
+		return false
+	}
+	_, err = os.Stat(path)
+	return err == nil
+}
+
 // loadDownloadable reads a built-in backbone's model from opts.File or the cache,
 // downloading it into the cache first when missing.
 func loadDownloadable(ctx context.Context, bb *Backbone, opts Options) (*onnx.Model, error) {

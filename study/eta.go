@@ -2,7 +2,6 @@ package study
 
 import (
 	"fmt"
-	"os"
 	"slices"
 	"time"
 
@@ -127,17 +126,6 @@ func roundDuration(sec float64) string {
 // the cache, so that using them downloads nothing.
 func (s *study) weightsAtHand(name string) bool {
 	o := s.backboneOpts(name)
-	if o.File != "" {
-		return true
-	}
 	spec, err := backbones.Lookup(name, o)
-	if err != nil {
-		return false
-	}
-	path, err := backbones.ModelPath(spec, o)
-	if err != nil {
-		return false
-	}
-	_, err = os.Stat(path)
-	return err == nil
+	return err == nil && backbones.AtHand(spec, o)
 }
