@@ -10,10 +10,12 @@
 // Both engines run one after the other with the same number of threads. Each finished run
 // is appended to results.jsonl in the work folder and reused by a later call with the same
 // recipe, data and threads, so an interrupted bench resumes, and more seeds can be added to
-// one rung (-seeds 6 -archs vgg3-dropout-bn) without training the others again. From the
-// repository root, on the quick profile's data (prepared when missing):
+// one rung (-seeds 6 -archs vgg3-dropout-bn) without training the others again. Each run's
+// learning curve (training loss, validation loss and accuracy per epoch) is kept with it;
+// -curves prints each rung's mean curves of both engines side by side, epoch by epoch. From
+// the repository root, on the quick profile's data (prepared when missing):
 //
-//	go run ./bench/parity [-seeds 3] [-archs vgg1,vgg3-dropout] [-work /tmp/catdog-parity]
+//	go run ./bench/parity [-seeds 3] [-archs vgg1,vgg3-dropout] [-curves] [-work /tmp/catdog-parity]
 package main
 
 import (
@@ -43,9 +45,7 @@ type torchOut struct {
 	TestN     int     `json:"test_n"`
 	BestEpoch int     `json:"best_epoch"`
 	Seconds   float64 `json:"seconds"`
-	Epochs    []struct {
-		ValidLoss float64 `json:"valid_loss"`
-	} `json:"epochs"`
+	Epochs    []point `json:"epochs"`
 }
 
 func main() {
@@ -59,6 +59,7 @@ func main() {
 	threads := flag.Int("threads", 2, "threads for both engines")
 	python := flag.String("python", "", "python3 with torch (default: python3, else /usr/bin/python3)")
 	out := flag.String("json", "", "also write the results to this JSON file")
+	curves := flag.Bool("curves", false, "also print each rung's mean learning curves, epoch by epoch, for both engines")
 	flag.Parse()
 	log.SetFlags(0)
 	runtime.GOMAXPROCS(*threads)
@@ -139,7 +140,10 @@ func main() {
 					log.Fatalf("catdog %s seed %d: %v", name, s, err)
 				}
 				cr = runResult{Rung: name, Engine: "catdog", Seed: s, TestAcc: res.TestAcc, TestN: len(res.TestProbs),
-					Epochs: len(res.History.Epochs), Seconds: time.Since(start).Seconds()}
+					Epochs: len(res.History.Epochs), Seconds: time.Since(start).Seconds(), BestEpoch: res.History.BestEpoch}
+				for _, e := range res.History.Epochs {
+					cr.Curve = append(cr.Curve, point{e.TrainLoss, e.ValidLoss, e.ValidAcc})
+				}
 				record(cr)
 				os.RemoveAll(res.Dir)
 			}
@@ -166,7 +170,7 @@ func main() {
 					log.Fatalf("pytorch %s seed %d: %v: %s", name, s, err, b)
 				}
 				tr = runResult{Rung: name, Engine: "pytorch", Seed: s, TestAcc: to.TestAcc, TestN: to.TestN,
-					Epochs: len(to.Epochs), Seconds: to.Seconds}
+					Epochs: len(to.Epochs), Seconds: to.Seconds, BestEpoch: to.BestEpoch, Curve: to.Epochs}
 				record(tr)
 			}
 			torch[name].add(tr)
@@ -199,6 +203,11 @@ func main() {
 		rows = append(rows, row{name, c.accs, t.accs, cs, ts, cm, tm, p, v})
 	}
 	tw.Flush()
+	if *curves {
+		for _, name := range names {
+			printCurves(name, cat[name], torch[name])
+		}
+	}
 	if *out != "" {
 		b, _ := json.MarshalIndent(map[string]any{"recipe": recipe, "seeds": *seeds, "data": data, "rows": rows}, "", "  ")
 		if err := os.WriteFile(*out, b, 0o644); err != nil {
@@ -220,6 +229,17 @@ type runResult struct {
 	TestN   int     `json:"test_n"`
 	Epochs  int     `json:"epochs"`
 	Seconds float64 `json:"seconds"` // 0: not timed
+	// BestEpoch is the epoch whose weights were tested; Curve holds every epoch's losses
+	// (absent in lines written before they were recorded).
+	BestEpoch int     `json:"best_epoch,omitempty"`
+	Curve     []point `json:"curve,omitempty"`
+}
+
+// point is one epoch of a run: mean training loss, validation loss and accuracy.
+type point struct {
+	TrainLoss float64 `json:"train_loss"`
+	ValidLoss float64 `json:"valid_loss"`
+	ValidAcc  float64 `json:"valid_acc"`
 }
 
 func (r runResult) id() string { return fmt.Sprintf("%s/%s/%d", r.Rung, r.Engine, r.Seed) }
@@ -249,13 +269,18 @@ func readDone(path, key string) (map[string]runResult, error) {
 }
 
 type result struct {
-	accs []float64
-	secs []float64
-	n    int
+	accs   []float64
+	secs   []float64
+	n      int
+	curves [][]point // runs that recorded their curve
+	best   []float64 // their best epochs
 }
 
 func (r *result) add(x runResult) {
 	r.accs, r.n = append(r.accs, x.TestAcc), x.TestN
+	if len(x.Curve) > 0 {
+		r.curves, r.best = append(r.curves, x.Curve), append(r.best, float64(x.BestEpoch))
+	}
 	if x.Seconds > 0 {
 		r.secs = append(r.secs, x.Seconds)
 	}
@@ -271,6 +296,51 @@ func (r *result) meanSecs() string {
 		s += x
 	}
 	return fmt.Sprintf("%.0f", s/float64(len(r.secs)))
+}
+
+// printCurves prints, epoch by epoch, the mean training loss, validation loss and
+// validation accuracy of each engine over the seeds whose runs reached that epoch, with the
+// seeds' standard deviation of the validation loss, and the mean epoch whose weights were kept.
+func printCurves(name string, c, t *result) {
+	if len(c.curves) == 0 || len(t.curves) == 0 {
+		fmt.Printf("\n%s: no learning curves recorded (runs of an older bench/parity)\n", name)
+		return
+	}
+	cb, _ := meanSD(c.best)
+	tb, _ := meanSD(t.best)
+	fmt.Printf("\n%s: mean over %d catdog and %d pytorch seeds; weights kept from epoch %.1f (catdog), %.1f (pytorch) on average\n",
+		name, len(c.curves), len(t.curves), cb, tb)
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "epoch	seeds	catdog train loss	pytorch train loss	catdog valid loss	pytorch valid loss	catdog valid acc (%)	pytorch valid acc (%)")
+	at := func(curves [][]point, e int, f func(point) float64) (m, sd float64, n int) {
+		var xs []float64
+		for _, cv := range curves {
+			if e < len(cv) {
+				xs = append(xs, f(cv[e]))
+			}
+		}
+		if len(xs) == 0 {
+			return math.NaN(), math.NaN(), 0
+		}
+		m, sd = meanSD(xs)
+		return m, sd, len(xs)
+	}
+	tl := func(p point) float64 { return p.TrainLoss }
+	vl := func(p point) float64 { return p.ValidLoss }
+	va := func(p point) float64 { return 100 * p.ValidAcc }
+	for e := 0; ; e++ {
+		ctl, _, cn := at(c.curves, e, tl)
+		ttl, _, tn := at(t.curves, e, tl)
+		if cn == 0 && tn == 0 {
+			break
+		}
+		cvl, cvs, _ := at(c.curves, e, vl)
+		tvl, tvs, _ := at(t.curves, e, vl)
+		cva, _, _ := at(c.curves, e, va)
+		tva, _, _ := at(t.curves, e, va)
+		fmt.Fprintf(tw, "%d\t%d / %d\t%.4f\t%.4f\t%.4f ± %.4f\t%.4f ± %.4f\t%.2f\t%.2f\n", e+1, cn, tn, ctl, ttl, cvl, cvs, tvl, tvs, cva, tva)
+	}
+	tw.Flush()
 }
 
 // summary returns the mean and sample standard deviation over the seeds, and the 95 %
