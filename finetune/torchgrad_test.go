@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/catdog-ml/catdog/datasets"
 	"github.com/catdog-ml/catdog/internal/fixtures"
 )
 
@@ -67,29 +66,18 @@ grads(torch.float64).astype("<f8").tofile(d + "/g64.bin")
 func TestGradientsAsAccurateAsPyTorch(t *testing.T) {
 	py := fixtures.Python(t, "torch", "numpy")
 	const size, batch = 64, 32
-	data := preparePhotos(t, batch/2, size)
-	ds, err := datasets.Open(data)
+	src, err := openImages(preparePhotos(t, 40, size)) // 48 training photos
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows := make([]int64, batch)
-	y := make([]float32, batch)
+	defer src.close()
+	rows := make([]int, batch)
 	for i := range rows {
-		rows[i] = int64(i)
-		y[i] = float32(ds.Labels()[i])
+		rows[i] = i
 	}
-	per := size * size * 3
-	raw := make([]uint8, batch*per)
-	if err := ds.ReadRows(raw, rows); err != nil {
+	x, y := make([]float32, batch*3*size*size), make([]float32, batch)
+	if err := src.read(Train, rows, x, y, nil); err != nil { // as training reads them
 		t.Fatal(err)
-	}
-	x := make([]float32, len(raw))
-	for i := range batch { // NHWC uint8 -> NCHW float32, as training reads them
-		for c := range 3 {
-			for p := range size * size {
-				x[i*per+c*size*size+p] = float32(raw[i*per+3*p+c]) * ImageScale
-			}
-		}
 	}
 	arch, err := Arch("vgg3-dropout-bn")
 	if err != nil {
