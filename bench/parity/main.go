@@ -311,7 +311,7 @@ func printCurves(name string, c, t *result) {
 	fmt.Printf("\n%s: mean over %d catdog and %d pytorch seeds; weights kept from epoch %.1f (catdog), %.1f (pytorch) on average\n",
 		name, len(c.curves), len(t.curves), cb, tb)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "epoch	seeds	catdog train loss	pytorch train loss	catdog valid loss	pytorch valid loss	catdog valid acc (%)	pytorch valid acc (%)")
+	fmt.Fprintln(tw, "epoch\tseeds\tcatdog train loss\tpytorch train loss\tcatdog valid loss\tpytorch valid loss\tcatdog valid acc (%)\tpytorch valid acc (%)")
 	at := func(curves [][]point, e int, f func(point) float64) (m, sd float64, n int) {
 		var xs []float64
 		for _, cv := range curves {
