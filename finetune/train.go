@@ -54,6 +54,13 @@ type Config struct {
 	NoEarlyStop bool `json:"no_early_stop,omitempty"`
 	// Seed drives weight initialisation, shuffling, dropout and augmentation.
 	Seed uint64 `json:"seed"`
+	// Rand, if set, is the source of the run's random draws in place of the generator seeded
+	// by Seed: each epoch's sample order (rand.Rand.Perm), then for each batch the
+	// augmentation (six Float64 per image, image after image) and the dropout masks (one
+	// Float64 per value, layer after layer, a value is dropped when its draw is below the
+	// rate). Seed still draws the initial weights. It lets another engine replay exactly the
+	// same draws (bench/parity -paired). A run with its own Rand cannot be resumed.
+	Rand rand.Source `json:"-"`
 	// Limit, when positive, uses at most Limit samples of each split, evenly spaced
 	// through it (quick runs).
 	Limit int `json:"limit,omitempty"`
@@ -254,6 +261,12 @@ func newTrainer(cfg Config, m *Model, src source, runCfg runs.Config) (*trainer,
 	t := &trainer{cfg: cfg, runCfg: runCfg, model: m, src: limit(src, cfg.Limit), infer: map[int]*graph{}}
 	t.pcg = rand.NewPCG(cfg.Seed, 0x7a1e)
 	t.rng = rand.New(t.pcg)
+	if cfg.Rand != nil {
+		if cfg.Resume {
+			return nil, errors.New("a run with its own random source (Config.Rand) cannot be resumed: its state is not checkpointed")
+		}
+		t.rng = rand.New(cfg.Rand)
+	}
 	learn := trainable(m)
 	var err error
 	if t.opt, err = newOptimizer(cfg.Optimizer, cfg.LR, cfg.Momentum, learn); err != nil {

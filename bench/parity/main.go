@@ -12,14 +12,24 @@
 // recipe, data and threads, so an interrupted bench resumes, and more seeds can be added to
 // one rung (-seeds 6 -archs vgg3-dropout-bn) without training the others again. Each run's
 // learning curve (training loss, validation loss and accuracy per epoch) is kept with it;
-// -curves prints each rung's mean curves of both engines side by side, epoch by epoch. From
-// the repository root, on the quick profile's data (prepared when missing):
+// -curves prints each rung's mean curves of both engines side by side, epoch by epoch.
 //
-//	go run ./bench/parity [-seeds 3] [-archs vgg1,vgg3-dropout] [-curves] [-work /tmp/catdog-parity]
+// With -paired, both runs of a seed draw the same randomness: PyTorch starts from catdog's
+// initial weights, and catdog's run is given a SplitMix64 stream (finetune.Config.Rand)
+// that torch_ref.py reads the same way, so the sample order, the augmentation and every
+// dropout mask are the same in both. The seed-to-seed spread (about 1.5 points of test
+// accuracy) then cancels in each seed's difference catdog - PyTorch, and the verdict comes
+// from those differences: their mean, its 95 % Student-t interval and the paired t-test.
+// The first steps' losses of both engines are compared as a check that the draws are shared
+// (they agree to float rounding until a near tie is rounded differently). From the
+// repository root, on the quick profile's data (prepared when missing):
+//
+//	go run ./bench/parity [-seeds 3] [-archs vgg1,vgg3-dropout] [-curves] [-paired] [-work /tmp/catdog-parity]
 package main
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -41,12 +51,16 @@ import (
 )
 
 type torchOut struct {
-	TestAcc   float64 `json:"test_acc"`
-	TestN     int     `json:"test_n"`
-	BestEpoch int     `json:"best_epoch"`
-	Seconds   float64 `json:"seconds"`
-	Epochs    []point `json:"epochs"`
+	TestAcc     float64   `json:"test_acc"`
+	TestN       int       `json:"test_n"`
+	BestEpoch   int       `json:"best_epoch"`
+	Seconds     float64   `json:"seconds"`
+	Epochs      []point   `json:"epochs"`
+	FirstLosses []float64 `json:"first_losses"`
 }
+
+// firstSteps is how many of the first training steps' losses a run records.
+const firstSteps = 20
 
 func main() {
 	photos := flag.String("photos", "../shared/data/dogs-vs-cats/train", "photos to prepare when -data is missing")
@@ -60,6 +74,7 @@ func main() {
 	python := flag.String("python", "", "python3 with torch (default: python3, else /usr/bin/python3)")
 	out := flag.String("json", "", "also write the results to this JSON file")
 	curves := flag.Bool("curves", false, "also print each rung's mean learning curves, epoch by epoch, for both engines")
+	paired := flag.Bool("paired", false, "give both engines of a seed the same initial weights, sample order, augmentation and dropout masks, and judge from the seeds' paired differences")
 	flag.Parse()
 	log.SetFlags(0)
 	runtime.GOMAXPROCS(*threads)
@@ -96,6 +111,9 @@ func main() {
 	// Every finished run is appended to results.jsonl in the work folder, so an interrupted
 	// bench resumes where it stopped; a line counts only for the same recipe, data and threads.
 	key := fmt.Sprintf("%s; %d threads; %s", recipe, *threads, data)
+	if *paired {
+		key += "; paired draws"
+	}
 	done, err := readDone(filepath.Join(*work, resultsFile), key)
 	if err != nil {
 		log.Fatal(err)
@@ -132,15 +150,32 @@ func main() {
 			if c.Warmup == 0 {
 				c.NoWarmup = true
 			}
+			var initDir string
+			if *paired {
+				initDir = filepath.Join(*work, "paired", fmt.Sprintf("%s-seed%d", name, s))
+				if c.Weights, err = writeInit(initDir, name, []int{3, *size, *size}, arch.Layers(), c.Init, c.Seed); err != nil {
+					log.Fatal(err)
+				}
+				c.Rand = &splitMix{state: uint64(s)}
+			}
 			cr, ok := done[runResult{Rung: name, Engine: "catdog", Seed: s}.id()]
 			if !ok {
+				var first []float64
+				var prev float64
+				c.Progress = func(p finetune.Progress) {
+					if p.Epoch == 1 && p.Batch <= firstSteps && p.Batch == len(first)+1 {
+						sum := p.Loss * float64(p.Batch)
+						first = append(first, sum-prev)
+						prev = sum
+					}
+				}
 				start := time.Now()
 				res, err := finetune.TrainCNN(ctx, data, arch, c)
 				if err != nil {
 					log.Fatalf("catdog %s seed %d: %v", name, s, err)
 				}
 				cr = runResult{Rung: name, Engine: "catdog", Seed: s, TestAcc: res.TestAcc, TestN: len(res.TestProbs),
-					Epochs: len(res.History.Epochs), Seconds: time.Since(start).Seconds(), BestEpoch: res.History.BestEpoch}
+					Epochs: len(res.History.Epochs), Seconds: time.Since(start).Seconds(), BestEpoch: res.History.BestEpoch, FirstLosses: first}
 				for _, e := range res.History.Epochs {
 					cr.Curve = append(cr.Curve, point{e.TrainLoss, e.ValidLoss, e.ValidAcc})
 				}
@@ -159,6 +194,9 @@ func main() {
 					"--seed", fmt.Sprint(s), "--epochs", fmt.Sprint(c.Epochs), "--batch", fmt.Sprint(c.Batch), "--init", string(c.Init),
 					"--optimizer", c.Optimizer, "--lr", fmt.Sprint(c.LR), "--momentum", fmt.Sprint(c.Momentum), "--schedule", c.Schedule,
 					"--warmup", fmt.Sprint(c.Warmup), "--patience", fmt.Sprint(c.Patience), "--threads", fmt.Sprint(*threads)}
+				if *paired {
+					args = append(args, "--init-from", initDir, "--draws", fmt.Sprint(s))
+				}
 				cmd := exec.Command(py, args...)
 				cmd.Stderr = os.Stderr
 				b, err := cmd.Output()
@@ -170,7 +208,7 @@ func main() {
 					log.Fatalf("pytorch %s seed %d: %v: %s", name, s, err, b)
 				}
 				tr = runResult{Rung: name, Engine: "pytorch", Seed: s, TestAcc: to.TestAcc, TestN: to.TestN,
-					Epochs: len(to.Epochs), Seconds: to.Seconds, BestEpoch: to.BestEpoch, Curve: to.Epochs}
+					Epochs: len(to.Epochs), Seconds: to.Seconds, BestEpoch: to.BestEpoch, Curve: to.Epochs, FirstLosses: to.FirstLosses}
 				record(tr)
 			}
 			torch[name].add(tr)
@@ -180,7 +218,12 @@ func main() {
 	}
 
 	fmt.Printf("\nrecipe: %s; %d seeds; test split of %s\n", recipe, *seeds, data)
-	fmt.Printf("interval: 95 %% Wilson interval of the mean accuracy over the test photos; p: Welch's t-test over the seeds\n\n")
+	if *paired {
+		fmt.Printf("paired draws: each seed's two runs share initial weights, sample order, augmentation and dropout masks\n")
+		fmt.Printf("interval: 95 %% Wilson interval of the mean accuracy over the test photos; p: paired t-test over the seeds' differences\n\n")
+	} else {
+		fmt.Printf("interval: 95 %% Wilson interval of the mean accuracy over the test photos; p: Welch's t-test over the seeds\n\n")
+	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "rung\tcatdog mean ± sd (%)\tinterval\tpytorch mean ± sd (%)\tinterval\tcatdog - pytorch\tp\tverdict\tcatdog s\tpytorch s")
 	type row struct {
@@ -198,11 +241,18 @@ func main() {
 		tm, ts, tlo, thi := t.summary()
 		p := welch(c.accs, t.accs)
 		v := verdict(cm-tm, clo, chi, tlo, thi, p)
+		if *paired {
+			_, _, dlo, dhi, pp := pairedDiff(c.accs, t.accs)
+			p, v = pp, pairedVerdict(dlo, dhi)
+		}
 		fmt.Fprintf(tw, "%s\t%.2f ± %.2f\t[%.2f, %.2f]\t%.2f ± %.2f\t[%.2f, %.2f]\t%+.2f\t%.2f\t%s\t%s\t%s\n", name,
 			100*cm, 100*cs, 100*clo, 100*chi, 100*tm, 100*ts, 100*tlo, 100*thi, 100*(cm-tm), p, v, c.meanSecs(), t.meanSecs())
 		rows = append(rows, row{name, c.accs, t.accs, cs, ts, cm, tm, p, v})
 	}
 	tw.Flush()
+	if *paired {
+		printPaired(names, cat, torch)
+	}
 	if *curves {
 		for _, name := range names {
 			printCurves(name, cat[name], torch[name])
@@ -230,9 +280,11 @@ type runResult struct {
 	Epochs  int     `json:"epochs"`
 	Seconds float64 `json:"seconds"` // 0: not timed
 	// BestEpoch is the epoch whose weights were tested; Curve holds every epoch's losses
-	// (absent in lines written before they were recorded).
-	BestEpoch int     `json:"best_epoch,omitempty"`
-	Curve     []point `json:"curve,omitempty"`
+	// (absent in lines written before they were recorded), FirstLosses the losses of the
+	// first training steps.
+	BestEpoch   int       `json:"best_epoch,omitempty"`
+	Curve       []point   `json:"curve,omitempty"`
+	FirstLosses []float64 `json:"first_losses,omitempty"`
 }
 
 // point is one epoch of a run: mean training loss, validation loss and accuracy.
@@ -269,15 +321,17 @@ func readDone(path, key string) (map[string]runResult, error) {
 }
 
 type result struct {
-	accs   []float64
+	accs   []float64 // seed after seed
 	secs   []float64
 	n      int
 	curves [][]point // runs that recorded their curve
 	best   []float64 // their best epochs
+	first  [][]float64
 }
 
 func (r *result) add(x runResult) {
 	r.accs, r.n = append(r.accs, x.TestAcc), x.TestN
+	r.first = append(r.first, x.FirstLosses)
 	if len(x.Curve) > 0 {
 		r.curves, r.best = append(r.curves, x.Curve), append(r.best, float64(x.BestEpoch))
 	}
@@ -395,6 +449,117 @@ func verdict(diff, clo, chi, tlo, thi, p float64) string {
 		return "catdog ahead beyond noise"
 	}
 	return "within noise"
+}
+
+// pairedDiff returns the mean and standard deviation of the seeds' differences a[i] - b[i],
+// the 95 % Student-t interval of their mean and the two-sided p-value of the paired t-test
+// (1 when there are too few seeds or no spread to test).
+func pairedDiff(a, b []float64) (mean, sd, lo, hi, p float64) {
+	d := make([]float64, len(a))
+	for i := range a {
+		d[i] = a[i] - b[i]
+	}
+	mean, sd = meanSD(d)
+	n := float64(len(d))
+	switch {
+	case len(d) < 2:
+		return mean, sd, math.Inf(-1), math.Inf(1), 1
+	case sd == 0:
+		return mean, sd, mean, mean, 1
+	}
+	st := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: n - 1}
+	half := st.Quantile(0.975) * sd / math.Sqrt(n)
+	t := mean / (sd / math.Sqrt(n))
+	return mean, sd, mean - half, mean + half, 2 * st.CDF(-math.Abs(t))
+}
+
+// pairedVerdict says whether catdog is behind or ahead beyond noise: the 95 % interval of
+// the mean paired difference lies wholly below or above 0.
+func pairedVerdict(lo, hi float64) string {
+	switch {
+	case math.IsInf(lo, 0) || math.IsInf(hi, 0):
+		return "too few seeds to tell"
+	case hi < 0:
+		return "catdog behind beyond noise"
+	case lo > 0:
+		return "catdog ahead beyond noise"
+	}
+	return "within noise"
+}
+
+// printPaired prints each rung's paired differences and, as the check that both engines
+// drew the same, the largest difference over the seeds of the first two training steps'
+// losses: shared weights, samples, augmentation and masks give the same losses to float
+// rounding there (about 1e-5 or less), other draws differ by about 0.1. Later steps drift
+// apart: Adam's first steps move a weight whose gradient is all rounding by the full
+// learning rate, in a direction the rounding picks (see finetune's TestTrainingMatchesPyTorch).
+func printPaired(names []string, cat, torch map[string]*result) {
+	fmt.Printf("\npaired differences, catdog - pytorch, seed by seed (test accuracy, points)\n")
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "rung\tseeds\tmean ± sd\t95 % interval\tp\tverdict\tfirst 2 steps |Δ loss| (max)")
+	for _, name := range names {
+		c, t := cat[name], torch[name]
+		m, sd, lo, hi, p := pairedDiff(c.accs, t.accs)
+		first := 0.0
+		for i := range c.first {
+			a, b := c.first[i], t.first[i]
+			if len(a) < 2 || len(b) < 2 {
+				first = math.NaN()
+				break
+			}
+			first = math.Max(first, math.Max(math.Abs(a[0]-b[0]), math.Abs(a[1]-b[1])))
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%+.2f ± %.2f\t[%+.2f, %+.2f]\t%.2f\t%s\t%.1e\n", name, len(c.accs),
+			100*m, 100*sd, 100*lo, 100*hi, p, pairedVerdict(lo, hi), first)
+	}
+	tw.Flush()
+}
+
+// splitMix is SplitMix64, the random stream of catdog's runs in -paired mode
+// (finetune.Config.Rand); torch_ref.py's Stream computes the same numbers.
+type splitMix struct{ state uint64 }
+
+func (s *splitMix) Uint64() uint64 {
+	s.state += 0x9e3779b97f4a7c15
+	z := s.state
+	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+	z = (z ^ z>>27) * 0x94d049bb133111eb
+	return z ^ z>>31
+}
+
+// writeInit writes the initial weights catdog draws for a rung and seed into dir
+// (params.json: names and shapes in model order; params.bin: the float32 values,
+// little-endian) for torch_ref.py --init-from, and returns them for finetune.Config.Weights.
+func writeInit(dir, name string, input []int, layers []finetune.Layer, init finetune.Init, seed uint64) (map[string][]float32, error) {
+	m, err := finetune.NewModel(name, input, layers, init, seed)
+	if err != nil {
+		return nil, err
+	}
+	type entry struct {
+		Name  string `json:"name"`
+		Shape []int  `json:"shape"`
+	}
+	var meta []entry
+	var bin []byte
+	weights := map[string][]float32{}
+	for _, p := range m.Params() {
+		meta = append(meta, entry{p.Name, p.Shape})
+		weights[p.Name] = p.Data
+		for _, v := range p.Data {
+			bin = binary.LittleEndian.AppendUint32(bin, math.Float32bits(v))
+		}
+	}
+	js, err := json.Marshal(meta)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "params.json"), js, 0o644); err != nil {
+		return nil, err
+	}
+	return weights, os.WriteFile(filepath.Join(dir, "params.bin"), bin, 0o644)
 }
 
 func findPython(p string) string {

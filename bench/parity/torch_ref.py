@@ -9,7 +9,11 @@ epochs, early stopping on the validation loss keeping the best epoch's weights, 
 (momentum 0.1, epsilon 1e-5, unbiased running variance) and the augmentation (flip, turn,
 zoom, shift with bilinear resampling and clamped edges, contrast about each channel's mean)
 follow catdog's definitions. Only the random draws differ: that is what the seeds average
-over. Run by bench/parity/main.go; never part of catdog itself.
+over. With --init-from and --draws (bench/parity -paired) not even those: the initial
+weights are catdog's (params.bin, catdog's order and layout) and every draw (sample order,
+augmentation, dropout masks) is taken from the stream catdog's run is given, in catdog's
+order, so the two runs of a seed differ only by float rounding. Run by bench/parity/main.go;
+never part of catdog itself.
 """
 import argparse
 import json
@@ -38,6 +42,66 @@ class Residual(nn.Module):
         return F.relu(h + s)
 
 
+class Stream:
+    """The random stream bench/parity gives catdog's run (Config.Rand) in -paired mode:
+    SplitMix64 from a seed, read through Go's math/rand/v2 (Float64 keeps the low 53 bits,
+    Perm is Fisher-Yates with Lemire's bounded draws), so every draw is catdog's."""
+
+    G, C1, C2, MASK = 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB, (1 << 64) - 1
+
+    def __init__(self, seed):
+        self.state = seed & self.MASK
+
+    def next(self):
+        self.state = (self.state + self.G) & self.MASK
+        z = self.state
+        z = ((z ^ (z >> 30)) * self.C1) & self.MASK
+        z = ((z ^ (z >> 27)) * self.C2) & self.MASK
+        return z ^ (z >> 31)
+
+    def float64s(self, n):
+        k = np.arange(1, n + 1, dtype=np.uint64)
+        z = np.uint64(self.state) + k * np.uint64(self.G)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(self.C1)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(self.C2)
+        z = z ^ (z >> np.uint64(31))
+        self.state = (self.state + n * self.G) & self.MASK
+        return (z & np.uint64((1 << 53) - 1)).astype(np.float64) / float(1 << 53)
+
+    def uint64n(self, n):
+        if n & (n - 1) == 0:
+            return self.next() & (n - 1)
+        prod = self.next() * n
+        if prod & self.MASK < n:
+            thresh = ((1 << 64) - n) % n
+            while prod & self.MASK < thresh:
+                prod = self.next() * n
+        return prod >> 64
+
+    def perm(self, n):
+        p = list(range(n))
+        for i in range(n - 1, 0, -1):
+            j = self.uint64n(i + 1)
+            p[i], p[j] = p[j], p[i]
+        return np.array(p, dtype=np.int64)
+
+
+class Mask(nn.Module):
+    """Dropout with catdog's masks: one Float64 per value from the stream, dropped when below
+    the rate, kept values scaled by 1/(1-rate) in float32."""
+
+    def __init__(self, p, stream):
+        super().__init__()
+        self.p, self.stream = p, stream
+
+    def forward(self, h):
+        if not self.training:
+            return h
+        u = self.stream.float64s(h.numel()).reshape(tuple(h.shape))
+        m = np.where(u < self.p, np.float32(0), np.float32(1 / (1 - self.p))).astype(np.float32)
+        return h * torch.from_numpy(m)
+
+
 class GAP(nn.Module):
     def forward(self, x):
         return x.mean(dim=(2, 3))
@@ -48,9 +112,9 @@ class ReLU6(nn.Module):
         return torch.clamp(x, 0, 6)
 
 
-def build(spec, shape):
+def build(spec, shape, stream=None):
     """Builds catdog's layer spec for samples of shape (C, H, W); the final sigmoid is left
-    out (the loss takes logits)."""
+    out (the loss takes logits). With a stream, dropout draws its masks from it."""
     layers = []
     c, h, w = shape
     flat = None
@@ -71,7 +135,7 @@ def build(spec, shape):
             layers.append(nn.MaxPool2d(s, s))
             h, w = h // s, w // s
         elif k == "dropout":
-            layers.append(nn.Dropout(float(f[1])))
+            layers.append(nn.Dropout(float(f[1])) if stream is None else Mask(float(f[1]), stream))
         elif k in ("batchnorm", "bn"):
             layers.append(nn.BatchNorm2d(c, eps=1e-5, momentum=0.1) if flat is None else nn.BatchNorm1d(flat, eps=1e-5, momentum=0.1))
         elif k == "flatten":
@@ -108,6 +172,37 @@ def initialise(model, scheme, gen):
             with torch.no_grad():
                 m.weight.uniform_(-lim, lim, generator=gen)
                 m.bias.zero_()
+
+
+def load_catdog(model, d):
+    """Copies catdog's initial weights (params.json: names and shapes in catdog's order;
+    params.bin: their float32 values) into model: convolutions and dense layers (weight,
+    bias; dense weights transposed), batch norms (scale, shift, running mean and variance)."""
+    meta = json.load(open(d + "/params.json"))
+    flat = np.fromfile(d + "/params.bin", dtype="<f4")
+    tensors = []
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            tensors += [(m.weight, False), (m.bias, False)]
+        elif isinstance(m, nn.Linear):
+            tensors += [(m.weight, True), (m.bias, False)]
+        elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            tensors += [(m.weight, False), (m.bias, False), (m.running_mean, False), (m.running_var, False)]
+    if len(tensors) != len(meta):
+        raise SystemExit("%s: %d catdog weights for %d PyTorch tensors" % (d, len(meta), len(tensors)))
+    off = 0
+    with torch.no_grad():
+        for (t, transpose), p in zip(tensors, meta):
+            n = int(np.prod(p["shape"]))
+            v = torch.from_numpy(flat[off:off + n].reshape(p["shape"]).copy())
+            off += n
+            if transpose:
+                v = v.t()
+            if tuple(v.shape) != tuple(t.shape):
+                raise SystemExit("%s: catdog's %s has shape %s, PyTorch's tensor %s" % (d, p["name"], p["shape"], list(t.shape)))
+            t.copy_(v)
+    if off != len(flat):
+        raise SystemExit("%s: params.bin holds %d values, params.json names %d" % (d, len(flat), off))
 
 
 class Optimiser:
@@ -150,13 +245,13 @@ class Optimiser:
                 p.add_(vel)
 
 
-def augment(batch, rng):
-    """catdog's DefaultAugment on a uint8 batch (n, S, S, 3): flip with probability 0.5,
-    turn within ±15°, zoom 0.9-1.1, shift within ±10 %, contrast ±20 % (finetune/augment.go)."""
+def augment(batch, u):
+    """catdog's DefaultAugment on a uint8 batch (n, S, S, 3), from six uniform draws per
+    image (u, shape (n, 6)): flip with probability 0.5, turn within ±15°, zoom 0.9-1.1,
+    shift within ±10 %, contrast ±20 % (finetune/augment.go)."""
     n, size = batch.shape[0], batch.shape[1]
     out = np.empty_like(batch)
     c = (size - 1) / 2
-    u = rng.random((n, 6))
     for i in range(n):
         flip = u[i, 0] < 0.5
         angle = (2 * u[i, 1] - 1) * 15 * math.pi / 180
@@ -213,6 +308,8 @@ def main():
     p.add_argument("--warmup", type=int, default=0)
     p.add_argument("--patience", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--init-from", default="", help="folder with catdog's initial weights (params.json, params.bin)")
+    p.add_argument("--draws", type=int, default=-1, help="seed of the stream catdog's run draws from (-paired)")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -223,8 +320,12 @@ def main():
     labels = np.load(a.data + "/dogs_vs_cats_labels.npy")
     split = {s: np.load("%s/split_%s.npy" % (a.data, s)) for s in ("train", "valid", "test")}
     size = photos.shape[1]
-    model = build(a.spec, (3, size, size))
-    initialise(model, a.init, gen)
+    stream = Stream(a.draws) if a.draws >= 0 else None
+    model = build(a.spec, (3, size, size), stream)
+    if a.init_from:
+        load_catdog(model, a.init_from)
+    else:
+        initialise(model, a.init, gen)
     train = split["train"]
     steps = len(train) // a.batch
     opt = Optimiser(model.parameters(), a, steps)
@@ -242,16 +343,17 @@ def main():
         return loss / len(rows), right / len(rows)
 
     history, best, best_loss, best_epoch, bad = [], None, None, 0, 0
+    first = []  # the first steps' losses
     start = time.perf_counter()
     for epoch in range(1, a.epochs + 1):
         model.train()
-        perm = rng.permutation(len(train))
+        perm = stream.perm(len(train)) if stream else rng.permutation(len(train))
         tl = 0.0
         for b in range(steps):
             r = train[perm[b * a.batch:(b + 1) * a.batch]]
             imgs = np.asarray(photos[r])
             if a.aug:
-                imgs = augment(imgs, rng)
+                imgs = augment(imgs, stream.float64s(6 * len(r)).reshape(len(r), 6) if stream else rng.random((len(r), 6)))
             x = to_tensor(imgs)
             y = torch.from_numpy(labels[r].astype(np.float32))
             for q in model.parameters():
@@ -260,6 +362,8 @@ def main():
             loss.backward()
             opt.step()
             tl += loss.item()
+            if len(first) < 20:
+                first.append(loss.item())
         vl, va = evaluate(split["valid"])
         history.append({"epoch": epoch, "train_loss": tl / steps, "valid_loss": vl, "valid_acc": va})
         if best_loss is None or vl < best_loss:
@@ -272,7 +376,7 @@ def main():
     model.load_state_dict(best)
     tl, ta = evaluate(split["test"])
     print(json.dumps({"test_acc": ta, "test_loss": tl, "test_n": len(split["test"]), "best_epoch": best_epoch,
-                      "epochs": history, "seconds": time.perf_counter() - start, "torch": torch.__version__}))
+                      "epochs": history, "first_losses": first, "seconds": time.perf_counter() - start, "torch": torch.__version__}))
 
 
 if __name__ == "__main__":
