@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"hash"
 	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
 
 	"github.com/catdog-ml/catdog/internal/gops"
 	"github.com/chewxy/hm"
@@ -93,7 +96,7 @@ func (op *bnOp) Do(v ...G.Value) (G.Value, error) {
 			mean[k], vari[k] = float64(op.mean[k]), float64(op.vari[k])
 		}
 	}
-	for k := range c {
+	perChannel(c, func(k int) {
 		inv := 1 / math.Sqrt(vari[k]+BNEpsilon)
 		// y = gamma·(x-mean)·inv + beta = a·x + b, computed as in onnxruntime's kernel
 		a := float32(float64(gamma[k]) * inv)
@@ -104,7 +107,7 @@ func (op *bnOp) Do(v ...G.Value) (G.Value, error) {
 				y[j] = x[j]*a + b
 			}
 		}
-	}
+	})
 	return out, nil
 }
 
@@ -114,7 +117,7 @@ func (op *bnOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 	}
 	res := make(G.Nodes, 3)
 	for i := range res {
-		n, err := G.ApplyOp(&bnGradOp{id: op.id, dims: op.dims, which: i}, inputs[0], inputs[1], grad)
+		n, err := G.ApplyOp(&bnGradOp{id: op.id, dims: op.dims, which: i, stats: op.stats}, inputs[0], inputs[1], grad)
 		if err != nil {
 			return nil, fmt.Errorf("%v gradient: %w", op, err)
 		}
@@ -129,6 +132,9 @@ type bnGradOp struct {
 	id    string
 	dims  int
 	which int
+	// stats are the forward op's statistics of this step's batch, computed from the same x
+	// (the backward pass runs after the forward one): reused rather than computed again.
+	stats *bnStats
 }
 
 func (op *bnGradOp) Arity() int { return 3 }
@@ -180,21 +186,28 @@ func (op *bnGradOp) Do(v ...G.Value) (G.Value, error) {
 		return nil, err
 	}
 	n, c, s := bnGeom(xs)
-	mean, vari := channelStats(x, n, c, s)
+	var mean, vari []float64
+	if st := op.stats; st != nil && len(st.mean) == c && st.count == n*s {
+		mean, vari = st.mean, st.vari
+	} else {
+		mean, vari = channelStats(x, n, c, s)
+	}
 	m := float64(n * s)
 	// Per channel: sums of dy and of dy·xhat.
 	sdy, sdyx := make([]float64, c), make([]float64, c)
-	for k := range c {
-		inv := 1 / math.Sqrt(vari[k]+BNEpsilon)
+	perChannel(c, func(k int) {
+		inv, mu := 1/math.Sqrt(vari[k]+BNEpsilon), mean[k]
+		var sd, sdx float64 // locals: neighbouring channels' sums share cache lines
 		for i := range n {
 			off := (i*c + k) * s
 			for j := off; j < off+s; j++ {
 				d := float64(dy[j])
-				sdy[k] += d
-				sdyx[k] += d * (float64(x[j]) - mean[k]) * inv
+				sd += d
+				sdx += d * (float64(x[j]) - mu) * inv
 			}
 		}
-	}
+		sdy[k], sdyx[k] = sd, sdx
+	})
 	switch op.which {
 	case 1, 2:
 		out := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(gs.Clone()...))
@@ -211,7 +224,7 @@ func (op *bnGradOp) Do(v ...G.Value) (G.Value, error) {
 	// dx = gamma·inv/m · (m·dy - Σdy - xhat·Σ(dy·xhat))
 	out := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(xs.Clone()...))
 	dx := out.Data().([]float32)
-	for k := range c {
+	perChannel(c, func(k int) {
 		inv := 1 / math.Sqrt(vari[k]+BNEpsilon)
 		g := float64(gamma[k]) * inv / m
 		for i := range n {
@@ -221,7 +234,7 @@ func (op *bnGradOp) Do(v ...G.Value) (G.Value, error) {
 				dx[j] = float32(g * (m*float64(dy[j]) - sdy[k] - xhat*sdyx[k]))
 			}
 		}
-	}
+	})
 	return out, nil
 }
 
@@ -238,7 +251,7 @@ func bnGeom(s tensor.Shape) (n, c, hw int) {
 func channelStats(x []float32, n, c, s int) (mean, vari []float64) {
 	mean, vari = make([]float64, c), make([]float64, c)
 	m := float64(n * s)
-	for k := range c {
+	perChannel(c, func(k int) {
 		var sum float64
 		for i := range n {
 			off := (i*c + k) * s
@@ -256,8 +269,33 @@ func channelStats(x []float32, n, c, s int) (mean, vari []float64) {
 			}
 		}
 		mean[k], vari[k] = mu, sq/m
-	}
+	})
 	return mean, vari
+}
+
+// perChannel calls f(k) for every channel k in [0, c), spread over up to GOMAXPROCS
+// goroutines. A channel's work stays in one call, in its own order, so the results are the
+// same bits whatever the number of threads.
+func perChannel(c int, f func(k int)) {
+	w := min(c, runtime.GOMAXPROCS(0))
+	if w <= 1 {
+		for k := range c {
+			f(k)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	wg.Add(w)
+	for range w {
+		go func() {
+			defer wg.Done()
+			for k := int(next.Add(1) - 1); k < c; k = int(next.Add(1) - 1) {
+				f(k)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // float32s returns v's data as a contiguous []float32 in row-major order.
