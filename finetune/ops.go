@@ -4,9 +4,6 @@ import (
 	"fmt"
 	"hash"
 	"math"
-	"runtime"
-	"sync"
-	"sync/atomic"
 
 	"github.com/catdog-ml/catdog/internal/gops"
 	"github.com/chewxy/hm"
@@ -96,7 +93,7 @@ func (op *bnOp) Do(v ...G.Value) (G.Value, error) {
 			mean[k], vari[k] = float64(op.mean[k]), float64(op.vari[k])
 		}
 	}
-	perChannel(c, func(k int) {
+	gops.ForEach(c, func(k int) {
 		inv := 1 / math.Sqrt(vari[k]+BNEpsilon)
 		// y = gamma·(x-mean)·inv + beta = a·x + b, computed as in onnxruntime's kernel
 		a := float32(float64(gamma[k]) * inv)
@@ -195,7 +192,7 @@ func (op *bnGradOp) Do(v ...G.Value) (G.Value, error) {
 	m := float64(n * s)
 	// Per channel: sums of dy and of dy·xhat.
 	sdy, sdyx := make([]float64, c), make([]float64, c)
-	perChannel(c, func(k int) {
+	gops.ForEach(c, func(k int) {
 		inv, mu := 1/math.Sqrt(vari[k]+BNEpsilon), mean[k]
 		var sd, sdx float64 // locals: neighbouring channels' sums share cache lines
 		for i := range n {
@@ -224,7 +221,7 @@ func (op *bnGradOp) Do(v ...G.Value) (G.Value, error) {
 	// dx = gamma·inv/m · (m·dy - Σdy - xhat·Σ(dy·xhat))
 	out := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(xs.Clone()...))
 	dx := out.Data().([]float32)
-	perChannel(c, func(k int) {
+	gops.ForEach(c, func(k int) {
 		inv := 1 / math.Sqrt(vari[k]+BNEpsilon)
 		g := float64(gamma[k]) * inv / m
 		for i := range n {
@@ -251,7 +248,7 @@ func bnGeom(s tensor.Shape) (n, c, hw int) {
 func channelStats(x []float32, n, c, s int) (mean, vari []float64) {
 	mean, vari = make([]float64, c), make([]float64, c)
 	m := float64(n * s)
-	perChannel(c, func(k int) {
+	gops.ForEach(c, func(k int) {
 		var sum float64
 		for i := range n {
 			off := (i*c + k) * s
@@ -271,31 +268,6 @@ func channelStats(x []float32, n, c, s int) (mean, vari []float64) {
 		mean[k], vari[k] = mu, sq/m
 	})
 	return mean, vari
-}
-
-// perChannel calls f(k) for every channel k in [0, c), spread over up to GOMAXPROCS
-// goroutines. A channel's work stays in one call, in its own order, so the results are the
-// same bits whatever the number of threads.
-func perChannel(c int, f func(k int)) {
-	w := min(c, runtime.GOMAXPROCS(0))
-	if w <= 1 {
-		for k := range c {
-			f(k)
-		}
-		return
-	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	wg.Add(w)
-	for range w {
-		go func() {
-			defer wg.Done()
-			for k := int(next.Add(1) - 1); k < c; k = int(next.Add(1) - 1) {
-				f(k)
-			}
-		}()
-	}
-	wg.Wait()
 }
 
 // float32s returns v's data as a contiguous []float32 in row-major order.

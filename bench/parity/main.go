@@ -150,15 +150,16 @@ func main() {
 			if c.Warmup == 0 {
 				c.NoWarmup = true
 			}
+			cr, ok := done[runResult{Rung: name, Engine: "catdog", Seed: s}.id()]
+			tr, tok := done[runResult{Rung: name, Engine: "pytorch", Seed: s}.id()]
 			var initDir string
-			if *paired {
+			if *paired && (!ok || !tok) { // the initial weights, written only for a run still to do
 				initDir = filepath.Join(*work, "paired", fmt.Sprintf("%s-seed%d", name, s))
 				if c.Weights, err = writeInit(initDir, name, []int{3, *size, *size}, arch.Layers(), c.Init, c.Seed); err != nil {
 					log.Fatal(err)
 				}
 				c.Rand = &splitMix{state: uint64(s)}
 			}
-			cr, ok := done[runResult{Rung: name, Engine: "catdog", Seed: s}.id()]
 			if !ok {
 				var first []float64
 				var prev float64
@@ -184,8 +185,7 @@ func main() {
 			}
 			cat[name].add(cr)
 
-			tr, ok := done[runResult{Rung: name, Engine: "pytorch", Seed: s}.id()]
-			if !ok {
+			if !tok {
 				aug := 0
 				if arch.Augment {
 					aug = 1
@@ -193,7 +193,8 @@ func main() {
 				args := []string{script, "--data", data, "--spec", finetune.SpecString(arch.Layers()), "--aug", fmt.Sprint(aug),
 					"--seed", fmt.Sprint(s), "--epochs", fmt.Sprint(c.Epochs), "--batch", fmt.Sprint(c.Batch), "--init", string(c.Init),
 					"--optimizer", c.Optimizer, "--lr", fmt.Sprint(c.LR), "--momentum", fmt.Sprint(c.Momentum), "--schedule", c.Schedule,
-					"--warmup", fmt.Sprint(c.Warmup), "--patience", fmt.Sprint(c.Patience), "--threads", fmt.Sprint(*threads)}
+					"--warmup", fmt.Sprint(c.Warmup), "--patience", fmt.Sprint(c.Patience), "--threads", fmt.Sprint(*threads),
+					"--first-steps", fmt.Sprint(firstSteps)}
 				if *paired {
 					args = append(args, "--init-from", initDir, "--draws", fmt.Sprint(s))
 				}

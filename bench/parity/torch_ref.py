@@ -308,6 +308,7 @@ def main():
     p.add_argument("--warmup", type=int, default=0)
     p.add_argument("--patience", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--first-steps", type=int, default=20, help="how many of the first steps' losses to print")
     p.add_argument("--init-from", default="", help="folder with catdog's initial weights (params.json, params.bin)")
     p.add_argument("--draws", type=int, default=-1, help="seed of the stream catdog's run draws from (-paired)")
     a = p.parse_args()
@@ -362,7 +363,7 @@ def main():
             loss.backward()
             opt.step()
             tl += loss.item()
-            if len(first) < 20:
+            if len(first) < a.first_steps:
                 first.append(loss.item())
         vl, va = evaluate(split["valid"])
         history.append({"epoch": epoch, "train_loss": tl / steps, "valid_loss": vl, "valid_acc": va})

@@ -60,6 +60,13 @@ func parallel(n int, f func(worker, i int)) {
 	wg.Wait()
 }
 
+// ForEach calls f(i) for i in [0, n), spread over up to GOMAXPROCS goroutines. Each f(i)
+// runs whole in one goroutine, so work that keeps its own order inside f gives the same bits
+// whatever the number of threads.
+func ForEach(n int, f func(i int)) {
+	parallel(n, func(_, i int) { f(i) })
+}
+
 // workers is the number of goroutines parallel uses for n items.
 func workers(n int) int {
 	return max(1, min(n, runtime.GOMAXPROCS(0)))
