@@ -13,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"testing"
 
 	"github.com/catdog-ml/catdog/internal/fixtures"
@@ -25,28 +24,10 @@ func sharedDir(t testing.TB) string {
 	return fixtures.Shared(t, "")
 }
 
-// photos returns up to n cats and n dogs from a shared folder, the first by name.
+// photos returns n cats then n dogs of a shared folder, chosen by id (fixtures.PhotoFiles).
 func photos(t testing.TB, folder string, n int) []string {
 	t.Helper()
-	dir := filepath.Join(sharedDir(t), folder)
-	all, err := filepath.Glob(filepath.Join(dir, "*.jpg"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sort.Strings(all)
-	var cats, dogs []string
-	for _, f := range all {
-		switch {
-		case strings.HasPrefix(filepath.Base(f), "cat.") && len(cats) < n:
-			cats = append(cats, f)
-		case strings.HasPrefix(filepath.Base(f), "dog.") && len(dogs) < n:
-			dogs = append(dogs, f)
-		}
-	}
-	if len(cats) < n || len(dogs) < n {
-		t.Fatalf("%s: want %d cats and %d dogs, found %d and %d", dir, n, n, len(cats), len(dogs))
-	}
-	return append(cats, dogs...)
+	return fixtures.PhotoFiles(t, folder, n)
 }
 
 // link puts symbolic links to files into dir/sub under their own names (or names from

@@ -220,15 +220,11 @@ func TestMobileNetImageNet(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sess.Close()
-	photos := fixtures.Shared(t, "dogs-vs-cats/train")
 	const perClass = 40
+	photos := fixtures.PhotoFiles(t, "dogs-vs-cats/train", perClass)
 	hits := map[string]int{}
-	for _, class := range []string{"cat", "dog"} {
-		files, _ := filepath.Glob(filepath.Join(photos, class+".1*.jpg"))
-		sort.Strings(files)
-		if len(files) < perClass {
-			t.Fatalf("%d %s photos", len(files), class)
-		}
+	for ci, class := range []string{"cat", "dog"} {
+		files := photos[ci*perClass : (ci+1)*perClass]
 		x := make([]float32, perClass*3*224*224)
 		rgb := make([]uint8, 224*224*3)
 		for i, f := range files[:perClass] {

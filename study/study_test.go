@@ -3,6 +3,7 @@ package study
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -133,11 +134,11 @@ func TestProfileByName(t *testing.T) {
 // both, flip averaging of the best, and VGG16 listed as not run (at hand only, and not at
 // hand). Every exported model is evaluated on onnxruntime.
 func TestRunPretrained(t *testing.T) {
-	src := fixtures.Photos(t, 80)
+	src := fixtures.Photos(t, 200) // 40 test photos
 	p := Quick().WithExtras()
 	p.Size, p.TransferSize, p.PerClass, p.TransferPerClass, p.HeadEpochs, p.Batch, p.LR = 32, 96, 0, 0, 10, 8, 0.001
 	p.Backbones = []string{"mobilenet-v1-075", "mobilenet-v2-035"}
-	p.FineTune = []FineTune{{Backbone: "mobilenet-v2-035", From: "block_16_project_BN", Head: "dense:1:sigmoid", Epochs: 4, LR: 3e-4}}
+	p.FineTune = []FineTune{{Backbone: "mobilenet-v2-035", From: "block_16_project_BN", Head: "dense:1:sigmoid", Epochs: 10, LR: 1e-3}}
 	var notes []string
 	opts := Options{
 		Data: src, Dir: t.TempDir(), Profile: p, Seed: 1, Archs: []string{},
@@ -182,9 +183,8 @@ func TestRunPretrained(t *testing.T) {
 		} else if r.MaxDiff > 1e-5 {
 			t.Errorf("%s: onnxruntime and Gorgonia differ by %g", r.Name, r.MaxDiff)
 		}
-		if r.Accuracy < 0.6 {
-			t.Errorf("%s: test accuracy %.3f on ImageNet features", r.Name, r.Accuracy)
-		}
+		t.Logf("%s: test accuracy %.3f [%.3f, %.3f] on %d photos", r.Name, r.Accuracy, r.AccuracyLow, r.AccuracyHigh, r.TestPhotos)
+		fixtures.AboveChance(t, r.Name, int(math.Round(r.Accuracy*float64(r.TestPhotos))), r.TestPhotos, 0.5)
 		if _, err := os.Stat(filepath.Join(r.Dir, "report.html")); err != nil {
 			t.Errorf("%s: %v", r.Name, err)
 		}

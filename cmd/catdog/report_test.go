@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/catdog-ml/catdog/datasets"
+	"github.com/catdog-ml/catdog/internal/fixtures"
 	"github.com/catdog-ml/catdog/report"
 	"github.com/catdog-ml/catdog/runs"
 )
@@ -15,21 +16,11 @@ import (
 // catdog report writes the index and the run's report with the photos it got wrong, read
 // through datasets.Open.
 func TestReportCommand(t *testing.T) {
-	shared := sharedDir(t, "dogs-vs-cats")
 	src := filepath.Join(t.TempDir(), "src")
 	os.MkdirAll(src, 0o755)
-	entries, err := os.ReadDir(filepath.Join(shared, "train"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := map[string]int{}
-	for _, e := range entries {
-		kind, _, _ := strings.Cut(e.Name(), ".")
-		if (kind == "cat" || kind == "dog") && n[kind] < 25 {
-			n[kind]++
-			if err := os.Symlink(filepath.Join(shared, "train", e.Name()), filepath.Join(src, e.Name())); err != nil {
-				t.Fatal(err)
-			}
+	for _, f := range fixtures.PhotoFiles(t, "dogs-vs-cats/train", 25) {
+		if err := os.Symlink(f, filepath.Join(src, filepath.Base(f))); err != nil {
+			t.Fatal(err)
 		}
 	}
 	data := filepath.Join(t.TempDir(), "data")
