@@ -18,12 +18,6 @@ import (
 	"github.com/catdog-ml/catdog/internal/fixtures"
 )
 
-// sharedDir is shared/data beside the repository (see internal/fixtures).
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	return fixtures.Shared(t, "")
-}
-
 // photos returns n cats then n dogs of a shared folder, chosen by id (fixtures.PhotoFiles).
 func photos(t testing.TB, folder string, n int) []string {
 	t.Helper()

@@ -19,12 +19,6 @@ import (
 	"github.com/catdog-ml/catdog/onnx/onnxtest"
 )
 
-// sharedData is shared/data/<name> beside the repository (see internal/fixtures).
-func sharedData(t testing.TB, name string) string {
-	t.Helper()
-	return fixtures.Shared(t, name)
-}
-
 // preparePhotos prepares n cats and n dogs of the shared photos at size pixels.
 func preparePhotos(t *testing.T, n, size int) string {
 	t.Helper()

@@ -120,9 +120,3 @@ func TestPredictCommand(t *testing.T) {
 	}
 }
 
-// sharedDir returns shared/data/<name> (see internal/fixtures.Shared); other command tests
-// use it too.
-func sharedDir(t testing.TB, name string) string {
-	t.Helper()
-	return fixtures.Shared(t, name)
-}
