@@ -119,4 +119,3 @@ func TestPredictCommand(t *testing.T) {
 		t.Error("--json with --jsonl: no error")
 	}
 }
-
