@@ -6,19 +6,18 @@
 package onnx
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 
 	"google.golang.org/protobuf/proto"
 
 	"github.com/catdog-ml/catdog/internal/atomicfile"
+	"github.com/catdog-ml/catdog/internal/userfile"
 	"github.com/catdog-ml/catdog/onnx/pb"
 )
 
@@ -38,9 +37,20 @@ type Model struct {
 }
 
 // Read reads the ONNX model in the file at path. Tensors stored in external data files
-// (data_location = EXTERNAL) are loaded from beside the model and stored inline.
-func Read(path string) (*Model, error) {
-	data, err := os.ReadFile(path)
+// (data_location = EXTERNAL) are loaded from beside the model and stored inline. The model
+// file and its external data may take DefaultMaxBytes together; see ReadMax.
+func Read(path string) (*Model, error) { return ReadMax(path, DefaultMaxBytes) }
+
+// ReadMax is Read with a limit of maxBytes (0 or less: DefaultMaxBytes) on the model file and
+// its external data together, checked from their sizes and the tensors' declared shapes
+// before they are read. The model must be a regular file, and each external data file a
+// regular file inside the model's folder: a name or a symbolic link that leads outside it is
+// refused (userfile.OpenIn), so a model cannot carry bytes from elsewhere on the machine.
+func ReadMax(path string, maxBytes int64) (*Model, error) {
+	if maxBytes <= 0 {
+		maxBytes = DefaultMaxBytes
+	}
+	data, err := userfile.ReadFile(path, maxBytes)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("reading ONNX model: file %s does not exist: %w", path, err)
@@ -51,7 +61,7 @@ func Read(path string) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading ONNX model %s: %w", path, err)
 	}
-	if err := m.loadExternalData(filepath.Dir(path)); err != nil {
+	if err := m.loadExternalData(filepath.Dir(path), maxBytes-int64(len(data))); err != nil {
 		return nil, fmt.Errorf("reading ONNX model %s: %w", path, err)
 	}
 	return m, nil
@@ -88,6 +98,9 @@ func decode(data []byte, refuseExternal bool) (*Model, error) {
 		return nil, fmt.Errorf("%w: no opset_import", ErrNotONNX)
 	}
 	m := &Model{Proto: mp}
+	if err := m.checkTensors(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNotONNX, err)
+	}
 	if refuseExternal {
 		if names := m.externalTensors(); len(names) > 0 {
 			return nil, fmt.Errorf("%w (%d tensors, first %q); use onnx.Read with the model's path", ErrExternalData, len(names), names[0])
@@ -240,57 +253,6 @@ func (m *Model) externalTensors() []string {
 		}
 	}
 	return names
-}
-
-// loadExternalData reads tensors kept in external files (paths relative to dir) into raw_data.
-func (m *Model) loadExternalData(dir string) error {
-	files := map[string][]byte{}
-	for _, t := range m.Proto.GetGraph().GetInitializer() {
-		if t.GetDataLocation() != pb.TensorProto_EXTERNAL {
-			continue
-		}
-		var loc string
-		offset, length := int64(0), int64(-1)
-		for _, kv := range t.ExternalData {
-			var err error
-			switch kv.GetKey() {
-			case "location":
-				loc = kv.GetValue()
-			case "offset":
-				offset, err = strconv.ParseInt(kv.GetValue(), 10, 64)
-			case "length":
-				length, err = strconv.ParseInt(kv.GetValue(), 10, 64)
-			}
-			if err != nil {
-				return fmt.Errorf("tensor %q: bad external_data %s=%q: %w", t.GetName(), kv.GetKey(), kv.GetValue(), err)
-			}
-		}
-		if loc == "" {
-			return fmt.Errorf("tensor %q: external data without a location", t.GetName())
-		}
-		if filepath.IsAbs(loc) || !filepath.IsLocal(filepath.FromSlash(loc)) {
-			return fmt.Errorf("tensor %q: external data location %q must be a path inside the model's folder", t.GetName(), loc)
-		}
-		data, ok := files[loc]
-		if !ok {
-			var err error
-			data, err = os.ReadFile(filepath.Join(dir, filepath.FromSlash(loc)))
-			if err != nil {
-				return fmt.Errorf("tensor %q: external data file: %w", t.GetName(), err)
-			}
-			files[loc] = data
-		}
-		if length < 0 {
-			length = int64(len(data)) - offset
-		}
-		if offset < 0 || offset+length > int64(len(data)) {
-			return fmt.Errorf("tensor %q: external data %s holds %d bytes, the tensor wants bytes %d to %d (truncated file?)", t.GetName(), loc, len(data), offset, offset+length)
-		}
-		t.RawData = bytes.Clone(data[offset : offset+length])
-		t.ExternalData = nil
-		t.DataLocation = nil
-	}
-	return nil
 }
 
 // DType is an ONNX tensor element type; its values are those of TensorProto.DataType.
