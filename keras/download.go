@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/catdog-ml/catdog/internal/fetch"
+	"github.com/catdog-ml/catdog/internal/userfile"
 )
 
 // DownloadOptions tune Download.
@@ -22,6 +23,9 @@ type DownloadOptions struct {
 	// once it is known).
 	Progress func(done, total int64)
 }
+
+// maxJSONBytes bounds a downloaded model.json: the largest Keras topologies take a few MB.
+const maxJSONBytes = 64 << 20
 
 // Download fetches the TensorFlow.js layers model whose model.json is at modelURL, and every
 // shard its manifest names (beside it), into the folder dir. The folder appears, complete
@@ -56,10 +60,10 @@ func Download(ctx context.Context, modelURL, dir string, opts DownloadOptions) e
 	}
 	fo := fetch.Options{Client: opts.Client, Progress: progress(0)}
 	jsonPath := filepath.Join(tmp, ModelFile)
-	if err := fetch.File(ctx, modelURL, jsonPath, fetch.Want{}, fo); err != nil {
+	if err := fetch.File(ctx, modelURL, jsonPath, fetch.Want{MaxSize: maxJSONBytes}, fo); err != nil {
 		return fail(err)
 	}
-	data, err := os.ReadFile(jsonPath)
+	data, err := userfile.ReadFile(jsonPath, maxJSONBytes)
 	if err != nil {
 		return fail(err)
 	}
@@ -75,7 +79,7 @@ func Download(ctx context.Context, modelURL, dir string, opts DownloadOptions) e
 		}
 		dst := filepath.Join(tmp, filepath.FromSlash(s))
 		fo.Progress = progress(done)
-		if err := fetch.File(ctx, u.String(), dst, fetch.Want{}, fo); err != nil {
+		if err := fetch.File(ctx, u.String(), dst, fetch.Want{MaxSize: bytes}, fo); err != nil { // no shard holds more than all the weights
 			return fail(err)
 		}
 		st, err := os.Stat(dst)

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/catdog-ml/catdog/internal/fixtures"
@@ -367,6 +368,36 @@ func TestBadModels(t *testing.T) {
 		{"shard path outside", func(t *testing.T, dir string) {
 			edit(t, dir, `"group1-shard1of1"`, `"../group1-shard1of1"`)
 		}, []string{"../group1-shard1of1", "leaves the model's folder"}, true},
+		{"shard linked to a file outside", func(t *testing.T, dir string) {
+			// The probe's case: a shard symlinked to /etc/passwd, here to a file of the
+			// shard's exact size outside the folder, so that no size check can stop it.
+			p := filepath.Join(dir, "group5-shard1of1")
+			st, _ := os.Stat(p)
+			secret := filepath.Join(t.TempDir(), "secret")
+			os.WriteFile(secret, bytes.Repeat([]byte("root:x:0:0:"), int(st.Size())/11+1)[:st.Size()], 0o644)
+			os.Remove(p)
+			if err := os.Symlink(secret, p); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{"group5-shard1of1", "leads outside", "through a symbolic link"}, true},
+		{"shard linked to /dev/zero", func(t *testing.T, dir string) {
+			p := filepath.Join(dir, "group5-shard1of1")
+			os.Remove(p)
+			os.Symlink("/dev/zero", p)
+		}, []string{"group5-shard1of1", "leads outside"}, true},
+		{"shard is a FIFO", func(t *testing.T, dir string) {
+			p := filepath.Join(dir, "group5-shard1of1")
+			os.Remove(p)
+			if err := syscall.Mkfifo(p, 0o644); err != nil {
+				t.Skip(err)
+			}
+		}, []string{"group5-shard1of1", "named pipe (FIFO)"}, true},
+		{"sparse shard of a declared 4 GiB", func(t *testing.T, dir string) {
+			edit(t, dir, `"shape": [3, 3, 3, 16]`, `"shape": [1024, 1024, 1024, 1]`)
+			if err := os.Truncate(filepath.Join(dir, "group16-shard1of1"), 4<<30); err != nil {
+				t.Skip(err)
+			}
+		}, []string{"declares 4.0 GiB of weights, more than the"}, true},
 		{"not json", func(t *testing.T, dir string) {
 			os.WriteFile(filepath.Join(dir, keras.ModelFile), []byte("\x89PNG..."), 0o644)
 		}, []string{"not JSON"}, true},

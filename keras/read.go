@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path"
@@ -16,6 +17,8 @@ import (
 	"strings"
 
 	"github.com/catdog-ml/catdog/internal/half"
+	"github.com/catdog-ml/catdog/internal/userfile"
+	"github.com/catdog-ml/catdog/onnx"
 )
 
 // ModelFile is the name of a TensorFlow.js layers model's description.
@@ -133,24 +136,30 @@ func (w weightJSON) count() (int, error) {
 // Open reads the TensorFlow.js layers model at path: a model.json file or the folder that
 // holds one. It reads every shard the manifest names, checks that each weight group's
 // shards hold exactly the bytes the manifest describes, and dequantizes the weights.
-// Shard paths must stay inside the model's folder.
-func Open(path string) (*Model, error) {
+// model.json and its shards may take onnx.DefaultMaxBytes together; see OpenMax.
+func Open(path string) (*Model, error) { return OpenMax(path, 0) }
+
+// OpenMax is Open with a limit of maxBytes (0 or less: onnx.DefaultMaxBytes) on model.json
+// and its shards together. Each shard must be a regular file inside the model's folder,
+// symbolic links included (userfile.OpenIn), and the shards' sizes are checked against the
+// manifest and the limit before any of them is read.
+func OpenMax(path string, maxBytes int64) (*Model, error) {
+	if maxBytes <= 0 {
+		maxBytes = onnx.DefaultMaxBytes
+	}
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
 		path = filepath.Join(path, ModelFile)
 	}
-	data, err := os.ReadFile(path)
+	data, err := userfile.ReadFile(path, maxBytes)
 	if err != nil {
 		return nil, fmt.Errorf("keras: %w", err)
 	}
-	m, err := parse(path, data)
-	if err != nil {
-		return nil, err
-	}
-	return m, nil
+	return parse(path, data, maxBytes-int64(len(data)))
 }
 
-// parse decodes model.json (data, read from path) and reads the shards beside it.
-func parse(path string, data []byte) (*Model, error) {
+// parse decodes model.json (data, read from path) and reads the shards beside it, which may
+// take budget bytes together.
+func parse(path string, data []byte, budget int64) (*Model, error) {
 	fail := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s: %s", ErrFormat, path, fmt.Sprintf(format, args...))
 	}
@@ -183,6 +192,17 @@ func parse(path string, data []byte) (*Model, error) {
 	}
 	m.Files = append(m.Files, fileOf(ModelFile, data))
 
+	var total int64
+	for g, group := range mj.WeightsManifest {
+		n, err := group.bytes()
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: weight group %d: %w", ErrFormat, path, g+1, err)
+		}
+		total += n
+	}
+	if total > budget {
+		return nil, fail("its weights manifest declares %s of weights, more than the %s left of the limit (raise it to read this model)", userfile.Bytes(total), userfile.Bytes(max(budget, 0)))
+	}
 	dir := filepath.Dir(path)
 	for g, group := range mj.WeightsManifest {
 		if err := m.readGroup(dir, g+1, group); err != nil {
@@ -197,44 +217,76 @@ func fileOf(name string, data []byte) File {
 	return File{Name: name, Size: int64(len(data)), SHA256: hex.EncodeToString(sum[:])}
 }
 
+// bytes is what the group's weights take in its shards, as the manifest declares them.
+func (group groupJSON) bytes() (int64, error) {
+	var want int64
+	for _, w := range group.Weights {
+		_, size, err := w.stored()
+		if err != nil {
+			return 0, err
+		}
+		n, err := w.count()
+		if err != nil {
+			return 0, err
+		}
+		want += int64(n) * int64(size)
+	}
+	return want, nil
+}
+
 // readGroup reads one weight group: its shards, concatenated, hold its weights in order.
+// The shards' sizes must add up to what the manifest declares before any is read.
 func (m *Model) readGroup(dir string, g int, group groupJSON) error {
 	if len(group.Paths) == 0 && len(group.Weights) > 0 {
 		return fmt.Errorf("weight group %d names no shard file", g)
 	}
-	want := 0
-	for _, w := range group.Weights {
-		_, size, err := w.stored()
-		if err != nil {
-			return err
-		}
-		n, err := w.count()
-		if err != nil {
-			return err
-		}
-		want += n * size
+	want, err := group.bytes()
+	if err != nil {
+		return err
 	}
-	var buf []byte
+	var files []*os.File
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+	var have int64
 	var sizes []string
 	for _, p := range group.Paths {
 		if err := checkShardPath(p); err != nil {
 			return fmt.Errorf("weight group %d: %w", g, err)
 		}
-		data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(p)))
+		f, err := userfile.OpenIn(dir, p)
 		if err != nil {
 			return fmt.Errorf("weight group %d: shard %s: %w", g, p, err)
 		}
-		buf = append(buf, data...)
-		sizes = append(sizes, fmt.Sprintf("%s %d bytes", p, len(data)))
-		m.Files = append(m.Files, fileOf(p, data))
+		files = append(files, f)
+		st, err := f.Stat()
+		if err != nil {
+			return fmt.Errorf("weight group %d: shard %s: %w", g, p, err)
+		}
+		have += st.Size()
+		sizes = append(sizes, fmt.Sprintf("%s %d bytes", p, st.Size()))
 	}
-	if len(buf) != want {
+	if have != want {
 		what := "a shard is truncated or missing"
-		if len(buf) > want {
+		if have > want {
 			what = "a shard holds extra bytes"
 		}
 		return fmt.Errorf("weight group %d: its shards hold %d bytes (%s) but its %d weights need %d: %s",
-			g, len(buf), strings.Join(sizes, ", "), len(group.Weights), want, what)
+			g, have, strings.Join(sizes, ", "), len(group.Weights), want, what)
+	}
+	buf := make([]byte, 0, want)
+	for i, f := range files {
+		data, err := io.ReadAll(io.LimitReader(f, want-int64(len(buf))+1))
+		if err != nil {
+			return fmt.Errorf("weight group %d: shard %s: %w", g, group.Paths[i], err)
+		}
+		buf = append(buf, data...)
+		m.Files = append(m.Files, fileOf(group.Paths[i], data))
+	}
+	if int64(len(buf)) != want {
+		return fmt.Errorf("weight group %d: its shards changed while they were read (%d bytes, %d expected)", g, len(buf), want)
 	}
 	off := 0
 	for _, w := range group.Weights {
@@ -365,17 +417,11 @@ func ShardNames(data []byte) ([]string, int64, error) {
 				names = append(names, p)
 			}
 		}
-		for _, w := range group.Weights {
-			_, size, err := w.stored()
-			if err != nil {
-				return nil, 0, fmt.Errorf("%w: %w", ErrFormat, err)
-			}
-			n, err := w.count()
-			if err != nil {
-				return nil, 0, fmt.Errorf("%w: %w", ErrFormat, err)
-			}
-			total += int64(n * size)
+		n, err := group.bytes()
+		if err != nil {
+			return nil, 0, fmt.Errorf("%w: %w", ErrFormat, err)
 		}
+		total += n
 	}
 	return names, total, nil
 }

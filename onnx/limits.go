@@ -174,9 +174,9 @@ func (m *Model) loadExternalData(dir string, budget int64) error {
 	}()
 	sizes := map[string]int64{}
 	for _, e := range exts {
-		f, ok := files[e.loc]
-		if !ok {
-			if f, err = userfile.OpenIn(dir, e.loc); err != nil {
+		if _, ok := files[e.loc]; !ok {
+			f, err := userfile.OpenIn(dir, e.loc)
+			if err != nil {
 				return fmt.Errorf("tensor %q: external data: %w", e.t.GetName(), err)
 			}
 			files[e.loc] = f

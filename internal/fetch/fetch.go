@@ -21,6 +21,9 @@ import (
 type Want struct {
 	Size   int64  // bytes
 	SHA256 string // hex, either case
+	// MaxSize, where Size is not known, bounds what the server may send: the download
+	// stops with an error past it, so a server cannot fill the disk.
+	MaxSize int64
 }
 
 // Options tune File.
@@ -68,9 +71,23 @@ func File(ctx context.Context, url, dst string, want Want, opts Options) error {
 	defer f.Abort()
 	h := sha256.New()
 	w := &counter{w: io.MultiWriter(f, h), total: total, progress: opts.Progress}
-	n, err := io.Copy(w, resp.Body)
+	limit := want.MaxSize
+	if want.Size > 0 {
+		limit = want.Size
+	}
+	body := io.Reader(resp.Body)
+	if limit > 0 {
+		if resp.ContentLength > limit {
+			return fmt.Errorf("download: GET %s: the server announces %d bytes, more than the %d expected", url, resp.ContentLength, limit)
+		}
+		body = io.LimitReader(resp.Body, limit+1)
+	}
+	n, err := io.Copy(w, body)
 	if err != nil {
 		return fmt.Errorf("download: GET %s: after %d bytes: %w", url, n, err)
+	}
+	if limit > 0 && n > limit {
+		return fmt.Errorf("download: GET %s: the server sent more than the %d bytes expected", url, limit)
 	}
 	if want.Size > 0 && n != want.Size {
 		return fmt.Errorf("download: GET %s: got %d bytes, want %d", url, n, want.Size)

@@ -17,8 +17,20 @@ func TestFile(t *testing.T) {
 	sum := sha256.Sum256(body)
 	good := hex.EncodeToString(sum[:])
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/missing" {
+		switch r.URL.Path {
+		case "/missing":
 			http.NotFound(w, r)
+			return
+		case "/endless": // a server that would fill the disk
+			for r.Context().Err() == nil {
+				if _, err := w.Write(body); err != nil {
+					return
+				}
+			}
+			return
+		case "/announced":
+			w.Header().Set("Content-Length", "2147483648")
+			w.Write(body)
 			return
 		}
 		w.Write(body)
@@ -34,6 +46,10 @@ func TestFile(t *testing.T) {
 		{"404", "/missing", Want{}, "404"},
 		{"short", "/f", Want{Size: int64(len(body)) + 1}, "want"},
 		{"bad checksum", "/f", Want{SHA256: strings.Repeat("0", 64)}, "checksum mismatch"},
+		{"over the size bound", "/f", Want{MaxSize: 100}, "more than the 100 bytes expected"},
+		{"endless", "/endless", Want{MaxSize: 1 << 20}, "more than the 1048576 bytes expected"},
+		{"announced too big", "/announced", Want{MaxSize: 1 << 20}, "announces 2147483648 bytes"},
+		{"within the bound", "/f", Want{MaxSize: int64(len(body))}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
