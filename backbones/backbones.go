@@ -115,6 +115,9 @@ type Options struct {
 	// tensor name), and Pool then replaces the spec's pooling ("" for none, "avg", "max").
 	CutAt string
 	Pool  string
+	// MaxModelBytes bounds what reading one model may take (an ONNX file with its external
+	// data, or a TensorFlow.js model.json with its shards); 0 means onnx.DefaultMaxBytes.
+	MaxModelBytes int64
 }
 
 // DefaultCacheDir returns $CATDOG_BACKBONES_DIR when set, else

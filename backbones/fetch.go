@@ -1,6 +1,7 @@
 package backbones
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/catdog-ml/catdog/internal/fetch"
+	"github.com/catdog-ml/catdog/internal/userfile"
 
 	"github.com/catdog-ml/catdog/onnx"
 )
@@ -60,7 +62,7 @@ func loadDownloadable(ctx context.Context, bb *Backbone, opts Options) (*onnx.Mo
 			}
 		}
 	}
-	data, err := os.ReadFile(path)
+	data, err := userfile.ReadFile(path, cmp.Or(opts.MaxModelBytes, onnx.DefaultMaxBytes))
 	if err != nil {
 		if opts.File != "" {
 			return nil, fmt.Errorf("backbone %s: reading --file: %w", spec.Name, err)

@@ -1,6 +1,7 @@
 package backbones
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/catdog-ml/catdog/internal/atomicfile"
+	"github.com/catdog-ml/catdog/internal/userfile"
 	"github.com/catdog-ml/catdog/keras"
 	"github.com/catdog-ml/catdog/onnx"
 )
@@ -41,7 +43,7 @@ func Import(ctx context.Context, file string, spec Spec, replace bool, opts Opti
 		return Spec{}, fmt.Errorf("importing backbone: %s already exists in %s (use --replace to overwrite it)", spec.Name, dest)
 	}
 
-	m, data, src, err := readImport(file, spec)
+	m, data, src, err := readImport(file, spec, opts.MaxModelBytes)
 	if err != nil {
 		return Spec{}, fmt.Errorf("importing backbone from %s: %w", file, err)
 	}
@@ -93,14 +95,14 @@ func IsKeras(path string) bool {
 
 // readImport reads the model to import: an ONNX file, or a TensorFlow.js model converted to
 // ONNX. It returns the model, its ONNX bytes, and where it came from.
-func readImport(file string, spec Spec) (*onnx.Model, []byte, Source, error) {
+func readImport(file string, spec Spec, maxBytes int64) (*onnx.Model, []byte, Source, error) {
 	abs, _ := filepath.Abs(file)
 	src := Source{FileName: modelFile, Imported: abs}
 	if IsKeras(file) {
 		if spec.Layout == NHWC {
 			return nil, nil, src, errors.New("a Keras model converted by catdog takes NCHW input: leave the layout at NCHW")
 		}
-		km, err := keras.Open(file)
+		km, err := keras.OpenMax(file, maxBytes)
 		if err != nil {
 			return nil, nil, src, err
 		}
@@ -115,14 +117,15 @@ func readImport(file string, spec Spec) (*onnx.Model, []byte, Source, error) {
 		src.Format, src.ImportedSHA256 = FormatTFJS, km.SHA256()
 		return m, data, src, nil
 	}
-	data, err := os.ReadFile(file)
+	data, err := userfile.ReadFile(file, cmp.Or(maxBytes, onnx.DefaultMaxBytes))
 	if err != nil {
 		return nil, nil, src, err
 	}
 	m, err := onnx.Decode(data)
 	if errors.Is(err, onnx.ErrExternalData) {
-		// External data: Read loads it from beside the file; store the model inline.
-		if m, err = onnx.Read(file); err == nil {
+		// External data: ReadMax loads it from beside the file, inside its folder; the model
+		// is stored inline.
+		if m, err = onnx.ReadMax(file, maxBytes); err == nil {
 			data, err = m.Encode()
 		}
 	}
@@ -139,7 +142,7 @@ func loadImported(bb *Backbone, opts Options) (*onnx.Model, error) {
 		return nil, err
 	}
 	path := filepath.Join(dir, bb.Spec.Name, modelFile)
-	data, err := os.ReadFile(path)
+	data, err := userfile.ReadFile(path, cmp.Or(opts.MaxModelBytes, onnx.DefaultMaxBytes))
 	if err != nil {
 		return nil, fmt.Errorf("backbone %s: %w (import it again)", bb.Spec.Name, err)
 	}

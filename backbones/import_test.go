@@ -1,12 +1,15 @@
 package backbones_test
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/catdog-ml/catdog/backbones"
+	"github.com/catdog-ml/catdog/internal/userfile"
 	"github.com/catdog-ml/catdog/onnx"
 	"github.com/catdog-ml/catdog/onnx/onnxtest"
 )
@@ -132,4 +135,51 @@ func TestImport(t *testing.T) {
 	if _, err := backbones.Import(ctx, bad, s, false, opts); err == nil || !strings.Contains(err.Error(), "not an ONNX model") {
 		t.Errorf("text file: %v", err)
 	}
+}
+
+// TestImportKeepsToTheModelsFolder is the probe that lifted /etc/passwd into exported
+// models: an ONNX model whose weight lives in external data named w.bin, a symbolic link to
+// a file outside the model's folder. The import is refused, saying where the link leads, and
+// no byte of that file reaches the backbone store; the same model with a real w.bin imports.
+func TestImportKeepsToTheModelsFolder(t *testing.T) {
+	secret := filepath.Join(t.TempDir(), "passwd")
+	if err := os.WriteFile(secret, []byte(strings.Repeat("root:x:0:0:root:/root:/bin/bash\n", 30)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	store := filepath.Join(t.TempDir(), "store")
+	opts := backbones.Options{CacheDir: store}
+	spec := backbones.Spec{Name: "external", InputSize: 32, Layout: backbones.NCHW, CutAt: "y", Pool: "avg"}
+	p, _ := backbones.Preset("unit")
+	p.Apply(&spec)
+
+	good := t.TempDir()
+	file := onnxtest.ExternalConv(t, good, "w.bin", nil)
+	if err := os.WriteFile(filepath.Join(good, "w.bin"), make([]byte, 864), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := backbones.Import(ctx, file, spec, false, opts); err != nil {
+		t.Fatalf("a model with its external data beside it: %v", err)
+	}
+
+	hostile := t.TempDir()
+	file = onnxtest.ExternalConv(t, hostile, "w.bin", nil)
+	if err := os.Symlink(secret, filepath.Join(hostile, "w.bin")); err != nil {
+		t.Fatal(err)
+	}
+	spec.Name = "lifted"
+	_, err := backbones.Import(ctx, file, spec, false, opts)
+	if !errors.Is(err, userfile.ErrOutside) || !strings.Contains(err.Error(), secret) {
+		t.Fatalf("import through a symbolic link out of the folder: %v", err)
+	}
+	if _, err := backbones.Load(ctx, "lifted", opts); err == nil {
+		t.Error("the refused backbone is in the store")
+	}
+	filepath.WalkDir(store, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if b, _ := os.ReadFile(path); strings.Contains(string(b), "root:x:0:0:") {
+				t.Errorf("%s holds bytes of the file outside the model's folder", path)
+			}
+		}
+		return nil
+	})
 }

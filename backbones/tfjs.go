@@ -39,7 +39,7 @@ func loadTFJS(ctx context.Context, bb *Backbone, opts Options) (*onnx.Model, err
 			}
 		}
 	}
-	km, err := keras.Open(path)
+	km, err := keras.OpenMax(path, opts.MaxModelBytes)
 	if err != nil {
 		if opts.File != "" {
 			return nil, fmt.Errorf("backbone %s: --file %s: %w", spec.Name, opts.File, err)
