@@ -116,7 +116,8 @@ type Options struct {
 	CutAt string
 	Pool  string
 	// MaxModelBytes bounds what reading one model may take (an ONNX file with its external
-	// data, or a TensorFlow.js model.json with its shards); 0 means onnx.DefaultMaxBytes.
+	// data, or a TensorFlow.js model.json with its shards); 0 means 4 GiB
+	// (userfile.DefaultModelBytes).
 	MaxModelBytes int64
 }
 

@@ -1,7 +1,6 @@
 package backbones
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -62,7 +61,7 @@ func loadDownloadable(ctx context.Context, bb *Backbone, opts Options) (*onnx.Mo
 			}
 		}
 	}
-	data, err := userfile.ReadFile(path, cmp.Or(opts.MaxModelBytes, onnx.DefaultMaxBytes))
+	data, err := userfile.ReadFile(path, userfile.ModelLimit(opts.MaxModelBytes))
 	if err != nil {
 		if opts.File != "" {
 			return nil, fmt.Errorf("backbone %s: reading --file: %w", spec.Name, err)

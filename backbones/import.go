@@ -1,7 +1,6 @@
 package backbones
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -117,7 +116,7 @@ func readImport(file string, spec Spec, maxBytes int64) (*onnx.Model, []byte, So
 		src.Format, src.ImportedSHA256 = FormatTFJS, km.SHA256()
 		return m, data, src, nil
 	}
-	data, err := userfile.ReadFile(file, cmp.Or(maxBytes, onnx.DefaultMaxBytes))
+	data, err := userfile.ReadFile(file, userfile.ModelLimit(maxBytes))
 	if err != nil {
 		return nil, nil, src, err
 	}
@@ -142,7 +141,7 @@ func loadImported(bb *Backbone, opts Options) (*onnx.Model, error) {
 		return nil, err
 	}
 	path := filepath.Join(dir, bb.Spec.Name, modelFile)
-	data, err := userfile.ReadFile(path, cmp.Or(opts.MaxModelBytes, onnx.DefaultMaxBytes))
+	data, err := userfile.ReadFile(path, userfile.ModelLimit(opts.MaxModelBytes))
 	if err != nil {
 		return nil, fmt.Errorf("backbone %s: %w (import it again)", bb.Spec.Name, err)
 	}

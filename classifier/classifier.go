@@ -24,7 +24,6 @@ import (
 	"image"
 	"io"
 	"math"
-	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -32,6 +31,7 @@ import (
 
 	"github.com/catdog-ml/catdog/internal/imgutil"
 	"github.com/catdog-ml/catdog/internal/ort"
+	"github.com/catdog-ml/catdog/internal/userfile"
 )
 
 // The exported model's contract (docs/design.md, "Exported model"): its input and output
@@ -98,6 +98,7 @@ type config struct {
 	provider  string
 	threads   int
 	threshold float32
+	maxBytes  int64
 }
 
 // WithProvider picks the onnxruntime execution provider: "auto" (default: CUDA when
@@ -110,6 +111,10 @@ func WithThreads(n int) Option { return func(c *config) { c.threads = n } }
 // WithThreshold sets the probability of cat from which an image is called a cat
 // (default 0.5).
 func WithThreshold(t float32) Option { return func(c *config) { c.threshold = t } }
+
+// WithMaxModelBytes bounds the size of the model file Load reads (default 4 GiB,
+// userfile.DefaultModelBytes); a larger file is refused before it is read.
+func WithMaxModelBytes(n int64) Option { return func(c *config) { c.maxBytes = n } }
 
 // Classifier classifies images with an exported catdog model.
 type Classifier struct {
@@ -127,9 +132,14 @@ type Classifier struct {
 	closed bool
 }
 
-// Load opens the exported model at path.
+// Load opens the exported model at path, a regular file (a FIFO or a device is refused at
+// once) within the size WithMaxModelBytes allows.
 func Load(path string, opts ...Option) (*Classifier, error) {
-	data, err := os.ReadFile(path)
+	var cfg config
+	for _, o := range opts {
+		o(&cfg)
+	}
+	data, err := userfile.ReadFile(path, userfile.ModelLimit(cfg.maxBytes))
 	if err != nil {
 		return nil, fmt.Errorf("classifier: %w", err)
 	}
@@ -317,18 +327,18 @@ func (c *Classifier) PredictReader(r io.Reader) (Prediction, error) {
 	return ps[0], nil
 }
 
-// PredictFile classifies the image in the file at path.
+// PredictFile classifies the image in the file at path, a regular file: a FIFO, a device or
+// a folder is refused at once (userfile.Open), never waited on.
 func (c *Classifier) PredictFile(path string) (Prediction, error) {
-	f, err := os.Open(path)
-	if err != nil {
+	px := make([]uint8, c.pixels())
+	if err := c.decodeFile(path, px); err != nil {
 		return Prediction{}, err
 	}
-	defer f.Close()
-	p, err := c.PredictReader(f)
+	ps, err := c.predictPixels(px, 1)
 	if err != nil {
 		return Prediction{}, fmt.Errorf("%s: %w", path, err)
 	}
-	return p, nil
+	return ps[0], nil
 }
 
 // PredictFiles classifies many files: it decodes them in parallel and runs the model in
@@ -387,13 +397,18 @@ func (c *Classifier) PredictFiles(paths []string, progress func(done, total int)
 	return preds, errs
 }
 
+// decodeFile reads the regular file at path, its size checked before it is read, and
+// decodes it into dst.
 func (c *Classifier) decodeFile(path string, dst []uint8) error {
-	f, err := os.Open(path)
+	data, err := userfile.ReadFile(path, maxFileBytes)
+	var tl *userfile.TooLargeError
+	if errors.As(err, &tl) {
+		return fmt.Errorf("%w: %w: %w", ErrImage, imgutil.ErrTooLarge, err)
+	}
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	if err := c.decode(f, dst); err != nil {
+	if err := c.decodeBytes(data, dst); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return nil
@@ -407,6 +422,10 @@ func (c *Classifier) decode(r io.Reader, dst []uint8) error {
 	if int64(len(data)) > maxFileBytes {
 		return fmt.Errorf("%w: %w: file over %d MiB", ErrImage, imgutil.ErrTooLarge, maxFileBytes>>20)
 	}
+	return c.decodeBytes(data, dst)
+}
+
+func (c *Classifier) decodeBytes(data []byte, dst []uint8) error {
 	var z imgutil.Resizer
 	if _, err := z.DecodeResize(data, c.size, c.filter, dst); err != nil {
 		return fmt.Errorf("%w: %w", ErrImage, err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"image"
 	"image/color"
@@ -13,7 +14,9 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/catdog-ml/catdog/internal/fixtures"
 	"github.com/catdog-ml/catdog/internal/imgutil"
@@ -239,6 +242,9 @@ func TestLoadErrors(t *testing.T) {
 		{"bad labels", meanModel(t, 32, map[string]string{"catdog.labels": "dog"}), nil, "two labels"},
 		{"bad provider", meanModel(t, 32, stdMeta("32")), []Option{WithProvider("tpu")}, "unknown execution provider"},
 		{"bad threshold", meanModel(t, 32, stdMeta("32")), []Option{WithThreshold(1.5)}, "threshold"},
+		{"a device", "/dev/zero", nil, "character device, not a regular file"},
+		{"a FIFO", fifo(t, dir, "model.onnx"), nil, "named pipe (FIFO), not a regular file"},
+		{"over the size limit", meanModel(t, 32, stdMeta("32")), []Option{WithMaxModelBytes(100)}, "more than the 100 B allowed"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -260,6 +266,72 @@ func TestLoadErrors(t *testing.T) {
 	defer c.Close()
 	if c.InputSize() != 24 || c.Labels()[1] != "cat" {
 		t.Errorf("size %d labels %v", c.InputSize(), c.Labels())
+	}
+}
+
+// fifo makes a named pipe dir/name with no writer, or skips the test where there are none.
+func fifo(t *testing.T, dir, name string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := syscall.Mkfifo(p, 0o644); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	return p
+}
+
+// TestPredictFilesSpecialFiles: a folder holding a FIFO and a link to a device among its
+// photos (the probe that hung catdog predict): each gets its error at once, the photos
+// their predictions.
+func TestPredictFilesSpecialFiles(t *testing.T) {
+	fixtures.RequireORT(t)
+	c, err := Load(meanModel(t, 48, stdMeta("48")), WithProvider("cpu"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	dir := t.TempDir()
+	photos := photoPaths(t, 2)
+	for i, p := range photos {
+		if err := os.Symlink(p, filepath.Join(dir, fmt.Sprintf("photo%d.jpg", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fifo(t, dir, "pipe.jpg")
+	if err := os.Symlink("/dev/zero", filepath.Join(dir, "zero.jpg")); err != nil {
+		t.Fatal(err)
+	}
+	files, err := FindImages(dir)
+	if err != nil || len(files) != 4 {
+		t.Fatalf("FindImages: %v, %v", files, err)
+	}
+	done := make(chan struct{})
+	var errs []error
+	go func() {
+		defer close(done)
+		_, errs = c.PredictFiles(files, nil)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("PredictFiles is still waiting after 10 s")
+	}
+	for i, f := range files {
+		want := ""
+		switch filepath.Base(f) {
+		case "pipe.jpg":
+			want = "named pipe (FIFO)"
+		case "zero.jpg":
+			want = "character device"
+		}
+		switch {
+		case want == "" && errs[i] != nil:
+			t.Errorf("%s: %v", f, errs[i])
+		case want != "" && (errs[i] == nil || !strings.Contains(errs[i].Error(), want)):
+			t.Errorf("%s: error %v, want one saying %q", f, errs[i], want)
+		}
+	}
+	if _, err := c.PredictFile(filepath.Join(dir, "pipe.jpg")); err == nil {
+		t.Error("PredictFile on a FIFO: no error")
 	}
 }
 

@@ -18,7 +18,6 @@ import (
 
 	"github.com/catdog-ml/catdog/internal/half"
 	"github.com/catdog-ml/catdog/internal/userfile"
-	"github.com/catdog-ml/catdog/onnx"
 )
 
 // ModelFile is the name of a TensorFlow.js layers model's description.
@@ -136,17 +135,15 @@ func (w weightJSON) count() (int, error) {
 // Open reads the TensorFlow.js layers model at path: a model.json file or the folder that
 // holds one. It reads every shard the manifest names, checks that each weight group's
 // shards hold exactly the bytes the manifest describes, and dequantizes the weights.
-// model.json and its shards may take onnx.DefaultMaxBytes together; see OpenMax.
+// model.json and its shards may take 4 GiB together; see OpenMax.
 func Open(path string) (*Model, error) { return OpenMax(path, 0) }
 
-// OpenMax is Open with a limit of maxBytes (0 or less: onnx.DefaultMaxBytes) on model.json
+// OpenMax is Open with a limit of maxBytes (0 or less: 4 GiB) on model.json
 // and its shards together. Each shard must be a regular file inside the model's folder,
 // symbolic links included (userfile.OpenIn), and the shards' sizes are checked against the
 // manifest and the limit before any of them is read.
 func OpenMax(path string, maxBytes int64) (*Model, error) {
-	if maxBytes <= 0 {
-		maxBytes = onnx.DefaultMaxBytes
-	}
+	maxBytes = userfile.ModelLimit(maxBytes)
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
 		path = filepath.Join(path, ModelFile)
 	}

@@ -10,11 +10,6 @@ import (
 	"github.com/catdog-ml/catdog/onnx/pb"
 )
 
-// DefaultMaxBytes bounds what Read takes for a model file and its external data together:
-// 4 GiB, several times the largest image backbone catdog knows (VGG16: 553 MB). ReadMax
-// takes another limit.
-const DefaultMaxBytes = 4 << 30
-
 // elemBytes is the size of one element of each fixed-size type (0: not fixed, or unknown).
 func elemBytes(dt int32) int64 {
 	switch pb.TensorProto_DataType(dt) {

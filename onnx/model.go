@@ -38,18 +38,16 @@ type Model struct {
 
 // Read reads the ONNX model in the file at path. Tensors stored in external data files
 // (data_location = EXTERNAL) are loaded from beside the model and stored inline. The model
-// file and its external data may take DefaultMaxBytes together; see ReadMax.
-func Read(path string) (*Model, error) { return ReadMax(path, DefaultMaxBytes) }
+// file and its external data may take 4 GiB together; see ReadMax.
+func Read(path string) (*Model, error) { return ReadMax(path, 0) }
 
-// ReadMax is Read with a limit of maxBytes (0 or less: DefaultMaxBytes) on the model file and
+// ReadMax is Read with a limit of maxBytes (0 or less: 4 GiB) on the model file and
 // its external data together, checked from their sizes and the tensors' declared shapes
 // before they are read. The model must be a regular file, and each external data file a
 // regular file inside the model's folder: a name or a symbolic link that leads outside it is
 // refused (userfile.OpenIn), so a model cannot carry bytes from elsewhere on the machine.
 func ReadMax(path string, maxBytes int64) (*Model, error) {
-	if maxBytes <= 0 {
-		maxBytes = DefaultMaxBytes
-	}
+	maxBytes = userfile.ModelLimit(maxBytes)
 	data, err := userfile.ReadFile(path, maxBytes)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {

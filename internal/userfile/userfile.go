@@ -21,6 +21,20 @@ import (
 	"path/filepath"
 )
 
+// DefaultModelBytes is the limit on what reading one model may take (an ONNX file with its
+// external data, a TensorFlow.js model.json with its shards) unless the caller sets another:
+// 4 GiB, several times the largest image backbone catdog knows (VGG16: 553 MB). It is the
+// one default of onnx.ReadMax, keras.OpenMax, backbones and classifier.
+const DefaultModelBytes = 4 << 30
+
+// ModelLimit returns n, or DefaultModelBytes when n is 0 or less.
+func ModelLimit(n int64) int64 {
+	if n <= 0 {
+		return DefaultModelBytes
+	}
+	return n
+}
+
 // ErrNotRegular is wrapped by the errors for a path that is not a regular file.
 var ErrNotRegular = errors.New("not a regular file")
 
