@@ -168,7 +168,10 @@ func Prepare(ctx context.Context, opts Options) (*Manifest, error) {
 	// killed one left behind is removed.
 	unlock, err := atomicfile.Lock(opts.Out)
 	if err != nil {
-		return nil, fmt.Errorf("another catdog prepare is writing into %s; wait for it, or choose another --out (%w)", opts.Out, err)
+		if errors.Is(err, atomicfile.ErrLocked) {
+			return nil, fmt.Errorf("another catdog prepare is writing into %s; wait for it, or choose another --out (%w)", opts.Out, err)
+		}
+		return nil, fmt.Errorf("--out %s: %w", opts.Out, err)
 	}
 	defer unlock()
 	if err := atomicfile.CleanTemps(opts.Out); err != nil {

@@ -173,7 +173,10 @@ func Extract(ctx context.Context, opts Options) (*Result, error) {
 
 	unlock, err := atomicfile.Lock(out)
 	if err != nil {
-		return nil, fmt.Errorf("features: another catdog extract-features is writing into %s; wait for it, or choose another --out (%w)", out, err)
+		if errors.Is(err, atomicfile.ErrLocked) {
+			return nil, fmt.Errorf("features: another catdog extract-features is writing into %s; wait for it, or choose another --out (%w)", out, err)
+		}
+		return nil, fmt.Errorf("features: --out %s: %w", out, err)
 	}
 	defer unlock()
 	if err := atomicfile.CleanTemps(out); err != nil {

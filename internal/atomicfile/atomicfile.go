@@ -140,18 +140,25 @@ var ErrLocked = errors.New("the folder is locked by another process")
 // Lock takes an exclusive lock on the folder dir (creating it), for a writer that replaces
 // several files there: a second writer gets an error wrapping ErrLocked instead of mixing
 // its files with the first's. The lock goes with the process if it dies; unlock releases
-// it.
+// it. Any other reason the folder cannot be written (a file of that name, a read-only file
+// system, no permission) is an error that says so and does not wrap ErrLocked.
 func Lock(dir string) (unlock func(), err error) {
+	if st, err := os.Stat(dir); err == nil && !st.IsDir() {
+		return nil, fmt.Errorf("%s is a file, not a folder", dir)
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("atomicfile: %w", err)
+		return nil, fmt.Errorf("cannot create the folder %s: %w", dir, err)
 	}
 	f, err := os.OpenFile(filepath.Join(dir, LockFile), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("atomicfile: %w", err)
+		return nil, fmt.Errorf("cannot write into %s: %w", dir, err)
 	}
 	if err := flock(f); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("%s: %w (%v)", dir, ErrLocked, err)
+		if errors.Is(err, errWouldBlock) {
+			return nil, fmt.Errorf("%s: %w", dir, ErrLocked)
+		}
+		return nil, fmt.Errorf("cannot lock %s: %w", dir, err)
 	}
 	return func() { f.Close() }, nil
 }

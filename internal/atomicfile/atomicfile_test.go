@@ -1,8 +1,10 @@
 package atomicfile
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -107,4 +109,45 @@ func TestWriteJSON(t *testing.T) {
 		t.Error("a func encoded")
 	}
 	assertOnly(t, dir, "v.json")
+}
+
+// TestLockSaysWhy: only another holder of the lock is reported as ErrLocked; a folder that
+// cannot be made or written says why.
+func TestLockSaysWhy(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	held := filepath.Join(dir, "held")
+	unlock, err := Lock(held)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	tests := []struct {
+		dir, want string
+		locked    bool
+	}{
+		{file, "is a file, not a folder", false},
+		{filepath.Join(file, "sub"), "not a directory", false},
+		{held, "locked by another process", true},
+	}
+	for _, tc := range tests {
+		_, err := Lock(tc.dir)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || errors.Is(err, ErrLocked) != tc.locked {
+			t.Errorf("Lock(%s): %v, want %q (ErrLocked: %v)", tc.dir, err, tc.want, tc.locked)
+		}
+	}
+	// The read-only case, where the test can make one: a folder without write permission
+	// (root ignores permissions, so it is skipped there).
+	ro := filepath.Join(dir, "ro")
+	if err := os.Mkdir(ro, 0o555); err != nil {
+		t.Fatal(err)
+	}
+	if os.Geteuid() != 0 {
+		if _, err := Lock(ro); err == nil || !strings.Contains(err.Error(), "permission denied") || errors.Is(err, ErrLocked) {
+			t.Errorf("read-only folder: %v", err)
+		}
+	}
 }

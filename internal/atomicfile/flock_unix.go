@@ -11,3 +11,6 @@ import (
 func flock(f *os.File) error {
 	return syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 }
+
+// errWouldBlock is flock's answer when another process holds the lock.
+const errWouldBlock = syscall.EWOULDBLOCK
