@@ -58,7 +58,7 @@ func FuzzZipSource(f *testing.F) {
 			if e.kind != "" {
 				continue
 			}
-			r := decodeOne(&z, &buf, e, Options{Size: 8}, pix, newPixelBudget(1<<16))
+			r := decodeOne(&z, &buf, e, Options{Size: 8}, pix, budgets{read: newBudget(1 << 20), decode: newBudget(1 << 16)})
 			if r.err != nil && r.kind == "" {
 				t.Fatalf("%q: error %v without a kind", e.name, r.err)
 			}

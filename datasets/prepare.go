@@ -397,7 +397,7 @@ func decodeAll(ctx context.Context, src *source, cands []int, opts Options, emit
 	for range window {
 		free <- make([]uint8, rowBytes)
 	}
-	budget := newPixelBudget(decodeBudget)
+	budget := budgets{read: newBudget(readBudget), decode: newBudget(decodeBudget)}
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { // feeder: a free buffer is a ticket for one more file in flight
@@ -469,9 +469,13 @@ func decodeAll(ctx context.Context, src *source, cands []int, opts Options, emit
 }
 
 // decodeOne reads and decodes one file into pix.
-func decodeOne(z *imgutil.Resizer, data *bytes.Buffer, e entry, opts Options, pix []uint8, budget *pixelBudget) result {
+func decodeOne(z *imgutil.Resizer, data *bytes.Buffer, e entry, opts Options, pix []uint8, budget budgets) result {
 	data.Reset()
 	r := result{pix: pix}
+	if budget.read != nil {
+		n := budget.read.acquire(e.size)
+		defer budget.read.release(n)
+	}
 	if err := e.read(data); err != nil {
 		r.err, r.kind = err, SkipUnreadable
 		if errors.Is(err, errTooBig) {
@@ -479,10 +483,10 @@ func decodeOne(z *imgutil.Resizer, data *bytes.Buffer, e entry, opts Options, pi
 		}
 		return r
 	}
-	if budget != nil {
+	if budget.decode != nil {
 		if cfg, err := imgutil.DecodeConfig(data.Bytes()); err == nil {
-			n := budget.acquire(int64(cfg.Width) * int64(cfg.Height))
-			defer budget.release(n)
+			n := budget.decode.acquire(int64(cfg.Width) * int64(cfg.Height))
+			defer budget.decode.release(n)
 		}
 	}
 	r.cfg, r.err = z.DecodeResize(data.Bytes(), opts.Size, opts.Filter, pix)
@@ -508,22 +512,32 @@ func decodeOne(z *imgutil.Resizer, data *bytes.Buffer, e entry, opts Options, pi
 // so memory stays bounded by the largest image rather than by workers times it.
 const decodeBudget = 16 << 20
 
-// pixelBudget is a weighted semaphore over pixels.
-type pixelBudget struct {
+// readBudget is how many bytes of files the workers may hold at once, as their sizes are
+// declared (zip header, file system) before they are read: a file larger than it (up to
+// maxFileBytes) is read alone. A photo takes a few hundred KB; what this bounds is a source
+// of files padded with hundreds of MB each, which would otherwise be held workers at a time.
+const readBudget = 64 << 20
+
+// budgets are the two weighted semaphores a worker takes before reading and decoding a file.
+type budgets struct{ read, decode *budget }
+
+// budget is a weighted semaphore: a request of n units waits until n are free. A request of
+// more than the whole budget takes all of it, so that it runs alone.
+type budget struct {
 	mu   sync.Mutex
 	cond sync.Cond
 	free int64
 	max  int64
 }
 
-func newPixelBudget(max int64) *pixelBudget {
-	b := &pixelBudget{free: max, max: max}
+func newBudget(max int64) *budget {
+	b := &budget{free: max, max: max}
 	b.cond.L = &b.mu
 	return b
 }
 
-// acquire waits for n pixels (at most the whole budget) and returns what it took.
-func (b *pixelBudget) acquire(n int64) int64 {
+// acquire waits for n units (at most the whole budget) and returns what it took.
+func (b *budget) acquire(n int64) int64 {
 	n = min(max(n, 0), b.max)
 	b.mu.Lock()
 	for b.free < n {
@@ -534,7 +548,7 @@ func (b *pixelBudget) acquire(n int64) int64 {
 	return n
 }
 
-func (b *pixelBudget) release(n int64) {
+func (b *budget) release(n int64) {
 	b.mu.Lock()
 	b.free += n
 	b.mu.Unlock()

@@ -16,6 +16,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -23,6 +25,7 @@ import (
 
 	"github.com/catdog-ml/catdog/internal/imgutil"
 	"github.com/catdog-ml/catdog/internal/npy"
+	"github.com/catdog-ml/catdog/internal/userfile"
 )
 
 // arrays lists every array file of a dataset folder.
@@ -626,8 +629,8 @@ func TestOutInsideSource(t *testing.T) {
 	}
 }
 
-func TestPixelBudget(t *testing.T) {
-	b := newPixelBudget(100)
+func TestBudget(t *testing.T) {
+	b := newBudget(100)
 	if got := b.acquire(1000); got != 100 { // over the budget: takes it all
 		t.Fatalf("took %d", got)
 	}
@@ -641,6 +644,55 @@ func TestPixelBudget(t *testing.T) {
 	b.release(100)
 	if got := <-done; got != 10 {
 		t.Fatalf("took %d", got)
+	}
+}
+
+// TestReadBudget: the files held at once by the workers never declare more bytes than the
+// read budget, or than the largest one alone (the probe: JPEGs padded with 250 MiB of zeros
+// in a 1.4 MB zip, held two and more at a time, took prepare to 1.9 GB); small files are
+// still read several at a time.
+func TestReadBudget(t *testing.T) {
+	photo := synthetic(16, 16, color.White)
+	for _, tc := range []struct {
+		name       string
+		size       int64 // declared size of every file
+		maxAtOnce  int   // most files held at once
+		minOverlap int   // fewest files held at once at some point
+	}{
+		{"padded with 40 MiB each", 40 << 20, 1, 1},
+		{"ordinary photos", int64(len(photo)), 8, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			var held, most int
+			src := &source{kind: "folder", path: "test"}
+			for i := range 16 {
+				src.entries = append(src.entries, entry{name: fmt.Sprintf("cat.%d.png", i), label: Cat, size: tc.size,
+					read: func(buf *bytes.Buffer) error {
+						mu.Lock()
+						held++
+						most = max(most, held)
+						mu.Unlock()
+						time.Sleep(5 * time.Millisecond)
+						buf.Write(photo)
+						mu.Lock()
+						held--
+						mu.Unlock()
+						return nil
+					}})
+			}
+			cands := make([]int, len(src.entries))
+			for i := range cands {
+				cands[i] = i
+			}
+			err := decodeAll(context.Background(), src, cands, Options{Size: 8, Workers: 8}, func(i int, r result) error { return r.err })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if most > tc.maxAtOnce || most < tc.minOverlap {
+				t.Errorf("%d files held at once, want %d to %d", most, tc.minOverlap, tc.maxAtOnce)
+			}
+		})
 	}
 }
 
@@ -666,5 +718,61 @@ func TestPerClass(t *testing.T) {
 	}
 	if !filepath.IsAbs(m.Source.Path) {
 		t.Errorf("source path %q not absolute", m.Source.Path)
+	}
+}
+
+// TestPrepareSpecialFiles: a source folder holding a FIFO, symbolic links to a FIFO, to a
+// device and to a folder beside its photos (the probe that hung prepare, deaf to signals,
+// until a writer came): each is skipped with what it is, at once, nothing is opened; a FIFO
+// named as the source itself is refused at once.
+func TestPrepareSpecialFiles(t *testing.T) {
+	dir := link(t, t.TempDir(), "", photos(t, "dogs-vs-cats/train", 3), nil)
+	if err := syscall.Mkfifo(filepath.Join(dir, "cat.fifo.jpg"), 0o644); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	other := filepath.Join(t.TempDir(), "pipe")
+	if err := syscall.Mkfifo(other, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	links := map[string]string{"dog.pipe.jpg": other, "cat.zero.jpg": "/dev/zero", "dog.dir.jpg": t.TempDir()}
+	for name, target := range links {
+		if err := os.Symlink(target, filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := make(chan struct{})
+	var m *Manifest
+	var err error
+	go func() {
+		defer close(done)
+		m, err = Prepare(context.Background(), Options{Data: dir, Out: t.TempDir(), Size: 32})
+	}()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("prepare is still running after 20 s: waiting on a FIFO?")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"cat.fifo.jpg": "a named pipe (FIFO), not a regular file",
+		"dog.pipe.jpg": "a symbolic link to a named pipe (FIFO), not a regular file",
+		"cat.zero.jpg": "a symbolic link to a device, not a regular file",
+		"dog.dir.jpg":  "a symbolic link to a folder, not a regular file",
+	}
+	for _, s := range m.Skipped {
+		if w, ok := want[s.File]; ok && s.Reason == w && s.Kind == SkipNotImage {
+			delete(want, s.File)
+		}
+	}
+	if len(want) > 0 || m.Kept != 6 || m.Seen != m.Kept+len(m.Skipped) {
+		t.Errorf("not skipped as expected: %v; kept %d, seen %d, skipped %+v", want, m.Kept, m.Seen, m.Skipped)
+	}
+
+	start := time.Now()
+	_, err = Prepare(context.Background(), Options{Data: other, Out: t.TempDir(), Size: 32})
+	if !errors.Is(err, userfile.ErrNotRegular) || time.Since(start) > 5*time.Second {
+		t.Errorf("a FIFO as the source: %v after %v", err, time.Since(start))
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/catdog-ml/catdog/internal/userfile"
 )
 
 // Labels: the class index stored in dogs_vs_cats_labels.npy.
@@ -76,7 +78,7 @@ func openSource(p, skip string) (*source, error) {
 }
 
 func openZip(p string) (*source, error) {
-	f, err := os.Open(p)
+	f, err := userfile.Open(p) // a FIFO or a device named as --data is refused, not waited on
 	if err != nil {
 		return nil, fmt.Errorf("data source: %w", err)
 	}
@@ -116,7 +118,7 @@ func zipSource(r io.ReaderAt, size int64, p string) (*source, error) {
 		}
 		f := f
 		e.read = func(buf *bytes.Buffer) error {
-			if f.UncompressedSize64 > maxFileBytes {
+			if e.size > maxFileBytes {
 				return errTooBig
 			}
 			rc, err := f.Open()
@@ -124,11 +126,7 @@ func zipSource(r io.ReaderAt, size int64, p string) (*source, error) {
 				return err
 			}
 			defer rc.Close()
-			_, err = buf.ReadFrom(io.LimitReader(rc, maxFileBytes+1))
-			if err == nil && buf.Len() > maxFileBytes {
-				return errTooBig
-			}
-			return err
+			return readAll(buf, rc, e.size)
 		}
 		s.entries = append(s.entries, e)
 	}
@@ -136,6 +134,18 @@ func zipSource(r io.ReaderAt, size int64, p string) (*source, error) {
 }
 
 var errTooBig = fmt.Errorf("file over %d MiB", maxFileBytes>>20)
+
+// readAll appends to buf what r holds, size bytes as declared (by the zip header or the file
+// system): the buffer grows once to that size, never to twice it as doubling would, and no
+// more than maxFileBytes are read whatever r really holds.
+func readAll(buf *bytes.Buffer, r io.Reader, size int64) error {
+	buf.Grow(int(min(max(size, 0), maxFileBytes)) + bytes.MinRead)
+	_, err := buf.ReadFrom(io.LimitReader(r, maxFileBytes+1))
+	if err == nil && buf.Len() > maxFileBytes {
+		return errTooBig
+	}
+	return err
+}
 
 // safeZipName reports whether an archive name stays inside the archive's root.
 func safeZipName(name string) bool {
@@ -180,23 +190,35 @@ func openFolder(root, skip string) (*source, error) {
 		}
 		e := entry{name: filepath.ToSlash(rel)}
 		e.label, e.kind, e.why = labelOf(e.name)
-		if !d.Type().IsRegular() && d.Type()&fs.ModeSymlink == 0 && e.kind == "" {
-			e.label, e.kind, e.why = -1, SkipNotImage, "not a regular file"
+		// Look at what the entry is (through a symbolic link: a stat, which opens nothing),
+		// so that a FIFO or a device is skipped with its reason, never opened.
+		info, err := d.Info()
+		if err == nil && d.Type()&fs.ModeSymlink != 0 {
+			info, err = os.Stat(p)
+		}
+		switch {
+		case e.kind != "":
+		case err != nil:
+			e.label, e.kind, e.why = -1, SkipUnreadable, err.Error()
+		case !info.Mode().IsRegular():
+			e.label, e.kind, e.why = -1, SkipNotImage, notRegular(d, info)
+		default:
+			e.size = info.Size()
 		}
 		e.read = func(buf *bytes.Buffer) error {
-			f, err := os.Open(p)
+			f, err := userfile.Open(p)
 			if err != nil {
 				return err
 			}
 			defer f.Close()
-			if st, err := f.Stat(); err == nil && st.Size() > maxFileBytes {
+			st, err := f.Stat()
+			if err != nil {
+				return err
+			}
+			if st.Size() > maxFileBytes {
 				return errTooBig
 			}
-			_, err = buf.ReadFrom(io.LimitReader(f, maxFileBytes+1))
-			if err == nil && buf.Len() > maxFileBytes {
-				return errTooBig
-			}
-			return err
+			return readAll(buf, f, st.Size())
 		}
 		s.entries = append(s.entries, e)
 		return nil
@@ -205,6 +227,25 @@ func openFolder(root, skip string) (*source, error) {
 		return nil, fmt.Errorf("data source %s: %w", root, err)
 	}
 	return s, nil
+}
+
+// notRegular says what a folder entry that is not a regular file is.
+func notRegular(d fs.DirEntry, info fs.FileInfo) string {
+	what := "not a regular file"
+	switch m := info.Mode(); {
+	case m&fs.ModeNamedPipe != 0:
+		what = "a named pipe (FIFO), not a regular file"
+	case m&(fs.ModeDevice|fs.ModeCharDevice) != 0:
+		what = "a device, not a regular file"
+	case m&fs.ModeSocket != 0:
+		what = "a socket, not a regular file"
+	case m.IsDir():
+		what = "a folder, not a regular file"
+	}
+	if d.Type()&fs.ModeSymlink != 0 {
+		return "a symbolic link to " + what
+	}
+	return what
 }
 
 // labelOf labels a file from its slash-separated path: Kaggle names (cat.N.jpg, dog.N.jpg)
