@@ -122,7 +122,7 @@ Example:
 				if s.Pool != "" {
 					features += " " + s.Pool + "-pooled"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Name, input, features, weights, file)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Name, input, features, weights, shownText(file))
 			}
 			return tw.Flush()
 		},
@@ -177,7 +177,7 @@ Examples:
 			s := bb.Spec
 			fmt.Fprintf(a.out, "backbone %s: %s\n", s.Name, s.Description)
 			if bb.Path != "" {
-				fmt.Fprintf(a.out, "file      %s (SHA-256 %s)\n", bb.Path, s.SHA256)
+				fmt.Fprintf(a.out, "file      %s (SHA-256 %s)\n", shownName(bb.Path), s.SHA256)
 			}
 			fmt.Fprintf(a.out, "input     %s: %dx%d, %s\n", bb.Input, s.InputSize, s.InputSize, s.PreprocessString())
 			fmt.Fprintf(a.out, "features  %s: %s (cut at %s)\n\n", bb.Output, onnx.Shape(s.OutputShape), bb.Output)

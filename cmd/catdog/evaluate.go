@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -69,15 +71,21 @@ func runEvaluate(a *app, cmd *cobra.Command) error {
 	}
 	split := get("split")
 	var bar progressBar
+	var batches, total int
 	start := time.Now()
-	labels, p32, err := study.EvaluateSplit(cmd.Context(), c, ds, split, a.v.GetInt("evaluate.batch"), func(done, total int) {
+	ctx := cmd.Context()
+	labels, p32, err := study.EvaluateSplit(ctx, c, ds, split, a.v.GetInt("evaluate.batch"), func(done, n int) {
 		if bar == nil {
-			bar = a.progress(total, "evaluate "+split, "images")
+			bar = a.progress(n, "evaluate "+split, "batches")
 		}
+		batches, total = done, n
 		_ = bar.Set(done)
 	})
 	if bar != nil {
 		_ = bar.Finish()
+	}
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("evaluate: stopped after %d of %d batches: %w", batches, total, context.Cause(ctx))
 	}
 	if err != nil {
 		return fmt.Errorf("evaluate: %w", err)
@@ -105,13 +113,16 @@ func runEvaluate(a *app, cmd *cobra.Command) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)
 	}
-	w := a.out
+	w := bufio.NewWriter(a.out)
 	fmt.Fprintf(w, "model %s on %s, split %s: %d images in %.1fs (%.0f images/s)\n\n",
-		get("model"), get("data"), split, rep.N, secs, float64(rep.N)/secs)
+		shownName(get("model")), shownName(get("data")), split, rep.N, secs, float64(rep.N)/secs)
 	fmt.Fprint(w, rep.Text(4))
 	fmt.Fprintf(w, "\nROC AUC   %.4f\nlog loss  %.4f\n\nconfusion matrix (rows true, columns predicted)\n", rep.AUC, rep.LogLoss)
 	fmt.Fprintf(w, "         dog    cat\n  dog %6d %6d\n  cat %6d %6d\n",
 		rep.Confusion[0][0], rep.Confusion[0][1], rep.Confusion[1][0], rep.Confusion[1][1])
+	if err := w.Flush(); err != nil {
+		return err
+	}
 	for _, warn := range rep.Warnings {
 		a.errf("catdog: warning: %s\n", warn)
 	}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 
@@ -22,9 +24,13 @@ come from the model's metadata).
 
 Output, one line per file, in the order given:
   cat  0.9731  photos/cat.1.jpg
-label, probability of cat, path, printed as each group of 64 is done. A file that is
-missing or cannot be decoded gets an error line on stderr and the others still run; the
-exit status is 1 if any file failed.
+label, probability of cat, path, printed as each group of 64 is done. A path holding
+control characters is printed quoted ("a\x1b[2J.jpg"). A file that is missing or cannot
+be decoded gets an error line on stderr and the others still run; the exit status is 1 if
+any file failed, or if the results could not be written (a full disk).
+
+SIGINT or SIGTERM stops it after the group in progress, the lines of the groups done
+printed, with exit status 130 or 143.
 
 With --jsonl, one JSON object per line, also as each group is done (for streaming, head,
 jq):
@@ -36,7 +42,7 @@ Example:
   catdog predict --model runs/vgg16-head-20260101-120000/model.onnx ~/Pictures/pets`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runPredict(a, args)
+			return runPredict(cmd.Context(), a, args)
 		},
 	}
 	cmd.Flags().String("model", "", "exported model file (model.onnx)")
@@ -57,7 +63,9 @@ type predictLine struct {
 	Error string `json:"error,omitempty"`
 }
 
-func runPredict(a *app, args []string) error {
+// runPredict classifies the files of args and prints each group's results as it is done.
+// It stops between groups when ctx is cancelled, and at the first error writing results.
+func runPredict(ctx context.Context, a *app, args []string) error {
 	model := a.v.GetString("predict.model")
 	if model == "" {
 		return fmt.Errorf("predict: --model is required")
@@ -87,7 +95,8 @@ func runPredict(a *app, args []string) error {
 	failed, printed := 0, 0
 	var preds []classifier.Prediction
 	var errs []error
-	lineOut := json.NewEncoder(a.out)
+	out := bufio.NewWriter(a.out)
+	lineOut := json.NewEncoder(out)
 	// emit writes the results of files[printed:done], which PredictFiles has finished.
 	emit := func(done int) error {
 		for ; printed < done; printed++ {
@@ -98,12 +107,12 @@ func runPredict(a *app, args []string) error {
 				failed++
 				l.Error = errs[i].Error()
 				if !asJSON && !asJSONL {
-					a.errf("catdog: predict: %v\n", errs[i])
+					a.errf("catdog: predict: %s\n", shownText(l.Error))
 				}
 			} else {
 				l.Prediction = &preds[i]
 				if !asJSON && !asJSONL {
-					fmt.Fprintf(a.out, "%s  %.4f  %s\n", preds[i].Label, preds[i].Probability, files[i])
+					fmt.Fprintf(out, "%s  %.4f  %s\n", preds[i].Label, preds[i].Probability, shownName(files[i]))
 				}
 			}
 			if asJSONL {
@@ -112,11 +121,24 @@ func runPredict(a *app, args []string) error {
 				}
 			}
 		}
-		return nil
+		return out.Flush()
+	}
+	// stopped says how far predict went before ctx was cancelled, after printing the JSON
+	// array of the files done with --json.
+	stopped := func() error {
+		if asJSON {
+			if err := printJSON(out, lines[:printed]); err != nil {
+				return err
+			}
+		}
+		return fmt.Errorf("predict: stopped after %d of %d files: %w", printed, len(files), context.Cause(ctx))
 	}
 	bar := a.progress(len(files), "predict", "images")
 	preds, errs = make([]classifier.Prediction, len(files)), make([]error, len(files))
 	for start := 0; start < len(files); start += predictChunk {
+		if ctx.Err() != nil {
+			return stopped()
+		}
 		end := min(start+predictChunk, len(files))
 		p, e := c.PredictFiles(files[start:end], nil)
 		copy(preds[start:], p)
@@ -128,9 +150,7 @@ func runPredict(a *app, args []string) error {
 	}
 	_ = bar.Finish()
 	if asJSON {
-		enc := json.NewEncoder(a.out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(lines); err != nil {
+		if err := printJSON(out, lines); err != nil {
 			return err
 		}
 	}
@@ -138,4 +158,14 @@ func runPredict(a *app, args []string) error {
 		return fmt.Errorf("predict: %d of %d files failed", failed, len(files))
 	}
 	return nil
+}
+
+// printJSON writes lines as one indented JSON array and flushes out.
+func printJSON(out *bufio.Writer, lines []predictLine) error {
+	enc := json.NewEncoder(out)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(lines); err != nil {
+		return err
+	}
+	return out.Flush()
 }

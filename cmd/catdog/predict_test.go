@@ -2,23 +2,23 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/catdog-ml/catdog/internal/fixtures"
 )
 
-// brightnessModel writes a stand-in exported model: prob_cat = sigmoid((mean pixel - 128)/32).
+// runCatdog runs a catdog command line in this process as main does, minus the signals,
+// and returns what it printed on stdout and stderr and its error.
 func runCatdog(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	a := newApp(&out, &errb)
-	root := newRootCmd(a)
-	root.SetArgs(args)
-	err = root.Execute()
+	err = execute(context.Background(), newApp(&out, &errb), args)
 	return out.String(), errb.String(), err
 }
 
@@ -117,5 +117,57 @@ func TestPredictCommand(t *testing.T) {
 	}
 	if _, _, err := runCatdog(t, "predict", "--json", "--jsonl", "--model", model, files[0]); err == nil {
 		t.Error("--json with --jsonl: no error")
+	}
+}
+
+// TestPredictShowsNamesSafely: file names print as they are, unless they hold characters
+// that act on a terminal (escape sequences, new lines): then they print quoted, and the
+// error lines on stderr show them escaped.
+func TestPredictShowsNamesSafely(t *testing.T) {
+	fixtures.RequireORT(t)
+	model := fixtures.BrightnessModel(t, 32)
+	photo, err := os.ReadFile(fixtures.PhotoFiles(t, "dogs-vs-cats/train", 1)[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string // file name in a fresh folder
+		broken bool   // not an image: its error goes to stderr
+		want   string // the name as printed, after the folder
+	}{
+		{"cat.1.jpg", false, "cat.1.jpg"},
+		{"chat été.jpg", false, "chat été.jpg"},
+		{"red\x1b[31m.jpg", false, `red\x1b[31m.jpg"`},
+		{"two\nlines.jpg", false, `two\nlines.jpg"`},
+		{"clear\x1b[2J.jpg", true, `clear\x1b[2J.jpg`},
+	}
+	for _, tt := range tests {
+		t.Run(strconv.Quote(tt.name), func(t *testing.T) {
+			dir := t.TempDir()
+			data := photo
+			if tt.broken {
+				data = []byte("not an image")
+			}
+			if err := os.WriteFile(filepath.Join(dir, tt.name), data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out, errOut, err := runCatdog(t, "predict", "-q", "--ep", "cpu", "--model", model, dir)
+			if (err != nil) != tt.broken {
+				t.Fatalf("error %v", err)
+			}
+			shown := out
+			if tt.broken {
+				shown = errOut
+			}
+			if strings.ContainsAny(out+errOut, "\x1b\r") || strings.Count(out+errOut, "\n") != 1 {
+				t.Errorf("raw control characters or extra lines in stdout %q, stderr %q", out, errOut)
+			}
+			if !strings.Contains(shown, tt.want) {
+				t.Errorf("%q does not show the name as %s", shown, tt.want)
+			}
+			if quoted := strings.HasSuffix(tt.want, `"`); !tt.broken && quoted != strings.Contains(out, `"`) {
+				t.Errorf("stdout %q: quoted %v, want %v", out, !quoted, quoted)
+			}
+		})
 	}
 }

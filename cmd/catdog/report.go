@@ -61,7 +61,7 @@ func runReport(a *app, cmd *cobra.Command) error {
 		if err := report.Write(run, opts); err != nil {
 			return err
 		}
-		fmt.Fprintln(a.out, filepath.Join(run, runs.HTMLFile))
+		fmt.Fprintln(a.out, shownName(filepath.Join(run, runs.HTMLFile)))
 		return nil
 	}
 	runsDir := a.v.GetString(get("runs"))
@@ -82,6 +82,6 @@ func runReport(a *app, cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(a.out, filepath.Join(runsDir, report.IndexHTML))
+	fmt.Fprintln(a.out, shownName(filepath.Join(runsDir, report.IndexHTML)))
 	return nil
 }

@@ -1,9 +1,15 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -13,7 +19,7 @@ import (
 // app is what every subcommand shares: the configuration and where to write.
 type app struct {
 	v      *viper.Viper
-	out    io.Writer // results
+	out    *output   // results
 	errOut io.Writer // progress bars and notices
 }
 
@@ -25,7 +31,81 @@ const configHelp = `Configuration, from strongest to weakest:
   4. the defaults shown in each command's --help`
 
 func newApp(stdout, stderr io.Writer) *app {
-	return &app{v: viper.New(), out: stdout, errOut: stderr}
+	return &app{v: viper.New(), out: &output{w: stdout, name: "standard output"}, errOut: stderr}
+}
+
+// execute runs the catdog command line args with ctx and returns the command's error,
+// joined with the first error writing its results (a full disk, /dev/full), so that
+// results lost on the way out are never a success.
+func execute(ctx context.Context, a *app, args []string) error {
+	root := newRootCmd(a)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if werr := a.out.finish(); werr != nil && !errors.Is(err, werr) {
+		if err == nil {
+			return werr
+		}
+		return errors.Join(err, werr)
+	}
+	return err
+}
+
+// output is where commands write their results. It keeps the first write error and
+// returns it from every later write without writing again, so that a command may print
+// line after line and look at one error; finish reports it at the end, after syncing a
+// regular file, whose last blocks may fail only then.
+type output struct {
+	w       io.Writer
+	name    string // "standard output", for messages
+	written bool
+	err     error
+}
+
+func (o *output) Write(p []byte) (int, error) {
+	if o.err != nil {
+		return 0, o.err
+	}
+	n, err := o.w.Write(p)
+	if n > 0 {
+		o.written = true
+	}
+	if err == nil && n < len(p) {
+		err = io.ErrShortWrite
+	}
+	if err != nil {
+		o.err = o.failed(err)
+		return n, o.err
+	}
+	return n, nil
+}
+
+// finish returns the first write error; without one, it syncs the output when it is a
+// regular file that was written to, and returns the error of that.
+func (o *output) finish() error {
+	if o.err != nil || !o.written {
+		return o.err
+	}
+	f, ok := o.w.(*os.File)
+	if !ok {
+		return nil
+	}
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return nil
+	}
+	if err := f.Sync(); err != nil {
+		o.err = o.failed(err)
+	}
+	return o.err
+}
+
+// failed words a write error as "writing results to standard output: no space left on
+// device": the file's own name (/dev/stdout) says less than the output's.
+func (o *output) failed(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return fmt.Errorf("writing results to %s: %w", o.name, err)
 }
 
 func newRootCmd(a *app) *cobra.Command {
@@ -118,4 +198,47 @@ func (a *app) bind(cmd *cobra.Command) {
 // errf prints a notice on stderr.
 func (a *app) errf(format string, args ...any) {
 	fmt.Fprintf(a.errOut, format, args...)
+}
+
+// shownName returns a file name as it is when it prints safely on a terminal, and quoted
+// in Go syntax ("a\x1b[2Jb.jpg") when it holds a control character, a format character
+// such as a right-to-left override, or bytes that are not UTF-8: a name must not move
+// the cursor, recolour the terminal or pass for another name.
+func shownName(name string) string {
+	if printable(name) {
+		return name
+	}
+	return strconv.Quote(name)
+}
+
+// shownText returns s with every character that shownName would quote written as its Go
+// escape (\x1b, \n, \u202e), for messages that hold names among other words.
+func shownText(s string) string {
+	if printable(s) {
+		return s
+	}
+	var b strings.Builder
+	for i, r := range s {
+		switch {
+		case r == utf8.RuneError && !strings.HasPrefix(s[i:], string(utf8.RuneError)):
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case strconv.IsPrint(r):
+			b.WriteRune(r)
+		default:
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		}
+	}
+	return b.String()
+}
+
+// printable reports whether s is valid UTF-8 made only of printable characters and
+// ASCII spaces.
+func printable(s string) bool {
+	for _, r := range s {
+		if !strconv.IsPrint(r) {
+			return false
+		}
+	}
+	return utf8.ValidString(s)
 }

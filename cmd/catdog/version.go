@@ -42,7 +42,7 @@ catdog finds and loads: its version, whether it is a CUDA build, and its path.`,
 			}
 			env, err := ort.Open()
 			if err != nil {
-				fmt.Fprintf(a.out, "  onnxruntime: not loaded: %v\n", err)
+				fmt.Fprintf(a.out, "  onnxruntime: not loaded: %s\n", shownText(err.Error()))
 				return nil
 			}
 			defer env.Close()
@@ -50,7 +50,7 @@ catdog finds and loads: its version, whether it is a CUDA build, and its path.`,
 			if env.CUDABuild() {
 				build = "CUDA build"
 			}
-			fmt.Fprintf(a.out, "  onnxruntime %s (%s) from %s\n", env.Version(), build, env.Library())
+			fmt.Fprintf(a.out, "  onnxruntime %s (%s) from %s\n", env.Version(), build, shownName(env.Library()))
 			return nil
 		},
 	}
