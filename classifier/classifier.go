@@ -68,7 +68,7 @@ const (
 
 const (
 	defaultBatch       = 32
-	maxFileBytes int64 = 256 << 20
+	maxFileBytes int64 = imgutil.MaxFileBytes
 )
 
 // ErrClosed is returned by calls on a closed Classifier.

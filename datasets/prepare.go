@@ -515,7 +515,7 @@ const decodeBudget = 16 << 20
 // readBudget is how many bytes of files the workers may hold at once, as their sizes are
 // declared (zip header, file system) before they are read: a file larger than it (up to
 // maxFileBytes) is read alone. A photo takes a few hundred KB; what this bounds is a source
-// of files padded with hundreds of MB each, which would otherwise be held workers at a time.
+// of files padded with tens of MB each, which would otherwise be held workers at a time.
 const readBudget = 64 << 20
 
 // budgets are the two weighted semaphores a worker takes before reading and decoding a file.

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/catdog-ml/catdog/internal/imgutil"
 	"github.com/catdog-ml/catdog/internal/userfile"
 )
 
@@ -24,8 +25,9 @@ const (
 // ClassNames returns the class names by label: dog, cat.
 func ClassNames() []string { return []string{Dog: "dog", Cat: "cat"} }
 
-// maxFileBytes bounds how much of one file is read: no photo of this task comes near it.
-const maxFileBytes = 256 << 20
+// maxFileBytes bounds how much of one file is read (imgutil.MaxFileBytes), checked from the
+// size the zip header or the file system declares before it is read.
+const maxFileBytes = imgutil.MaxFileBytes
 
 // Skip reasons, the Kind of a Skipped file.
 const (
@@ -119,7 +121,7 @@ func zipSource(r io.ReaderAt, size int64, p string) (*source, error) {
 		f := f
 		e.read = func(buf *bytes.Buffer) error {
 			if e.size > maxFileBytes {
-				return errTooBig
+				return tooBig(e.size)
 			}
 			rc, err := f.Open()
 			if err != nil {
@@ -133,7 +135,12 @@ func zipSource(r io.ReaderAt, size int64, p string) (*source, error) {
 	return s, nil
 }
 
-var errTooBig = fmt.Errorf("file over %d MiB", maxFileBytes>>20)
+var errTooBig = fmt.Errorf("file over the %d MiB a photo may take", maxFileBytes>>20)
+
+// tooBig is errTooBig for a file of size bytes.
+func tooBig(size int64) error {
+	return fmt.Errorf("%s: %w", userfile.Bytes(size), errTooBig)
+}
 
 // readAll appends to buf what r holds, size bytes as declared (by the zip header or the file
 // system): the buffer grows once to that size, never to twice it as doubling would, and no
@@ -216,7 +223,7 @@ func openFolder(root, skip string) (*source, error) {
 				return err
 			}
 			if st.Size() > maxFileBytes {
-				return errTooBig
+				return tooBig(st.Size())
 			}
 			return readAll(buf, f, st.Size())
 		}

@@ -75,6 +75,11 @@ func ParseFilter(name string) (Filter, error) {
 // image decodes into up to 200 MB; bigger ones are refused with ErrTooLarge.
 const MaxPixels = 50_000_000
 
+// MaxFileBytes bounds the file of one image, checked from its declared size before it is
+// read: 64 MiB, more than a 50-megapixel JPEG takes; a file past it (a photo padded with
+// hundreds of MB of zeros, say) is refused rather than held in memory.
+const MaxFileBytes = 64 << 20
+
 // MinSize and MaxSize bound the side of the square images catdog prepares, trains on and
 // serves: the one set of size bounds, which datasets, backbones, classifier and the
 // command use. (The resampler itself takes any side from 1 to MaxSize.)
