@@ -20,6 +20,36 @@ type Backbone struct {
 	Params int
 }
 
+// fits checks, before any training, that the backbone gives features of the shape cached in
+// featuresDir (sample, per photo), so that features of another backbone (a folder copied
+// over, its checksums rewritten) are refused at once, not at export after the epochs. A
+// backbone whose output shape static inference cannot fix is checked at export only.
+func (bb *Backbone) fits(sample []int, featuresDir string) error {
+	if bb == nil || bb.Model == nil {
+		return nil
+	}
+	got, err := bb.Model.ShapeOf(bb.Output)
+	if err != nil {
+		return fmt.Errorf("backbone %s: %w", bb.Name, err)
+	}
+	want := onnx.Shape{-1}
+	for _, d := range sample {
+		want = append(want, int64(d))
+	}
+	if got == nil {
+		return nil
+	}
+	same := len(got) == len(want)
+	for i := 1; same && i < len(got); i++ {
+		same = got[i] < 0 || got[i] == want[i]
+	}
+	if !same {
+		return fmt.Errorf("the features in %s have shape %s, but backbone %s gives %s at %q: they are not its features (extract them again: catdog extract-features --backbone %s --force)",
+			featuresDir, want, bb.Name, got, bb.Output, bb.Name)
+	}
+	return nil
+}
+
 // ExportOptions say how Model.Export names and prepares the input.
 type ExportOptions struct {
 	// Input names the graph input (classifier.InputName by default).

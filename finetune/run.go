@@ -156,6 +156,9 @@ func TrainHead(ctx context.Context, featuresDir string, cfg Config) (*Result, er
 		return nil, err
 	}
 	defer src.close()
+	if err := cfg.Backbone.fits(src.shape(), featuresDir); err != nil {
+		return nil, err
+	}
 	m, err := NewModel(cfg.Name, src.shape(), layers, cfg.Init, cfg.Seed)
 	if err != nil {
 		return nil, err

@@ -13,9 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/catdog-ml/catdog/classifier"
 	"github.com/catdog-ml/catdog/features"
 	"github.com/catdog-ml/catdog/internal/fetch"
 	"github.com/catdog-ml/catdog/internal/npy"
+	"github.com/catdog-ml/catdog/onnx"
 	"github.com/catdog-ml/catdog/runs"
 )
 
@@ -286,5 +288,36 @@ func TestDivergence(t *testing.T) {
 	}
 	if left, _ := os.ReadDir(runs); len(left) != 0 {
 		t.Errorf("a diverged run left %d run folders", len(left))
+	}
+}
+
+// TestForeignFeatures: features cached from another backbone (a folder copied over, its
+// checksums rewritten so that it opens) are refused before the first epoch, naming both
+// shapes, and leave no run folder behind; features of the backbone's shape train.
+func TestForeignFeatures(t *testing.T) {
+	dir := writeFeatures(t, 64, 0, 1) // (N, 8, 2, 2)
+	backbone := func(channels int64) *Backbone {
+		b := onnx.NewBuilder("bb")
+		x := b.Input(classifier.InputName, onnx.Float, -1, 3, 4, 4)
+		w := b.Initializer("w", []int64{channels, 3, 3, 3}, make([]float32, channels*27))
+		y := b.Conv(x, w, "", onnx.ConvOpts{Pads: [4]int64{1, 1, 1, 1}})
+		y = b.MaxPool(y, 2, 2)
+		b.Output(y, "feat", onnx.Float, -1, channels, 2, 2)
+		m, err := b.Model()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &Backbone{Name: "other", Model: m, Output: "feat"}
+	}
+	runsDir := t.TempDir()
+	_, err := TrainHead(context.Background(), dir, Config{RunsDir: runsDir, Epochs: 1, Batch: 16, Seed: 1, Backbone: backbone(16)})
+	if err == nil || !strings.Contains(err.Error(), "have shape (N, 8, 2, 2), but backbone other gives (N, 16, 2, 2)") {
+		t.Fatalf("features of another backbone: %v", err)
+	}
+	if left, _ := os.ReadDir(runsDir); len(left) != 0 {
+		t.Errorf("a refused run left %v", left)
+	}
+	if _, err := TrainHead(context.Background(), dir, Config{RunsDir: runsDir, Epochs: 1, Batch: 16, Seed: 1, Backbone: backbone(8)}); err != nil {
+		t.Errorf("features of the backbone's shape: %v", err)
 	}
 }

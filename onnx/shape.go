@@ -66,6 +66,16 @@ func equalKnown(a, b Shape) bool {
 	return true
 }
 
+// ShapeOf returns the shape that static inference gives the tensor name (a tensor, or a node
+// whose first output is meant), nil where inference cannot fix it.
+func (m *Model) ShapeOf(name string) (Shape, error) {
+	out, err := m.resolveTensor(name)
+	if err != nil {
+		return nil, err
+	}
+	return m.inferShapes()[out].shape, nil
+}
+
 // tensorInfo is what shape inference knows about one tensor.
 type tensorInfo struct {
 	dtype DType
