@@ -5,6 +5,7 @@ import (
 	"maps"
 	"math"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -17,56 +18,112 @@ import (
 	"github.com/catdog-ml/catdog/datasets"
 )
 
-// This file makes configuration strict: a config file key that no command knows, and a
-// value that is not of its flag's type, coming from a CATDOG_* variable or the config
-// file, are errors naming the key and where it came from; every numeric flag is checked
-// against its range.
+// This file makes configuration strict: a config file key that no command knows, a
+// CATDOG_* environment variable that names no setting, and a value that is not of its
+// flag's type or is out of its range, coming from a CATDOG_* variable or the config file,
+// are errors naming the key or variable and where it came from.
+//
+// Values are used exactly as written: a number, boolean or duration with spaces around
+// it is refused (as on the command line), not trimmed; text values (paths, names) are
+// kept as they are, spaces included.
 
 // checkConfig checks the configuration of the command about to run.
 func (a *app) checkConfig(cmd *cobra.Command) error {
-	if err := a.checkFileKeys(cmd.Root()); err != nil {
-		return err
+	var unknown, errs []string
+	for _, err := range []error{a.checkEnv(cmd.Root()), a.checkFileKeys(cmd.Root())} {
+		if err != nil {
+			unknown = append(unknown, err.Error())
+		}
 	}
-	var errs []string
 	cmd.Flags().VisitAll(func(f *pflag.Flag) {
 		key, env := a.keyOf(cmd, f)
-		if key == "" || f.Changed {
+		if key == "" {
 			return
 		}
-		if v, ok := os.LookupEnv(env); ok && env != "" {
-			if err := parseAs(f, v); err != nil {
-				errs = append(errs, fmt.Sprintf("environment variable %s=%q (for --%s): %v", env, v, f.Name, err))
-			}
-			return
+		s := a.settingOf(f, key, env)
+		if s.from == fromFlag || s.from == fromDefault {
+			return // pflag has parsed it
 		}
-		if a.v.InConfig(key) {
-			if err := parseAs(f, configText(a.v.Get(key))); err != nil {
-				errs = append(errs, fmt.Sprintf("config file %s, key %s = %v (for --%s): %v", a.v.ConfigFileUsed(), key, a.v.Get(key), f.Name, err))
-			}
+		if err := parseAs(f, s.text); err != nil {
+			errs = append(errs, fmt.Sprintf("%s: %v", s, err))
 		}
 	})
 	if len(errs) == 0 {
 		cmd.Flags().VisitAll(func(f *pflag.Flag) {
-			key, _ := a.keyOf(cmd, f)
+			key, env := a.keyOf(cmd, f)
 			if key == "" {
 				return
 			}
 			if err := checkRange(cmd, f.Name, a.v, key); err != nil {
-				errs = append(errs, err.Error())
+				errs = append(errs, fmt.Sprintf("%s: %v", a.settingOf(f, key, env), err))
 			}
 		})
 	}
-	if len(errs) > 0 {
+	if errs = append(unknown, errs...); len(errs) > 0 {
 		return fmt.Errorf("%s", strings.Join(errs, "\n"))
 	}
 	return nil
 }
 
+// Where a setting's value comes from.
+const (
+	fromFlag = iota
+	fromEnv
+	fromFile
+	fromDefault
+)
+
+// setting is a flag's value and where it comes from, for messages.
+type setting struct {
+	flag string // the flag's name
+	from int
+	name string // the environment variable, or the config file's key
+	file string // the config file
+	text string // the value as written there
+}
+
+// settingOf says where the value of flag f (viper key key, environment variable env)
+// comes from: the command line beats the environment, which beats the config file.
+func (a *app) settingOf(f *pflag.Flag, key, env string) setting {
+	s := setting{flag: f.Name}
+	if f.Changed {
+		s.from, s.text = fromFlag, f.Value.String()
+		return s
+	}
+	if v, ok := os.LookupEnv(env); ok && env != "" {
+		s.from, s.name, s.text = fromEnv, env, v
+		return s
+	}
+	if a.v.InConfig(key) {
+		s.from, s.name, s.file, s.text = fromFile, key, a.v.ConfigFileUsed(), configText(a.v.Get(key))
+		return s
+	}
+	s.from, s.text = fromDefault, f.Value.String()
+	return s
+}
+
+// String names the setting as a message starts: `--size 0`, `environment variable
+// CATDOG_SIZE="0" (for --size)`, `config file catdog.yaml, key prepare.size = 0 (for
+// --size)`.
+func (s setting) String() string {
+	switch s.from {
+	case fromEnv:
+		return fmt.Sprintf("environment variable %s=%q (for --%s)", s.name, s.text, s.flag)
+	case fromFile:
+		return fmt.Sprintf("config file %s, key %s = %s (for --%s)", s.file, s.name, s.text, s.flag)
+	case fromDefault:
+		return fmt.Sprintf("--%s %s (its default)", s.flag, s.text)
+	}
+	return fmt.Sprintf("--%s %s", s.flag, s.text)
+}
+
 // keyOf returns the viper key and the environment variable bound to a flag of cmd.
 func (a *app) keyOf(cmd *cobra.Command, f *pflag.Flag) (key, env string) {
 	switch {
-	case f.Name == "config" || f.Name == "quiet" || f.Name == "help":
+	case f.Name == "config" || f.Name == "help":
 		return "", ""
+	case f.Name == "quiet":
+		return "quiet", "CATDOG_QUIET"
 	case f.Name == "cache-dir":
 		return "backbones.cache-dir", "CATDOG_BACKBONES_DIR"
 	case cmd.Parent() != nil && cmd.Parent().Name() == "backbones":
@@ -79,6 +136,93 @@ func envName(flag string) string {
 	return "CATDOG_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
 }
 
+// otherVariables are the CATDOG_* variables that are not settings of a command.
+func otherVariables() []string {
+	return []string{
+		"CATDOG_CONFIG", // the config file, as --config
+		// For the tests (internal/fixtures, docs): the shared data folder, a Python with
+		// the reference packages, a Chromium, and folders to save what tests draw.
+		"CATDOG_SHARED", "CATDOG_PYTHON", "CATDOG_CHROMIUM",
+		"CATDOG_SCREENSHOT", "CATDOG_REPORT_OUT", "CATDOG_PLOT_OUT",
+	}
+}
+
+// checkEnv refuses CATDOG_* environment variables that name no setting of any command
+// (a misspelt one would otherwise be ignored), suggesting the nearest known name.
+func (a *app) checkEnv(root *cobra.Command) error {
+	known := map[string]bool{}
+	for _, v := range otherVariables() {
+		known[v] = true
+	}
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		add := func(f *pflag.Flag) {
+			if _, env := a.keyOf(c, f); env != "" {
+				known[env] = true
+			}
+		}
+		c.Flags().VisitAll(add)
+		c.PersistentFlags().VisitAll(add)
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+	var bad []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, "CATDOG_") || known[name] {
+			continue
+		}
+		msg := fmt.Sprintf("environment variable %s names no catdog setting", name)
+		if near := nearest(name, known); near != "" {
+			msg += fmt.Sprintf(" (did you mean %s?)", near)
+		} else {
+			msg += " (a setting's variable is CATDOG_ and its flag's name in capitals, '-' as '_': CATDOG_SIZE for --size)"
+		}
+		bad = append(bad, msg)
+	}
+	sort.Strings(bad)
+	if len(bad) > 0 {
+		return fmt.Errorf("%s", strings.Join(bad, "\n"))
+	}
+	return nil
+}
+
+// nearest returns the name of names closest to name in edit distance, if it is close
+// enough to be a misspelling of it (at most a third of the part after CATDOG_, and 3),
+// else "". Of equally close names it returns the first in order.
+func nearest(name string, names map[string]bool) string {
+	limit := max(1, min(3, (len(name)-len("CATDOG_"))/3))
+	best, bestD := "", limit+1
+	for _, n := range slices.Sorted(maps.Keys(names)) {
+		if d := editDistance(name, n); d < bestD {
+			best, bestD = n, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes.
+func editDistance(a, b string) int {
+	prev, cur := make([]int, len(b)+1), make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
 // checkFileKeys refuses config file keys that no command has as a flag.
 func (a *app) checkFileKeys(root *cobra.Command) error {
 	file := a.v.ConfigFileUsed()
@@ -86,7 +230,7 @@ func (a *app) checkFileKeys(root *cobra.Command) error {
 		return nil
 	}
 	only := viper.New()
-	only.SetConfigFile(file)
+	setConfigFile(only, file)
 	if err := only.ReadInConfig(); err != nil {
 		return nil // loadConfig has already read it: an error here says nothing new
 	}
@@ -97,8 +241,9 @@ func (a *app) checkFileKeys(root *cobra.Command) error {
 		c.Flags().VisitAll(func(f *pflag.Flag) {
 			if key, _ := a.keyOf(c, f); key != "" {
 				known[key] = true
-				sec := key[:strings.LastIndex(key, ".")]
-				sections[sec] = append(sections[sec], f.Name)
+				if i := strings.LastIndex(key, "."); i > 0 {
+					sections[key[:i]] = append(sections[key[:i]], f.Name)
+				}
 			}
 		})
 		for _, sub := range c.Commands() {
@@ -149,33 +294,39 @@ func configText(v any) string {
 	return fmt.Sprint(v)
 }
 
-// parseAs checks that s reads as a value of the flag's type.
+// parseAs checks that s reads as a value of the flag's type, as written: a number,
+// boolean or duration with spaces around it is refused.
 func parseAs(f *pflag.Flag, s string) error {
 	var err error
 	switch f.Value.Type() {
+	case "int", "int64", "uint64", "float32", "float64", "bool", "duration":
+		if t := strings.TrimSpace(s); t != s {
+			return fmt.Errorf("spaces around the value (write %q)", t)
+		}
+	}
+	switch f.Value.Type() {
 	case "int", "int64":
-		_, err = strconv.ParseInt(strings.TrimSpace(s), 10, 64)
-		if err != nil {
+		if _, err = strconv.ParseInt(s, 10, 64); err != nil {
 			return fmt.Errorf("not a whole number")
 		}
 	case "uint64":
-		_, err = strconv.ParseUint(strings.TrimSpace(s), 10, 64)
-		if err != nil {
+		if _, err = strconv.ParseUint(s, 10, 64); err != nil {
 			return fmt.Errorf("not a whole number from 0 up")
 		}
+	case "float32":
+		if _, err = strconv.ParseFloat(s, 32); err != nil {
+			return fmt.Errorf("not a number")
+		}
 	case "float64":
-		_, err = strconv.ParseFloat(strings.TrimSpace(s), 64)
-		if err != nil {
+		if _, err = strconv.ParseFloat(s, 64); err != nil {
 			return fmt.Errorf("not a number")
 		}
 	case "bool":
-		_, err = strconv.ParseBool(strings.TrimSpace(s))
-		if err != nil {
-			return fmt.Errorf("not true or false")
+		if _, err = strconv.ParseBool(s); err != nil {
+			return fmt.Errorf("not a boolean: want true or false (or 1 or 0)")
 		}
 	case "duration":
-		_, err = time.ParseDuration(strings.TrimSpace(s))
-		if err != nil {
+		if _, err = time.ParseDuration(s); err != nil {
 			return fmt.Errorf("not a duration such as 90s or 5m")
 		}
 	case pairsType:
@@ -236,7 +387,7 @@ func checkRange(cmd *cobra.Command, name string, v *viper.Viper, key string) err
 	switch f.Value.Type() {
 	case "int", "int64", "uint64":
 		x = float64(v.GetInt64(key))
-	case "float64":
+	case "float32", "float64":
 		x = v.GetFloat64(key)
 	case "duration":
 		x = float64(v.GetDuration(key))
@@ -245,9 +396,9 @@ func checkRange(cmd *cobra.Command, name string, v *viper.Viper, key string) err
 	}
 	if x < r.min || x > r.max || x != x {
 		if f.Value.Type() == "duration" {
-			return fmt.Errorf("--%s %v: must not be negative", name, time.Duration(x))
+			return fmt.Errorf("must not be negative")
 		}
-		return fmt.Errorf("--%s %v: want %s to %s %s", name, v.Get(key), num(r.min), num(r.max), r.what)
+		return fmt.Errorf("want %s to %s %s", num(r.min), num(r.max), r.what)
 	}
 	return nil
 }

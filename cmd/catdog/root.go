@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -28,7 +29,11 @@ const configHelp = `Configuration, from strongest to weakest:
   2. environment variables        CATDOG_SIZE=128 (CATDOG_ + flag name, upper case, '-' as '_')
   3. the config file              --config FILE, else ./catdog.yaml or $XDG_CONFIG_HOME/catdog/catdog.yaml,
                                   with one section per command:   prepare: {size: 128, seed: 7}
-  4. the defaults shown in each command's --help`
+  4. the defaults shown in each command's --help
+A CATDOG_ variable that names no flag, a key that no command has, and a value that is not of
+its flag's type (booleans: true or false, 1 or 0) or out of range are errors. Numbers,
+booleans and durations are read as written: spaces around them are refused. A --config file
+without an extension is read as YAML.`
 
 func newApp(stdout, stderr io.Writer) *app {
 	return &app{v: viper.New(), out: &output{w: stdout, name: "standard output"}, errOut: stderr}
@@ -40,7 +45,10 @@ func newApp(stdout, stderr io.Writer) *app {
 func execute(ctx context.Context, a *app, args []string) error {
 	root := newRootCmd(a)
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
+	if err != nil && cmd != nil {
+		err = a.nameSources(cmd, err)
+	}
 	if werr := a.out.finish(); werr != nil && !errors.Is(err, werr) {
 		if err == nil {
 			return werr
@@ -48,6 +56,38 @@ func execute(ctx context.Context, a *app, args []string) error {
 		return errors.Join(err, werr)
 	}
 	return err
+}
+
+// nameSources adds to a command's error the environment variables and config file keys
+// that gave the text values it quotes, for errors found after the configuration was
+// checked ("unknown resize filter "lanczos""): the user may not know that
+// CATDOG_FILTER is set.
+func (a *app) nameSources(cmd *cobra.Command, err error) error {
+	msg := err.Error()
+	var from []string
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		key, env := a.keyOf(cmd, f)
+		if key == "" || f.Value.Type() != "string" {
+			return
+		}
+		s := a.settingOf(f, key, env)
+		v := s.text
+		if (s.from != fromEnv && s.from != fromFile) || strings.Contains(msg, s.name) {
+			return
+		}
+		if v == "" || !strings.Contains(msg, strconv.Quote(v)) && (len(v) < 3 || !strings.Contains(msg, v)) {
+			return
+		}
+		where := "environment variable " + s.name
+		if s.from == fromFile {
+			where = fmt.Sprintf("config file %s, key %s", s.file, s.name)
+		}
+		from = append(from, fmt.Sprintf("%q (for --%s) came from %s", v, f.Name, where))
+	})
+	if len(from) == 0 {
+		return err
+	}
+	return fmt.Errorf("%w\n%s", err, strings.Join(from, "\n"))
 }
 
 // output is where commands write their results. It keeps the first write error and
@@ -162,12 +202,20 @@ or all of it at once:
 	return root
 }
 
-// loadConfig reads the config file, if any. A file named with --config must exist.
+// loadConfig reads the config file, if any. A file named with --config must exist and
+// be a regular file; without an extension it is read as YAML.
 func (a *app) loadConfig() error {
 	if f := a.v.GetString("config"); f != "" {
-		a.v.SetConfigFile(f)
-		if err := a.v.ReadInConfig(); err != nil {
+		st, err := os.Stat(f)
+		if err != nil {
 			return fmt.Errorf("reading config file: %w", err)
+		}
+		if !st.Mode().IsRegular() {
+			return fmt.Errorf("reading config file %s: not a regular file (%v)", f, st.Mode().Type())
+		}
+		setConfigFile(a.v, f)
+		if err := a.v.ReadInConfig(); err != nil {
+			return configError(f, err)
 		}
 		return nil
 	}
@@ -179,9 +227,29 @@ func (a *app) loadConfig() error {
 		if _, ok := err.(viper.ConfigFileNotFoundError); ok {
 			return nil
 		}
-		return fmt.Errorf("reading config file: %w", err)
+		return configError(a.v.ConfigFileUsed(), err)
 	}
 	return nil
+}
+
+// setConfigFile has v read the config file f, as YAML when its name has no extension
+// (".catdogrc" has none either): YAML is the default file's language, and it reads JSON
+// too. Only a file named explicitly is read so: the search for ./catdog.yaml must not
+// take a ./catdog binary for a config file.
+func setConfigFile(v *viper.Viper, f string) {
+	v.SetConfigFile(f)
+	if base := filepath.Base(f); !strings.Contains(strings.TrimPrefix(base, "."), ".") {
+		v.SetConfigType("yaml")
+	}
+}
+
+// configError words an error reading the config file f.
+func configError(f string, err error) error {
+	var unsupported viper.UnsupportedConfigError
+	if errors.As(err, &unsupported) {
+		return fmt.Errorf("reading config file %s: %w: name it .yaml, .json or .toml (a file without an extension is read as YAML)", f, err)
+	}
+	return fmt.Errorf("reading config file %s: %w", f, err)
 }
 
 // bind ties every local flag of cmd to the viper key "<cmd>.<flag>" and to the environment

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -78,30 +79,76 @@ func TestMissingConfigFileIsAnError(t *testing.T) {
 }
 
 // TestStrictConfig: malformed values are errors naming the key and where they came from
-// (variable or file), unknown config file keys are errors listing the section's keys, and
-// numbers out of range are refused.
+// (variable or file), unknown config file keys are errors listing the section's keys,
+// unknown CATDOG_ variables are errors suggesting the nearest name, numbers out of range
+// are refused naming where they came from, values are read as written (no spaces around
+// numbers and booleans), and a config file without an extension is read as YAML.
 func TestStrictConfig(t *testing.T) {
 	tests := []struct {
-		name string
-		args []string
-		env  map[string]string
-		file string // config file content
-		want string // "" for success
+		name     string
+		args     []string
+		env      map[string]string
+		file     string // config file content
+		fileName string // its name; default catdog.yaml
+		want     string // "" for success
+		wantSize int    // on success, the size read; 0: not checked
 	}{
-		{"all good", []string{"probe", "--size", "64"}, map[string]string{"CATDOG_SEED": "7"}, "probe: {lr: 0.01}\n", ""},
-		{"seed 1e3", []string{"probe"}, map[string]string{"CATDOG_SEED": "1e3"}, "", `CATDOG_SEED="1e3" (for --seed): not a whole number`},
-		{"size abc", []string{"probe"}, map[string]string{"CATDOG_SIZE": "abc"}, "", `CATDOG_SIZE="abc" (for --size): not a whole number`},
-		{"lr abc", []string{"probe"}, map[string]string{"CATDOG_LR": "abc"}, "", `CATDOG_LR="abc" (for --lr): not a number`},
-		{"size forty in the file", []string{"probe"}, nil, "probe:\n  size: forty\n", "key probe.size = forty (for --size): not a whole number"},
-		{"unknown key", []string{"probe"}, nil, "prepare:\n  sizee: 64\n", `unknown key "prepare.sizee" (prepare knows:`},
-		{"unknown section", []string{"probe"}, nil, "sizes: 64\n", `unknown key "sizes"`},
-		{"size 0", []string{"probe", "--size", "0"}, nil, "", "--size 0: want 32 to 512 pixels"},
-		{"batch 0", []string{"probe", "--batch", "0"}, nil, "", "--batch 0: want 1 to 4096"},
-		{"workers -1", []string{"probe", "--workers", "-1"}, nil, "", "--workers -1"},
-		{"limit -1", []string{"probe", "--limit", "-1"}, nil, "", "--limit -1"},
-		{"threshold 2", []string{"probe", "--threshold", "2"}, nil, "", "--threshold 2: want 0 to 1"},
-		{"checkpoint -1s", []string{"probe", "--checkpoint-every", "-1s"}, nil, "", "--checkpoint-every -1s: must not be negative"},
-		{"lr in range from env", []string{"probe"}, map[string]string{"CATDOG_LR": "100000"}, "", "--lr 100000"},
+		{"all good", []string{"probe", "--size", "64"}, map[string]string{"CATDOG_SEED": "7"}, "probe: {lr: 0.01}\n", "", "", 64},
+		{"seed 1e3", []string{"probe"}, map[string]string{"CATDOG_SEED": "1e3"}, "", "", `CATDOG_SEED="1e3" (for --seed): not a whole number`, 0},
+		{"size abc", []string{"probe"}, map[string]string{"CATDOG_SIZE": "abc"}, "", "", `CATDOG_SIZE="abc" (for --size): not a whole number`, 0},
+		{"lr abc", []string{"probe"}, map[string]string{"CATDOG_LR": "abc"}, "", "", `CATDOG_LR="abc" (for --lr): not a number`, 0},
+		{"size forty in the file", []string{"probe"}, nil, "probe:\n  size: forty\n", "", "key probe.size = forty (for --size): not a whole number", 0},
+		{"unknown key", []string{"probe"}, nil, "prepare:\n  sizee: 64\n", "", `unknown key "prepare.sizee" (prepare knows:`, 0},
+		{"unknown section", []string{"probe"}, nil, "sizes: 64\n", "", `unknown key "sizes"`, 0},
+		{"size 0", []string{"probe", "--size", "0"}, nil, "", "", "--size 0: want 32 to 512 pixels", 0},
+		{"batch 0", []string{"probe", "--batch", "0"}, nil, "", "", "--batch 0: want 1 to 4096", 0},
+		{"workers -1", []string{"probe", "--workers", "-1"}, nil, "", "", "--workers -1", 0},
+		{"limit -1", []string{"probe", "--limit", "-1"}, nil, "", "", "--limit -1", 0},
+		{"threshold 2", []string{"probe", "--threshold", "2"}, nil, "", "", "--threshold 2: want 0 to 1", 0},
+		{"checkpoint -1s", []string{"probe", "--checkpoint-every", "-1s"}, nil, "", "", "--checkpoint-every -1s: must not be negative", 0},
+
+		// Range errors name the variable or the file's key the value came from.
+		{"lr out of range from env", []string{"probe"}, map[string]string{"CATDOG_LR": "100000"}, "", "",
+			`environment variable CATDOG_LR="100000" (for --lr): want 1e-09 to 10 learning rate`, 0},
+		{"size 0 from env", []string{"probe"}, map[string]string{"CATDOG_SIZE": "0"}, "", "",
+			`environment variable CATDOG_SIZE="0" (for --size): want 32 to 512 pixels`, 0},
+		{"size 1000 in the file", []string{"probe"}, nil, "probe: {size: 1000}\n", "",
+			"key probe.size = 1000 (for --size): want 32 to 512 pixels", 0},
+		{"predict's float32 threshold from env", []string{"predict", "--model", "m.onnx", "a.jpg"}, map[string]string{"CATDOG_THRESHOLD": "2"}, "", "",
+			`environment variable CATDOG_THRESHOLD="2" (for --threshold): want 0 to 1 probability`, 0},
+
+		// Spaces around numbers and booleans are refused, as on the command line.
+		{"size with spaces from env", []string{"probe"}, map[string]string{"CATDOG_SIZE": " 32 "}, "", "",
+			`environment variable CATDOG_SIZE=" 32 " (for --size): spaces around the value (write "32")`, 0},
+		{"size with spaces in the file", []string{"probe"}, nil, "probe: {size: \" 48\"}\n", "",
+			`key probe.size =  48 (for --size): spaces around the value (write "48")`, 0},
+		{"quiet with a new line from env", []string{"probe"}, map[string]string{"CATDOG_QUIET": "true\n"}, "", "",
+			`environment variable CATDOG_QUIET="true\n" (for --quiet): spaces around the value (write "true")`, 0},
+
+		// Booleans are true or false (1 or 0, t or f, any case), from the environment or the file.
+		{"quiet maybe from env", []string{"probe"}, map[string]string{"CATDOG_QUIET": "maybe"}, "", "",
+			`environment variable CATDOG_QUIET="maybe" (for --quiet): not a boolean: want true or false (or 1 or 0)`, 0},
+		{"quiet maybe in the file", []string{"probe"}, nil, "quiet: maybe\n", "",
+			"key quiet = maybe (for --quiet): not a boolean", 0},
+		{"a command's bool yes from env", []string{"probe"}, map[string]string{"CATDOG_JSON": "yes"}, "", "",
+			`environment variable CATDOG_JSON="yes" (for --json): not a boolean`, 0},
+		{"quiet 1 and json FALSE from env", []string{"probe"}, map[string]string{"CATDOG_QUIET": "1", "CATDOG_JSON": "FALSE"}, "", "", "", 0},
+
+		// CATDOG_ variables must name a setting of some command, or be one of the others.
+		{"misspelt variable", []string{"probe"}, map[string]string{"CATDOG_SIZEE": "32"}, "", "",
+			"environment variable CATDOG_SIZEE names no catdog setting (did you mean CATDOG_SIZE?)", 0},
+		{"unknown variable", []string{"probe"}, map[string]string{"CATDOG_WHATEVER": "1"}, "", "",
+			"environment variable CATDOG_WHATEVER names no catdog setting (a setting's variable is CATDOG_ and its flag's name", 0},
+		{"another command's setting and the others", []string{"probe"},
+			map[string]string{"CATDOG_ADDR": ":9090", "CATDOG_BACKBONES_DIR": "/tmp", "CATDOG_SHARED": "/tmp", "CATDOG_CONFIG": ""}, "", "", "", 0},
+
+		// A config file without an extension is YAML (which reads JSON too).
+		{"no extension, YAML", []string{"probe"}, nil, "probe: {size: 96}\n", "catdogrc", "", 96},
+		{"no extension, JSON", []string{"probe"}, nil, `{"probe": {"size": 128}}`, "catdog-settings", "", 128},
+		{"dot file", []string{"probe"}, nil, "probe:\n  size: 160\n", ".catdogrc", "", 160},
+		{"no extension, not YAML", []string{"probe"}, nil, "probe: [size: 96\n", "catdogrc", "catdogrc: While parsing config: yaml:", 0},
+		{"other extension", []string{"probe"}, nil, "probe: {size: 96}\n", "catdog.txt",
+			`catdog.txt: Unsupported Config Type "txt": name it .yaml, .json or .toml (a file without an extension is read as YAML)`, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -113,8 +160,14 @@ func TestStrictConfig(t *testing.T) {
 			}
 			args := tt.args
 			if tt.file != "" {
-				cfg := filepath.Join(t.TempDir(), "catdog.yaml")
-				os.WriteFile(cfg, []byte(tt.file), 0o644)
+				name := tt.fileName
+				if name == "" {
+					name = "catdog.yaml"
+				}
+				cfg := filepath.Join(t.TempDir(), name)
+				if err := os.WriteFile(cfg, []byte(tt.file), 0o644); err != nil {
+					t.Fatal(err)
+				}
 				args = append(args, "--config", cfg)
 			}
 			var out bytes.Buffer
@@ -130,6 +183,7 @@ func TestStrictConfig(t *testing.T) {
 			f.Int("limit", 0, "")
 			f.Float64("threshold", 0.5, "")
 			f.Duration("checkpoint-every", time.Minute, "")
+			f.Bool("json", false, "")
 			a.bind(probe)
 			root.AddCommand(probe)
 			root.SetArgs(args)
@@ -140,7 +194,45 @@ func TestStrictConfig(t *testing.T) {
 			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
 				t.Fatalf("error %v, want one saying %q", err, tt.want)
 			}
+			if got := a.v.GetInt("probe.size"); tt.wantSize != 0 && got != tt.wantSize {
+				t.Errorf("size %d, want %d", got, tt.wantSize)
+			}
 		})
+	}
+}
+
+// TestConfigFileNotRegular: a --config that is a folder or a named pipe is refused at
+// once (reading a pipe would wait for a writer forever).
+func TestConfigFileNotRegular(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "catdog.yaml")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ path, want string }{
+		{dir, "not a regular file (d"},
+		{fifo, "not a regular file (p"},
+	} {
+		_, _, err := runCatdog(t, "models", "--config", tc.path)
+		if err == nil || !strings.Contains(err.Error(), "reading config file "+tc.path+": "+tc.want) {
+			t.Errorf("--config %s: error %v, want %q", tc.path, err, tc.want)
+		}
+	}
+}
+
+func TestNearest(t *testing.T) {
+	names := map[string]bool{"CATDOG_SIZE": true, "CATDOG_SEED": true, "CATDOG_EPOCHS": true, "CATDOG_LR": true, "CATDOG_BACKBONES_DIR": true}
+	for _, tc := range []struct{ in, want string }{
+		{"CATDOG_SIZEE", "CATDOG_SIZE"},
+		{"CATDOG_SIZ", "CATDOG_SIZE"},
+		{"CATDOG_EPOCH", "CATDOG_EPOCHS"},
+		{"CATDOG_BACKBONE_DIR", "CATDOG_BACKBONES_DIR"},
+		{"CATDOG_LEARNING_RATE", ""},
+		{"CATDOG_X", ""},
+	} {
+		if got := nearest(tc.in, names); got != tc.want {
+			t.Errorf("nearest(%s) = %q, want %q", tc.in, got, tc.want)
+		}
 	}
 }
 
@@ -193,5 +285,48 @@ func TestHelpDefaults(t *testing.T) {
 				t.Errorf("%s --help shows %s:\n%s", c, bad, out)
 			}
 		}
+	}
+}
+
+// TestErrorsNameTheirSource: a command's error about a text value that came from the
+// environment or the config file says where it came from; one given as a flag does not.
+func TestErrorsNameTheirSource(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		file string
+		want string // "" for no note
+	}{
+		{"flag", []string{"models", "--arch", "nope"}, nil, "", ""},
+		{"environment", []string{"models"}, map[string]string{"CATDOG_ARCH": "nope"}, "",
+			`"nope" (for --arch) came from environment variable CATDOG_ARCH`},
+		{"config file", []string{"models"}, nil, "models: {arch: nope}\n", `"nope" (for --arch) came from config file `},
+		{"flag beats the environment", []string{"models", "--arch", "nope"}, map[string]string{"CATDOG_ARCH": "vgg1"}, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Chdir(t.TempDir())
+			t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+			t.Setenv("HOME", t.TempDir())
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			args := tt.args
+			if tt.file != "" {
+				cfg := filepath.Join(t.TempDir(), "catdog.yaml")
+				if err := os.WriteFile(cfg, []byte(tt.file), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				args = append(args, "--config", cfg)
+			}
+			_, _, err := runCatdog(t, args...)
+			if err == nil || !strings.Contains(err.Error(), `unknown architecture "nope"`) {
+				t.Fatalf("error %v, want the unknown architecture", err)
+			}
+			if got := strings.Contains(err.Error(), "came from"); got != (tt.want != "") || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q, want a note %q", err, tt.want)
+			}
+		})
 	}
 }
