@@ -300,7 +300,7 @@ func meanSD(xs []float64) (mean, sd float64) {
 func leaderRow(r *Run, dir, label string, best bool) indexRow {
 	t, f, _ := r.Params()
 	row := indexRow{
-		Name: r.Name, Label: label, Link: path.Join(dir, runs.HTMLFile), MDLink: path.Join(dir, runs.MarkdownFile),
+		Name: r.Name, Label: label, Link: path.Join(dir, runs.HTMLFile), MDLink: mdPath(path.Join(dir, runs.MarkdownFile)),
 		Kind: r.Kind, Params: paramsShort(t, f), Epochs: fmt.Sprint(len(r.History.Epochs)),
 		Time: duration(r.History.Seconds()), Accuracy: "—", F1: "—", AUC: "—", LogLoss: "—", Reference: "—", Best: best,
 	}
