@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/catdog-ml/catdog/internal/atomicfile"
@@ -235,6 +236,18 @@ func TestOpenRefuses(t *testing.T) {
 			b, _ := json.Marshal(m)
 			os.WriteFile(filepath.Join(dir, ManifestFile), b, 0o644)
 		}, "in both the train and the test split"},
+		{"photos replaced by a FIFO", func(t *testing.T, dir string) {
+			p := filepath.Join(dir, PhotosFile)
+			os.Remove(p)
+			if err := syscall.Mkfifo(p, 0o644); err != nil {
+				t.Skip(err)
+			}
+		}, "named pipe (FIFO), not a regular file"},
+		{"labels linked to /dev/zero", func(t *testing.T, dir string) {
+			p := filepath.Join(dir, LabelsFile)
+			os.Remove(p)
+			os.Symlink("/dev/zero", p)
+		}, "character device, not a regular file"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/catdog-ml/catdog/internal/atomicfile"
+	"github.com/catdog-ml/catdog/internal/userfile"
 )
 
 // Want is what the downloaded file must be. Zero fields are not checked.
@@ -101,9 +102,10 @@ func File(ctx context.Context, url, dst string, want Want, opts Options) error {
 	return nil
 }
 
-// SHA256 returns the hex SHA-256 of the file at path.
+// SHA256 returns the hex SHA-256 of the file at path, a regular file (userfile.Open: a FIFO
+// or a device in its place is an error, not a wait or an endless read).
 func SHA256(path string) (string, error) {
-	f, err := os.Open(path)
+	f, err := userfile.Open(path)
 	if err != nil {
 		return "", err
 	}

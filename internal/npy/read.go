@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/catdog-ml/catdog/internal/userfile"
 )
 
 // File is an open .npy file: its header, and its data readable at any offset.
@@ -14,9 +16,9 @@ type File struct {
 }
 
 // Open opens path, reads its header and checks that the file holds all the data the header
-// announces. The data is not read.
+// announces. The data is not read. path must be a regular file (userfile.Open).
 func Open(path string) (*File, error) {
-	f, err := os.Open(path)
+	f, err := userfile.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("npy: %w", err)
 	}
