@@ -55,10 +55,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "catdog:", shownText(line))
 	}
 	var sig signalError
-	if errors.As(context.Cause(ctx), &sig) {
-		return sig.status()
+	if !errors.As(context.Cause(ctx), &sig) {
+		return 1
 	}
-	return 1
+	if !strings.Contains(err.Error(), sig.Error()) {
+		fmt.Fprintln(stderr, "catdog:", sig) // the command said only "context canceled"
+	}
+	return sig.status()
 }
 
 // signalError is the cause of a command's context cancelled by a signal.
