@@ -14,11 +14,24 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/catdog-ml/catdog/serve"
 )
 
 // interruptGrace is how long catdog waits, after SIGINT or SIGTERM, for the command to
-// stop by itself before it exits anyway.
+// stop by itself before it exits anyway (see graceFor).
 const interruptGrace = 5 * time.Second
+
+// graceFor is how long the command of the command line args has to stop after a signal:
+// serve answers the requests in flight for up to serve.ShutdownTimeout, then
+// interruptGrace; the others stop at their next step, within interruptGrace.
+func graceFor(args []string) time.Duration {
+	root := newRootCmd(newApp(io.Discard, io.Discard))
+	if cmd, _, err := root.Find(args); err == nil && cmd.Name() == "serve" {
+		return serve.ShutdownTimeout + interruptGrace
+	}
+	return interruptGrace
+}
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -28,7 +41,8 @@ func main() {
 // 128 + the signal's number (130 for SIGINT, 143 for SIGTERM) for a command stopped by a
 // signal. The first SIGINT or SIGTERM cancels the command's context and gives the
 // signals back their default action, so that a second one ends catdog at once; a
-// command still running interruptGrace after the first is ended with a notice.
+// command still running its grace period (graceFor) after the first is ended with a
+// notice.
 func run(args []string, stdout, stderr io.Writer) int {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
@@ -40,7 +54,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	w := &interrupts{
 		sigs:   sigs,
 		cancel: cancel,
-		grace:  interruptGrace,
+		grace:  graceFor(args),
 		stderr: stderr,
 		reset:  func() { signal.Reset(os.Interrupt, syscall.SIGTERM) },
 		exit:   os.Exit,

@@ -21,6 +21,7 @@ import (
 
 	"github.com/catdog-ml/catdog/internal/fixtures"
 	"github.com/catdog-ml/catdog/internal/ort"
+	"github.com/catdog-ml/catdog/serve"
 )
 
 // TestInterruptsWatch: the first signal cancels the context with its cause and gives the
@@ -89,6 +90,25 @@ func TestInterruptsWatch(t *testing.T) {
 				t.Errorf("reset %d times, want %d", reset, want)
 			}
 		})
+	}
+}
+
+// TestGraceFor: serve has time to answer the requests in flight; the others have
+// interruptGrace.
+func TestGraceFor(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want time.Duration
+	}{
+		{[]string{"serve", "--model", "m.onnx"}, serve.ShutdownTimeout + interruptGrace},
+		{[]string{"-q", "serve"}, serve.ShutdownTimeout + interruptGrace},
+		{[]string{"predict", "--model", "m.onnx", "serve"}, interruptGrace},
+		{[]string{"backbones", "list"}, interruptGrace},
+		{nil, interruptGrace},
+	} {
+		if got := graceFor(tc.args); got != tc.want {
+			t.Errorf("graceFor(%q) = %v, want %v", tc.args, got, tc.want)
+		}
 	}
 }
 
