@@ -148,7 +148,7 @@ Examples:
 			arg := args[0]
 			cut := a.v.GetString("backbones.inspect.cut")
 			if st, err := os.Stat(arg); err == nil && !st.IsDir() {
-				m, err := onnx.Read(arg)
+				m, err := onnx.ReadMax(arg, a.modelLimit("backbones.inspect"))
 				if err != nil {
 					return err
 				}
@@ -163,6 +163,7 @@ Examples:
 				return fmt.Errorf("--cut applies to ONNX files; backbone %s has its own cut point", arg)
 			}
 			opts := backboneOptions(a)
+			opts.MaxModelBytes = a.modelLimit("backbones.inspect")
 			opts.File = a.v.GetString("backbones.inspect.file")
 			opts.NoDownload = a.v.GetBool("backbones.inspect.no-download")
 			opts.InputSize = a.v.GetInt("backbones.inspect.size")
@@ -189,6 +190,7 @@ Examples:
 	f.Bool("no-download", false, "fail instead of downloading a missing model")
 	f.Int("size", 0, "input side for a smaller or larger input (at least 32 for VGG16; default the backbone's)")
 	f.String("cut", "", "for an ONNX file: cut the graph at this node or tensor first")
+	modelLimitFlag(cmd)
 	bindBackbones(a, cmd)
 	return cmd
 }
@@ -274,7 +276,9 @@ Examples:
 			if spec.Description == "" {
 				spec.Description = "imported from " + args[0]
 			}
-			got, err := backbones.Import(cmd.Context(), args[0], spec, a.v.GetBool("backbones.import.replace"), backboneOptions(a))
+			opts := backboneOptions(a)
+			opts.MaxModelBytes = a.modelLimit("backbones.import")
+			got, err := backbones.Import(cmd.Context(), args[0], spec, a.v.GetBool("backbones.import.replace"), opts)
 			if err != nil {
 				return err
 			}
@@ -301,6 +305,7 @@ Examples:
 	f.String("pool", "", "pool the cut's feature maps: avg or max (default: none)")
 	f.String("description", "", "one line saying what the model is")
 	f.Bool("replace", false, "replace a backbone of the same name")
+	modelLimitFlag(cmd)
 	bindBackbones(a, cmd)
 	return cmd
 }

@@ -366,6 +366,7 @@ var ranges = map[string]span{
 	"prepare.per-class":      {0, 1 << 40, "photos (0: all)"},
 	"checkpoint-every":       {0, 1e18, "duration (0: only after each epoch)"},
 	"max-bytes":              {1 << 10, 1 << 34, "bytes"},
+	"max-model-bytes":        {1 << 10, 1 << 42, "bytes"},
 	"max-images":             {1, 4096, "images"},
 	"queue":                  {1, 1 << 20, "images"},
 	"serve.batch":            {1, 1024, "images"},

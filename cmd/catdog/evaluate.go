@@ -40,6 +40,7 @@ Example:
 	cmd.Flags().String("data", "", "prepared dataset folder (catdog prepare --out)")
 	cmd.Flags().String("split", datasets.Test, "split to score: train, valid, test or all")
 	cmd.Flags().String("ep", "auto", "onnxruntime execution provider: auto, cuda or cpu")
+	modelLimitFlag(cmd)
 	cmd.Flags().Int("batch", 32, "images per onnxruntime run")
 	cmd.Flags().Float64("threshold", metrics.DefaultThreshold, "probability of cat from which an image is called a cat")
 	cmd.Flags().Bool("json", false, "print the report as JSON")
@@ -58,7 +59,7 @@ func runEvaluate(a *app, cmd *cobra.Command) error {
 		return fmt.Errorf("evaluate: %w", err)
 	}
 	defer ds.Close()
-	c, err := classifier.Load(get("model"), classifier.WithProvider(get("ep")))
+	c, err := classifier.Load(get("model"), classifier.WithProvider(get("ep")), classifier.WithMaxModelBytes(a.modelLimit("evaluate")))
 	if err != nil {
 		return err
 	}

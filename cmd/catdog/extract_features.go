@@ -56,7 +56,7 @@ Examples:
 			}
 			opts := features.Options{
 				Backbone:  get("backbone"),
-				Backbones: backbones.Options{File: get("file"), CutAt: get("cut"), Pool: get("pool")},
+				Backbones: backbones.Options{File: get("file"), CutAt: get("cut"), Pool: get("pool"), MaxModelBytes: a.modelLimit("extract-features")},
 				Data:      get("data"),
 				Out:       get("out"),
 				Provider:  get("ep"),
@@ -105,6 +105,7 @@ Examples:
 	cmd.Flags().String("data", "", "prepared dataset folder (catdog prepare --out)")
 	cmd.Flags().String("out", "", "features folder (default DATA/features/BACKBONE)")
 	cmd.Flags().String("ep", "auto", "onnxruntime execution provider: auto, cuda or cpu")
+	modelLimitFlag(cmd)
 	cmd.Flags().Int("batch", features.DefaultBatch, "images per onnxruntime run")
 	cmd.Flags().String("dtype", "float32", "stored feature type: float32 or float16")
 	cmd.Flags().Bool("force", false, "extract even if the cached features are up to date")

@@ -61,7 +61,7 @@ Examples:
 			}
 			cfg.Head = a.v.GetString("finetune.head")
 			cfg.JoinFeatures = a.v.GetStringSlice("finetune.join")
-			bopts := backbones.Options{File: a.v.GetString("finetune.backbone-file"), NoDownload: true}
+			bopts := backbones.Options{File: a.v.GetString("finetune.backbone-file"), NoDownload: true, MaxModelBytes: a.modelLimit("finetune")}
 			if a.v.GetBool("finetune.train-top") {
 				if len(cfg.JoinFeatures) > 0 {
 					return errors.New("finetune: --train-top and --join do not go together")
@@ -107,6 +107,7 @@ Examples:
 	cmd.Flags().Bool("no-backbone", false, "export only the head (head.onnx, input features)")
 	cmd.Flags().StringSlice("join", nil, "more features folders of the same dataset, joined to --features' (a head on several backbones)")
 	cmd.Flags().Bool("train-top", false, "also train the backbone's layers above the features' cut, from their pretrained weights")
+	modelLimitFlag(cmd)
 	addTrainFlags(cmd)
 	a.bind(cmd)
 	return cmd

@@ -49,6 +49,7 @@ Example:
 	cmd.Flags().Bool("json", false, "print one JSON array at the end instead of text lines")
 	cmd.Flags().Bool("jsonl", false, "print one JSON object per line (JSON Lines) instead of text lines")
 	cmd.Flags().String("ep", "auto", "onnxruntime execution provider: auto, cuda or cpu")
+	modelLimitFlag(cmd)
 	cmd.Flags().Float32("threshold", 0.5, "probability of cat from which an image is called a cat")
 	a.bind(cmd)
 	return cmd
@@ -79,6 +80,7 @@ func runPredict(ctx context.Context, a *app, args []string) error {
 	}
 	c, err := classifier.Load(model,
 		classifier.WithProvider(a.v.GetString("predict.ep")),
+		classifier.WithMaxModelBytes(a.modelLimit("predict")),
 		classifier.WithThreshold(float32(a.v.GetFloat64("predict.threshold"))))
 	if err != nil {
 		return err

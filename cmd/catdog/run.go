@@ -63,6 +63,7 @@ Examples:
 	cmd.Flags().Int("transfer-per-class", 0, "photos per class for the backbones, instead of the profile's (0: all)")
 	cmd.Flags().Bool("extras", false, "also run the rungs past the tutorial: MobileNet v1's top block fine-tuned, a head on both MobileNets, flip averaging (on in the full profile)")
 	cmd.Flags().String("ep", "auto", "onnxruntime execution provider: auto, cuda or cpu")
+	modelLimitFlag(cmd)
 	a.bind(cmd)
 	return cmd
 }
@@ -93,6 +94,7 @@ func runStudy(a *app, cmd *cobra.Command) error {
 		Seeds:    v.GetInt("run.seeds"),
 		Provider: v.GetString("run.ep"),
 		Notify:   func(msg string) { a.errf("catdog: %s\n", msg) },
+		Backbone: backbones.Options{MaxModelBytes: a.modelLimit("run")},
 	}
 	if archs := v.GetStringSlice("run.arch"); len(archs) > 0 {
 		opts.Archs = archs

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -112,18 +113,43 @@ func TestGraceFor(t *testing.T) {
 	}
 }
 
-// buildCatdog builds the command into a temporary folder.
+// built is the command built once for every test of the package that runs it as a process
+// (see TestMain, which removes it).
+var built struct {
+	once sync.Once
+	dir  string
+	exe  string
+	err  error
+}
+
+// buildCatdog builds the command, once per test binary, and returns its path.
 func buildCatdog(t *testing.T) string {
 	t.Helper()
 	goTool, err := exec.LookPath("go")
 	if err != nil {
 		t.Skipf("no go tool to build catdog: %v", err)
 	}
-	exe := filepath.Join(t.TempDir(), "catdog")
-	if out, err := exec.Command(goTool, "build", "-o", exe, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	built.once.Do(func() {
+		if built.dir, built.err = os.MkdirTemp("", "catdog-test-"); built.err != nil {
+			return
+		}
+		built.exe = filepath.Join(built.dir, "catdog")
+		if out, err := exec.Command(goTool, "build", "-o", built.exe, ".").CombinedOutput(); err != nil {
+			built.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
 	}
-	return exe
+	return built.exe
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
 }
 
 // manyPhotos makes a folder holding n links to one shared photo, under a long folder name
