@@ -202,34 +202,51 @@ or all of it at once:
 	return root
 }
 
-// loadConfig reads the config file, if any. A file named with --config must exist and
-// be a regular file; without an extension it is read as YAML.
+// loadConfig reads the config file, if any: the one named with --config, which must exist,
+// else the first of ./catdog.yaml (or .yml, .json, .toml...), $XDG_CONFIG_HOME/catdog/ and
+// ~/.config/catdog/ that exists. Either must be a regular file (a FIFO there would hang
+// every command); named without an extension it is read as YAML.
 func (a *app) loadConfig() error {
-	if f := a.v.GetString("config"); f != "" {
-		st, err := os.Stat(f)
-		if err != nil {
-			return fmt.Errorf("reading config file: %w", err)
-		}
-		if !st.Mode().IsRegular() {
-			return fmt.Errorf("reading config file %s: not a regular file (%v)", f, st.Mode().Type())
-		}
-		setConfigFile(a.v, f)
-		if err := a.v.ReadInConfig(); err != nil {
-			return configError(f, err)
-		}
-		return nil
-	}
-	a.v.SetConfigName("catdog")
-	a.v.AddConfigPath(".")
-	a.v.AddConfigPath("$XDG_CONFIG_HOME/catdog")
-	a.v.AddConfigPath("$HOME/.config/catdog")
-	if err := a.v.ReadInConfig(); err != nil {
-		if _, ok := err.(viper.ConfigFileNotFoundError); ok {
+	f := a.v.GetString("config")
+	if f == "" {
+		f = findConfig()
+		if f == "" {
 			return nil
 		}
-		return configError(a.v.ConfigFileUsed(), err)
+	}
+	st, err := os.Stat(f)
+	if err != nil {
+		return fmt.Errorf("reading config file: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		return fmt.Errorf("reading config file %s: not a regular file (%v)", f, st.Mode().Type())
+	}
+	setConfigFile(a.v, f)
+	if err := a.v.ReadInConfig(); err != nil {
+		return configError(f, err)
 	}
 	return nil
+}
+
+// findConfig returns the first default config file that exists, or "".
+func findConfig() string {
+	var dirs []string
+	dirs = append(dirs, ".")
+	if x := os.Getenv("XDG_CONFIG_HOME"); x != "" {
+		dirs = append(dirs, filepath.Join(x, "catdog"))
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		dirs = append(dirs, filepath.Join(h, ".config", "catdog"))
+	}
+	for _, d := range dirs {
+		for _, ext := range viper.SupportedExts {
+			p := filepath.Join(d, "catdog."+ext)
+			if _, err := os.Lstat(p); err == nil {
+				return p
+			}
+		}
+	}
+	return ""
 }
 
 // setConfigFile has v read the config file f, as YAML when its name has no extension

@@ -218,6 +218,18 @@ func TestConfigFileNotRegular(t *testing.T) {
 			t.Errorf("--config %s: error %v, want %q", tc.path, err, tc.want)
 		}
 	}
+	// The default search too: a FIFO named ./catdog.yaml is refused, not waited on.
+	t.Chdir(dir)
+	done := make(chan error, 1)
+	go func() { _, _, err := runCatdog(t, "models"); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "reading config file catdog.yaml: not a regular file (p") {
+			t.Errorf("./catdog.yaml a FIFO: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("waiting on ./catdog.yaml, a FIFO")
+	}
 }
 
 func TestNearest(t *testing.T) {
