@@ -11,8 +11,17 @@
 // on batches of the images waiting, so that many small requests cost little more than one
 // big one. Images admitted but not yet answered are bounded: past Options.Queue a request is
 // answered 503 with Retry-After at once, instead of waiting without end. Bodies are bounded
-// by Options.MaxBytes; what is not a usable image is answered 4xx with a message. Serve runs
-// an http.Server with timeouts and shuts it down gracefully: requests in flight finish.
+// by Options.MaxBytes (a larger declared Content-Length is answered 413 before any byte is
+// read); what is not a usable image is answered 4xx with a message.
+//
+// Decoding is admitted by what it costs, not only by the count of images: the memory each
+// image takes to decode is estimated from its header (imgutil.DecodeCost), and the large
+// ones (decompression bombs among them: a 381 KB PNG can declare 392 MB of pixels) share
+// Options.DecodeMemory, waiting for their share in order of arrival, on lanes of their own,
+// so that they queue behind each other and never ahead of ordinary photos.
+//
+// Serve runs an http.Server with timeouts and shuts it down gracefully: /healthz answers
+// 503 while the requests in flight finish.
 package serve
 
 import (
@@ -28,6 +37,7 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -38,6 +48,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/catdog-ml/catdog/classifier"
+	"github.com/catdog-ml/catdog/internal/imgutil"
 )
 
 // Model is what the server needs of a classifier; *classifier.Classifier is one.
@@ -62,16 +73,36 @@ type Options struct {
 	// Queue bounds the images admitted and not yet answered, over all requests (default
 	// 64); a request that would pass it is answered 503.
 	Queue int
-	// Decoders is how many images are decoded at once (default: the number of cores).
+	// Decoders is how many images are decoded at once (default: the number of cores); large
+	// images (see DecodeMemory) have lanes of their own besides: half as many, at least one.
 	Decoders int
+	// DecodeMemory bounds the memory that the decoding of large images holds at once, in
+	// bytes, as imgutil.DecodeCost estimates it from each image's header (default 1 GiB).
+	// An image that costs at most a 32nd of it (32 MiB by default: a 16-megapixel JPEG, a
+	// 4-megapixel RGBA PNG) is small: it decodes as soon as one of the Decoders is free. A
+	// larger one waits until its cost fits in DecodeMemory, in order of arrival among the
+	// large ones, then decodes on a lane of its own; at most a quarter of Queue (at least one)
+	// may wait or decode at a time, past that they are answered 503. One that costs more
+	// than DecodeMemory is answered 413. The memory of each large image is collected as
+	// soon as it is decoded, and handed back to the system after the last of a burst
+	// (runtime.GC, debug.FreeOSMemory).
+	DecodeMemory int64
 	// MaxBatch is the most images the model runs on at once (default 16), BatchWait how long
 	// the first image of a batch waits for company (default 2 ms).
 	MaxBatch  int
 	BatchWait time.Duration
+	// DrainDelay is how long Serve, once its context is done, keeps accepting connections to
+	// answer 503 (to /healthz, and to new predictions) before it closes its listener, so
+	// that a load balancer's probe sees the server leave before connections are refused
+	// (default 0: it closes once the requests in flight are answered). Give it your probe's
+	// period.
+	DrainDelay time.Duration
 	// Registry receives the server's metrics and is what /metrics shows (default: a new
 	// registry with Go's and the process's collectors too).
 	Registry *prometheus.Registry
-	// Log receives one line per failed request (default: none).
+	// Log receives one line per failed request, except refusals of overload (503: busy,
+	// shutting down), of which it receives at most one line every 10 s per reason, with
+	// their count (default: none).
 	Log *slog.Logger
 }
 
@@ -92,6 +123,9 @@ func (o *Options) defaults() {
 	if o.Decoders <= 0 {
 		o.Decoders = runtime.NumCPU()
 	}
+	if o.DecodeMemory <= 0 {
+		o.DecodeMemory = DefaultDecodeMemory
+	}
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = 16
 	}
@@ -107,6 +141,14 @@ func (o *Options) defaults() {
 	}
 }
 
+// DefaultDecodeMemory is Options.DecodeMemory's default: 1 GiB, enough for every image
+// under imgutil.MaxPixels (50 megapixels) of ordinary proportions, 16-bit and interlaced
+// PNGs included, but a progressive CMYK JPEG over 39 megapixels.
+const DefaultDecodeMemory = 1 << 30
+
+// refusalLogEvery is how often the refusals of overload are logged, with their count.
+const refusalLogEvery = 10 * time.Second
+
 // Server answers the requests of one model. Create it with New, serve it with Serve (or
 // mount Handler in your own server), and Close it when done.
 type Server struct {
@@ -115,15 +157,24 @@ type Server struct {
 	mux   *http.ServeMux
 
 	admitted chan struct{} // one token per image admitted and not yet answered
-	decoders chan struct{} // one token per image being decoded
+	decoders chan struct{} // one token per small image being decoded
 	jobs     chan *job
 	stop     chan struct{} // closed by Close
 	finished chan struct{} // closed when the batch goroutine has returned
 	batcher  sync.WaitGroup
 	closing  sync.Once
-	draining atomic.Bool
 
-	m metrics
+	// Large images: their memory and lanes, their share of the queue.
+	budget    *budget
+	smallCost int64         // the most an image costs to count as small
+	large     chan struct{} // one token per large image waiting or being decoded
+
+	drain    chan struct{} // closed when shutting down begins
+	draining sync.Once
+	active   atomic.Int64 // prediction requests admitted before the drain and not yet answered
+
+	refusals *refusalLog
+	m        metrics
 }
 
 // job is one decoded image waiting for the model.
@@ -156,13 +207,18 @@ func New(model Model, opts Options) (*Server, error) {
 	}
 	opts.defaults()
 	s := &Server{
-		model:    model,
-		opts:     opts,
-		admitted: make(chan struct{}, opts.Queue),
-		decoders: make(chan struct{}, opts.Decoders),
-		jobs:     make(chan *job, opts.Queue),
-		stop:     make(chan struct{}),
-		finished: make(chan struct{}),
+		model:     model,
+		opts:      opts,
+		admitted:  make(chan struct{}, opts.Queue),
+		decoders:  make(chan struct{}, opts.Decoders),
+		jobs:      make(chan *job, opts.Queue),
+		stop:      make(chan struct{}),
+		finished:  make(chan struct{}),
+		budget:    newBudget(opts.DecodeMemory, max(1, opts.Decoders/2)),
+		smallCost: opts.DecodeMemory / 32,
+		large:     make(chan struct{}, max(1, opts.Queue/4)),
+		drain:     make(chan struct{}),
+		refusals:  newRefusalLog(opts.Log, refusalLogEvery),
 	}
 	if err := s.register(opts.Registry); err != nil {
 		return nil, err
@@ -206,7 +262,13 @@ func (s *Server) register(reg *prometheus.Registry) error {
 			Name: "catdog_inference_seconds", Help: "Time of one model run.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
 		}),
 	}
-	for _, c := range []prometheus.Collector{s.m.inFlight, s.m.requests, s.m.latency, s.m.predictions, s.m.errors, s.m.queue, s.m.batch, s.m.inference} {
+	decodeMemory := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "catdog_decode_memory_bytes", Help: "Memory held or reserved by the decoding of large images, as estimated from their headers.",
+	}, func() float64 { used, _ := s.budget.state(); return float64(used) })
+	large := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "catdog_decode_large_images", Help: "Large images waiting for decode memory or being decoded.",
+	}, func() float64 { return float64(len(s.large)) })
+	for _, c := range []prometheus.Collector{s.m.inFlight, s.m.requests, s.m.latency, s.m.predictions, s.m.errors, s.m.queue, s.m.batch, s.m.inference, decodeMemory, large} {
 		if err := reg.Register(c); err != nil {
 			return fmt.Errorf("serve: registering metrics: %w", err)
 		}
@@ -225,14 +287,28 @@ func (s *Server) instrument(h http.Handler) http.Handler {
 func (s *Server) Handler() http.Handler { return s.mux }
 
 // Close stops the batch goroutine once the images in its queue are answered. Requests
-// after Close are answered 503.
+// after Close are answered 503, and so are large images still waiting to be decoded.
 func (s *Server) Close() error {
 	s.closing.Do(func() {
-		s.draining.Store(true)
+		s.startDrain()
 		close(s.stop)
 		s.batcher.Wait()
+		s.refusals.close()
 	})
 	return nil
+}
+
+// startDrain begins the shutdown: /healthz and new predictions answer 503, large images
+// waiting to be decoded give up.
+func (s *Server) startDrain() { s.draining.Do(func() { close(s.drain) }) }
+
+func (s *Server) isDraining() bool {
+	select {
+	case <-s.drain:
+		return true
+	default:
+		return false
+	}
 }
 
 // Timeouts of the http.Server that Serve runs.
@@ -244,9 +320,11 @@ const (
 	ShutdownTimeout   = 30 * time.Second
 )
 
-// Serve answers requests on l until ctx is done, then shuts down gracefully: /healthz turns
-// 503, no new connection is accepted, requests in flight finish (for at most
-// ShutdownTimeout), and the server is Closed. It returns nil after a graceful shutdown.
+// Serve answers requests on l until ctx is done, then shuts down gracefully: /healthz and
+// new predictions answer 503 (keep-alive ends) while the listener stays open for the
+// requests in flight to finish, and for at least Options.DrainDelay; then it closes the
+// listener, waits for the last answers, and Closes the server, all within DrainDelay +
+// ShutdownTimeout. It returns nil after a graceful shutdown.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	srv := &http.Server{
 		Handler:           s.mux,
@@ -265,15 +343,36 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	s.draining.Store(true)
-	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	s.startDrain()
+	srv.SetKeepAlivesEnabled(false)
+	sctx, cancel := context.WithTimeout(context.Background(), s.opts.DrainDelay+ShutdownTimeout)
 	defer cancel()
+	s.settle(sctx)
 	err := srv.Shutdown(sctx)
 	s.Close()
 	if err != nil {
 		return fmt.Errorf("serve: shutting down: %w", err)
 	}
 	return nil
+}
+
+// settle returns once no prediction admitted before the drain is in flight and
+// Options.DrainDelay has passed since it began, or when ctx is done.
+func (s *Server) settle(ctx context.Context) {
+	delay := time.NewTimer(s.opts.DrainDelay)
+	defer delay.Stop()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	waited := s.opts.DrainDelay <= 0
+	for !waited || s.active.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return
+		case <-delay.C:
+			waited = true
+		case <-tick.C:
+		}
+	}
 }
 
 // Answer is the JSON answer for one image.
@@ -303,9 +402,27 @@ func refuse(status int, reason, format string, args ...any) *httpError {
 	return &httpError{status: status, reason: reason, msg: fmt.Sprintf(format, args...)}
 }
 
+// overload reports whether reason is one of overload, whose refusals are logged at most
+// once per interval, and how the line with their count names it.
+func overload(reason string) (what string, ok bool) {
+	switch reason {
+	case "busy":
+		return "queue full", true
+	case "busy_large":
+		return "too many large images waiting to be decoded", true
+	case "shutting_down":
+		return "shutting down", true
+	}
+	return "", false
+}
+
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, e *httpError) {
 	s.m.errors.WithLabelValues(e.reason).Inc()
-	s.opts.Log.Warn("request refused", "status", e.status, "reason", e.reason, "error", e.msg, "remote", r.RemoteAddr)
+	if what, ok := overload(e.reason); ok {
+		s.refusals.add(e, what, r.RemoteAddr)
+	} else {
+		s.opts.Log.Warn("request refused", "status", e.status, "reason", e.reason, "error", e.msg, "remote", r.RemoteAddr)
+	}
 	if e.status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "1")
 	}
@@ -326,8 +443,14 @@ type upload struct {
 }
 
 func (s *Server) predict(w http.ResponseWriter, r *http.Request) {
-	if s.draining.Load() {
+	if s.isDraining() {
 		s.fail(w, r, refuse(http.StatusServiceUnavailable, "shutting_down", "the server is shutting down"))
+		return
+	}
+	s.active.Add(1)
+	defer s.active.Add(-1)
+	if r.ContentLength > s.opts.MaxBytes { // refused before reading a byte of it
+		s.fail(w, r, refuse(http.StatusRequestEntityTooLarge, "too_large", "request body over %d bytes (Content-Length: %d)", s.opts.MaxBytes, r.ContentLength))
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBytes)
@@ -399,23 +522,27 @@ func imageError(err error) *httpError {
 		return refuse(http.StatusUnprocessableEntity, "bad_image", "%v", err)
 	case errors.Is(err, errShuttingDown):
 		return refuse(http.StatusServiceUnavailable, "shutting_down", "%v", err)
+	case errors.Is(err, errBusyLarge):
+		return refuse(http.StatusServiceUnavailable, "busy_large", "%v", err)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return refuse(http.StatusServiceUnavailable, "canceled", "%v", err)
 	}
 	return refuse(http.StatusInternalServerError, "model", "classifying: %v", err)
 }
 
-var errShuttingDown = errors.New("the server is shutting down")
+var (
+	errShuttingDown = errors.New("the server is shutting down")
+	errBusyLarge    = errors.New("busy: large images are waiting to be decoded")
+)
 
-// classify decodes one image (holding a decoder token) and waits for the model's answer.
+// classify decodes one image (once startDecode admits it) and waits for the model's answer.
 func (s *Server) classify(ctx context.Context, data []byte) (classifier.Prediction, error) {
-	select {
-	case s.decoders <- struct{}{}:
-	case <-ctx.Done():
-		return classifier.Prediction{}, ctx.Err()
+	done, err := s.startDecode(ctx, data)
+	if err != nil {
+		return classifier.Prediction{}, err
 	}
 	px, err := s.model.Decode(bytes.NewReader(data))
-	<-s.decoders
+	done()
 	if err != nil {
 		return classifier.Prediction{}, err
 	}
@@ -438,6 +565,54 @@ func (s *Server) classify(ctx context.Context, data []byte) (classifier.Predicti
 		}
 	}
 }
+
+// startDecode waits until the image in data may be decoded, by what its header says it
+// costs (see Options.DecodeMemory), and returns the function to call once it is decoded.
+func (s *Server) startDecode(ctx context.Context, data []byte) (done func(), err error) {
+	cfg, cost, err := imgutil.DecodeCost(data)
+	if err != nil || cost <= s.smallCost || int64(cfg.Width)*int64(cfg.Height) > imgutil.MaxPixels {
+		// Small, or refused by the model's Decode before any pixel is allocated (not an
+		// image, over the pixel limit): one of the Decoders.
+		select {
+		case s.decoders <- struct{}{}:
+			return func() { <-s.decoders }, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	if cost > s.opts.DecodeMemory {
+		return nil, fmt.Errorf("%w: %w: decoding this %dx%d %s would take about %d MiB, over the %d MiB this server decodes at once",
+			classifier.ErrImage, classifier.ErrTooLarge, cfg.Width, cfg.Height, strings.ToUpper(cfg.Format), mib(cost), mib(s.opts.DecodeMemory))
+	}
+	select {
+	case s.large <- struct{}{}:
+	default:
+		return nil, fmt.Errorf("%w: %d of them already; retry shortly", errBusyLarge, cap(s.large))
+	}
+	if err := s.budget.acquire(ctx, s.drain, cost); err != nil {
+		<-s.large
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil { // the client left as its turn came: decode nothing
+		s.budget.release(cost)
+		<-s.large
+		return nil, err
+	}
+	return func() {
+		// The image just decoded is garbage: collected before the next large image takes
+		// its lane and memory, it is reused rather than added to.
+		runtime.GC()
+		if s.budget.release(cost) {
+			// The last of a burst: what the large images took goes back to the system now,
+			// not minutes later, as the Go runtime would.
+			debug.FreeOSMemory()
+		}
+		<-s.large
+	}, nil
+}
+
+// mib is n bytes in MiB, rounded up.
+func mib(n int64) int64 { return (n + 1<<20 - 1) >> 20 }
 
 // runBatches runs the model on the images waiting: the first one, and whatever else comes
 // within BatchWait, up to MaxBatch.
@@ -578,7 +753,7 @@ func (s *Server) info(w http.ResponseWriter, _ *http.Request) {
 
 func (s *Server) health(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	if s.draining.Load() {
+	if s.isDraining() {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		io.WriteString(w, "shutting down\n")
 		return

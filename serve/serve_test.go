@@ -16,7 +16,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -327,41 +326,89 @@ func TestBatches(t *testing.T) {
 	}
 }
 
-// TestGracefulShutdown: once its context is done, Serve says it is shutting down, finishes
-// the request in flight, and returns nil; new connections are refused.
+// TestGracefulShutdown: once its context is done, Serve keeps its listener open while a
+// request is in flight, or for DrainDelay: /healthz answers 503 "shutting down" there, and
+// so do new predictions; the request in flight is answered; then Serve returns nil and
+// new connections are refused.
 func TestGracefulShutdown(t *testing.T) {
-	m := &slowModel{release: make(chan struct{}), started: make(chan int, 10)}
-	s, err := New(m, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	url := "http://" + l.Addr().String()
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(ctx, l) }()
-	codes := postAsync(url, 1)
-	<-m.started
-	cancel() // SIGTERM
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		time.Sleep(100 * time.Millisecond)
-		close(m.release)
-	}()
-	if c := <-codes; c != 200 {
-		t.Errorf("request in flight at shutdown: %d, want 200", c)
-	}
-	if err := <-served; err != nil {
-		t.Errorf("Serve: %v, want nil after a graceful shutdown", err)
-	}
-	wg.Wait()
-	if _, err := http.Get(url + "/healthz"); err == nil {
-		t.Error("the server still accepts connections after shutdown")
+	for _, tc := range []struct {
+		name     string
+		inFlight bool
+		delay    time.Duration
+	}{
+		{"request in flight", true, 0},
+		{"drain delay, nothing in flight", false, 300 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := &slowModel{release: make(chan struct{}), started: make(chan int, 10)}
+			s, err := New(m, Options{DrainDelay: tc.delay})
+			if err != nil {
+				t.Fatal(err)
+			}
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			url := "http://" + l.Addr().String()
+			ctx, cancel := context.WithCancel(context.Background())
+			served := make(chan error, 1)
+			go func() { served <- s.Serve(ctx, l) }()
+			var codes chan int
+			if tc.inFlight {
+				codes = postAsync(url, 1)
+				<-m.started
+			} else {
+				close(m.release)
+			}
+			start := time.Now()
+			cancel() // SIGTERM
+			fresh := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+			get := func(method, path string) (int, string, error) {
+				req, _ := http.NewRequest(method, url+path, strings.NewReader("x"))
+				req.Header.Set("Content-Type", "image/jpeg")
+				resp, err := fresh.Do(req)
+				if err != nil {
+					return 0, "", err
+				}
+				defer resp.Body.Close()
+				b, _ := io.ReadAll(resp.Body)
+				return resp.StatusCode, string(b), nil
+			}
+			for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+				code, body, err := get("GET", "/healthz")
+				if err != nil {
+					t.Fatalf("/healthz once shutting down: %v, want 503 while the listener is open", err)
+				}
+				if code == 503 && body == "shutting down\n" {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("/healthz 5 s after SIGTERM: %d %q, want 503", code, body)
+				}
+			}
+			if code, body, err := get("POST", "/v1/predict"); code != 503 || !strings.Contains(body, "shutting down") {
+				t.Errorf("prediction once shutting down: %d %s %v, want 503", code, body, err)
+			}
+			if tc.inFlight {
+				time.Sleep(100 * time.Millisecond)
+				if code, _, err := get("GET", "/healthz"); code != 503 {
+					t.Errorf("/healthz while a request is in flight: %d %v, want 503", code, err)
+				}
+				close(m.release)
+				if c := <-codes; c != 200 {
+					t.Errorf("request in flight at shutdown: %d, want 200", c)
+				}
+			}
+			if err := <-served; err != nil {
+				t.Errorf("Serve: %v, want nil after a graceful shutdown", err)
+			}
+			if d := time.Since(start); d < tc.delay {
+				t.Errorf("Serve returned %s after SIGTERM, before its drain delay of %s", d, tc.delay)
+			}
+			if _, _, err := get("GET", "/healthz"); err == nil {
+				t.Error("the server still accepts connections after shutdown")
+			}
+		})
 	}
 }
 
