@@ -15,6 +15,9 @@ import (
 	"github.com/catdog-ml/catdog/serve"
 )
 
+// minDecodeMemory is the least --decode-memory: 16 MiB decode an 8-megapixel JPEG.
+const minDecodeMemory = 16 << 20
+
 func newServeCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve --model FILE.onnx [--addr 127.0.0.1:8080]",
@@ -25,16 +28,26 @@ func newServeCmd(a *app) *cobra.Command {
                      the multipart form field "image" (repeat it for several images)
   GET  /             a page: choose or drop a photo, see the label and probability
   GET  /v1/model     the model's name and metadata
-  GET  /healthz      200 while serving, 503 while shutting down
+  GET  /healthz      200 while serving, 503 while shutting down (see --drain-delay)
   GET  /metrics      Prometheus metrics: requests by status, latency, in flight, queue,
                      batch sizes, predictions by label, Go and process
 
 An answer is JSON, {"label":"cat","class":1,"probability":0.97,"confidence":0.97}, or a
 list of them for a form with several images. A bad request gets a 4xx status and
-{"error":"..."}: 415 for another content type, 413 for a body over --max-bytes or an
-image over 50 megapixels, 422 for what is not a usable image, 503 with Retry-After when
---queue images are already waiting. SIGINT or SIGTERM stop it gracefully: requests in
-flight are answered first.
+{"error":"..."}: 415 for another content type, 413 for a body over --max-bytes (a larger
+Content-Length is refused before the body is read), an image over 50 megapixels or one
+whose decoding would take more than --decode-memory, 422 for what is not a usable image,
+503 with Retry-After when --queue images are already waiting (or a quarter of them are
+large images waiting to be decoded). Refusals of overload are logged once every 10 s with
+their count, others one line each, on stderr.
+
+Decoding is admitted by its cost, estimated from the image's header: images costing up to
+a 32nd of --decode-memory decode at once, one per core; costlier ones (decompression bombs
+among them) wait for their share of --decode-memory in order of arrival, on half as many
+lanes, so that they never hold back ordinary photos.
+
+SIGINT or SIGTERM stop it gracefully: /healthz and new predictions answer 503 while the
+requests in flight finish, and for --drain-delay; then the listener closes.
 
 Example:
   catdog serve --model runs/mobilenet-v1-075-head-20261203-101500/model.onnx
@@ -44,6 +57,13 @@ Example:
 			path := a.v.GetString("serve.model")
 			if path == "" {
 				return fmt.Errorf("serve: --model is required")
+			}
+			decodeMemory, drainDelay := a.v.GetInt64("serve.decode-memory"), a.v.GetDuration("serve.drain-delay")
+			if decodeMemory < minDecodeMemory || decodeMemory > 1<<40 {
+				return fmt.Errorf("serve: --decode-memory %d: want %d to %d bytes", decodeMemory, minDecodeMemory, int64(1<<40))
+			}
+			if drainDelay < 0 || drainDelay > 10*time.Minute {
+				return fmt.Errorf("serve: --drain-delay %v: want 0 to 10m", drainDelay)
 			}
 			c, err := classifier.Load(path, classifier.WithProvider(a.v.GetString("serve.ep")),
 				classifier.WithThreshold(float32(a.v.GetFloat64("serve.threshold"))))
@@ -60,14 +80,16 @@ Example:
 				name = arch + " (" + name + ")"
 			}
 			s, err := serve.New(c, serve.Options{
-				Name:      name,
-				About:     meta,
-				MaxBytes:  a.v.GetInt64("serve.max-bytes"),
-				MaxImages: a.v.GetInt("serve.max-images"),
-				Queue:     a.v.GetInt("serve.queue"),
-				MaxBatch:  a.v.GetInt("serve.batch"),
-				BatchWait: a.v.GetDuration("serve.batch-wait"),
-				Log:       slog.New(slog.NewTextHandler(a.errOut, nil)),
+				Name:         name,
+				About:        meta,
+				MaxBytes:     a.v.GetInt64("serve.max-bytes"),
+				MaxImages:    a.v.GetInt("serve.max-images"),
+				Queue:        a.v.GetInt("serve.queue"),
+				MaxBatch:     a.v.GetInt("serve.batch"),
+				BatchWait:    a.v.GetDuration("serve.batch-wait"),
+				DecodeMemory: decodeMemory,
+				DrainDelay:   drainDelay,
+				Log:          slog.New(slog.NewTextHandler(a.errOut, nil)),
 			})
 			if err != nil {
 				return err
@@ -95,6 +117,8 @@ Example:
 	cmd.Flags().Int("queue", 64, "most images admitted and not yet answered; past it, 503")
 	cmd.Flags().Int("batch", 16, "most images the model runs on at once")
 	cmd.Flags().Duration("batch-wait", 2*time.Millisecond, "how long the first image of a batch waits for others")
+	cmd.Flags().Int64("decode-memory", serve.DefaultDecodeMemory, "bytes that decoding large images may take at once, as estimated from their headers; an image needing more is refused 413")
+	cmd.Flags().Duration("drain-delay", 0, "on SIGTERM, how long /healthz answers 503 before the listener closes (your load balancer's probe period)")
 	a.bind(cmd)
 	return cmd
 }

@@ -4,20 +4,25 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
+	"hash/crc32"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/catdog-ml/catdog/internal/fixtures"
 )
 
-// TestServeCommand starts catdog serve on a free port, classifies a photo over HTTP, and
-// stops it as SIGTERM would (its context ends): it says every request was answered.
+// TestServeCommand starts catdog serve on a free port, classifies a photo over HTTP, refuses
+// an image whose decoding needs more than --decode-memory, and stops it as SIGTERM would
+// (its context ends): /healthz answers 503 for --drain-delay, then it says every request
+// was answered.
 func TestServeCommand(t *testing.T) {
 	fixtures.RequireORT(t)
 	model := fixtures.BrightnessModel(t, 32)
@@ -29,7 +34,8 @@ func TestServeCommand(t *testing.T) {
 	var errb bytes.Buffer
 	a := newApp(pw, &errb)
 	root := newRootCmd(a)
-	root.SetArgs([]string{"serve", "--model", model, "--addr", "127.0.0.1:0", "--ep", "cpu"})
+	root.SetArgs([]string{"serve", "--model", model, "--addr", "127.0.0.1:0", "--ep", "cpu",
+		"--decode-memory", "16777216", "--drain-delay", "500ms"})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
@@ -65,7 +71,35 @@ func TestServeCommand(t *testing.T) {
 	if resp.StatusCode != 200 || err != nil || (ans.Label != "dog" && ans.Label != "cat") {
 		t.Errorf("predict: %s %+v %v", resp.Status, ans, err)
 	}
+	// A 5000x5000 16-bit RGBA PNG's header: 275 MB to decode, over 16 MiB.
+	ihdr := append([]byte("IHDR\x00\x00\x13\x88\x00\x00\x13\x88"), 16, 6, 0, 0, 0)
+	bomb := binary.BigEndian.AppendUint32(append([]byte("\x89PNG\r\n\x1a\n\x00\x00\x00\x0d"), ihdr...), crc32.ChecksumIEEE(ihdr))
+	resp, err = http.Post(m[1]+"/v1/predict", "image/png", bytes.NewReader(bomb))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 413 || !strings.Contains(string(b), "over the 16 MiB this server decodes at once") {
+		t.Errorf("5000x5000 16-bit PNG with --decode-memory 16777216: %s %s, want 413", resp.Status, b)
+	}
+
 	cancel()
+	healthz := func() int {
+		resp, err := (&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}).Get(m[1] + "/healthz")
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if c := healthz(); c == 503 {
+			break
+		} else if c != 200 || time.Now().After(deadline) {
+			t.Fatalf("/healthz after SIGTERM: %d, want 503 during --drain-delay", c)
+		}
+	}
 	select {
 	case err := <-done:
 		if err != nil {
@@ -76,5 +110,26 @@ func TestServeCommand(t *testing.T) {
 	}
 	if last := <-lines; last != "stopped: every request in flight was answered" {
 		t.Errorf("last line %q", last)
+	}
+}
+
+// TestServeFlagsChecked: --decode-memory and --drain-delay out of range are refused before
+// the model is loaded.
+func TestServeFlagsChecked(t *testing.T) {
+	for _, tc := range []struct {
+		flag, value, want string
+	}{
+		{"--decode-memory", "1000", "--decode-memory 1000: want 16777216 to 1099511627776 bytes"},
+		{"--decode-memory", "-1", "--decode-memory -1"},
+		{"--drain-delay", "-1s", "--drain-delay -1s: want 0 to 10m"},
+	} {
+		t.Run(tc.flag+" "+tc.value, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			root := newRootCmd(newApp(&out, &errb))
+			root.SetArgs([]string{"serve", "--model", "no-such.onnx", tc.flag, tc.value})
+			if err := root.Execute(); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v, want one saying %q", err, tc.want)
+			}
+		})
 	}
 }
