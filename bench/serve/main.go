@@ -9,9 +9,17 @@
 // (resident set sampled each second: peak, and the mean of the first and last thirds, to
 // show whether it grows). The first -warmup of the load is not counted.
 //
+// With -bombs N it measures instead what decompression bombs do to everyone else: two fresh
+// servers in turn, each with one client posting the photos one after another for -duration
+// (after -warmup), the second with N more clients posting, in a loop, a 381 KB 7000x7000
+// 16-bit RGBA PNG that decodes into 392 MB. It prints the normal photos' latency
+// percentiles, what the bombs got, the server's peak resident memory (VmHWM) and its
+// resident memory -settle after the load, both runs side by side.
+//
 // From the repository root, after scripts/setup.sh (bin/catdog):
 //
 //	go run ./bench/serve -model runs/mobilenet-v1-075-head-.../model.onnx [-clients 16] [-duration 60s]
+//	go run ./bench/serve -model runs/mobilenet-v1-075-head-.../model.onnx -bombs 16 -duration 20s
 package main
 
 import (
@@ -50,6 +58,9 @@ func main() {
 	warmup := flag.Duration("warmup", 5*time.Second, "load time not counted")
 	ceilingFor := flag.Duration("ceiling", 15*time.Second, "time spent measuring the in-process ceiling")
 	extra := flag.String("serve-flags", "", "more flags for catdog serve (\"--batch 8\")")
+	bombs := flag.Int("bombs", 0, "instead of the throughput test: latency of one client's photos with 0, then this many clients posting decompression bombs")
+	bombSide := flag.Int("bomb-side", 7000, "with -bombs: the bomb's width and height")
+	settle := flag.Duration("settle", 5*time.Second, "with -bombs: how long after the load the server's memory is read again")
 	flag.Parse()
 	log.SetFlags(0)
 	switch {
@@ -59,6 +70,8 @@ func main() {
 		log.Fatal("bench/serve: -clients must be 1..256")
 	case *duration <= 0 || *duration > 10*time.Minute || *warmup < 0 || *warmup > time.Minute:
 		log.Fatal("bench/serve: -duration must be at most 10m, -warmup at most 1m")
+	case *bombs < 0 || *bombs > 256 || *bombSide < 1 || *bombSide > 1<<15 || *settle < 0 || *settle > time.Minute:
+		log.Fatal("bench/serve: -bombs must be 0..256, -bomb-side 1..32768, -settle at most 1m")
 	}
 	files, err := classifier.FindImages(*photos)
 	if err != nil {
@@ -77,6 +90,24 @@ func main() {
 		}
 	}
 	fmt.Printf("model %s, %d photos from %s, %d cores\n\n", *model, len(files), *photos, runtime.NumCPU())
+	if *bombs > 0 {
+		bomb, err := bombPNG(*bombSide, *bombSide)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("one client posting photos for %s (after %s), beside 0 then %d clients posting a %d-byte %dx%d 16-bit RGBA PNG in a loop\n\n",
+			*duration, *warmup, *bombs, len(bomb), *bombSide, *bombSide)
+		var ps []phase
+		for _, n := range []int{0, *bombs} {
+			p, err := bombRun(*catdog, *model, strings.Fields(*extra), bodies, bomb, n, *warmup, *duration, *settle)
+			if err != nil {
+				log.Fatal(err)
+			}
+			ps = append(ps, p)
+		}
+		bombsReport([]string{"no bombs", fmt.Sprintf("%d bombs", *bombs)}, ps, *settle)
+		return
+	}
 
 	ceiling, err := inProcess(*model, files, *ceilingFor)
 	if err != nil {
