@@ -144,7 +144,7 @@ func (o *Options) defaults() {
 // DefaultDecodeMemory is Options.DecodeMemory's default: 1 GiB, enough for every image
 // under imgutil.MaxPixels (50 megapixels) of ordinary proportions, 16-bit and interlaced
 // PNGs included, but a progressive CMYK JPEG over 39 megapixels.
-const DefaultDecodeMemory = 1 << 30
+const DefaultDecodeMemory = imgutil.MaxDecodeBytes
 
 // refusalLogEvery is how often the refusals of overload are logged, with their count.
 const refusalLogEvery = 10 * time.Second

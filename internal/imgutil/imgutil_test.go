@@ -2,9 +2,7 @@ package imgutil
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
-	"hash/crc32"
 	"image"
 	"image/color"
 	"image/color/palette"
@@ -16,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/catdog-ml/catdog/internal/fixtures"
@@ -240,19 +239,9 @@ func TestDecodeByContent(t *testing.T) {
 	}
 }
 
-// pngHeader returns a PNG signature and a valid IHDR chunk declaring w x h.
-func pngHeader(w, h uint32) []byte {
-	var b bytes.Buffer
-	b.WriteString("\x89PNG\r\n\x1a\n")
-	chunk := []byte("IHDR")
-	chunk = binary.BigEndian.AppendUint32(chunk, w)
-	chunk = binary.BigEndian.AppendUint32(chunk, h)
-	chunk = append(chunk, 8, 6, 0, 0, 0)
-	binary.Write(&b, binary.BigEndian, uint32(13))
-	b.Write(chunk)
-	binary.Write(&b, binary.BigEndian, crc32.ChecksumIEEE(chunk))
-	return b.Bytes()
-}
+// pngHeader returns a PNG signature and a valid IHDR chunk declaring an 8-bit RGBA w x h
+// image, and nothing after (see ihdrOnly).
+func pngHeader(w, h uint32) []byte { return ihdrOnly(w, h, 8, 6) }
 
 func TestBadInput(t *testing.T) {
 	var jp bytes.Buffer
@@ -266,6 +255,7 @@ func TestBadInput(t *testing.T) {
 		{"empty", nil, ErrEmpty},
 		{"text", []byte("hello, this is not an image at all"), ErrFormat},
 		{"huge", pngHeader(20000, 20000), ErrTooLarge},
+		{"a line of 50,000,000 pixels", pngHeader(1, 50_000_000), ErrTooLarge}, // under MaxPixels, its resizing would hold 25 GB
 		{"zero width", pngHeader(0, 10), nil},
 		{"truncated jpeg", good[:len(good)/2], nil},
 		{"header only", good[:200], nil},
@@ -281,6 +271,13 @@ func TestBadInput(t *testing.T) {
 		if tt.want != nil && !errors.Is(err, tt.want) {
 			t.Errorf("%s: error %v, want %v", tt.name, err, tt.want)
 		}
+	}
+	if _, _, err := DecodeResize(bytes.NewReader(pngHeader(1, 50_000_000)), 8, Bilinear, make([]uint8, 8*8*3)); err == nil || !strings.Contains(err.Error(), "would take about 25.7 GiB, over the 1.0 GiB one image may take") {
+		t.Errorf("1x50000000 PNG: %v", err)
+	}
+	var z Resizer // an image decoded elsewhere, as tall: refused before its rows are held
+	if err := z.Resize(image.NewGray(image.Rect(0, 0, 1, 3_000_000)), 8, Bilinear, make([]uint8, 8*8*3)); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("1x3000000 gray image: %v", err)
 	}
 	dst := make([]uint8, 10)
 	if _, _, err := DecodeResize(bytes.NewReader(good), 8, Bilinear, dst); err == nil {

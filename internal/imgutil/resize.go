@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"image"
 	"math"
+	"strings"
+
+	"github.com/catdog-ml/catdog/internal/userfile"
 )
 
 // Resizer decodes and resizes images, keeping its scratch memory from one call to the
@@ -27,12 +30,23 @@ func (z *Resizer) DecodeResize(data []byte, size int, filter Filter, dst []uint8
 	if err := checkArgs(size, filter, dst); err != nil {
 		return Config{}, err
 	}
+	if cfg, cost, err := DecodeCost(data); err == nil && cost > MaxDecodeBytes {
+		return cfg, fmt.Errorf("%w: decoding this %dx%d %s would take about %s, over the %s one image may take",
+			ErrTooLarge, cfg.Width, cfg.Height, strings.ToUpper(cfg.Format), userfile.Bytes(cost), userfile.Bytes(MaxDecodeBytes))
+	}
 	img, cfg, err := Decode(data, z.MaxPixels)
 	if err != nil {
 		return cfg, err
 	}
 	return cfg, z.Resize(img, size, filter, dst)
 }
+
+// MaxDecodeBytes bounds the memory decoding and resizing one image may take, as DecodeCost
+// estimates it from the header before anything is decoded: 1 GiB, more than a 50-megapixel
+// 16-bit RGBA PNG takes. What it refuses (ErrTooLarge) is the image under the pixel limit
+// whose shape or encoding costs far more than its pixels: a 1 x 50,000,000 PNG, whose
+// resizing would hold 50,000,000 rows, or a progressive CMYK JPEG of over 39 megapixels.
+const MaxDecodeBytes = 1 << 30
 
 // maxResize is the largest side the resampler itself makes.
 const maxResize = 4096
@@ -71,6 +85,9 @@ func (z *Resizer) Resize(img image.Image, size int, filter Filter, dst []uint8) 
 	}
 	if int64(b.Dx())*int64(b.Dy()) > 1<<31 {
 		return fmt.Errorf("imgutil: %w: %dx%d", ErrTooLarge, b.Dx(), b.Dy())
+	}
+	if s := scratch(int64(b.Dx()), int64(b.Dy())); s > MaxDecodeBytes {
+		return fmt.Errorf("imgutil: %w: resizing a %dx%d image would take about %s, over the %s one image may take", ErrTooLarge, b.Dx(), b.Dy(), userfile.Bytes(s), userfile.Bytes(MaxDecodeBytes))
 	}
 	n := size * size
 	for i := range z.out {
