@@ -65,7 +65,7 @@ Example:
 			if drainDelay < 0 || drainDelay > 10*time.Minute {
 				return fmt.Errorf("serve: --drain-delay %v: want 0 to 10m", drainDelay)
 			}
-			c, err := classifier.Load(path, classifier.WithProvider(a.v.GetString("serve.ep")),
+			c, err := classifier.Load(path, classifier.WithProvider(a.v.GetString("serve.ep")), classifier.WithMaxModelBytes(a.modelLimit("serve")),
 				classifier.WithThreshold(float32(a.v.GetFloat64("serve.threshold"))))
 			if err != nil {
 				return fmt.Errorf("serve: %w", err)
@@ -111,6 +111,7 @@ Example:
 	cmd.Flags().String("model", "", "exported model file (model.onnx)")
 	cmd.Flags().String("addr", "127.0.0.1:8080", "address to listen on (0.0.0.0:8080 for every interface)")
 	cmd.Flags().String("ep", "auto", "onnxruntime execution provider: auto, cuda or cpu")
+	modelLimitFlag(cmd)
 	cmd.Flags().Float32("threshold", 0.5, "probability of cat from which an image is called a cat")
 	cmd.Flags().Int64("max-bytes", 20<<20, "largest request body in bytes")
 	cmd.Flags().Int("max-images", 32, "most images in one multipart request")
