@@ -2,10 +2,8 @@ package classifier
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"image"
 	"image/color"
 	"math"
@@ -335,18 +333,6 @@ func TestPredictFilesSpecialFiles(t *testing.T) {
 	}
 }
 
-// hugePNG is a PNG header declaring a w x h image, and nothing after it.
-func hugePNG(w, h uint32) []byte {
-	ihdr := make([]byte, 17)
-	copy(ihdr, "IHDR")
-	binary.BigEndian.PutUint32(ihdr[4:], w)
-	binary.BigEndian.PutUint32(ihdr[8:], h)
-	ihdr[12], ihdr[13] = 8, 2 // 8-bit RGB
-	b := []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\x0d")
-	b = append(b, ihdr...)
-	return binary.BigEndian.AppendUint32(b, crc32.ChecksumIEEE(ihdr))
-}
-
 // TestDecodeErrors: what is wrong with the input is told apart from what is wrong with the
 // model: every bad input wraps ErrImage, a huge one ErrTooLarge too.
 func TestDecodeErrors(t *testing.T) {
@@ -368,7 +354,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"text", []byte("hello, I am not a photo"), false},
 		{"empty", nil, false},
 		{"truncated JPEG", photo[:len(photo)/2], false},
-		{"60000x60000 header", hugePNG(60000, 60000), true},
+		{"60000x60000 header", fixtures.PNGHeader(60000, 60000, 8, 2), true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := c.Decode(bytes.NewReader(tc.data))

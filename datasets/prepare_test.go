@@ -23,6 +23,7 @@ import (
 
 	"golang.org/x/image/bmp"
 
+	"github.com/catdog-ml/catdog/internal/fixtures"
 	"github.com/catdog-ml/catdog/internal/imgutil"
 	"github.com/catdog-ml/catdog/internal/npy"
 	"github.com/catdog-ml/catdog/internal/userfile"
@@ -313,28 +314,12 @@ func badFiles(t *testing.T) (map[string][]byte, map[string]string) {
 	add("dog.corrupt.jpg", corrupt, SkipCorrupt)
 	add("cat.zero.jpg", nil, SkipEmpty)
 	add("dog.text.jpg", []byte("this is a text file, not a photo\n"), SkipNotImage)
-	add("cat.huge.png", hugePNG(20000, 10000), SkipTooLarge)
+	add("cat.huge.png", fixtures.PNGHeader(20000, 10000, 8, 0), SkipTooLarge)
 	add("holiday.jpg", jpg, SkipNoLabel)
 	add("Thumbs.db", []byte("junk"), SkipSystemFile)
 	add(".DS_Store", []byte("junk"), SkipSystemFile)
 	add("__MACOSX/._cat.1.jpg", []byte("junk"), SkipSystemFile)
 	return files, want
-}
-
-// hugePNG is a PNG header declaring w x h (and nothing else).
-func hugePNG(w, h int) []byte {
-	img := image.NewGray(image.Rect(0, 0, 1, 1))
-	var b bytes.Buffer
-	png.Encode(&b, img)
-	data := b.Bytes()
-	// IHDR starts at 8: length(4) "IHDR"(4) width(4) height(4) ...; fix the CRC after.
-	be := func(off int, v uint32) {
-		data[off], data[off+1], data[off+2], data[off+3] = byte(v>>24), byte(v>>16), byte(v>>8), byte(v)
-	}
-	be(16, uint32(w))
-	be(20, uint32(h))
-	be(29, crc(data[12:29]))
-	return data
 }
 
 func TestBadInput(t *testing.T) {

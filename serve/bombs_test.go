@@ -2,10 +2,7 @@ package serve
 
 import (
 	"bytes"
-	"compress/zlib"
 	"context"
-	"encoding/binary"
-	"hash/crc32"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -18,38 +15,9 @@ import (
 	"sync"
 	"testing"
 	"time"
-)
 
-// bombPNG is a w x h 16-bit RGBA PNG of zeros: a few hundred KB that decode into 8 bytes a
-// pixel (392 MB for 7000x7000), as the probe of issue 24 sent them.
-func bombPNG(t testing.TB, w, h int) []byte {
-	t.Helper()
-	var z bytes.Buffer
-	zw, err := zlib.NewWriterLevel(&z, zlib.BestSpeed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	row := make([]byte, 1+8*w) // filter byte, then w pixels of 8 bytes
-	for range h {
-		zw.Write(row)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	chunk := func(b []byte, typ string, data []byte) []byte {
-		b = binary.BigEndian.AppendUint32(b, uint32(len(data)))
-		start := len(b)
-		b = append(append(b, typ...), data...)
-		return binary.BigEndian.AppendUint32(b, crc32.ChecksumIEEE(b[start:]))
-	}
-	ihdr := make([]byte, 13)
-	binary.BigEndian.PutUint32(ihdr, uint32(w))
-	binary.BigEndian.PutUint32(ihdr[4:], uint32(h))
-	ihdr[8], ihdr[9] = 16, 6 // 16 bits a sample, RGBA
-	b := chunk([]byte("\x89PNG\r\n\x1a\n"), "IHDR", ihdr)
-	b = chunk(b, "IDAT", z.Bytes())
-	return chunk(b, "IEND", nil)
-}
+	"github.com/catdog-ml/catdog/internal/fixtures"
+)
 
 // procStatus reads a kB field of /proc/self/status ("VmRSS", "VmHWM"), in bytes.
 func procStatus(t testing.TB, field string) int64 {
@@ -91,7 +59,7 @@ func TestBombs(t *testing.T) {
 	ts := httptest.NewServer(s.Handler())
 	t.Cleanup(func() { ts.Close(); s.Close() })
 	photo := read(t, photos(t, 1)[0])
-	bomb := bombPNG(t, 7000, 7000)
+	bomb := fixtures.ZeroPNG(7000, 7000, 6, 16, false, false) // 16-bit RGBA
 	post := func(ctx context.Context, body []byte) (int, time.Duration) {
 		t0 := time.Now()
 		req, _ := http.NewRequestWithContext(ctx, "POST", ts.URL+"/v1/predict", bytes.NewReader(body))

@@ -3,10 +3,8 @@ package serve
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"mime/multipart"
 	"net"
@@ -84,18 +82,6 @@ func form(t *testing.T, parts ...[3]string) (string, *bytes.Buffer) {
 	return w.FormDataContentType(), &b
 }
 
-// hugePNG is a PNG header declaring a w x h image, and nothing after it.
-func hugePNG(w, h uint32) []byte {
-	ihdr := make([]byte, 17)
-	copy(ihdr, "IHDR")
-	binary.BigEndian.PutUint32(ihdr[4:], w)
-	binary.BigEndian.PutUint32(ihdr[8:], h)
-	ihdr[12], ihdr[13] = 8, 2
-	b := []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\x0d")
-	b = append(b, ihdr...)
-	return binary.BigEndian.AppendUint32(b, crc32.ChecksumIEEE(ihdr))
-}
-
 // TestPredict: the photo as the body, as a form, several in a form; every kind of bad
 // request answered 4xx with a message; the server still answers after all of them; the
 // metrics count what happened.
@@ -159,7 +145,7 @@ func TestPredict(t *testing.T) {
 	}{
 		{"text as an image", "image/jpeg", []byte("hello, I am not a photo"), 422, "not a usable image"},
 		{"truncated JPEG", "image/jpeg", photo[:len(photo)/2], 422, "not a usable image"},
-		{"60000x60000 header", "image/png", hugePNG(60000, 60000), 413, "too large"},
+		{"60000x60000 header", "image/png", fixtures.PNGHeader(60000, 60000, 8, 2), 413, "too large"},
 		{"wrong content type", "text/plain", photo, 415, "Content-Type"},
 		{"no content type", "", photo, 415, "Content-Type"},
 		{"empty body", "image/jpeg", nil, 400, "empty body"},

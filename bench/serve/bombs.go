@@ -2,11 +2,8 @@ package main
 
 import (
 	"bytes"
-	"compress/zlib"
 	"context"
-	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"maps"
 	"net/http"
@@ -17,38 +14,6 @@ import (
 	"text/tabwriter"
 	"time"
 )
-
-// bombPNG is a w x h 16-bit RGBA PNG of zeros at zlib's best compression: 381 KB for
-// 7000x7000, 392 MB once decoded (8 bytes per pixel), as the probe of issue 24 sent it.
-func bombPNG(w, h int) ([]byte, error) {
-	var z bytes.Buffer
-	zw, err := zlib.NewWriterLevel(&z, zlib.BestCompression)
-	if err != nil {
-		return nil, err
-	}
-	row := make([]byte, 1+8*w) // filter byte 0, then w pixels of 8 bytes
-	for range h {
-		if _, err := zw.Write(row); err != nil {
-			return nil, err
-		}
-	}
-	if err := zw.Close(); err != nil {
-		return nil, err
-	}
-	chunk := func(b []byte, typ string, data []byte) []byte {
-		b = binary.BigEndian.AppendUint32(b, uint32(len(data)))
-		start := len(b)
-		b = append(append(b, typ...), data...)
-		return binary.BigEndian.AppendUint32(b, crc32.ChecksumIEEE(b[start:]))
-	}
-	ihdr := make([]byte, 13)
-	binary.BigEndian.PutUint32(ihdr, uint32(w))
-	binary.BigEndian.PutUint32(ihdr[4:], uint32(h))
-	ihdr[8], ihdr[9] = 16, 6 // bit depth 16, colour type 6: RGBA
-	b := chunk([]byte("\x89PNG\r\n\x1a\n"), "IHDR", ihdr)
-	b = chunk(b, "IDAT", z.Bytes())
-	return chunk(b, "IEND", nil), nil
-}
 
 // phase is what one server did under one load: the normal photos' latencies, what the
 // bombs got, and its memory.

@@ -46,6 +46,7 @@ import (
 	"time"
 
 	"github.com/catdog-ml/catdog/classifier"
+	"github.com/catdog-ml/catdog/internal/fixtures"
 )
 
 func main() {
@@ -91,10 +92,7 @@ func main() {
 	}
 	fmt.Printf("model %s, %d photos from %s, %d cores\n\n", *model, len(files), *photos, runtime.NumCPU())
 	if *bombs > 0 {
-		bomb, err := bombPNG(*bombSide, *bombSide)
-		if err != nil {
-			log.Fatal(err)
-		}
+		bomb := fixtures.ZeroPNG(*bombSide, *bombSide, 6, 16, false, false) // 16-bit RGBA
 		fmt.Printf("one client posting photos for %s (after %s), beside 0 then %d clients posting a %d-byte %dx%d 16-bit RGBA PNG in a loop\n\n",
 			*duration, *warmup, *bombs, len(bomb), *bombSide, *bombSide)
 		var ps []phase

@@ -2,9 +2,6 @@ package imgutil
 
 import (
 	"bytes"
-	"compress/zlib"
-	"encoding/binary"
-	"hash/crc32"
 	"image"
 	"image/gif"
 	"image/jpeg"
@@ -16,60 +13,9 @@ import (
 	"testing"
 
 	"golang.org/x/image/bmp"
-)
 
-// zeroPNG is a w x h PNG of zero samples with the given colour type and bit depth, Adam7
-// interlaced or not, with a tRNS chunk or not: any layout image/png reads, of any size,
-// without holding its pixels.
-func zeroPNG(t testing.TB, w, h int, ctype, depth byte, interlaced, trns bool) []byte {
-	t.Helper()
-	channels := map[byte]int{0: 1, 2: 3, 3: 1, 4: 2, 6: 4}[ctype]
-	bpp := channels * int(depth) // bits per pixel
-	var z bytes.Buffer
-	zw := zlib.NewWriter(&z)
-	pass := func(x0, y0, dx, dy int) {
-		pw, ph := (w-x0+dx-1)/dx, (h-y0+dy-1)/dy
-		if pw <= 0 || ph <= 0 {
-			return
-		}
-		row := make([]byte, 1+(pw*bpp+7)/8)
-		for range ph {
-			zw.Write(row)
-		}
-	}
-	if interlaced {
-		for _, p := range [][4]int{{0, 0, 8, 8}, {4, 0, 8, 8}, {0, 4, 4, 8}, {2, 0, 4, 4}, {0, 2, 2, 4}, {1, 0, 2, 2}, {0, 1, 1, 2}} {
-			pass(p[0], p[1], p[2], p[3])
-		}
-	} else {
-		pass(0, 0, 1, 1)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	chunk := func(b []byte, typ string, data []byte) []byte {
-		b = binary.BigEndian.AppendUint32(b, uint32(len(data)))
-		start := len(b)
-		b = append(append(b, typ...), data...)
-		return binary.BigEndian.AppendUint32(b, crc32.ChecksumIEEE(b[start:]))
-	}
-	ihdr := make([]byte, 13)
-	binary.BigEndian.PutUint32(ihdr, uint32(w))
-	binary.BigEndian.PutUint32(ihdr[4:], uint32(h))
-	ihdr[8], ihdr[9] = depth, ctype
-	if interlaced {
-		ihdr[12] = 1
-	}
-	b := chunk([]byte("\x89PNG\r\n\x1a\n"), "IHDR", ihdr)
-	if ctype == 3 {
-		b = chunk(b, "PLTE", []byte{10, 20, 30, 40, 50, 60})
-	}
-	if trns {
-		b = chunk(b, "tRNS", make([]byte, map[byte]int{0: 2, 2: 6, 3: 1}[ctype]))
-	}
-	b = chunk(b, "IDAT", z.Bytes())
-	return chunk(b, "IEND", nil)
-}
+	"github.com/catdog-ml/catdog/internal/fixtures"
+)
 
 // largeAllocs runs f and returns the bytes it allocated in objects over 32 KiB (the
 // images, planes and tables; not the small garbage of conversions).
@@ -132,20 +78,20 @@ rgb.convert("RGBA").save(d + "/webp lossy with alpha", "WEBP", quality=80)
 func TestDecodeCost(t *testing.T) {
 	const w, h = 1200, 900
 	images := map[string][]byte{
-		"png gray 8":             zeroPNG(t, w, h, 0, 8, false, false),
-		"png gray 8 transparent": zeroPNG(t, w, h, 0, 8, false, true),
-		"png gray 2":             zeroPNG(t, w, h, 0, 2, false, false),
-		"png gray 16":            zeroPNG(t, w, h, 0, 16, false, false),
-		"png gray 16 trns":       zeroPNG(t, w, h, 0, 16, false, true),
-		"png rgb 8":              zeroPNG(t, w, h, 2, 8, false, false),
-		"png rgb 8 trns":         zeroPNG(t, w, h, 2, 8, false, true),
-		"png rgb 16":             zeroPNG(t, w, h, 2, 16, false, false),
-		"png paletted":           zeroPNG(t, w, h, 3, 8, false, true),
-		"png gray alpha 16":      zeroPNG(t, w, h, 4, 16, false, false),
-		"png rgba 8":             zeroPNG(t, w, h, 6, 8, false, false),
-		"png rgba 16":            zeroPNG(t, w, h, 6, 16, false, false),
-		"png rgba 16 interlaced": zeroPNG(t, w, h, 6, 16, true, false),
-		"png gray 8 interlaced":  zeroPNG(t, w, h, 0, 8, true, false),
+		"png gray 8":             fixtures.ZeroPNG(w, h, 0, 8, false, false),
+		"png gray 8 transparent": fixtures.ZeroPNG(w, h, 0, 8, false, true),
+		"png gray 2":             fixtures.ZeroPNG(w, h, 0, 2, false, false),
+		"png gray 16":            fixtures.ZeroPNG(w, h, 0, 16, false, false),
+		"png gray 16 trns":       fixtures.ZeroPNG(w, h, 0, 16, false, true),
+		"png rgb 8":              fixtures.ZeroPNG(w, h, 2, 8, false, false),
+		"png rgb 8 trns":         fixtures.ZeroPNG(w, h, 2, 8, false, true),
+		"png rgb 16":             fixtures.ZeroPNG(w, h, 2, 16, false, false),
+		"png paletted":           fixtures.ZeroPNG(w, h, 3, 8, false, true),
+		"png gray alpha 16":      fixtures.ZeroPNG(w, h, 4, 16, false, false),
+		"png rgba 8":             fixtures.ZeroPNG(w, h, 6, 8, false, false),
+		"png rgba 16":            fixtures.ZeroPNG(w, h, 6, 16, false, false),
+		"png rgba 16 interlaced": fixtures.ZeroPNG(w, h, 6, 16, true, false),
+		"png gray 8 interlaced":  fixtures.ZeroPNG(w, h, 0, 8, true, false),
 	}
 	src := image.NewRGBA(image.Rect(0, 0, w, h))
 	for i := range src.Pix {
@@ -210,9 +156,9 @@ func TestDecodeCostHeaderOnly(t *testing.T) {
 		want int64 // at least
 		err  error
 	}{
-		{"7000x7000 16-bit RGBA PNG header", ihdrOnly(7000, 7000, 16, 6), 7000 * 7000 * (8 + 3), nil},
-		{"60000x60000 8-bit RGBA PNG header", ihdrOnly(60000, 60000, 8, 6), 60000 * 60000 * (4 + 3), nil},
-		{"60000x60000 8-bit gray PNG header", ihdrOnly(60000, 60000, 8, 0), 60000 * 60000 * 1, nil},
+		{"7000x7000 16-bit RGBA PNG header", fixtures.PNGHeader(7000, 7000, 16, 6), 7000 * 7000 * (8 + 3), nil},
+		{"60000x60000 8-bit RGBA PNG header", fixtures.PNGHeader(60000, 60000, 8, 6), 60000 * 60000 * (4 + 3), nil},
+		{"60000x60000 8-bit gray PNG header", fixtures.PNGHeader(60000, 60000, 8, 0), 60000 * 60000 * 1, nil},
 		{"empty", nil, 0, ErrEmpty},
 		{"text", []byte("hello, I am not an image"), 0, ErrFormat},
 	} {
@@ -229,15 +175,4 @@ func TestDecodeCostHeaderOnly(t *testing.T) {
 			}
 		})
 	}
-}
-
-// ihdrOnly is the signature and IHDR of a w x h PNG, and nothing after.
-func ihdrOnly(w, h uint32, depth, ctype byte) []byte {
-	ihdr := []byte("IHDR")
-	ihdr = binary.BigEndian.AppendUint32(ihdr, w)
-	ihdr = binary.BigEndian.AppendUint32(ihdr, h)
-	ihdr = append(ihdr, depth, ctype, 0, 0, 0)
-	b := binary.BigEndian.AppendUint32([]byte("\x89PNG\r\n\x1a\n"), 13)
-	b = append(b, ihdr...)
-	return binary.BigEndian.AppendUint32(b, crc32.ChecksumIEEE(ihdr))
 }

@@ -239,10 +239,6 @@ func TestDecodeByContent(t *testing.T) {
 	}
 }
 
-// pngHeader returns a PNG signature and a valid IHDR chunk declaring an 8-bit RGBA w x h
-// image, and nothing after (see ihdrOnly).
-func pngHeader(w, h uint32) []byte { return ihdrOnly(w, h, 8, 6) }
-
 func TestBadInput(t *testing.T) {
 	var jp bytes.Buffer
 	jpeg.Encode(&jp, uniformImages()["rgba"], nil)
@@ -254,9 +250,9 @@ func TestBadInput(t *testing.T) {
 	}{
 		{"empty", nil, ErrEmpty},
 		{"text", []byte("hello, this is not an image at all"), ErrFormat},
-		{"huge", pngHeader(20000, 20000), ErrTooLarge},
-		{"a line of 50,000,000 pixels", pngHeader(1, 50_000_000), ErrTooLarge}, // under MaxPixels, its resizing would hold 25 GB
-		{"zero width", pngHeader(0, 10), nil},
+		{"huge", fixtures.PNGHeader(20000, 20000, 8, 6), ErrTooLarge},
+		{"a line of 50,000,000 pixels", fixtures.PNGHeader(1, 50_000_000, 8, 6), ErrTooLarge}, // under MaxPixels, its resizing would hold 25 GB
+		{"zero width", fixtures.PNGHeader(0, 10, 8, 6), nil},
 		{"truncated jpeg", good[:len(good)/2], nil},
 		{"header only", good[:200], nil},
 		{"corrupt jpeg", corrupt(good), nil},
@@ -272,7 +268,7 @@ func TestBadInput(t *testing.T) {
 			t.Errorf("%s: error %v, want %v", tt.name, err, tt.want)
 		}
 	}
-	if _, _, err := DecodeResize(bytes.NewReader(pngHeader(1, 50_000_000)), 8, Bilinear, make([]uint8, 8*8*3)); err == nil || !strings.Contains(err.Error(), "would take about 25.7 GiB, over the 1.0 GiB one image may take") {
+	if _, _, err := DecodeResize(bytes.NewReader(fixtures.PNGHeader(1, 50_000_000, 8, 6)), 8, Bilinear, make([]uint8, 8*8*3)); err == nil || !strings.Contains(err.Error(), "would take about 25.7 GiB, over the 1.0 GiB one image may take") {
 		t.Errorf("1x50000000 PNG: %v", err)
 	}
 	var z Resizer // an image decoded elsewhere, as tall: refused before its rows are held
@@ -312,7 +308,7 @@ func FuzzDecode(f *testing.F) {
 	bmp.Encode(&bm, src["rgba"])
 	f.Add(g.Bytes())
 	f.Add(bm.Bytes())
-	f.Add(pngHeader(1<<20, 1<<20))
+	f.Add(fixtures.PNGHeader(1<<20, 1<<20, 8, 6))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		z := Resizer{MaxPixels: 1 << 20}
