@@ -198,7 +198,7 @@ func parse(path string, data []byte, budget int64) (*Model, error) {
 		total += n
 	}
 	if total > budget {
-		return nil, fail("its weights manifest declares %s of weights, more than the %s left of the limit (raise it to read this model)", userfile.Bytes(total), userfile.Bytes(max(budget, 0)))
+		return nil, fail("its weights manifest declares %s of weights, more than the %s left of the limit (raise the limit, --max-model-bytes, to read it)", userfile.Bytes(total), userfile.Bytes(max(budget, 0)))
 	}
 	dir := filepath.Dir(path)
 	for g, group := range mj.WeightsManifest {

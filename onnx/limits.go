@@ -159,7 +159,7 @@ func (m *Model) loadExternalData(dir string, budget int64) error {
 		total += e.length
 	}
 	if total > budget {
-		return fmt.Errorf("its tensors declare %s of external data, more than the %s left of the limit (raise it to read this model)", userfile.Bytes(total), userfile.Bytes(max(budget, 0)))
+		return fmt.Errorf("its tensors declare %s of external data, more than the %s left of the limit (raise the limit, --max-model-bytes, to read it)", userfile.Bytes(total), userfile.Bytes(max(budget, 0)))
 	}
 	files := map[string]*os.File{}
 	defer func() {
