@@ -1,6 +1,7 @@
 package datasets
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"errors"
@@ -759,5 +760,41 @@ func TestPrepareSpecialFiles(t *testing.T) {
 	_, err = Prepare(context.Background(), Options{Data: other, Out: t.TempDir(), Size: 32})
 	if !errors.Is(err, userfile.ErrNotRegular) || time.Since(start) > 5*time.Second {
 		t.Errorf("a FIFO as the source: %v after %v", err, time.Since(start))
+	}
+}
+
+// TestPaddedPhotos: the probe's zip of JPEGs padded with hundreds of MB of zeros (a few KB
+// compressed). A photo over imgutil.MaxFileBytes is skipped from the size its zip header
+// declares, before it is decompressed; one under it is kept.
+func TestPaddedPhotos(t *testing.T) {
+	photos := photos(t, "dogs-vs-cats/train", 2)
+	files := map[string][]byte{}
+	for i, p := range photos {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i%2 == 0 { // one cat and one dog padded past the limit
+			b = append(b, make([]byte, imgutil.MaxFileBytes)...)
+		} else {
+			b = append(b, make([]byte, 1<<20)...)
+		}
+		files["train/"+filepath.Base(p)] = b
+	}
+	src := filepath.Join(t.TempDir(), "padded.zip")
+	if err := os.WriteFile(src, zipBytes(files, zip.Deflate), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, err := Prepare(context.Background(), Options{Data: src, Out: t.TempDir(), Size: 32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Kept != 2 || len(m.Skipped) != 2 {
+		t.Fatalf("kept %d, skipped %+v", m.Kept, m.Skipped)
+	}
+	for _, s := range m.Skipped {
+		if s.Kind != SkipTooLarge || !strings.Contains(s.Reason, "64.0 MiB: file over the 64 MiB a photo may take") {
+			t.Errorf("skipped %+v", s)
+		}
 	}
 }
