@@ -13,7 +13,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/catdog-ml/catdog/classifier"
+	"github.com/catdog-ml/catdog/exported"
 	"github.com/catdog-ml/catdog/keras"
 	"github.com/catdog-ml/catdog/onnx"
 	"github.com/catdog-ml/catdog/onnx/pb"
@@ -389,12 +389,12 @@ func (bb *Backbone) cut(m *onnx.Model, size int) error {
 	}
 	s.OutputShape = shape
 	bb.Params = int(c.Inspect().TotalParams)
-	c.SetMetadata(classifier.MetaBackbone, s.Name)
-	c.SetMetadata(classifier.MetaBackboneSHA256, s.SHA256)
-	c.SetMetadata(classifier.MetaBackboneCut, bb.Output)
-	c.SetMetadata(classifier.MetaBackbonePreprocess, s.PreprocessString())
+	c.SetMetadata(exported.MetaBackbone, s.Name)
+	c.SetMetadata(exported.MetaBackboneSHA256, s.SHA256)
+	c.SetMetadata(exported.MetaBackboneCut, bb.Output)
+	c.SetMetadata(exported.MetaBackbonePreprocess, s.PreprocessString())
 	if s.Random {
-		c.SetMetadata(classifier.MetaRandomWeights, "true")
+		c.SetMetadata(exported.MetaRandomWeights, "true")
 	}
 	bb.Model = c
 	return nil

@@ -5,7 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 
-	"github.com/catdog-ml/catdog/classifier"
+	"github.com/catdog-ml/catdog/exported"
 	"github.com/catdog-ml/catdog/internal/imgutil"
 	"github.com/catdog-ml/catdog/onnx"
 )
@@ -49,9 +49,9 @@ func RandomVGG16(size int, seed uint64) (*onnx.Model, error) {
 		side /= 2
 	}
 	b.Output(x, "block5_pool", onnx.Float, -1, 512, side, side)
-	b.SetMetadata(classifier.MetaBackbone, VGG16Random)
-	b.SetMetadata(classifier.MetaRandomWeights, "true")
-	b.SetMetadata(classifier.MetaRandomSeed, fmt.Sprint(seed))
+	b.SetMetadata(exported.MetaBackbone, VGG16Random)
+	b.SetMetadata(exported.MetaRandomWeights, "true")
+	b.SetMetadata(exported.MetaRandomSeed, fmt.Sprint(seed))
 	m, err := b.Model()
 	if err != nil {
 		return nil, fmt.Errorf("vgg16-random: %w", err)

@@ -17,7 +17,7 @@ import (
 	"math"
 	"strings"
 
-	"github.com/catdog-ml/catdog/classifier"
+	"github.com/catdog-ml/catdog/exported"
 	"github.com/catdog-ml/catdog/internal/imgutil"
 	"github.com/catdog-ml/catdog/onnx"
 )
@@ -234,13 +234,13 @@ func (s Spec) PreprocessModel() (*onnx.Model, error) {
 	}
 	b := onnx.NewBuilder(s.Name + "-preprocess")
 	size := int64(s.InputSize)
-	x := s.PreprocessGraph(b, b.Input(classifier.InputName, onnx.Float, -1, 3, size, size))
+	x := s.PreprocessGraph(b, b.Input(exported.InputName, onnx.Float, -1, 3, size, size))
 	if s.Layout == NHWC {
 		b.Output(x, "pixels", onnx.Float, -1, size, size, 3)
 	} else {
 		b.Output(x, "pixels", onnx.Float, -1, 3, size, size)
 	}
-	b.SetMetadata(classifier.MetaPreprocess, s.PreprocessString())
+	b.SetMetadata(exported.MetaPreprocess, s.PreprocessString())
 	return b.Model()
 }
 

@@ -29,41 +29,10 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/catdog-ml/catdog/exported"
 	"github.com/catdog-ml/catdog/internal/imgutil"
 	"github.com/catdog-ml/catdog/internal/ort"
 	"github.com/catdog-ml/catdog/internal/userfile"
-)
-
-// The exported model's contract (docs/design.md, "Exported model"): its input and output
-// tensors and the metadata_props keys catdog writes. They are defined here, in the package
-// that reads exported models, and only here; the packages that write them import them.
-const (
-	// InputName is the input: float32 NCHW (N, 3, S, S), plain RGB values 0..255.
-	InputName = "image"
-	// OutputName is the output: float32 (N, 1), the probability of label 1 (cat).
-	OutputName = "prob_cat"
-	// FeaturesName is the input of a head exported alone (head.onnx): the backbone's features.
-	FeaturesName = "features"
-	// Labels is the value of MetaLabels: label 0, then label 1.
-	Labels = "dog,cat"
-)
-
-// Metadata keys.
-const (
-	MetaInputSize          = "catdog.input_size"          // S
-	MetaLayout             = "catdog.layout"              // NCHW
-	MetaResizeFilter       = "catdog.resize_filter"       // the filter the training data was resized with
-	MetaLabels             = "catdog.labels"              // Labels
-	MetaArch               = "catdog.arch"                // the architecture or run name
-	MetaLayers             = "catdog.layers"              // the layer spec (finetune)
-	MetaBackbone           = "catdog.backbone"            // the frozen backbone's name
-	MetaBackboneSHA256     = "catdog.backbone_sha256"     // its files' checksum
-	MetaBackboneCut        = "catdog.backbone_cut"        // the tensor its features come from
-	MetaBackbonePreprocess = "catdog.backbone_preprocess" // its preprocessing, in words
-	MetaPreprocess         = "catdog.preprocess"          // a preprocessing model's, in words
-	MetaRandomWeights      = "catdog.random_weights"      // "true" for random backbones
-	MetaRandomSeed         = "catdog.random_seed"         // their seed
-	MetaFlipAverage        = "catdog.flip_average"        // "true": averaged over mirror images
 )
 
 const (
@@ -179,15 +148,15 @@ func newClassifier(env *ort.Env, model []byte, cfg config) (*Classifier, error) 
 	if err != nil {
 		return nil, fmt.Errorf("not a usable ONNX model: %w", err)
 	}
-	if len(ins) != 1 || ins[0].Name != InputName {
-		return nil, fmt.Errorf("model inputs %v: want one input %q (float32 N x 3 x S x S, RGB 0..255)", ioNames(ins), InputName)
+	if len(ins) != 1 || ins[0].Name != exported.InputName {
+		return nil, fmt.Errorf("model inputs %v: want one input %q (float32 N x 3 x S x S, RGB 0..255)", ioNames(ins), exported.InputName)
 	}
-	if !hasIO(outs, OutputName) {
-		return nil, fmt.Errorf("model outputs %v: want an output %q", ioNames(outs), OutputName)
+	if !hasIO(outs, exported.OutputName) {
+		return nil, fmt.Errorf("model outputs %v: want an output %q", ioNames(outs), exported.OutputName)
 	}
 	sess, err := env.NewSession(model, ort.SessionOptions{
 		Provider: cfg.provider, Threads: cfg.threads,
-		Inputs: []string{InputName}, Outputs: []string{OutputName},
+		Inputs: []string{exported.InputName}, Outputs: []string{exported.OutputName},
 	})
 	if err != nil {
 		return nil, err
@@ -212,31 +181,31 @@ func (c *Classifier) readMetadata(in ort.IO) error {
 		shapeSize = int(in.Shape[2])
 	}
 	if len(in.Shape) == 4 && in.Shape[1] > 0 && in.Shape[1] != 3 {
-		return fmt.Errorf("input %q has shape %v: want N x 3 x S x S", InputName, in.Shape)
+		return fmt.Errorf("input %q has shape %v: want N x 3 x S x S", exported.InputName, in.Shape)
 	}
-	switch s := md[MetaInputSize]; {
+	switch s := md[exported.MetaInputSize]; {
 	case s != "":
 		n, err := strconv.Atoi(s)
 		if err != nil || n < imgutil.MinSize || n > imgutil.MaxSize {
-			return fmt.Errorf("metadata %s=%q: want a side length in pixels", MetaInputSize, s)
+			return fmt.Errorf("metadata %s=%q: want a side length in pixels", exported.MetaInputSize, s)
 		}
 		if shapeSize != 0 && shapeSize != n {
-			return fmt.Errorf("metadata %s=%d disagrees with the input shape %v", MetaInputSize, n, in.Shape)
+			return fmt.Errorf("metadata %s=%d disagrees with the input shape %v", exported.MetaInputSize, n, in.Shape)
 		}
 		c.size = n
 	case shapeSize != 0:
 		c.size = shapeSize
 	default:
-		return fmt.Errorf("model has no %s metadata and no fixed input size", MetaInputSize)
+		return fmt.Errorf("model has no %s metadata and no fixed input size", exported.MetaInputSize)
 	}
-	c.filter, err = imgutil.ParseFilter(md[MetaResizeFilter])
+	c.filter, err = imgutil.ParseFilter(md[exported.MetaResizeFilter])
 	if err != nil {
-		return fmt.Errorf("metadata %s: %w", MetaResizeFilter, err)
+		return fmt.Errorf("metadata %s: %w", exported.MetaResizeFilter, err)
 	}
-	if l := md[MetaLabels]; l != "" {
+	if l := md[exported.MetaLabels]; l != "" {
 		parts := strings.Split(l, ",")
 		if len(parts) != 2 || strings.TrimSpace(parts[0]) == "" || strings.TrimSpace(parts[1]) == "" {
-			return fmt.Errorf("metadata %s=%q: want two labels, e.g. dog,cat", MetaLabels, l)
+			return fmt.Errorf("metadata %s=%q: want two labels, e.g. dog,cat", exported.MetaLabels, l)
 		}
 		c.labels = [2]string{strings.TrimSpace(parts[0]), strings.TrimSpace(parts[1])}
 	}
@@ -501,11 +470,11 @@ func (c *Classifier) run(nhwc []uint8, n int) ([]float32, error) {
 		return nil, err
 	}
 	if len(out) != n {
-		return nil, fmt.Errorf("model output %q has shape %v for %d images: want (%d, 1)", OutputName, shape, n, n)
+		return nil, fmt.Errorf("model output %q has shape %v for %d images: want (%d, 1)", exported.OutputName, shape, n, n)
 	}
 	for i, p := range out {
 		if math.IsNaN(float64(p)) || p < 0 || p > 1 {
-			return nil, fmt.Errorf("model output %q[%d] = %v is not a probability", OutputName, i, p)
+			return nil, fmt.Errorf("model output %q[%d] = %v is not a probability", exported.OutputName, i, p)
 		}
 	}
 	return out, nil

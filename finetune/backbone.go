@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/catdog-ml/catdog/classifier"
+	"github.com/catdog-ml/catdog/exported"
 	"github.com/catdog-ml/catdog/onnx"
 )
 
@@ -26,7 +26,7 @@ func JoinBackbones(bbs ...*Backbone) (*Backbone, error) {
 		names = append(names, b.Name)
 		j.Params += b.Params
 	}
-	m, err := onnx.Join(models, outs, prefixes, classifier.InputName, j.Output)
+	m, err := onnx.Join(models, outs, prefixes, exported.InputName, j.Output)
 	if err != nil {
 		return nil, fmt.Errorf("joining backbones %s: %w", strings.Join(names, ", "), err)
 	}

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/catdog-ml/catdog/classifier"
+	"github.com/catdog-ml/catdog/exported"
 	"github.com/catdog-ml/catdog/onnx"
 )
 
@@ -12,7 +12,7 @@ import (
 type Backbone struct {
 	// Name is recorded as catdog.backbone.
 	Name string
-	// Model takes classifier.InputName (float32 NCHW, plain RGB 0..255, its preprocessing inside)
+	// Model takes exported.InputName (float32 NCHW, plain RGB 0..255, its preprocessing inside)
 	// and produces Output, the features the head was trained on.
 	Model  *onnx.Model
 	Output string
@@ -52,7 +52,7 @@ func (bb *Backbone) fits(sample []int, featuresDir string) error {
 
 // ExportOptions say how Model.Export names and prepares the input.
 type ExportOptions struct {
-	// Input names the graph input (classifier.InputName by default).
+	// Input names the graph input (exported.InputName by default).
 	Input string
 	// Scale multiplies the input first, inside the graph (0: no scaling). TrainCNN's models
 	// use ImageScale.
@@ -62,11 +62,11 @@ type ExportOptions struct {
 }
 
 // Export writes the model's inference math as an ONNX graph: input (N, Input...) float32,
-// output classifier.OutputName (N, 1). Dropout becomes the identity, batch norm a
+// output exported.OutputName (N, 1). Dropout becomes the identity, batch norm a
 // BatchNormalization node with the running statistics and BNEpsilon.
 func (m *Model) Export(opts ExportOptions) (*onnx.Model, error) {
 	if opts.Input == "" {
-		opts.Input = classifier.InputName
+		opts.Input = exported.InputName
 	}
 	b := onnx.NewBuilder("catdog-" + m.Name)
 	dims := []int64{-1}
@@ -130,13 +130,13 @@ func (m *Model) Export(opts ExportOptions) (*onnx.Model, error) {
 			return nil, fmt.Errorf("exporting %s: unknown layer kind %q", m.Name, u.Kind)
 		}
 	}
-	b.Output(x, classifier.OutputName, onnx.Float, -1, 1)
-	b.SetMetadata(classifier.MetaLabels, classifier.Labels)
-	b.SetMetadata(classifier.MetaArch, m.Name)
-	b.SetMetadata(classifier.MetaLayers, SpecString(m.Layers))
-	if len(m.Input) == 3 && opts.Input == classifier.InputName {
-		b.SetMetadata(classifier.MetaInputSize, strconv.Itoa(m.Input[2]))
-		b.SetMetadata(classifier.MetaLayout, "NCHW")
+	b.Output(x, exported.OutputName, onnx.Float, -1, 1)
+	b.SetMetadata(exported.MetaLabels, exported.Labels)
+	b.SetMetadata(exported.MetaArch, m.Name)
+	b.SetMetadata(exported.MetaLayers, SpecString(m.Layers))
+	if len(m.Input) == 3 && opts.Input == exported.InputName {
+		b.SetMetadata(exported.MetaInputSize, strconv.Itoa(m.Input[2]))
+		b.SetMetadata(exported.MetaLayout, "NCHW")
 	}
 	for k, v := range opts.Metadata {
 		b.SetMetadata(k, v)
@@ -148,29 +148,29 @@ func (m *Model) Export(opts ExportOptions) (*onnx.Model, error) {
 	return mod, nil
 }
 
-// ExportWithBackbone exports a transfer head behind bb: one model from classifier.InputName to
-// classifier.OutputName. The head's names get the prefix "head/".
+// ExportWithBackbone exports a transfer head behind bb: one model from exported.InputName to
+// exported.OutputName. The head's names get the prefix "head/".
 func (m *Model) ExportWithBackbone(bb *Backbone, meta map[string]string) (*onnx.Model, error) {
 	if bb == nil || bb.Model == nil || bb.Model.Proto.GetGraph() == nil {
 		return nil, fmt.Errorf("exporting %s: no backbone model", m.Name)
 	}
 	ins := bb.Model.Proto.GetGraph().GetInput()
-	if len(ins) == 0 || ins[0].GetName() != classifier.InputName {
+	if len(ins) == 0 || ins[0].GetName() != exported.InputName {
 		name := ""
 		if len(ins) > 0 {
 			name = ins[0].GetName()
 		}
-		return nil, fmt.Errorf("exporting %s: backbone %s takes input %q, want %q (plain RGB 0..255 with its preprocessing inside: backbones.Backbone.WithPreprocess)", m.Name, bb.Name, name, classifier.InputName)
+		return nil, fmt.Errorf("exporting %s: backbone %s takes input %q, want %q (plain RGB 0..255 with its preprocessing inside: backbones.Backbone.WithPreprocess)", m.Name, bb.Name, name, exported.InputName)
 	}
-	head, err := m.Export(ExportOptions{Input: classifier.FeaturesName})
+	head, err := m.Export(ExportOptions{Input: exported.FeaturesName})
 	if err != nil {
 		return nil, err
 	}
-	full, err := onnx.Compose(bb.Model, bb.Output, head, classifier.FeaturesName, "head/")
+	full, err := onnx.Compose(bb.Model, bb.Output, head, exported.FeaturesName, "head/")
 	if err != nil {
 		return nil, fmt.Errorf("joining backbone %s and head: %w", bb.Name, err)
 	}
-	full.SetMetadata(classifier.MetaBackbone, bb.Name)
+	full.SetMetadata(exported.MetaBackbone, bb.Name)
 	for k, v := range meta {
 		full.SetMetadata(k, v)
 	}

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/catdog-ml/catdog/classifier"
+	"github.com/catdog-ml/catdog/exported"
 	"github.com/catdog-ml/catdog/internal/ort"
 	"github.com/catdog-ml/catdog/onnx/onnxtest"
 )
@@ -100,7 +100,7 @@ func TestExportMatchesOnnxruntime(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			s, err := env.NewSessionFromFile(path, ort.SessionOptions{Provider: ort.ProviderCPU, Inputs: []string{classifier.InputName}, Outputs: []string{classifier.OutputName}})
+			s, err := env.NewSessionFromFile(path, ort.SessionOptions{Provider: ort.ProviderCPU, Inputs: []string{exported.InputName}, Outputs: []string{exported.OutputName}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -147,7 +147,7 @@ func TestExportWithBackboneNeedsImageInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = head.ExportWithBackbone(&Backbone{Name: "cut", Model: cut, Output: classifier.OutputName}, nil)
+	_, err = head.ExportWithBackbone(&Backbone{Name: "cut", Model: cut, Output: exported.OutputName}, nil)
 	if err == nil || !strings.Contains(err.Error(), "WithPreprocess") {
 		t.Errorf("backbone with input %q: error %v, want one pointing to WithPreprocess", "pixels", err)
 	}

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/catdog-ml/catdog/classifier"
+	"github.com/catdog-ml/catdog/exported"
 	"github.com/catdog-ml/catdog/internal/fixtures"
 
 	"github.com/catdog-ml/catdog/backbones"
@@ -69,7 +69,7 @@ func checkModel(t *testing.T, env *ort.Env, res *Result, dataDir string) int {
 	onnxtest.CheckModel(t, res.ModelPath)
 	x, size := testPixels(t, dataDir)
 	n := len(x) / (3 * size * size)
-	s, err := env.NewSessionFromFile(res.ModelPath, ort.SessionOptions{Provider: ort.ProviderCPU, Inputs: []string{classifier.InputName}, Outputs: []string{classifier.OutputName}})
+	s, err := env.NewSessionFromFile(res.ModelPath, ort.SessionOptions{Provider: ort.ProviderCPU, Inputs: []string{exported.InputName}, Outputs: []string{exported.OutputName}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/catdog-ml/catdog/classifier"
+	"github.com/catdog-ml/catdog/exported"
 	"github.com/catdog-ml/catdog/features"
 	"github.com/catdog-ml/catdog/internal/atomicfile"
 	"github.com/catdog-ml/catdog/internal/npy"
@@ -99,7 +99,7 @@ func TrainCNN(ctx context.Context, dataDir string, arch Architecture, cfg Config
 	rc.InputScale, rc.Layout = ImageScale, "NCHW"
 	meta := map[string]string{}
 	if f := src.ds.Manifest().Filter; f != "" {
-		meta[classifier.MetaResizeFilter] = f
+		meta[exported.MetaResizeFilter] = f
 	}
 	for k, v := range cfg.Metadata {
 		meta[k] = v
@@ -116,7 +116,7 @@ func TrainCNN(ctx context.Context, dataDir string, arch Architecture, cfg Config
 		return nil, err
 	}
 	return t.finish(func() (string, error) {
-		mod, err := m.Export(ExportOptions{Input: classifier.InputName, Scale: ImageScale, Metadata: meta})
+		mod, err := m.Export(ExportOptions{Input: exported.InputName, Scale: ImageScale, Metadata: meta})
 		if err != nil {
 			return "", err
 		}
@@ -177,11 +177,11 @@ func TrainHead(ctx context.Context, featuresDir string, cfg Config) (*Result, er
 	}
 	rc.Backbone = strings.Join(names, "+")
 	if cfg.Backbone != nil && info.InputSize > 0 {
-		meta[classifier.MetaInputSize] = strconv.Itoa(info.InputSize)
-		meta[classifier.MetaLayout] = "NCHW"
+		meta[exported.MetaInputSize] = strconv.Itoa(info.InputSize)
+		meta[exported.MetaLayout] = "NCHW"
 	}
 	if info.ResizeFilter != "" {
-		meta[classifier.MetaResizeFilter] = info.ResizeFilter
+		meta[exported.MetaResizeFilter] = info.ResizeFilter
 	}
 	if cfg.Backbone != nil {
 		rc.Backbone = cfg.Backbone.Name
@@ -198,7 +198,7 @@ func TrainHead(ctx context.Context, featuresDir string, cfg Config) (*Result, er
 	}
 	res, err := t.finish(func() (string, error) {
 		if cfg.Backbone == nil {
-			mod, err := m.Export(ExportOptions{Input: classifier.FeaturesName, Metadata: meta})
+			mod, err := m.Export(ExportOptions{Input: exported.FeaturesName, Metadata: meta})
 			if err != nil {
 				return "", err
 			}

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/catdog-ml/catdog/classifier"
+	"github.com/catdog-ml/catdog/exported"
 	"github.com/catdog-ml/catdog/features"
 	"github.com/catdog-ml/catdog/internal/fetch"
 	"github.com/catdog-ml/catdog/internal/npy"
@@ -298,7 +298,7 @@ func TestForeignFeatures(t *testing.T) {
 	dir := writeFeatures(t, 64, 0, 1) // (N, 8, 2, 2)
 	backbone := func(channels int64) *Backbone {
 		b := onnx.NewBuilder("bb")
-		x := b.Input(classifier.InputName, onnx.Float, -1, 3, 4, 4)
+		x := b.Input(exported.InputName, onnx.Float, -1, 3, 4, 4)
 		w := b.Initializer("w", []int64{channels, 3, 3, 3}, make([]float32, channels*27))
 		y := b.Conv(x, w, "", onnx.ConvOpts{Pads: [4]int64{1, 1, 1, 1}})
 		y = b.MaxPool(y, 2, 2)

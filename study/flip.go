@@ -7,7 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/catdog-ml/catdog/classifier"
+	"github.com/catdog-ml/catdog/exported"
 	"github.com/catdog-ml/catdog/internal/atomicfile"
 	"github.com/catdog-ml/catdog/onnx"
 	"github.com/catdog-ml/catdog/report"
@@ -64,11 +64,11 @@ func (s *study) flip(ctx context.Context, rungs []Rung) (Rung, bool, error) {
 	if err != nil {
 		return Rung{}, false, fmt.Errorf("study: %w", err)
 	}
-	f, err := onnx.FlipAverage(m, classifier.InputName, classifier.OutputName, 3)
+	f, err := onnx.FlipAverage(m, exported.InputName, exported.OutputName, 3)
 	if err != nil {
 		return Rung{}, false, fmt.Errorf("study: %s: %w", name, err)
 	}
-	f.SetMetadata(classifier.MetaFlipAverage, "true")
+	f.SetMetadata(exported.MetaFlipAverage, "true")
 	path := filepath.Join(dir, runs.ONNXFile)
 	if err := f.Write(path); err != nil {
 		return Rung{}, false, fmt.Errorf("study: %w", err)

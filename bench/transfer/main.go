@@ -27,8 +27,8 @@ import (
 	"time"
 
 	"github.com/catdog-ml/catdog/backbones"
-	"github.com/catdog-ml/catdog/classifier"
 	"github.com/catdog-ml/catdog/datasets"
+	"github.com/catdog-ml/catdog/exported"
 	"github.com/catdog-ml/catdog/features"
 	"github.com/catdog-ml/catdog/finetune"
 	"github.com/catdog-ml/catdog/metrics"
@@ -123,7 +123,7 @@ func main() {
 			if err != nil {
 				return 0, 0, err
 			}
-			f, err := onnx.FlipAverage(m, classifier.InputName, classifier.OutputName, 3)
+			f, err := onnx.FlipAverage(m, exported.InputName, exported.OutputName, 3)
 			if err != nil {
 				return 0, 0, err
 			}

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/catdog-ml/catdog/classifier"
+	"github.com/catdog-ml/catdog/exported"
 	"github.com/catdog-ml/catdog/serve"
 )
 
@@ -76,7 +77,7 @@ Example:
 			}
 			meta := c.Metadata()
 			name := filepath.Base(filepath.Dir(path))
-			if arch := meta[classifier.MetaArch]; arch != "" {
+			if arch := meta[exported.MetaArch]; arch != "" {
 				name = arch + " (" + name + ")"
 			}
 			s, err := serve.New(c, serve.Options{
