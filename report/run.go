@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"github.com/catdog-ml/catdog/features"
-	"github.com/catdog-ml/catdog/internal/atomicfile"
-	"github.com/catdog-ml/catdog/internal/npy"
 	"github.com/catdog-ml/catdog/metrics"
 	"github.com/catdog-ml/catdog/runs"
 )
@@ -265,22 +263,13 @@ func backboneWeights(backbone string) string {
 }
 
 func (r *Run) loadPredictions(dir string) error {
-	p := filepath.Join(dir, runs.PredictionsFile)
-	if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	probs, shape, err := npy.ReadFile[float32](p)
+	labels, probs, ok, err := runs.ReadTest(dir)
 	if err != nil {
-		return fmt.Errorf("report: run %s: %w", dir, err)
+		return fmt.Errorf("report: %w", err)
 	}
-	labels, lshape, err := npy.ReadFile[uint8](filepath.Join(dir, runs.LabelsFile))
-	if err != nil {
-		return fmt.Errorf("report: run %s: %w", dir, err)
+	if ok {
+		r.Probs, r.Labels = probs, labels
 	}
-	if len(shape) != 1 || len(lshape) != 1 || shape[0] != lshape[0] {
-		return fmt.Errorf("report: run %s: predictions of shape %v and labels of shape %v; want two (N,) arrays", dir, shape, lshape)
-	}
-	r.Probs, r.Labels = probs, labels
 	return nil
 }
 
@@ -375,17 +364,14 @@ func Save(r *Run) error {
 		if f.skip {
 			continue
 		}
-		if err := atomicfile.WriteJSON(filepath.Join(r.Dir, f.name), f.v); err != nil {
+		if err := runs.WriteJSON(r.Dir, f.name, f.v); err != nil {
 			return err
 		}
 	}
 	if len(r.Probs) == 0 {
 		return nil
 	}
-	if err := npy.WriteFile(filepath.Join(r.Dir, runs.PredictionsFile), []int{len(r.Probs)}, r.Probs); err != nil {
-		return fmt.Errorf("report: %w", err)
-	}
-	if err := npy.WriteFile(filepath.Join(r.Dir, runs.LabelsFile), []int{len(r.Labels)}, r.Labels); err != nil {
+	if err := runs.WriteTest(r.Dir, r.Labels, r.Probs); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
 	return nil

@@ -69,7 +69,7 @@ func WriteRun(r *Run, opts Options) error {
 		}
 	}
 	if r.Test != nil && missing(filepath.Join(r.Dir, runs.MetricsFile)) {
-		if err := atomicfile.WriteJSON(filepath.Join(r.Dir, runs.MetricsFile), r.Test); err != nil {
+		if err := runs.WriteJSON(r.Dir, runs.MetricsFile, r.Test); err != nil {
 			return err
 		}
 	}

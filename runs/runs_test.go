@@ -3,6 +3,7 @@ package runs
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -72,5 +73,26 @@ func TestReadOptional(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, HistoryFile), []byte(`{"epochs": [`), 0o644)
 	if _, err := ReadOptional(dir, HistoryFile, &h); err == nil || !strings.Contains(err.Error(), HistoryFile) {
 		t.Fatalf("damaged file: err %v, want one naming %s", err, HistoryFile)
+	}
+}
+
+func TestWriteReadTest(t *testing.T) {
+	dir := t.TempDir()
+	if _, _, ok, err := ReadTest(dir); ok || err != nil {
+		t.Fatalf("a run without predictions: ok %v, %v", ok, err)
+	}
+	labels, probs := []uint8{0, 1, 1}, []float32{0.1, 0.9, 0.4}
+	if err := WriteTest(dir, labels, probs); err != nil {
+		t.Fatal(err)
+	}
+	l, p, ok, err := ReadTest(dir)
+	if err != nil || !ok || !slices.Equal(l, labels) || !slices.Equal(p, probs) {
+		t.Errorf("read back %v %v %v %v", l, p, ok, err)
+	}
+	if err := WriteTest(dir, labels, probs[:2]); err == nil {
+		t.Error("3 labels and 2 predictions written")
+	}
+	if err := WriteJSON(dir, "notes.json", 1); err == nil {
+		t.Error("WriteJSON wrote a file that is not the run folder's")
 	}
 }

@@ -2,13 +2,11 @@ package study
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 
+	"github.com/catdog-ml/catdog/evaluate"
 	"github.com/catdog-ml/catdog/exported"
-	"github.com/catdog-ml/catdog/internal/atomicfile"
 	"github.com/catdog-ml/catdog/onnx"
 	"github.com/catdog-ml/catdog/report"
 	"github.com/catdog-ml/catdog/runs"
@@ -37,27 +35,31 @@ func (s *study) flip(ctx context.Context, rungs []Rung) (Rung, bool, error) {
 		return Rung{}, false, fmt.Errorf("study: %w", err)
 	}
 	// The record of the base run: how it was trained is how this one was.
-	for _, f := range []string{runs.ModelFile, runs.HistoryFile} {
-		b, err := os.ReadFile(filepath.Join(best.Dir, f))
+	var model runs.Model
+	var hist runs.History
+	for _, f := range []struct {
+		name string
+		v    any
+	}{{runs.ModelFile, &model}, {runs.HistoryFile, &hist}} {
+		ok, err := runs.ReadOptional(best.Dir, f.name, f.v)
+		if err == nil && !ok {
+			err = fmt.Errorf("%s has no %s", best.Dir, f.name)
+		}
+		if err == nil {
+			err = runs.WriteJSON(dir, f.name, f.v)
+		}
 		if err != nil {
 			return Rung{}, false, fmt.Errorf("study: %w", err)
 		}
-		if err := atomicfile.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
-			return Rung{}, false, fmt.Errorf("study: %w", err)
-		}
 	}
-	var cfg map[string]any
-	b, err := os.ReadFile(filepath.Join(best.Dir, runs.ConfigFile))
-	if err == nil {
-		err = json.Unmarshal(b, &cfg)
-	}
+	cfg, _, err := runs.ReadConfig(best.Dir)
 	if err != nil {
-		return Rung{}, false, fmt.Errorf("study: %s of %s: %w", runs.ConfigFile, best.Dir, err)
+		return Rung{}, false, fmt.Errorf("study: %w", err)
 	}
-	cfg["arch"] = name
-	cfg["description"] = fmt.Sprintf("%s (run %s) with test-time augmentation: the mean of its probabilities on each photo and on its mirror image", best.Name, filepath.Base(best.Dir))
-	cfg["flip_average"] = true
-	if err := atomicfile.WriteJSON(filepath.Join(dir, runs.ConfigFile), cfg); err != nil {
+	cfg.Arch = name
+	cfg.Description = fmt.Sprintf("%s (run %s) with test-time augmentation: the mean of its probabilities on each photo and on its mirror image", best.Name, filepath.Base(best.Dir))
+	cfg.FlipAverage = true
+	if err := runs.WriteJSON(dir, runs.ConfigFile, cfg); err != nil {
 		return Rung{}, false, fmt.Errorf("study: %w", err)
 	}
 	m, err := onnx.Read(filepath.Join(best.Dir, runs.ONNXFile))
@@ -75,7 +77,7 @@ func (s *study) flip(ctx context.Context, rungs []Rung) (Rung, bool, error) {
 	}
 	r := Rung{Name: name, Kind: runs.Transfer, Dir: dir, Params: best.Params, Epochs: best.Epochs, Seconds: best.Seconds,
 		ValidAccuracy: best.ValidAccuracy, MaxDiff: best.MaxDiff, data: best.data}
-	ev, err := Evaluate(ctx, path, best.data, s.opts.Provider, s.progress("evaluate "+name))
+	ev, err := evaluate.Test(ctx, path, best.data, s.opts.Provider, s.progress("evaluate "+name))
 	if err != nil {
 		return r, false, fmt.Errorf("study: evaluating %s: %w", name, err)
 	}

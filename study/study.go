@@ -30,15 +30,15 @@ import (
 	"time"
 
 	"github.com/catdog-ml/catdog/backbones"
-	"github.com/catdog-ml/catdog/classifier"
 	"github.com/catdog-ml/catdog/datasets"
+	"github.com/catdog-ml/catdog/evaluate"
 	"github.com/catdog-ml/catdog/features"
 	"github.com/catdog-ml/catdog/finetune"
 	"github.com/catdog-ml/catdog/internal/atomicfile"
-	"github.com/catdog-ml/catdog/internal/npy"
 	"github.com/catdog-ml/catdog/metrics"
 	"github.com/catdog-ml/catdog/report"
 	"github.com/catdog-ml/catdog/runs"
+	"github.com/catdog-ml/catdog/transfer"
 )
 
 // Options configure Run.
@@ -436,8 +436,9 @@ func meanSD(xs []float64) (mean, sd float64) {
 	return mean, math.Sqrt(sd / float64(len(xs)-1))
 }
 
-// extract computes (or finds in the cache) the features of backbone name on a dataset.
-func (s *study) extract(ctx context.Context, data, name string, bopts backbones.Options, dtype, out string) (string, error) {
+// extract computes (or finds in the cache) the features of backbone name on a dataset, and
+// returns their folder, opened.
+func (s *study) extract(ctx context.Context, data, name string, bopts backbones.Options, dtype, out string) (*features.Result, error) {
 	s.say("extract-features %s on %s", name, data)
 	fr, err := features.Extract(ctx, features.Options{
 		Backbone:  name,
@@ -450,12 +451,12 @@ func (s *study) extract(ctx context.Context, data, name string, bopts backbones.
 		Notify:    func(msg string) { s.say("extract-features %s: %s", name, msg) },
 	})
 	if err != nil {
-		return "", fmt.Errorf("study: features of %s: %w", name, err)
+		return nil, fmt.Errorf("study: features of %s: %w", name, err)
 	}
 	if fr.CacheHit {
 		s.say("extract-features %s: cache hit (%s)", name, fr.Dir)
 	}
-	return fr.Dir, nil
+	return fr, nil
 }
 
 // transfer extracts a backbone's features and trains a head on them. atHand means: only
@@ -464,14 +465,15 @@ func (s *study) transfer(ctx context.Context, data, name string, atHand bool) (R
 	s.begin(name + "-head")
 	bopts := s.backboneOpts(name)
 	bopts.NoDownload = bopts.NoDownload || atHand
-	dir, err := s.extract(ctx, data, name, bopts, "", "")
+	fr, err := s.extract(ctx, data, name, bopts, "", "")
 	if err != nil {
 		return Rung{}, "", err
 	}
+	dir := fr.Dir
 	head := name + "-head"
 	s.say("finetune %s on %s", head, dir)
 	cfg := s.trainConfig(head, s.p.HeadEpochs)
-	if cfg.Backbone, err = BackboneOf(ctx, dir, bopts); err != nil {
+	if cfg.Backbone, err = transfer.Backbone(ctx, fr.Info, bopts); err != nil {
 		return Rung{}, "", fmt.Errorf("study: %w", err)
 	}
 	res, err := finetune.TrainHead(ctx, dir, cfg)
@@ -487,12 +489,13 @@ func (s *study) fineTune(ctx context.Context, data string, ft FineTune) (Rung, e
 	s.begin(ft.Name())
 	bopts := s.backboneOpts(ft.Backbone)
 	bopts.CutAt = ft.From
-	dir, err := s.extract(ctx, data, ft.Backbone, bopts, "", "")
+	fr, err := s.extract(ctx, data, ft.Backbone, bopts, "", "")
 	if err != nil {
 		return Rung{}, err
 	}
+	dir := fr.Dir
 	bopts.CutAt = ""
-	top, err := TopBlock(ctx, dir, bopts)
+	top, err := transfer.TopBlock(ctx, fr.Info, bopts)
 	if err != nil {
 		return Rung{}, fmt.Errorf("study: %w", err)
 	}
@@ -502,7 +505,7 @@ func (s *study) fineTune(ctx context.Context, data string, ft FineTune) (Rung, e
 	cfg.Head = finetune.SpecString(top.Layers) + "," + ft.Head
 	cfg.Weights, cfg.InitFrom = top.Weights, fmt.Sprintf("%s's pretrained layers from %s on", ft.Backbone, ft.From)
 	s.say("finetune %s: %s's top block %s from its pretrained weights, then %s", name, ft.Backbone, finetune.SpecString(top.Layers), ft.Head)
-	if cfg.Backbone, err = BackboneOf(ctx, dir, bopts); err != nil {
+	if cfg.Backbone, err = transfer.Backbone(ctx, fr.Info, bopts); err != nil {
 		return Rung{}, fmt.Errorf("study: %w", err)
 	}
 	res, err := finetune.TrainHead(ctx, dir, cfg)
@@ -522,7 +525,7 @@ func (s *study) joined(ctx context.Context, data string, dirs []string) (Rung, e
 		if err != nil {
 			return Rung{}, fmt.Errorf("study: %w", err)
 		}
-		bb, err := BackboneOf(ctx, d, s.backboneOpts(info.Backbone))
+		bb, err := transfer.Backbone(ctx, info, s.backboneOpts(info.Backbone))
 		if err != nil {
 			return Rung{}, fmt.Errorf("study: %w", err)
 		}
@@ -549,7 +552,7 @@ func (s *study) joined(ctx context.Context, data string, dirs []string) (Rung, e
 func (s *study) finish(ctx context.Context, data, name, kind string, res *finetune.Result) (Rung, error) {
 	r := Rung{Name: name, Kind: kind, Dir: res.Dir, Params: res.Params, Epochs: len(res.History.Epochs), Seconds: res.TrainSeconds, data: data,
 		Seed: s.opts.Seed}
-	ev, err := Evaluate(ctx, res.ModelPath, data, s.opts.Provider, s.progress("evaluate "+name))
+	ev, err := evaluate.Test(ctx, res.ModelPath, data, s.opts.Provider, s.progress("evaluate "+name))
 	if err != nil {
 		return r, fmt.Errorf("study: evaluating %s: %w", name, err)
 	}
@@ -564,7 +567,7 @@ func (s *study) finish(ctx context.Context, data, name, kind string, res *finetu
 			check.SameClass++
 		}
 	}
-	if err := atomicfile.WriteJSON(filepath.Join(res.Dir, runs.ExportCheckFile), check); err != nil {
+	if err := runs.WriteJSON(res.Dir, runs.ExportCheckFile, check); err != nil {
 		return r, fmt.Errorf("study: %w", err)
 	}
 	r.setAccuracy(ev)
@@ -577,7 +580,7 @@ func (s *study) finish(ctx context.Context, data, name, kind string, res *finetu
 }
 
 // setAccuracy records an evaluation's test accuracy and its 95 % interval.
-func (r *Rung) setAccuracy(ev *Evaluation) {
+func (r *Rung) setAccuracy(ev *evaluate.Result) {
 	r.Accuracy, r.TestPhotos = ev.Report.Accuracy, ev.Report.N
 	r.AccuracyLow, r.AccuracyHigh = metrics.Wilson(int(math.Round(ev.Report.Accuracy*float64(ev.Report.N))), ev.Report.N)
 }
@@ -626,53 +629,4 @@ func perClassText(n int) string {
 		return "every photo"
 	}
 	return fmt.Sprintf("%d photos per class", n)
-}
-
-// Evaluation is an exported model scored on the test split of a prepared dataset.
-type Evaluation struct {
-	Labels []uint8
-	Probs  []float32
-	Report *metrics.Report
-	// Runtime names the engine that ran the model ("onnxruntime 1.30.0 (cpu)").
-	Runtime string
-}
-
-// Evaluate scores the model file on onnxruntime on the test split of the dataset folder.
-func Evaluate(ctx context.Context, model, data, provider string, progress func(done, total int)) (*Evaluation, error) {
-	c, err := classifier.Load(model, classifier.WithProvider(provider))
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-	ds, err := datasets.Open(data)
-	if err != nil {
-		return nil, err
-	}
-	defer ds.Close()
-	labels, probs, err := EvaluateSplit(ctx, c, ds, datasets.Test, 64, progress)
-	if err != nil {
-		return nil, err
-	}
-	p64 := make([]float64, len(probs))
-	for i, p := range probs {
-		p64[i] = float64(p)
-	}
-	rep, err := metrics.Compute(labels, p64, metrics.Options{})
-	if err != nil {
-		return nil, err
-	}
-	return &Evaluation{Labels: labels, Probs: probs, Report: rep, Runtime: c.Runtime()}, nil
-}
-
-// WriteRun records the evaluation in a run folder: predictions.npy, labels.npy and
-// metrics.json, replacing the training engine's own test predictions with the exported
-// model's.
-func (e *Evaluation) WriteRun(dir string) error {
-	if err := npy.WriteFile(filepath.Join(dir, runs.PredictionsFile), []int{len(e.Probs)}, e.Probs); err != nil {
-		return err
-	}
-	if err := npy.WriteFile(filepath.Join(dir, runs.LabelsFile), []int{len(e.Labels)}, e.Labels); err != nil {
-		return err
-	}
-	return atomicfile.WriteJSON(filepath.Join(dir, runs.MetricsFile), e.Report)
 }

@@ -28,12 +28,13 @@ import (
 
 	"github.com/catdog-ml/catdog/backbones"
 	"github.com/catdog-ml/catdog/datasets"
+	"github.com/catdog-ml/catdog/evaluate"
 	"github.com/catdog-ml/catdog/exported"
 	"github.com/catdog-ml/catdog/features"
 	"github.com/catdog-ml/catdog/finetune"
 	"github.com/catdog-ml/catdog/metrics"
 	"github.com/catdog-ml/catdog/onnx"
-	"github.com/catdog-ml/catdog/study"
+	"github.com/catdog-ml/catdog/transfer"
 )
 
 type variant struct {
@@ -97,7 +98,11 @@ func main() {
 		{"join", head(v1, []string{v2}, base)},
 		{"finetune", func(ctx context.Context, seed uint64) (float64, int, error) {
 			dir := extract(backbones.MobileNetV1075, "conv_dw_13_relu")
-			top, err := study.TopBlock(ctx, dir, bopts(backbones.MobileNetV1075))
+			info, err := features.Open(dir)
+			if err != nil {
+				return 0, 0, err
+			}
+			top, err := transfer.TopBlock(ctx, info, bopts(backbones.MobileNetV1075))
 			if err != nil {
 				return 0, 0, err
 			}
@@ -110,7 +115,11 @@ func main() {
 		{"flip", func(ctx context.Context, seed uint64) (float64, int, error) {
 			cfg := base
 			cfg.Seed = seed
-			bb, err := study.BackboneOf(ctx, v1, bopts(backbones.MobileNetV1075))
+			info, err := features.Open(v1)
+			if err != nil {
+				return 0, 0, err
+			}
+			bb, err := transfer.Backbone(ctx, info, bopts(backbones.MobileNetV1075))
 			if err != nil {
 				return 0, 0, err
 			}
@@ -131,7 +140,7 @@ func main() {
 			if err := f.Write(path); err != nil {
 				return 0, 0, err
 			}
-			ev, err := study.Evaluate(ctx, path, data, "cpu", nil)
+			ev, err := evaluate.Test(ctx, path, data, "cpu", nil)
 			if err != nil {
 				return 0, 0, err
 			}

@@ -11,9 +11,9 @@ import (
 
 	"github.com/catdog-ml/catdog/classifier"
 	"github.com/catdog-ml/catdog/datasets"
+	"github.com/catdog-ml/catdog/evaluate"
 	"github.com/catdog-ml/catdog/internal/atomicfile"
 	"github.com/catdog-ml/catdog/metrics"
-	"github.com/catdog-ml/catdog/study"
 )
 
 func newEvaluateCmd(a *app) *cobra.Command {
@@ -75,7 +75,7 @@ func runEvaluate(a *app, cmd *cobra.Command) error {
 	var batches, total int
 	start := time.Now()
 	ctx := cmd.Context()
-	labels, p32, err := study.EvaluateSplit(ctx, c, ds, split, a.v.GetInt("evaluate.batch"), func(done, n int) {
+	labels, p32, err := evaluate.Split(ctx, c, ds, split, a.v.GetInt("evaluate.batch"), func(done, n int) {
 		if bar == nil {
 			bar = a.progress(n, "evaluate "+split, "batches")
 		}

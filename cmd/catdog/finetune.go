@@ -9,7 +9,7 @@ import (
 	"github.com/catdog-ml/catdog/backbones"
 	"github.com/catdog-ml/catdog/features"
 	"github.com/catdog-ml/catdog/finetune"
-	"github.com/catdog-ml/catdog/study"
+	"github.com/catdog-ml/catdog/transfer"
 )
 
 func newFinetuneCmd(a *app) *cobra.Command {
@@ -66,7 +66,11 @@ Examples:
 				if len(cfg.JoinFeatures) > 0 {
 					return errors.New("finetune: --train-top and --join do not go together")
 				}
-				top, err := study.TopBlock(cmd.Context(), dir, bopts)
+				info, err := features.Open(dir)
+				if err != nil {
+					return fmt.Errorf("finetune: %w", err)
+				}
+				top, err := transfer.TopBlock(cmd.Context(), info, bopts)
 				if err != nil {
 					return fmt.Errorf("finetune: --train-top: %w", err)
 				}
@@ -81,10 +85,11 @@ Examples:
 					if d != dir {
 						o.File = ""
 					}
-					if _, err := features.Open(d); err != nil {
+					info, err := features.Open(d)
+					if err != nil {
 						return fmt.Errorf("finetune: %w", err) // the features themselves: no backbone helps
 					}
-					bb, err := study.BackboneOf(cmd.Context(), d, o)
+					bb, err := transfer.Backbone(cmd.Context(), info, o)
 					if err != nil {
 						return fmt.Errorf("finetune: %w (or use --no-backbone)", err)
 					}

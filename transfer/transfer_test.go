@@ -1,4 +1,4 @@
-package study
+package transfer
 
 import (
 	"context"
@@ -11,10 +11,10 @@ import (
 	"github.com/catdog-ml/catdog/internal/fixtures"
 )
 
-// TestBackboneOfImported: the backbone of features computed with an imported backbone is
+// TestBackboneImported: the backbone of features computed with an imported backbone is
 // found again in the backbone store, without the --file the features recorded (which an
 // imported backbone refuses), and with the cut the features were taken at.
-func TestBackboneOfImported(t *testing.T) {
+func TestBackboneImported(t *testing.T) {
 	fixtures.RequireORT(t)
 	data := filepath.Join(t.TempDir(), "data")
 	if _, err := datasets.Prepare(context.Background(), datasets.Options{Data: fixtures.Photos(t, 20), Out: data, Size: 64, Seed: 1}); err != nil {
@@ -31,7 +31,11 @@ func TestBackboneOfImported(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bb, err := BackboneOf(context.Background(), fr.Dir, opts)
+	info, err := features.Open(fr.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bb, err := Backbone(context.Background(), info, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,9 @@
-package study
+// Package transfer holds the building blocks of transfer learning that join the packages
+// it crosses: the backbone a features folder was computed with, loaded and checked, ready to
+// be composed in front of a head (Backbone); and the backbone's layers above the features'
+// cut with their pretrained weights, for a run that trains them further (TopBlock).
+// finetune imports neither backbones nor features; this package joins the three.
+package transfer
 
 import (
 	"context"
@@ -9,17 +14,13 @@ import (
 	"github.com/catdog-ml/catdog/finetune"
 )
 
-// BackboneOf loads the backbone that the features in featuresDir were computed with, behind
+// Backbone loads the backbone that the features described by info were computed with, behind
 // its preprocessing, ready to be composed in front of a head (finetune.Config.Backbone). It checks
 // that the model found is the one the features came from (SHA-256). opts.File, when empty,
 // is the file recorded in the features folder for the built-in backbones that take one
 // (imported backbones are read from the backbone store); opts.InputSize is the features'
 // input size.
-func BackboneOf(ctx context.Context, featuresDir string, opts backbones.Options) (*finetune.Backbone, error) {
-	info, err := features.Open(featuresDir)
-	if err != nil {
-		return nil, err
-	}
+func Backbone(ctx context.Context, info *features.Info, opts backbones.Options) (*finetune.Backbone, error) {
 	if opts.File == "" && info.BackboneFile != "" {
 		spec, err := backbones.Lookup(info.Backbone, opts)
 		if err != nil {
@@ -46,17 +47,13 @@ func BackboneOf(ctx context.Context, featuresDir string, opts backbones.Options)
 	return &finetune.Backbone{Name: info.Backbone, Model: m, Output: bb.Output, Params: bb.Params}, nil
 }
 
-// TopBlock returns the layers of the backbone that the features in featuresDir were
+// TopBlock returns the layers of the backbone that the features described by info were
 // computed with, from the cut they were taken at (extract-features --cut) to the
 // backbone's own cut, with their pretrained weights (see finetune.BlockFrom): the block that a
 // fine-tuning run trains further, in front of its head (finetune.Config.Weights).
-func TopBlock(ctx context.Context, featuresDir string, opts backbones.Options) (finetune.Block, error) {
-	info, err := features.Open(featuresDir)
-	if err != nil {
-		return finetune.Block{}, err
-	}
+func TopBlock(ctx context.Context, info *features.Info, opts backbones.Options) (finetune.Block, error) {
 	if info.CutAt == "" {
-		return finetune.Block{}, fmt.Errorf("study: the features in %s were taken at backbone %s's own cut: there is no block above them to train (extract them with --cut)", featuresDir, info.Backbone)
+		return finetune.Block{}, fmt.Errorf("the features of backbone %s were taken at its own cut: there is no block above them to train (extract them with --cut)", info.Backbone)
 	}
 	if opts.File == "" && info.BackboneFile != "" {
 		if spec, err := backbones.Lookup(info.Backbone, opts); err == nil && spec.TakesFile() {
