@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"image/color"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -303,5 +304,44 @@ func TestTinySourceWarns(t *testing.T) {
 	b, _ := os.ReadFile(filepath.Join(out, ManifestFile))
 	if !strings.Contains(string(b), `"skipped": []`) {
 		t.Errorf("manifest: no \"skipped\": [] when nothing was skipped")
+	}
+}
+
+// TestWriterAbortAndCommit: a writer's files appear only at Commit, manifest last; Abort,
+// or a cancelled context, leaves the folder as it was and releases the lock.
+func TestWriterAbortAndCommit(t *testing.T) {
+	dir := tinyDataset(t)
+	before, _ := os.ReadFile(filepath.Join(dir, ManifestFile))
+	m, _ := ReadManifest(dir)
+
+	w, err := Create(dir, "a test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Create(dir, "a second test"); !errors.Is(err, atomicfile.ErrLocked) || !strings.Contains(err.Error(), "another a second test is writing") {
+		t.Errorf("second writer: %v", err)
+	}
+	if err := w.Write(LabelsFile, "uint8", []int{1}, func(io.Writer) error { return errors.New("disk on fire") }); err == nil {
+		t.Error("a failing fill: no error")
+	}
+	w.Abort()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	w, err = Create(dir, "a test") // the lock was released
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Commit(ctx, m); !errors.Is(err, context.Canceled) {
+		t.Errorf("Commit with a cancelled context: %v", err)
+	}
+	after, _ := os.ReadFile(filepath.Join(dir, ManifestFile))
+	if !bytes.Equal(before, after) {
+		t.Error("an aborted writer changed the manifest")
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "*.tmp-*")); len(left) != 0 {
+		t.Errorf("left behind: %v", left)
+	}
+	if _, err := Open(dir); err != nil {
+		t.Errorf("the folder no longer opens: %v", err)
 	}
 }

@@ -3,13 +3,9 @@ package datasets
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path"
 	"path/filepath"
 	"runtime"
@@ -17,11 +13,9 @@ import (
 	"sort"
 	"sync"
 
-	"github.com/catdog-ml/catdog/internal/atomicfile"
 	"github.com/catdog-ml/catdog/internal/imgutil"
 	"github.com/catdog-ml/catdog/internal/npy"
 	"github.com/catdog-ml/catdog/internal/plot"
-	"github.com/catdog-ml/catdog/internal/verify"
 )
 
 // Filter names the resampling filter images are resized with.
@@ -166,22 +160,15 @@ func Prepare(ctx context.Context, opts Options) (*Manifest, error) {
 
 	// One writer at a time: a second prepare into the same folder is refused, and what a
 	// killed one left behind is removed.
-	unlock, err := atomicfile.Lock(opts.Out)
-	if err != nil {
-		if errors.Is(err, atomicfile.ErrLocked) {
-			return nil, fmt.Errorf("another catdog prepare is writing into %s; wait for it, or choose another --out (%w)", opts.Out, err)
-		}
-		return nil, fmt.Errorf("--out %s: %w", opts.Out, err)
-	}
-	defer unlock()
-	if err := atomicfile.CleanTemps(opts.Out); err != nil {
-		return nil, err
-	}
-	photos, err := atomicfile.Create(filepath.Join(opts.Out, PhotosFile))
+	dw, err := Create(opts.Out, "catdog prepare")
 	if err != nil {
 		return nil, err
 	}
-	defer photos.Abort()
+	defer dw.Abort()
+	photos, err := dw.Create(PhotosFile)
+	if err != nil {
+		return nil, err
+	}
 	rw, err := npy.NewRowWriter(photos, npy.Uint8, []int{opts.Size, opts.Size, 3})
 	if err != nil {
 		return nil, err
@@ -238,7 +225,6 @@ func Prepare(ctx context.Context, opts Options) (*Manifest, error) {
 		Balance:       bal,
 		Splits:        map[string]SplitInfo{},
 		OriginalSizes: sizeStats(widths, heights),
-		Arrays:        map[string]ArrayInfo{},
 		Versions:      Versions{Catdog: opts.Version, Go: runtime.Version()},
 		Files:         files,
 		Skipped:       append([]Skipped{}, skipped...), // [] rather than null when none
@@ -251,31 +237,10 @@ func Prepare(ctx context.Context, opts Options) (*Manifest, error) {
 	}
 
 	// Everything else goes to temporary files too; the manifest is committed last.
-	var pending []*atomicfile.File
-	defer func() {
-		for _, f := range pending {
-			f.Abort()
-		}
-	}()
-	sum, err := hashFile(photos.File)
-	if err != nil {
-		return nil, fmt.Errorf("hashing %s: %w", PhotosFile, err)
+	if err := dw.Done(PhotosFile, "uint8", []int{len(labels), opts.Size, opts.Size, 3}); err != nil {
+		return nil, err
 	}
-	m.Arrays[PhotosFile] = ArrayInfo{DType: "uint8", Shape: []int{len(labels), opts.Size, opts.Size, 3}, SHA256: sum}
-	addArray := func(name string, write func(io.Writer) error, dtype string, shape []int) error {
-		f, err := atomicfile.Create(filepath.Join(opts.Out, name))
-		if err != nil {
-			return err
-		}
-		pending = append(pending, f)
-		h := sha256.New()
-		if err := write(io.MultiWriter(f, h)); err != nil {
-			return fmt.Errorf("writing %s: %w", name, err)
-		}
-		m.Arrays[name] = ArrayInfo{DType: dtype, Shape: shape, SHA256: hex.EncodeToString(h.Sum(nil))}
-		return nil
-	}
-	if err := addArray(LabelsFile, func(w io.Writer) error { return npy.Write(w, []int{len(labels)}, labels) }, "uint8", []int{len(labels)}); err != nil {
+	if err := dw.Write(LabelsFile, "uint8", []int{len(labels)}, func(w io.Writer) error { return npy.Write(w, []int{len(labels)}, labels) }); err != nil {
 		return nil, err
 	}
 	tr, va, te := stratifiedSplit(labels, opts.Seed)
@@ -292,7 +257,7 @@ func Prepare(ctx context.Context, opts Options) (*Manifest, error) {
 			c.add(int(labels[j]))
 		}
 		m.Splits[name] = SplitInfo{Count: len(idx), Counts: c}
-		if err := addArray(SplitFile(name), func(w io.Writer) error { return npy.Write(w, []int{len(idx)}, idx) }, "int64", []int{len(idx)}); err != nil {
+		if err := dw.Write(SplitFile(name), "int64", []int{len(idx)}, func(w io.Writer) error { return npy.Write(w, []int{len(idx)}, idx) }); err != nil {
 			return nil, err
 		}
 	}
@@ -311,48 +276,12 @@ func Prepare(ctx context.Context, opts Options) (*Manifest, error) {
 		if err != nil {
 			return nil, fmt.Errorf("drawing %s: %w", name, err)
 		}
-		if err := addArray(name, func(w io.Writer) error { _, err := w.Write(png); return err }, "", nil); err != nil {
+		if err := dw.Write(name, "", nil, func(w io.Writer) error { _, err := w.Write(png); return err }); err != nil {
 			return nil, err
 		}
-		delete(m.Arrays, name)
 	}
-	mj, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
+	if err := dw.Commit(ctx, m); err != nil {
 		return nil, err
-	}
-	mf, err := atomicfile.Create(filepath.Join(opts.Out, ManifestFile))
-	if err != nil {
-		return nil, err
-	}
-	pending = append(pending, mf)
-	if _, err := mf.Write(append(mj, '\n')); err != nil {
-		return nil, fmt.Errorf("writing manifest: %w", err)
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-
-	// Commit: first drop the old manifest, so that a crash between the renames below
-	// leaves a folder that says it is incomplete rather than a mix of two runs.
-	if err := os.Remove(filepath.Join(opts.Out, ManifestFile)); err != nil && !os.IsNotExist(err) {
-		return nil, fmt.Errorf("replacing the old manifest: %w", err)
-	}
-	if err := photos.Commit(); err != nil {
-		return nil, err
-	}
-	for len(pending) > 0 {
-		if err := pending[0].Commit(); err != nil {
-			return nil, err
-		}
-		pending = pending[1:]
-	}
-	// The sums were computed while writing: the next Open need not hash the arrays again.
-	sums := map[string]string{}
-	for name, a := range m.Arrays {
-		sums[name] = a.SHA256
-	}
-	if err := verify.Record(opts.Out, sums); err != nil {
-		return nil, fmt.Errorf("recording the checksums: %w", err)
 	}
 	return m, nil
 }
@@ -553,17 +482,6 @@ func (b *budget) release(n int64) {
 	b.free += n
 	b.mu.Unlock()
 	b.cond.Broadcast()
-}
-
-func hashFile(f *os.File) (string, error) {
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return "", err
-	}
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 func sizeStats(ws, hs []float64) SizeStats {
