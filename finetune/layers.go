@@ -2,7 +2,6 @@ package finetune
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 )
 
@@ -78,17 +77,8 @@ func Residual(out int) Layer { return Layer{Kind: KindResidual, N: out} }
 
 // String writes the layer in the spec syntax ParseLayers reads.
 func (l Layer) String() string {
-	switch l.Kind {
-	case KindConv:
-		return fmt.Sprintf("conv:%d:%d:%d", l.N, l.K, l.Pad)
-	case KindMaxPool:
-		return fmt.Sprintf("maxpool:%d", l.K)
-	case KindDropout:
-		return "dropout:" + strconv.FormatFloat(l.P, 'g', -1, 64)
-	case KindDense:
-		return fmt.Sprintf("dense:%d", l.N)
-	case KindResidual:
-		return fmt.Sprintf("residual:%d", l.N)
+	if k := kindOf(l.Kind); k != nil && k.format != nil {
+		return k.format(l)
 	}
 	return string(l.Kind)
 }
@@ -124,121 +114,20 @@ func ParseLayers(spec string) ([]Layer, error) {
 		}
 		f := strings.Split(item, ":")
 		name, args := strings.ToLower(f[0]), f[1:]
-		ints := func(min, max int) ([]int, error) {
-			if len(args) < min || len(args) > max {
-				return nil, fmt.Errorf("layer %q: want %d to %d numbers after %q", item, min, max, name)
-			}
-			v := make([]int, len(args))
-			for i, a := range args {
-				n, err := strconv.Atoi(a)
-				if err != nil || n < 0 {
-					return nil, fmt.Errorf("layer %q: %q is not a non-negative whole number", item, a)
-				}
-				v[i] = n
-			}
-			return v, nil
-		}
-		noArgs := func(l Layer) error {
-			if len(args) != 0 {
-				return fmt.Errorf("layer %q: %q takes no arguments", item, name)
-			}
-			out = append(out, l)
-			return nil
-		}
-		var err error
-		switch name {
-		case "flatten":
-			err = noArgs(Flatten())
-		case "gap", "globalavgpool":
-			err = noArgs(GlobalAvgPool())
-		case "relu":
-			err = noArgs(ReLU())
-		case "relu6":
-			err = noArgs(ReLU6())
-		case "sigmoid":
-			err = noArgs(Sigmoid())
-		case "batchnorm", "bn":
-			err = noArgs(BatchNorm())
-		case "dense":
-			var act string
-			if len(args) == 2 {
-				act, args = strings.ToLower(args[1]), args[:1]
-			}
-			var v []int
-			if v, err = ints(1, 1); err != nil {
-				break
-			}
-			if v[0] < 1 {
-				err = fmt.Errorf("layer %q: dense needs at least 1 unit", item)
-				break
-			}
-			out = append(out, Dense(v[0]))
-			switch act {
-			case "":
-			case "relu":
-				out = append(out, ReLU())
-			case "sigmoid":
-				out = append(out, Sigmoid())
-			default:
-				err = fmt.Errorf("layer %q: unknown activation %q (want relu or sigmoid)", item, act)
-			}
-		case "dropout":
-			if len(args) != 1 {
-				err = fmt.Errorf("layer %q: want dropout:P", item)
-				break
-			}
-			p, perr := strconv.ParseFloat(args[0], 64)
-			if perr != nil || p < 0 || p >= 1 {
-				err = fmt.Errorf("layer %q: dropout probability must be in [0, 1)", item)
-				break
-			}
-			out = append(out, Dropout(p))
-		case "conv":
-			var v []int
-			if v, err = ints(1, 3); err != nil {
-				break
-			}
-			l := Conv(v[0], 3, 1)
-			if len(v) > 1 {
-				l.K, l.Pad = v[1], v[1]/2
-			}
-			if len(v) > 2 {
-				l.Pad = v[2]
-			}
-			if l.N < 1 || l.K < 1 {
-				err = fmt.Errorf("layer %q: conv needs at least 1 filter of side at least 1", item)
-				break
-			}
-			out = append(out, l)
-		case "maxpool", "pool":
-			var v []int
-			if v, err = ints(0, 1); err != nil {
-				break
-			}
-			l := MaxPool(2)
-			if len(v) == 1 {
-				l.K = v[0]
-			}
-			if l.K < 1 {
-				err = fmt.Errorf("layer %q: pool window must be at least 1", item)
-				break
-			}
-			out = append(out, l)
-		case "residual", "res":
-			var v []int
-			if v, err = ints(1, 1); err != nil {
-				break
-			}
-			if v[0] < 1 {
-				err = fmt.Errorf("layer %q: residual needs at least 1 channel", item)
-				break
-			}
-			out = append(out, Residual(v[0]))
+		k := kindNamed(name)
+		switch {
+		case k == nil:
+			return nil, fmt.Errorf("unknown layer %q (want %s)", item, kindSyntax())
+		case k.parse == nil && len(args) != 0:
+			return nil, fmt.Errorf("layer %q: %q takes no arguments", item, name)
+		case k.parse == nil:
+			out = append(out, Layer{Kind: k.kind})
 		default:
-			err = fmt.Errorf("unknown layer %q (want flatten, gap, dense:N[:relu|:sigmoid], dropout:P, relu, relu6, sigmoid, batchnorm, conv:N[:K[:PAD]], maxpool[:K], residual:N)", item)
-		}
-		if err != nil {
-			return nil, err
+			ls, err := k.parse(item, name, args)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, ls...)
 		}
 	}
 	if len(out) == 0 {

@@ -35,35 +35,16 @@ func newParam(name string, trainable bool, shape ...int) *Param {
 // in all, so a billion is 20 GB. A bigger model is refused before anything is allocated.
 const MaxParams = 1 << 30
 
-// layerParams counts the weights layer l would have on an input of shape in.
-func layerParams(l Layer, in []int) int64 {
-	switch l.Kind {
-	case KindConv:
-		return int64(l.N) * (int64(in[0])*int64(l.K)*int64(l.K) + 1)
-	case KindDense:
-		return int64(l.N) * (int64(in[0]) + 1)
-	case KindBatchNorm:
-		return 4 * int64(in[0])
-	case KindResidual:
-		c, n := int64(in[0]), int64(l.N)
-		p := n*(c*9+1) + n*(n*9+1) + 8*n
-		if c != n {
-			p += n * (c + 1)
-		}
-		return p
-	}
-	return 0
-}
-
 // convW holds a convolution's or a dense layer's weights and bias.
 type convW struct{ w, b *Param }
 
 // bnW holds a batch normalisation's scale, shift and running statistics.
 type bnW struct{ gamma, beta, mean, vari *Param }
 
-// unit is one layer of a built Model: its spec, shapes and weights.
+// unit is one layer of a built Model: its spec, its kind's description, shapes and weights.
 type unit struct {
 	Layer
+	info    *kindInfo
 	name    string
 	in, out []int // per-sample shapes
 	conv    convW // Conv, Dense, Residual's first convolution
@@ -136,75 +117,25 @@ func NewModel(name string, input []int, layers []Layer, init Init, seed uint64) 
 	count := map[Kind]int{}
 	var total int64
 	for i, l := range layers {
-		count[l.Kind]++
-		u := &unit{Layer: l, name: fmt.Sprintf("%s%d", l.Kind, count[l.Kind]), in: shape}
-		if len(shape) > 0 {
-			if total += layerParams(l, shape); total > MaxParams {
+		k := kindOf(l.Kind)
+		if k == nil {
+			return nil, fmt.Errorf("model %s: layer %d: unknown kind %q", name, i+1, l.Kind)
+		}
+		u := &unit{Layer: l, info: k, name: unitName(count, l.Kind), in: shape}
+		if k.weights != nil {
+			if total += k.weights(l, shape); total > MaxParams {
 				return nil, fmt.Errorf("model %s: layer %d (%s) takes it past %d weights (%d so far): too big to train here; use fewer units or pool first (gap)", name, i+1, l, MaxParams, total)
 			}
 		}
-		need3 := func() error {
-			if len(shape) != 3 {
-				return fmt.Errorf("model %s: layer %d (%s) needs (C, H, W) input, got %v", name, i+1, l, shape)
+		if k.output != nil {
+			out, err := k.output(l, shape)
+			if err != nil {
+				return nil, fmt.Errorf("model %s: layer %d (%s) %w", name, i+1, l, err)
 			}
-			return nil
+			shape = out
 		}
-		var err error
-		switch l.Kind {
-		case KindConv:
-			if err = need3(); err != nil {
-				break
-			}
-			oh, ow := shape[1]+2*l.Pad-l.K+1, shape[2]+2*l.Pad-l.K+1
-			if oh < 1 || ow < 1 {
-				err = fmt.Errorf("model %s: layer %d (%s) does not fit a %dx%d input", name, i+1, l, shape[1], shape[2])
-				break
-			}
-			u.conv = m.newConv(u.name, rng, l.N, shape[0], l.K)
-			shape = []int{l.N, oh, ow}
-		case KindMaxPool:
-			if err = need3(); err != nil {
-				break
-			}
-			if shape[1] < l.K || shape[2] < l.K {
-				err = fmt.Errorf("model %s: layer %d (%s) does not fit a %dx%d input", name, i+1, l, shape[1], shape[2])
-				break
-			}
-			shape = []int{shape[0], shape[1] / l.K, shape[2] / l.K}
-		case KindReLU, KindReLU6, KindSigmoid, KindDropout:
-		case KindBatchNorm:
-			u.bn = m.newBN(u.name, shape[0])
-		case KindFlatten:
-			shape = []int{prod(shape)}
-		case KindGlobalAvgPool:
-			if err = need3(); err != nil {
-				break
-			}
-			shape = []int{shape[0]}
-		case KindDense:
-			if len(shape) != 1 {
-				err = fmt.Errorf("model %s: layer %d (%s) needs a vector input, got %v: add flatten or gap before it", name, i+1, l, shape)
-				break
-			}
-			u.conv = m.newDense(u.name, rng, shape[0], l.N)
-			shape = []int{l.N}
-		case KindResidual:
-			if err = need3(); err != nil {
-				break
-			}
-			u.conv = m.newConv(u.name+".conv1", rng, l.N, shape[0], 3)
-			u.bn = m.newBN(u.name+".bn1", l.N)
-			u.conv2 = m.newConv(u.name+".conv2", rng, l.N, l.N, 3)
-			u.bn2 = m.newBN(u.name+".bn2", l.N)
-			if shape[0] != l.N {
-				u.proj = m.newConv(u.name+".proj", rng, l.N, shape[0], 1)
-			}
-			shape = []int{l.N, shape[1], shape[2]}
-		default:
-			err = fmt.Errorf("model %s: layer %d: unknown kind %q", name, i+1, l.Kind)
-		}
-		if err != nil {
-			return nil, err
+		if k.init != nil {
+			k.init(m, u, rng)
 		}
 		u.out = append([]int(nil), shape...)
 		m.units = append(m.units, u)
@@ -213,6 +144,13 @@ func NewModel(name string, input []int, layers []Layer, init Init, seed uint64) 
 		return nil, fmt.Errorf("model %s: the output must be one value per sample, got shape %v: end with dense:1:sigmoid", name, shape)
 	}
 	return m, nil
+}
+
+// unitName names the next layer of kind k: the kind and its count so far, from 1 ("conv2").
+// Its parameters' names start with it ("conv2.weight").
+func unitName(count map[Kind]int, k Kind) string {
+	count[k]++
+	return fmt.Sprintf("%s%d", k, count[k])
 }
 
 func prod(s []int) int {
