@@ -78,57 +78,9 @@ func (m *Model) Export(opts ExportOptions) (*onnx.Model, error) {
 		s := b.Initializer("input_scale", []int64{}, []float32{opts.Scale})
 		x = b.Name("scaled_input").Mul(x, s)
 	}
-	init := func(p *Param) string {
-		shape := make([]int64, len(p.Shape))
-		for i, d := range p.Shape {
-			shape[i] = int64(d)
-		}
-		return b.Initializer(p.Name, shape, p.Data)
-	}
-	conv := func(x string, c convW, pad int) string {
-		p := int64(pad)
-		return b.Conv(x, init(c.w), init(c.b), onnx.ConvOpts{Pads: [4]int64{p, p, p, p}})
-	}
-	bn := func(x string, w bnW) string {
-		return b.BatchNorm(x, init(w.gamma), init(w.beta), init(w.mean), init(w.vari), BNEpsilon)
-	}
-	var zero, six string // ReLU6's bounds, once
+	e := &exporter{b: b}
 	for _, u := range m.units {
-		switch u.Kind {
-		case KindConv:
-			x = conv(x, u.conv, u.Pad)
-		case KindReLU:
-			x = b.Relu(x)
-		case KindReLU6:
-			if zero == "" {
-				zero, six = b.Initializer("clip_min", nil, []float32{0}), b.Initializer("clip_max", nil, []float32{6})
-			}
-			x = b.Node("Clip", []string{x, zero, six}, nil)
-		case KindSigmoid:
-			x = b.Sigmoid(x)
-		case KindMaxPool:
-			x = b.MaxPool(x, int64(u.K), int64(u.K))
-		case KindDropout:
-			x = b.Dropout(x)
-		case KindBatchNorm:
-			x = bn(x, u.bn)
-		case KindFlatten:
-			x = b.Flatten(x, 1)
-		case KindGlobalAvgPool:
-			x = b.Flatten(b.GlobalAveragePool(x), 1)
-		case KindDense:
-			x = b.Gemm(x, init(u.conv.w), init(u.conv.b), false)
-		case KindResidual:
-			h := b.Relu(bn(conv(x, u.conv, 1), u.bn))
-			h = bn(conv(h, u.conv2, 1), u.bn2)
-			s := x
-			if u.proj.w != nil {
-				s = conv(x, u.proj, 0)
-			}
-			x = b.Relu(b.Add(h, s))
-		default:
-			return nil, fmt.Errorf("exporting %s: unknown layer kind %q", m.Name, u.Kind)
-		}
+		x = u.info.export(e, u, x)
 	}
 	b.Output(x, exported.OutputName, onnx.Float, -1, 1)
 	b.SetMetadata(exported.MetaLabels, exported.Labels)
@@ -146,6 +98,41 @@ func (m *Model) Export(opts ExportOptions) (*onnx.Model, error) {
 		return nil, fmt.Errorf("exporting %s: %w", m.Name, err)
 	}
 	return mod, nil
+}
+
+// exporter is what a kind's export (kindInfo.export) writes its ONNX nodes with.
+type exporter struct {
+	b *onnx.Builder
+	// zero and six are ReLU6's bounds, made once.
+	zero, six string
+}
+
+// init writes p as an initializer named after it.
+func (e *exporter) init(p *Param) string {
+	shape := make([]int64, len(p.Shape))
+	for i, d := range p.Shape {
+		shape[i] = int64(d)
+	}
+	return e.b.Initializer(p.Name, shape, p.Data)
+}
+
+// conv writes a Conv node with c's filters and bias, padding pad on every side, stride 1.
+func (e *exporter) conv(x string, c convW, pad int) string {
+	p := int64(pad)
+	return e.b.Conv(x, e.init(c.w), e.init(c.b), onnx.ConvOpts{Pads: [4]int64{p, p, p, p}})
+}
+
+// bn writes a BatchNormalization node with w's running statistics and BNEpsilon.
+func (e *exporter) bn(x string, w bnW) string {
+	return e.b.BatchNorm(x, e.init(w.gamma), e.init(w.beta), e.init(w.mean), e.init(w.vari), BNEpsilon)
+}
+
+// relu6 writes min(max(x, 0), 6) as a Clip node.
+func (e *exporter) relu6(x string) string {
+	if e.zero == "" {
+		e.zero, e.six = e.b.Initializer("clip_min", nil, []float32{0}), e.b.Initializer("clip_max", nil, []float32{6})
+	}
+	return e.b.Node("Clip", []string{x, e.zero, e.six}, nil)
 }
 
 // ExportWithBackbone exports a transfer head behind bb: one model from exported.InputName to

@@ -65,118 +65,33 @@ var gorgoniaBLAS sync.Once
 func (m *Model) build(n int, train bool) (*graph, error) {
 	gorgoniaBLAS.Do(func() { G.Use(gops.Implementation{}) })
 	gr := &graph{m: m, n: n, train: train, g: G.NewGraph()}
-	g := gr.g
-	conv := m.conv
-	if conv == nil {
-		conv = FastConv
-	}
-	nodes := map[*Param]*G.Node{}
-	param := func(p *Param) *G.Node {
-		if nd, ok := nodes[p]; ok {
-			return nd
-		}
-		t := tensor.New(tensor.WithShape(p.Shape...), tensor.WithBacking(p.Data))
-		nd := G.NewTensor(g, tensor.Float32, len(p.Shape), G.WithShape(p.Shape...), G.WithName(p.Name), G.WithValue(t))
-		nodes[p] = nd
-		return nd
+	b := &graphBuilder{gr: gr, conv: m.conv, nodes: map[*Param]*G.Node{}}
+	if b.conv == nil {
+		b.conv = FastConv
 	}
 	xShape := append([]int{n}, m.Input...)
 	gr.xT = tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(xShape...))
-	gr.x = G.NewTensor(g, tensor.Float32, len(xShape), G.WithShape(xShape...), G.WithName("x"), G.WithValue(gr.xT))
-
-	// addBias adds a per-channel bias, then applies ReLU when relu is set (one fused op).
-	addBias := func(h *G.Node, b *Param, relu bool) (*G.Node, error) {
-		if relu {
-			return gops.BiasReLU(h, param(b))
-		}
-		return gops.BiasAdd(h, param(b))
-	}
-	convBias := func(h *G.Node, c convW, pad int, relu bool) (*G.Node, error) {
-		y, err := conv(h, param(c.w), pad)
-		if err != nil {
-			return nil, err
-		}
-		return addBias(y, c.b, relu)
-	}
-	bn := func(h *G.Node, w bnW, id string) (*G.Node, error) {
-		op := &bnOp{id: id, dims: h.Shape().Dims(), train: train, mean: w.mean.Data, vari: w.vari.Data}
-		if train {
-			op.stats = &bnStats{}
-			gr.bns = append(gr.bns, bnTrack{w: w, stats: op.stats})
-		}
-		return G.ApplyOp(op, h, param(w.gamma), param(w.beta))
-	}
+	gr.x = G.NewTensor(gr.g, tensor.Float32, len(xShape), G.WithShape(xShape...), G.WithName("x"), G.WithValue(gr.xT))
 
 	h := gr.x
-	last := len(m.units) - 1
-	for i := 0; i < last; i++ { // the final sigmoid is left out: the graph stops at the logit
-		u := m.units[i]
-		// A ReLU right after a convolution or a dense layer is fused into its bias op, and
-		// conv, ReLU, 2x2 max-pool into conv then one bias+ReLU+pool op (the same values:
-		// the bias is constant over a window and ReLU is monotone; see gops).
-		relu := i+1 < last && m.units[i+1].Kind == KindReLU && (u.Kind == KindConv || u.Kind == KindDense)
-		pool := relu && u.Kind == KindConv && i+2 < last && m.units[i+2].Kind == KindMaxPool && m.units[i+2].K == 2
-		if relu {
-			i++
-		}
-		if pool {
-			i++
-		}
+	units := m.units[:len(m.units)-1] // the final sigmoid is left out: the graph stops at the logit
+	for i := 0; i < len(units); i++ {
+		u := units[i]
+		var fused int
 		var err error
-		switch {
-		case pool:
-			if h, err = conv(h, param(u.conv.w), u.Pad); err == nil {
-				h, err = gops.BiasReLUMaxPool2x2(h, param(u.conv.b))
-			}
-		case u.Kind == KindConv:
-			h, err = convBias(h, u.conv, u.Pad, relu)
-		case u.Kind == KindReLU:
-			h, err = G.Rectify(h)
-		case u.Kind == KindReLU6:
-			h, err = G.ApplyOp(relu6Op{dims: h.Shape().Dims()}, h)
-		case u.Kind == KindSigmoid:
-			h, err = G.Sigmoid(h)
-		case u.Kind == KindMaxPool:
-			if u.K == 2 {
-				h, err = gops.MaxPool2x2(h)
-			} else {
-				h, err = G.MaxPool2D(h, tensor.Shape{u.K, u.K}, []int{0, 0}, []int{u.K, u.K})
-			}
-		case u.Kind == KindDropout:
-			if !train || u.P == 0 {
-				continue
-			}
-			mk := mask{p: u.P, t: tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(h.Shape().Clone()...))}
-			mk.node = G.NewTensor(g, tensor.Float32, h.Shape().Dims(), G.WithShape(h.Shape().Clone()...), G.WithName(u.name+".mask"), G.WithValue(mk.t))
-			gr.masks = append(gr.masks, mk)
-			h, err = G.HadamardProd(h, mk.node)
-		case u.Kind == KindBatchNorm:
-			h, err = bn(h, u.bn, u.name)
-		case u.Kind == KindFlatten:
-			h, err = G.Reshape(h, tensor.Shape{n, prod(u.out)})
-		case u.Kind == KindGlobalAvgPool:
-			h, err = globalAvgPool(g, h, u.name)
-		case u.Kind == KindDense:
-			if h, err = G.Mul(h, param(u.conv.w)); err == nil {
-				h, err = addBias(h, u.conv.b, relu)
-			}
-		case u.Kind == KindResidual:
-			h, err = residual(h, u, convBias, bn)
-		default:
-			err = fmt.Errorf("unknown layer kind %q", u.Kind)
-		}
-		if err != nil {
+		if h, fused, err = u.info.forward(b, u, h, units[i+1:]); err != nil {
 			return nil, fmt.Errorf("model %s: building layer %s (%s): %w", m.Name, u.name, u.Layer, err)
 		}
+		i += fused
 	}
 	gr.logits = h
 	if !train {
-		gr.vm = G.NewTapeMachine(g)
+		gr.vm = G.NewTapeMachine(gr.g)
 		return gr, nil
 	}
 
 	gr.yT = tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(n, 1))
-	gr.y = G.NewMatrix(g, tensor.Float32, G.WithShape(n, 1), G.WithName("y"), G.WithValue(gr.yT))
+	gr.y = G.NewMatrix(gr.g, tensor.Float32, G.WithShape(n, 1), G.WithName("y"), G.WithValue(gr.yT))
 	loss, err := bceWithLogits(h, gr.y)
 	if err != nil {
 		return nil, fmt.Errorf("model %s: building the loss: %w", m.Name, err)
@@ -184,7 +99,7 @@ func (m *Model) build(n int, train bool) (*graph, error) {
 	gr.loss = loss
 	var wrt G.Nodes
 	for _, p := range m.params {
-		if nd, ok := nodes[p]; ok && p.Trainable {
+		if nd, ok := b.nodes[p]; ok && p.Trainable {
 			gr.learn = append(gr.learn, p)
 			wrt = append(wrt, nd)
 		}
@@ -192,63 +107,70 @@ func (m *Model) build(n int, train bool) (*graph, error) {
 	if gr.grads, err = G.Grad(loss, wrt...); err != nil {
 		return nil, fmt.Errorf("model %s: differentiating: %w", m.Name, err)
 	}
-	gr.vm = G.NewTapeMachine(g)
+	gr.vm = G.NewTapeMachine(gr.g)
 	return gr, nil
 }
 
-// residual builds relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)).
-func residual(x *G.Node, u *unit,
-	convBias func(*G.Node, convW, int, bool) (*G.Node, error),
-	bn func(*G.Node, bnW, string) (*G.Node, error)) (*G.Node, error) {
-	h, err := convBias(x, u.conv, 1, false)
-	if err != nil {
-		return nil, err
-	}
-	if h, err = bn(h, u.bn, u.name+".bn1"); err != nil {
-		return nil, err
-	}
-	if h, err = G.Rectify(h); err != nil {
-		return nil, err
-	}
-	if h, err = convBias(h, u.conv2, 1, false); err != nil {
-		return nil, err
-	}
-	if h, err = bn(h, u.bn2, u.name+".bn2"); err != nil {
-		return nil, err
-	}
-	s := x
-	if u.proj.w != nil {
-		if s, err = convBias(x, u.proj, 0, false); err != nil {
-			return nil, err
-		}
-	}
-	if h, err = G.Add(h, s); err != nil {
-		return nil, err
-	}
-	return G.Rectify(h)
+// graphBuilder is what a kind's forward (kindInfo.forward) builds its part of a graph with.
+type graphBuilder struct {
+	gr   *graph
+	conv ConvFunc
+	// nodes holds the graph's node of each weight, made on first use.
+	nodes map[*Param]*G.Node
 }
 
-// globalAvgPool averages (N, C, H, W) over H and W as one matrix product:
-// (N·C, H·W) × (H·W, 1) of 1/(H·W).
-func globalAvgPool(g *G.ExprGraph, x *G.Node, name string) (*G.Node, error) {
-	s := x.Shape()
-	n, c, hw := s[0], s[1], s[2]*s[3]
-	flat, err := G.Reshape(x, tensor.Shape{n * c, hw})
-	if err != nil {
-		return nil, err
+// param returns p's node in the graph, holding p's values (not a copy).
+func (b *graphBuilder) param(p *Param) *G.Node {
+	if nd, ok := b.nodes[p]; ok {
+		return nd
 	}
-	avg := make([]float32, hw)
-	for i := range avg {
-		avg[i] = 1 / float32(hw)
-	}
-	w := G.NewMatrix(g, tensor.Float32, G.WithShape(hw, 1), G.WithName(name+".avg"),
-		G.WithValue(tensor.New(tensor.WithShape(hw, 1), tensor.WithBacking(avg))))
-	y, err := G.Mul(flat, w)
-	if err != nil {
-		return nil, err
-	}
-	return G.Reshape(y, tensor.Shape{n, c})
+	t := tensor.New(tensor.WithShape(p.Shape...), tensor.WithBacking(p.Data))
+	nd := G.NewTensor(b.gr.g, tensor.Float32, len(p.Shape), G.WithShape(p.Shape...), G.WithName(p.Name), G.WithValue(t))
+	b.nodes[p] = nd
+	return nd
 }
+
+// addBias adds a per-channel bias, then applies ReLU when relu is set (one fused op).
+func (b *graphBuilder) addBias(h *G.Node, bias *Param, relu bool) (*G.Node, error) {
+	if relu {
+		return gops.BiasReLU(h, b.param(bias))
+	}
+	return gops.BiasAdd(h, b.param(bias))
+}
+
+// convBias convolves h with c's filters (padding pad), adds its bias, then applies ReLU
+// when relu is set.
+func (b *graphBuilder) convBias(h *G.Node, c convW, pad int, relu bool) (*G.Node, error) {
+	y, err := b.conv(h, b.param(c.w), pad)
+	if err != nil {
+		return nil, err
+	}
+	return b.addBias(y, c.b, relu)
+}
+
+// bn normalises h by the batch norm w (catdog's bnOp, named id); when training, its batch
+// statistics are kept to update w's running ones after each step.
+func (b *graphBuilder) bn(h *G.Node, w bnW, id string) (*G.Node, error) {
+	op := &bnOp{id: id, dims: h.Shape().Dims(), train: b.gr.train, mean: w.mean.Data, vari: w.vari.Data}
+	if b.gr.train {
+		op.stats = &bnStats{}
+		b.gr.bns = append(b.gr.bns, bnTrack{w: w, stats: op.stats})
+	}
+	return G.ApplyOp(op, h, b.param(w.gamma), b.param(w.beta))
+}
+
+// dropout multiplies h by a mask drawn before each training step (graph.fillMasks) that
+// zeroes a value with probability p and scales the others by 1/(1-p).
+func (b *graphBuilder) dropout(h *G.Node, p float64, name string) (*G.Node, error) {
+	mk := mask{p: p, t: tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(h.Shape().Clone()...))}
+	mk.node = G.NewTensor(b.gr.g, tensor.Float32, h.Shape().Dims(), G.WithShape(h.Shape().Clone()...), G.WithName(name), G.WithValue(mk.t))
+	b.gr.masks = append(b.gr.masks, mk)
+	return G.HadamardProd(h, mk.node)
+}
+
+// fusesReLU reports whether the layers after a convolution or a dense layer start with a
+// ReLU, which its bias op then applies (the same values: see gops).
+func fusesReLU(next []*unit) bool { return len(next) > 0 && next[0].Kind == KindReLU }
 
 // bceWithLogits is the mean binary cross-entropy of sigmoid(z) against y, computed from
 // the logits z (one op: Gorgonia v0.9.18's register reuse corrupts a node read by several

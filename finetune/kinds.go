@@ -5,6 +5,11 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/catdog-ml/catdog/internal/gops"
 )
 
 // kindInfo describes one layer kind: everything finetune asks about a kind is answered
@@ -33,6 +38,24 @@ type kindInfo struct {
 	// initial values from rng; the order of the calls is the order of the draws and of
 	// Model.Params, which checkpoints and the PyTorch mirror follow. nil means none.
 	init func(m *Model, u *unit, rng *rand.Rand)
+
+	// forward adds the layer to a Gorgonia graph, for training or inference (b.gr.train).
+	forward forwardFunc
+	// export writes the layer's inference math as ONNX nodes on x and returns their output.
+	export func(e *exporter, u *unit, x string) string
+}
+
+// forwardFunc adds layer u to a graph on h, where next are the layers after it (up to the
+// final sigmoid, which the graph leaves out). It returns the output and how many of next
+// it computed too, fused into its own op.
+type forwardFunc func(b *graphBuilder, u *unit, h *G.Node, next []*unit) (*G.Node, int, error)
+
+// alone makes the forwardFunc of a layer that fuses nothing.
+func alone(f func(b *graphBuilder, u *unit, h *G.Node) (*G.Node, error)) forwardFunc {
+	return func(b *graphBuilder, u *unit, h *G.Node, _ []*unit) (*G.Node, int, error) {
+		y, err := f(b, u, h)
+		return y, 0, err
+	}
 }
 
 // kinds holds every layer kind, in the order of docs/training.md's table.
@@ -59,12 +82,20 @@ var kinds = [...]kindInfo{
 		init: func(m *Model, u *unit, rng *rand.Rand) {
 			u.conv = m.newConv(u.name, rng, u.N, u.in[0], u.K)
 		},
+		forward: convForward,
+		export:  func(e *exporter, u *unit, x string) string { return e.conv(x, u.conv, u.Pad) },
 	},
 	{
 		kind: KindReLU, names: []string{"relu"}, syntax: "relu",
+		forward: alone(func(_ *graphBuilder, _ *unit, h *G.Node) (*G.Node, error) { return G.Rectify(h) }),
+		export:  func(e *exporter, _ *unit, x string) string { return e.b.Relu(x) },
 	},
 	{
 		kind: KindReLU6, names: []string{"relu6"}, syntax: "relu6",
+		forward: alone(func(_ *graphBuilder, _ *unit, h *G.Node) (*G.Node, error) {
+			return G.ApplyOp(relu6Op{dims: h.Shape().Dims()}, h)
+		}),
+		export: func(e *exporter, _ *unit, x string) string { return e.relu6(x) },
 	},
 	{
 		kind: KindMaxPool, names: []string{"maxpool", "pool"}, syntax: "maxpool[:K]",
@@ -92,6 +123,13 @@ var kinds = [...]kindInfo{
 			}
 			return []int{in[0], in[1] / l.K, in[2] / l.K}, nil
 		},
+		forward: alone(func(_ *graphBuilder, u *unit, h *G.Node) (*G.Node, error) {
+			if u.K == 2 {
+				return gops.MaxPool2x2(h)
+			}
+			return G.MaxPool2D(h, tensor.Shape{u.K, u.K}, []int{0, 0}, []int{u.K, u.K})
+		}),
+		export: func(e *exporter, u *unit, x string) string { return e.b.MaxPool(x, int64(u.K), int64(u.K)) },
 	},
 	{
 		kind: KindDropout, names: []string{"dropout"}, syntax: "dropout:P",
@@ -106,6 +144,13 @@ var kinds = [...]kindInfo{
 			return []Layer{Dropout(p)}, nil
 		},
 		format: func(l Layer) string { return "dropout:" + strconv.FormatFloat(l.P, 'g', -1, 64) },
+		forward: alone(func(b *graphBuilder, u *unit, h *G.Node) (*G.Node, error) {
+			if !b.gr.train || u.P == 0 {
+				return h, nil
+			}
+			return b.dropout(h, u.P, u.name+".mask")
+		}),
+		export: func(e *exporter, _ *unit, x string) string { return e.b.Dropout(x) },
 	},
 	{
 		kind: KindBatchNorm, names: []string{"batchnorm", "bn"}, syntax: "batchnorm",
@@ -113,10 +158,16 @@ var kinds = [...]kindInfo{
 		init: func(m *Model, u *unit, _ *rand.Rand) {
 			u.bn = m.newBN(u.name, u.in[0])
 		},
+		forward: alone(func(b *graphBuilder, u *unit, h *G.Node) (*G.Node, error) { return b.bn(h, u.bn, u.name) }),
+		export:  func(e *exporter, u *unit, x string) string { return e.bn(x, u.bn) },
 	},
 	{
 		kind: KindFlatten, names: []string{"flatten"}, syntax: "flatten",
 		output: func(_ Layer, in []int) ([]int, error) { return []int{prod(in)}, nil },
+		forward: alone(func(b *graphBuilder, u *unit, h *G.Node) (*G.Node, error) {
+			return G.Reshape(h, tensor.Shape{b.gr.n, prod(u.out)})
+		}),
+		export: func(e *exporter, _ *unit, x string) string { return e.b.Flatten(x, 1) },
 	},
 	{
 		kind: KindGlobalAvgPool, names: []string{"gap", "globalavgpool"}, syntax: "gap",
@@ -126,6 +177,10 @@ var kinds = [...]kindInfo{
 			}
 			return []int{in[0]}, nil
 		},
+		forward: alone(func(b *graphBuilder, u *unit, h *G.Node) (*G.Node, error) {
+			return globalAvgPool(b.gr.g, h, u.name)
+		}),
+		export: func(e *exporter, _ *unit, x string) string { return e.b.Flatten(e.b.GlobalAveragePool(x), 1) },
 	},
 	{
 		kind: KindDense, names: []string{"dense"}, syntax: "dense:N[:relu|:sigmoid]",
@@ -143,9 +198,15 @@ var kinds = [...]kindInfo{
 		init: func(m *Model, u *unit, rng *rand.Rand) {
 			u.conv = m.newDense(u.name, rng, u.in[0], u.N)
 		},
+		forward: denseForward,
+		export: func(e *exporter, u *unit, x string) string {
+			return e.b.Gemm(x, e.init(u.conv.w), e.init(u.conv.b), false)
+		},
 	},
 	{
 		kind: KindSigmoid, names: []string{"sigmoid"}, syntax: "sigmoid",
+		forward: alone(func(_ *graphBuilder, _ *unit, h *G.Node) (*G.Node, error) { return G.Sigmoid(h) }),
+		export:  func(e *exporter, _ *unit, x string) string { return e.b.Sigmoid(x) },
 	},
 	{
 		kind: KindResidual, names: []string{"residual", "res"}, syntax: "residual:N",
@@ -184,6 +245,8 @@ var kinds = [...]kindInfo{
 				u.proj = m.newConv(u.name+".proj", rng, u.N, c, 1)
 			}
 		},
+		forward: alone(residualForward),
+		export:  residualExport,
 	},
 }
 
@@ -260,6 +323,104 @@ func parseConv(item, name string, args []string) ([]Layer, error) {
 		return nil, fmt.Errorf("layer %q: conv needs at least 1 filter of side at least 1", item)
 	}
 	return []Layer{l}, nil
+}
+
+// convForward adds a convolution and its bias. A ReLU right after it is fused into its
+// bias op, and a ReLU then a 2x2 max-pool into one bias+ReLU+pool op (the same values: the
+// bias is constant over a window and ReLU is monotone; see gops).
+func convForward(b *graphBuilder, u *unit, h *G.Node, next []*unit) (*G.Node, int, error) {
+	if !fusesReLU(next) {
+		y, err := b.convBias(h, u.conv, u.Pad, false)
+		return y, 0, err
+	}
+	if len(next) > 1 && next[1].Kind == KindMaxPool && next[1].K == 2 {
+		y, err := b.conv(h, b.param(u.conv.w), u.Pad)
+		if err != nil {
+			return nil, 0, err
+		}
+		y, err = gops.BiasReLUMaxPool2x2(y, b.param(u.conv.b))
+		return y, 2, err
+	}
+	y, err := b.convBias(h, u.conv, u.Pad, true)
+	return y, 1, err
+}
+
+// denseForward adds a matrix product and a bias, with a ReLU right after it fused into the
+// bias op.
+func denseForward(b *graphBuilder, u *unit, h *G.Node, next []*unit) (*G.Node, int, error) {
+	relu := fusesReLU(next)
+	y, err := G.Mul(h, b.param(u.conv.w))
+	if err != nil {
+		return nil, 0, err
+	}
+	y, err = b.addBias(y, u.conv.b, relu)
+	if relu {
+		return y, 1, err
+	}
+	return y, 0, err
+}
+
+// residualForward builds relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)).
+func residualForward(b *graphBuilder, u *unit, x *G.Node) (*G.Node, error) {
+	h, err := b.convBias(x, u.conv, 1, false)
+	if err != nil {
+		return nil, err
+	}
+	if h, err = b.bn(h, u.bn, u.name+".bn1"); err != nil {
+		return nil, err
+	}
+	if h, err = G.Rectify(h); err != nil {
+		return nil, err
+	}
+	if h, err = b.convBias(h, u.conv2, 1, false); err != nil {
+		return nil, err
+	}
+	if h, err = b.bn(h, u.bn2, u.name+".bn2"); err != nil {
+		return nil, err
+	}
+	s := x
+	if u.proj.w != nil {
+		if s, err = b.convBias(x, u.proj, 0, false); err != nil {
+			return nil, err
+		}
+	}
+	if h, err = G.Add(h, s); err != nil {
+		return nil, err
+	}
+	return G.Rectify(h)
+}
+
+// globalAvgPool averages (N, C, H, W) over H and W as one matrix product:
+// (N·C, H·W) × (H·W, 1) of 1/(H·W).
+func globalAvgPool(g *G.ExprGraph, x *G.Node, name string) (*G.Node, error) {
+	s := x.Shape()
+	n, c, hw := s[0], s[1], s[2]*s[3]
+	flat, err := G.Reshape(x, tensor.Shape{n * c, hw})
+	if err != nil {
+		return nil, err
+	}
+	avg := make([]float32, hw)
+	for i := range avg {
+		avg[i] = 1 / float32(hw)
+	}
+	w := G.NewMatrix(g, tensor.Float32, G.WithShape(hw, 1), G.WithName(name+".avg"),
+		G.WithValue(tensor.New(tensor.WithShape(hw, 1), tensor.WithBacking(avg))))
+	y, err := G.Mul(flat, w)
+	if err != nil {
+		return nil, err
+	}
+	return G.Reshape(y, tensor.Shape{n, c})
+}
+
+// residualExport writes a residual block as the nodes it is made of, and an Add.
+func residualExport(e *exporter, u *unit, x string) string {
+	h := e.b.Relu(e.bn(e.conv(x, u.conv, 1), u.bn))
+	h = e.bn(e.conv(h, u.conv2, 1), u.bn2)
+	s := x
+	if u.proj.w != nil {
+		s = e.conv(x, u.proj, 0)
+	}
+	return e.b.Relu(e.b.Add(h, s))
 }
 
 // parseDense reads dense:N[:relu|:sigmoid]: N units, then the activation when one is named.
