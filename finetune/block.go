@@ -1,6 +1,7 @@
 package finetune
 
 import (
+	"errors"
 	"fmt"
 	"math"
 
@@ -24,129 +25,196 @@ type Block struct {
 // mode), Relu, Clip between 0 and 6 (ReLU6), GlobalAveragePool (and the Flatten after it),
 // Flatten and Gemm.
 func BlockFrom(m *onnx.Model, from, to string) (Block, error) {
-	fail := func(format string, args ...any) (Block, error) {
-		return Block{}, fmt.Errorf("finetune: block from %s to %s: %s", from, to, fmt.Sprintf(format, args...))
+	fail := func(err error) (Block, error) {
+		return Block{}, fmt.Errorf("finetune: block from %s to %s: %w", from, to, err)
 	}
-	g := m.Graph()
-	consumers := map[string][]*pb.NodeProto{}
-	for _, n := range g.GetNode() {
+	r := &blockReader{m: m, to: to, consumers: map[string][]*pb.NodeProto{}, count: map[Kind]int{},
+		block: Block{Weights: map[string][]float32{}}}
+	for _, n := range m.Graph().GetNode() {
 		for _, in := range n.Input {
-			consumers[in] = append(consumers[in], n)
+			r.consumers[in] = append(r.consumers[in], n)
 		}
-	}
-	init := func(name string) ([]float32, []int64, bool) {
-		t := m.Initializer(name)
-		if t == nil {
-			return nil, nil, false
-		}
-		v, err := onnx.Float32s(t)
-		if err != nil {
-			return nil, nil, false
-		}
-		return append([]float32(nil), v...), t.GetDims(), true
-	}
-	b := Block{Weights: map[string][]float32{}}
-	count := map[Kind]int{}
-	add := func(l Layer, params map[string][]float32) {
-		count[l.Kind]++
-		name := fmt.Sprintf("%s%d", l.Kind, count[l.Kind])
-		for k, v := range params {
-			b.Weights[name+"."+k] = v
-		}
-		b.Layers = append(b.Layers, l)
 	}
 	x := from
-	vector := false // the data is (N, D), not (N, C, H, W)
 	for x != to {
-		next := consumers[x]
+		next := r.consumers[x]
 		if len(next) != 1 {
-			return fail("tensor %s feeds %d nodes; want a chain", x, len(next))
+			return fail(fmt.Errorf("tensor %s feeds %d nodes; want a chain", x, len(next)))
 		}
 		n := next[0]
 		if len(n.Output) < 1 || n.Input[0] != x {
-			return fail("node %s (%s) does not take %s as its data", n.GetName(), n.GetOpType(), x)
+			return fail(fmt.Errorf("node %s (%s) does not take %s as its data", n.GetName(), n.GetOpType(), x))
 		}
-		out := n.Output[0]
-		need := map[string]int{"Conv": 2, "Gemm": 2, "BatchNormalization": 5}[n.GetOpType()]
-		if len(n.Input) < need {
-			return fail("node %s (%s) has %d inputs, want at least %d", n.GetName(), n.GetOpType(), len(n.Input), need)
+		rd := readerOf(n.GetOpType())
+		if rd == nil {
+			return fail(fmt.Errorf("node %s: %s is not a layer finetune trains", n.GetName(), n.GetOpType()))
 		}
-		switch n.GetOpType() {
-		case "Conv":
-			l, params, err := convLayer(n, init)
-			if err != nil {
-				return fail("%v", err)
-			}
-			// A batch norm right after it folds into its weights.
-			if c := consumers[out]; len(c) == 1 && c[0].GetOpType() == "BatchNormalization" && len(c[0].Input) == 5 && out != to {
-				if err := foldBN(c[0], params, init); err != nil {
-					return fail("%v", err)
-				}
-				out = c[0].Output[0]
-			}
-			add(l, params)
-		case "Relu":
-			add(ReLU(), nil)
-		case "Identity", "Dropout": // the identity at inference
-			if len(n.Output) > 1 && n.Output[1] != "" {
-				return fail("node %s (%s) has a mask output", n.GetName(), n.GetOpType())
-			}
-		case "Clip":
-			lo, hi := clipBounds(n, init)
-			switch {
-			case lo == 0 && hi == 6:
-				add(ReLU6(), nil)
-			case lo == 0 && math.IsInf(hi, 1):
-				add(ReLU(), nil)
-			default:
-				return fail("Clip between %g and %g is not a ReLU", lo, hi)
-			}
-		case "GlobalAveragePool":
-			add(GlobalAvgPool(), nil)
-			vector = true
-			if c := consumers[out]; len(c) == 1 && c[0].GetOpType() == "Flatten" && out != to {
-				out = c[0].Output[0]
-			}
-		case "Flatten":
-			if a, ok := attrOK(n, "axis"); ok && a != 1 {
-				return fail("Flatten %s on axis %d: only axis 1 is a layer", n.GetName(), a)
-			}
-			if !vector {
-				add(Flatten(), nil)
-				vector = true
-			}
-		case "Gemm":
-			w, dims, ok := init(n.Input[1])
-			if !ok || len(dims) != 2 || attr(n, "transA") != 0 {
-				return fail("Gemm %s: want weights (in, out) as an initializer", n.GetName())
-			}
-			for _, a := range []string{"alpha", "beta"} {
-				if v, ok := attrF(n, a); ok && v != 1 {
-					return fail("Gemm %s: %s %g: only 1 is a dense layer", n.GetName(), a, v)
-				}
-			}
-			if attr(n, "transB") != 0 {
-				w = transpose(w, int(dims[0]), int(dims[1]))
-				dims = []int64{dims[1], dims[0]}
-			}
-			bias := make([]float32, dims[1])
-			if len(n.Input) > 2 && n.Input[2] != "" {
-				v, _, ok := init(n.Input[2])
-				if !ok || len(v) != len(bias) {
-					return fail("Gemm %s: bias is not a (out) initializer", n.GetName())
-				}
-				bias = v
-			}
-			add(Dense(int(dims[1])), map[string][]float32{"weight": w, "bias": bias})
-		default:
-			return fail("node %s: %s is not a layer finetune trains", n.GetName(), n.GetOpType())
+		if len(n.Input) < rd.inputs {
+			return fail(fmt.Errorf("node %s (%s) has %d inputs, want at least %d", n.GetName(), n.GetOpType(), len(n.Input), rd.inputs))
+		}
+		out, err := rd.read(r, n)
+		if err != nil {
+			return fail(err)
 		}
 		x = out
 	}
-	if len(b.Layers) == 0 {
-		return fail("no layers")
+	if len(r.block.Layers) == 0 {
+		return fail(errors.New("no layers"))
 	}
-	return b, nil
+	return r.block, nil
+}
+
+// onnxReader reads ONNX nodes as layers of one kind (kindInfo.onnx), for BlockFrom.
+type onnxReader struct {
+	// ops are the node types it reads; inputs is the fewest inputs such a node has.
+	ops    []string
+	inputs int
+	// read adds the layers node n stands for (none for an identity) to r, and returns the
+	// tensor they end at: n's output, or that of a node after it read with it.
+	read func(r *blockReader, n *pb.NodeProto) (string, error)
+}
+
+// readerOf returns the reader of ONNX nodes of type op, or nil when no kind reads them.
+func readerOf(op string) *onnxReader {
+	for i := range kinds {
+		for _, o := range kinds[i].onnx.ops {
+			if o == op {
+				return &kinds[i].onnx
+			}
+		}
+	}
+	return nil
+}
+
+// blockReader is BlockFrom's state along the chain of nodes it reads.
+type blockReader struct {
+	m         *onnx.Model
+	to        string
+	consumers map[string][]*pb.NodeProto // the nodes reading each tensor
+	block     Block
+	count     map[Kind]int // layers of each kind so far, for their names
+	vector    bool         // the data is (N, D), not (N, C, H, W)
+}
+
+// init returns a copy of the float32 initializer called name and its shape.
+func (r *blockReader) init(name string) ([]float32, []int64, bool) {
+	t := r.m.Initializer(name)
+	if t == nil {
+		return nil, nil, false
+	}
+	v, err := onnx.Float32s(t)
+	if err != nil {
+		return nil, nil, false
+	}
+	return append([]float32(nil), v...), t.GetDims(), true
+}
+
+// add appends layer l with its weights, named as NewModel will name them.
+func (r *blockReader) add(l Layer, params map[string][]float32) {
+	name := unitName(r.count, l.Kind)
+	for k, v := range params {
+		r.block.Weights[name+"."+k] = v
+	}
+	r.block.Layers = append(r.block.Layers, l)
+}
+
+// after returns the one node that reads tensor out when it is of type op and out is not
+// the end of the block, or nil.
+func (r *blockReader) after(out, op string) *pb.NodeProto {
+	if c := r.consumers[out]; len(c) == 1 && c[0].GetOpType() == op && out != r.to {
+		return c[0]
+	}
+	return nil
+}
+
+// readConv reads a Conv node, with a BatchNormalization right after it folded into its
+// weights and bias.
+func readConv(r *blockReader, n *pb.NodeProto) (string, error) {
+	l, params, err := convLayer(n, r.init)
+	if err != nil {
+		return "", err
+	}
+	out := n.Output[0]
+	if c := r.after(out, "BatchNormalization"); c != nil && len(c.Input) == 5 {
+		if err := foldBN(c, params, r.init); err != nil {
+			return "", err
+		}
+		out = c.Output[0]
+	}
+	r.add(l, params)
+	return out, nil
+}
+
+// readIdentity reads an Identity or Dropout node (the identity at inference) as no layer.
+func readIdentity(_ *blockReader, n *pb.NodeProto) (string, error) {
+	if len(n.Output) > 1 && n.Output[1] != "" {
+		return "", fmt.Errorf("node %s (%s) has a mask output", n.GetName(), n.GetOpType())
+	}
+	return n.Output[0], nil
+}
+
+// readClip reads Clip between 0 and 6 as ReLU6, and between 0 and +Inf as ReLU.
+func readClip(r *blockReader, n *pb.NodeProto) (string, error) {
+	switch lo, hi := clipBounds(n, r.init); {
+	case lo == 0 && hi == 6:
+		r.add(ReLU6(), nil)
+	case lo == 0 && math.IsInf(hi, 1):
+		r.add(ReLU(), nil)
+	default:
+		return "", fmt.Errorf("%s between %g and %g is not a ReLU", n.GetOpType(), lo, hi)
+	}
+	return n.Output[0], nil
+}
+
+// readGAP reads GlobalAveragePool, and the Flatten after it, as one gap layer.
+func readGAP(r *blockReader, n *pb.NodeProto) (string, error) {
+	r.add(GlobalAvgPool(), nil)
+	r.vector = true
+	out := n.Output[0]
+	if c := r.after(out, "Flatten"); c != nil {
+		out = c.Output[0]
+	}
+	return out, nil
+}
+
+// readFlatten reads Flatten on axis 1: a flatten layer, or nothing on vectors.
+func readFlatten(r *blockReader, n *pb.NodeProto) (string, error) {
+	if a, ok := attrOK(n, "axis"); ok && a != 1 {
+		return "", fmt.Errorf("Flatten %s on axis %d: only axis 1 is a layer", n.GetName(), a)
+	}
+	if !r.vector {
+		r.add(Flatten(), nil)
+		r.vector = true
+	}
+	return n.Output[0], nil
+}
+
+// readGemm reads Gemm with weights (in, out) or, transposed, (out, in) and an optional
+// bias as a dense layer.
+func readGemm(r *blockReader, n *pb.NodeProto) (string, error) {
+	w, dims, ok := r.init(n.Input[1])
+	if !ok || len(dims) != 2 || attr(n, "transA") != 0 {
+		return "", fmt.Errorf("%s %s: want weights (in, out) as an initializer", n.GetOpType(), n.GetName())
+	}
+	for _, a := range []string{"alpha", "beta"} {
+		if v, ok := attrF(n, a); ok && v != 1 {
+			return "", fmt.Errorf("%s %s: %s %g: only 1 is a dense layer", n.GetOpType(), n.GetName(), a, v)
+		}
+	}
+	if attr(n, "transB") != 0 {
+		w = transpose(w, int(dims[0]), int(dims[1]))
+		dims = []int64{dims[1], dims[0]}
+	}
+	bias := make([]float32, dims[1])
+	if len(n.Input) > 2 && n.Input[2] != "" {
+		v, _, ok := r.init(n.Input[2])
+		if !ok || len(v) != len(bias) {
+			return "", fmt.Errorf("%s %s: bias is not a (out) initializer", n.GetOpType(), n.GetName())
+		}
+		bias = v
+	}
+	r.add(Dense(int(dims[1])), map[string][]float32{"weight": w, "bias": bias})
+	return n.Output[0], nil
 }
 
 // convLayer reads a Conv node as a Conv layer and its weight and bias.

@@ -10,6 +10,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/catdog-ml/catdog/internal/gops"
+	"github.com/catdog-ml/catdog/onnx/pb"
 )
 
 // kindInfo describes one layer kind: everything finetune asks about a kind is answered
@@ -43,6 +44,8 @@ type kindInfo struct {
 	forward forwardFunc
 	// export writes the layer's inference math as ONNX nodes on x and returns their output.
 	export func(e *exporter, u *unit, x string) string
+	// onnx reads ONNX nodes as layers of the kind (BlockFrom); its zero value reads none.
+	onnx onnxReader
 }
 
 // forwardFunc adds layer u to a graph on h, where next are the layers after it (up to the
@@ -84,11 +87,16 @@ var kinds = [...]kindInfo{
 		},
 		forward: convForward,
 		export:  func(e *exporter, u *unit, x string) string { return e.conv(x, u.conv, u.Pad) },
+		onnx:    onnxReader{ops: []string{"Conv"}, inputs: 2, read: readConv},
 	},
 	{
 		kind: KindReLU, names: []string{"relu"}, syntax: "relu",
 		forward: alone(func(_ *graphBuilder, _ *unit, h *G.Node) (*G.Node, error) { return G.Rectify(h) }),
 		export:  func(e *exporter, _ *unit, x string) string { return e.b.Relu(x) },
+		onnx: onnxReader{ops: []string{"Relu"}, read: func(r *blockReader, n *pb.NodeProto) (string, error) {
+			r.add(ReLU(), nil)
+			return n.Output[0], nil
+		}},
 	},
 	{
 		kind: KindReLU6, names: []string{"relu6"}, syntax: "relu6",
@@ -96,6 +104,7 @@ var kinds = [...]kindInfo{
 			return G.ApplyOp(relu6Op{dims: h.Shape().Dims()}, h)
 		}),
 		export: func(e *exporter, _ *unit, x string) string { return e.relu6(x) },
+		onnx:   onnxReader{ops: []string{"Clip"}, read: readClip},
 	},
 	{
 		kind: KindMaxPool, names: []string{"maxpool", "pool"}, syntax: "maxpool[:K]",
@@ -151,6 +160,7 @@ var kinds = [...]kindInfo{
 			return b.dropout(h, u.P, u.name+".mask")
 		}),
 		export: func(e *exporter, _ *unit, x string) string { return e.b.Dropout(x) },
+		onnx:   onnxReader{ops: []string{"Identity", "Dropout"}, read: readIdentity},
 	},
 	{
 		kind: KindBatchNorm, names: []string{"batchnorm", "bn"}, syntax: "batchnorm",
@@ -168,6 +178,7 @@ var kinds = [...]kindInfo{
 			return G.Reshape(h, tensor.Shape{b.gr.n, prod(u.out)})
 		}),
 		export: func(e *exporter, _ *unit, x string) string { return e.b.Flatten(x, 1) },
+		onnx:   onnxReader{ops: []string{"Flatten"}, read: readFlatten},
 	},
 	{
 		kind: KindGlobalAvgPool, names: []string{"gap", "globalavgpool"}, syntax: "gap",
@@ -181,6 +192,7 @@ var kinds = [...]kindInfo{
 			return globalAvgPool(b.gr.g, h, u.name)
 		}),
 		export: func(e *exporter, _ *unit, x string) string { return e.b.Flatten(e.b.GlobalAveragePool(x), 1) },
+		onnx:   onnxReader{ops: []string{"GlobalAveragePool"}, read: readGAP},
 	},
 	{
 		kind: KindDense, names: []string{"dense"}, syntax: "dense:N[:relu|:sigmoid]",
@@ -202,6 +214,7 @@ var kinds = [...]kindInfo{
 		export: func(e *exporter, u *unit, x string) string {
 			return e.b.Gemm(x, e.init(u.conv.w), e.init(u.conv.b), false)
 		},
+		onnx: onnxReader{ops: []string{"Gemm"}, inputs: 2, read: readGemm},
 	},
 	{
 		kind: KindSigmoid, names: []string{"sigmoid"}, syntax: "sigmoid",
