@@ -2,6 +2,7 @@ package finetune
 
 import (
 	"fmt"
+	"image/color"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/catdog-ml/catdog/internal/gops"
+	"github.com/catdog-ml/catdog/internal/plot"
 	"github.com/catdog-ml/catdog/onnx/pb"
 )
 
@@ -46,6 +48,10 @@ type kindInfo struct {
 	export func(e *exporter, u *unit, x string) string
 	// onnx reads ONNX nodes as layers of the kind (BlockFrom); its zero value reads none.
 	onnx onnxReader
+
+	// color fills the kind's boxes in the network picture (plot.Network, through
+	// KindColor), whose legend names them by the kind.
+	color color.RGBA
 }
 
 // forwardFunc adds layer u to a graph on h, where next are the layers after it (up to the
@@ -65,6 +71,7 @@ func alone(f func(b *graphBuilder, u *unit, h *G.Node) (*G.Node, error)) forward
 var kinds = [...]kindInfo{
 	{
 		kind: KindConv, names: []string{"conv"}, syntax: "conv:N[:K[:PAD]]",
+		color: plot.PaletteColor(0),
 		parse: parseConv,
 		format: func(l Layer) string {
 			return fmt.Sprintf("conv:%d:%d:%d", l.N, l.K, l.Pad)
@@ -91,6 +98,7 @@ var kinds = [...]kindInfo{
 	},
 	{
 		kind: KindReLU, names: []string{"relu"}, syntax: "relu",
+		color:   plot.PaletteColor(2),
 		forward: alone(func(_ *graphBuilder, _ *unit, h *G.Node) (*G.Node, error) { return G.Rectify(h) }),
 		export:  func(e *exporter, _ *unit, x string) string { return e.b.Relu(x) },
 		onnx: onnxReader{ops: []string{"Relu"}, read: func(r *blockReader, n *pb.NodeProto) (string, error) {
@@ -100,6 +108,7 @@ var kinds = [...]kindInfo{
 	},
 	{
 		kind: KindReLU6, names: []string{"relu6"}, syntax: "relu6",
+		color: plot.PaletteColor(2),
 		forward: alone(func(_ *graphBuilder, _ *unit, h *G.Node) (*G.Node, error) {
 			return G.ApplyOp(relu6Op{dims: h.Shape().Dims()}, h)
 		}),
@@ -108,6 +117,7 @@ var kinds = [...]kindInfo{
 	},
 	{
 		kind: KindMaxPool, names: []string{"maxpool", "pool"}, syntax: "maxpool[:K]",
+		color: plot.PaletteColor(1),
 		parse: func(item, name string, args []string) ([]Layer, error) {
 			v, err := specInts(item, name, args, 0, 1)
 			if err != nil {
@@ -142,6 +152,7 @@ var kinds = [...]kindInfo{
 	},
 	{
 		kind: KindDropout, names: []string{"dropout"}, syntax: "dropout:P",
+		color: plot.PaletteColor(7),
 		parse: func(item, _ string, args []string) ([]Layer, error) {
 			if len(args) != 1 {
 				return nil, fmt.Errorf("layer %q: want dropout:P", item)
@@ -164,6 +175,7 @@ var kinds = [...]kindInfo{
 	},
 	{
 		kind: KindBatchNorm, names: []string{"batchnorm", "bn"}, syntax: "batchnorm",
+		color:   plot.PaletteColor(4),
 		weights: func(_ Layer, in []int) int64 { return 4 * int64(in[0]) },
 		init: func(m *Model, u *unit, _ *rand.Rand) {
 			u.bn = m.newBN(u.name, u.in[0])
@@ -173,6 +185,7 @@ var kinds = [...]kindInfo{
 	},
 	{
 		kind: KindFlatten, names: []string{"flatten"}, syntax: "flatten",
+		color:  plot.PaletteColor(5),
 		output: func(_ Layer, in []int) ([]int, error) { return []int{prod(in)}, nil },
 		forward: alone(func(b *graphBuilder, u *unit, h *G.Node) (*G.Node, error) {
 			return G.Reshape(h, tensor.Shape{b.gr.n, prod(u.out)})
@@ -182,6 +195,7 @@ var kinds = [...]kindInfo{
 	},
 	{
 		kind: KindGlobalAvgPool, names: []string{"gap", "globalavgpool"}, syntax: "gap",
+		color: color.RGBA{R: 0xa8, G: 0x55, B: 0x1c, A: 0xff},
 		output: func(_ Layer, in []int) ([]int, error) {
 			if err := needMaps(in); err != nil {
 				return nil, err
@@ -196,6 +210,7 @@ var kinds = [...]kindInfo{
 	},
 	{
 		kind: KindDense, names: []string{"dense"}, syntax: "dense:N[:relu|:sigmoid]",
+		color:  plot.PaletteColor(3),
 		parse:  parseDense,
 		format: func(l Layer) string { return fmt.Sprintf("dense:%d", l.N) },
 		weights: func(l Layer, in []int) int64 {
@@ -218,11 +233,13 @@ var kinds = [...]kindInfo{
 	},
 	{
 		kind: KindSigmoid, names: []string{"sigmoid"}, syntax: "sigmoid",
+		color:   plot.PaletteColor(6),
 		forward: alone(func(_ *graphBuilder, _ *unit, h *G.Node) (*G.Node, error) { return G.Sigmoid(h) }),
 		export:  func(e *exporter, _ *unit, x string) string { return e.b.Sigmoid(x) },
 	},
 	{
 		kind: KindResidual, names: []string{"residual", "res"}, syntax: "residual:N",
+		color: plot.PaletteColor(9),
 		parse: func(item, name string, args []string) ([]Layer, error) {
 			v, err := specInts(item, name, args, 1, 1)
 			if err != nil {
@@ -261,6 +278,15 @@ var kinds = [...]kindInfo{
 		forward: alone(residualForward),
 		export:  residualExport,
 	},
+}
+
+// KindColor returns the colour the network picture gives layers of kind k, or nil for a
+// kind finetune does not know (such as a transfer model's "backbone" row).
+func KindColor(k Kind) color.Color {
+	if info := kindOf(k); info != nil {
+		return info.color
+	}
+	return nil
 }
 
 // kindOf returns the description of kind k, or nil for a kind finetune does not know.

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/catdog-ml/catdog/finetune"
 	"github.com/catdog-ml/catdog/internal/atomicfile"
 	"github.com/catdog-ml/catdog/internal/plot"
 	"github.com/catdog-ml/catdog/metrics"
@@ -248,7 +249,7 @@ func (v *runView) architecture(r *Run, trainable, frozen int) error {
 		if isFrozen(l) {
 			w = l.Frozen
 		}
-		net = append(net, plot.NetLayer{Name: l.Name, Kind: l.Kind, Shape: layerShape(l), Params: w, Frozen: isFrozen(l)})
+		net = append(net, plot.NetLayer{Name: l.Name, Kind: l.Kind, Color: finetune.KindColor(finetune.Kind(l.Kind)), Shape: layerShape(l), Params: w, Frozen: isFrozen(l)})
 	}
 	v.Totals = layerRow{Name: "total", Params: count(trainable), Frozen: count(frozen)}
 	png, err := plot.Network(r.Arch, 6, net)

@@ -13,9 +13,13 @@ import (
 // NetLayer is one box of a network diagram.
 type NetLayer struct {
 	Name string
-	// Kind picks the box colour: conv, relu, maxpool, gap, dropout, batchnorm, flatten,
-	// dense, sigmoid, residual, backbone, input; anything else is grey.
+	// Kind labels the box's colour in the legend: the layer's kind, or input or backbone
+	// for the boxes that are not layers.
 	Kind string
+	// Color fills the box: the one its layer kind's description gives
+	// (finetune.KindColor). nil gives input and backbone boxes their own colours and any
+	// other box grey.
+	Color color.Color
 	// Shape is the layer's output shape per sample, as text ("32×64×64").
 	Shape string
 	// Params counts the layer's weights.
@@ -27,29 +31,19 @@ type NetLayer struct {
 // frozenNote labels the frozen swatch of a network diagram's legend.
 const frozenNote = "frozen (not trained)"
 
-// kindColor returns the palette colour of a layer kind.
-func kindColor(kind string) color.RGBA {
-	switch strings.ToLower(kind) {
-	case "conv":
-		return seriesColor(0)
-	case "maxpool", "avgpool":
-		return seriesColor(1)
-	case "gap":
-		return color.RGBA{R: 0xa8, G: 0x55, B: 0x1c, A: 0xff}
-	case "relu", "relu6":
-		return seriesColor(2)
-	case "dense":
-		return seriesColor(3)
-	case "batchnorm":
-		return seriesColor(4)
-	case "flatten":
-		return seriesColor(5)
-	case "sigmoid":
-		return seriesColor(6)
+// PaletteColor returns the i-th colour of the palette every chart draws with (the
+// colour-blind-friendly "deep" palette of ten, cycling), for the layer kinds' colours.
+func PaletteColor(i int) color.RGBA { return seriesColor(i) }
+
+// boxColor returns the colour of l's box: its own, else that of the boxes that are not
+// layers (input, backbone), else grey.
+func boxColor(l NetLayer) color.RGBA {
+	if l.Color != nil {
+		return color.RGBAModel.Convert(l.Color).(color.RGBA)
+	}
+	switch strings.ToLower(l.Kind) {
 	case "input":
 		return seriesColor(8)
-	case "residual":
-		return seriesColor(9)
 	case "backbone":
 		return color.RGBA{R: 0x2f, G: 0x4b, B: 0x7c, A: 0xff}
 	}
@@ -71,12 +65,14 @@ func Network(title string, cols int, layers []NetLayer) ([]byte, error) {
 	px := func(n float64) vg.Length { return vg.Length(n) * vg.Inch / dpi }
 	const boxW, boxH, gapX, gapY, margin, titleH, legendH = 150.0, 66.0, 34.0, 40.0, 20.0, 40.0, 40.0
 	var kinds []string
-	seen := map[string]bool{}
+	colors := map[string]color.RGBA{} // each kind's colour: its first box's
 	anyFrozen := false
 	for _, l := range layers {
-		if k := strings.ToLower(l.Kind); k != "" && !seen[k] {
-			seen[k] = true
-			kinds = append(kinds, k)
+		if k := strings.ToLower(l.Kind); k != "" {
+			if _, seen := colors[k]; !seen {
+				colors[k] = boxColor(l)
+				kinds = append(kinds, k)
+			}
 		}
 		anyFrozen = anyFrozen || l.Frozen
 	}
@@ -122,7 +118,7 @@ func Network(title string, cols int, layers []NetLayer) ([]byte, error) {
 	lx, ly := margin, h-margin-legendH/2+6
 	for _, k := range kinds {
 		sw := []vg.Point{at(lx, ly-7), at(lx+14, ly-7), at(lx+14, ly+7), at(lx, ly+7)}
-		dc.FillPolygon(kindColor(k), sw)
+		dc.FillPolygon(colors[k], sw)
 		dc.FillText(legendSty, at(lx+19, ly), k)
 		lx += 19 + legendSty.Rectangle(k).Max.X.Dots(dpi) + 16
 	}
@@ -135,7 +131,7 @@ func Network(title string, cols int, layers []NetLayer) ([]byte, error) {
 
 // drawBox draws one layer box with its top-left corner at (x, y) pixels.
 func drawBox(dc draw.Canvas, at func(x, y float64) vg.Point, x, y, w, h float64, l NetLayer) {
-	col := kindColor(l.Kind)
+	col := boxColor(l)
 	outline := []vg.Point{at(x, y), at(x+w, y), at(x+w, y+h), at(x, y+h)}
 	fill := blend(color.RGBA{R: 0xff, G: 0xff, B: 0xff, A: 0xff}, col, 0.18)
 	if l.Frozen {
