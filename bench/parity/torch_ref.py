@@ -112,51 +112,97 @@ class ReLU6(nn.Module):
         return torch.clamp(x, 0, 6)
 
 
+class Sample:
+    """The shape of one sample as build goes through the layers: (c, h, w) for feature
+    maps; flat, the length, once they are flattened or pooled to a vector."""
+
+    def __init__(self, shape):
+        self.c, self.h, self.w = shape
+        self.flat = None
+
+
+def conv(s, args, stream):
+    n, k, pad = int(args[0]), int(args[1]), int(args[2])
+    m = nn.Conv2d(s.c, n, k, padding=pad)
+    s.c, s.h, s.w = n, s.h + 2 * pad - k + 1, s.w + 2 * pad - k + 1
+    return m
+
+
+def maxpool(s, args, stream):
+    k = int(args[0])
+    s.h, s.w = s.h // k, s.w // k
+    return nn.MaxPool2d(k, k)
+
+
+def dropout(s, args, stream):
+    return nn.Dropout(float(args[0])) if stream is None else Mask(float(args[0]), stream)
+
+
+def batchnorm(s, args, stream):
+    if s.flat is None:
+        return nn.BatchNorm2d(s.c, eps=1e-5, momentum=0.1)
+    return nn.BatchNorm1d(s.flat, eps=1e-5, momentum=0.1)
+
+
+def flatten(s, args, stream):
+    if s.flat is None:
+        s.flat = s.c * s.h * s.w
+    return nn.Flatten()
+
+
+def gap(s, args, stream):
+    s.flat = s.c
+    return GAP()
+
+
+def dense(s, args, stream):
+    n = int(args[0])
+    m = nn.Linear(s.flat, n)
+    s.flat = n
+    return m
+
+
+def residual(s, args, stream):
+    n = int(args[0])
+    m = Residual(s.c, n)
+    s.c = n
+    return m
+
+
+# LAYERS is the mirror of catdog's table of layer kinds (finetune/kinds.go): for each kind,
+# as finetune.SpecString writes its items, the function that makes its module from the
+# sample's shape (which it updates), the item's arguments and the dropout stream. A kind
+# added there is added here; finetune's TestTorchMirror checks that both know the same
+# kinds and compute the same.
+LAYERS = {
+    "conv": conv,
+    "relu": lambda s, args, stream: nn.ReLU(),
+    "relu6": lambda s, args, stream: ReLU6(),
+    "maxpool": maxpool,
+    "dropout": dropout,
+    "batchnorm": batchnorm,
+    "flatten": flatten,
+    "gap": gap,
+    "dense": dense,
+    "sigmoid": lambda s, args, stream: nn.Sigmoid(),
+    "residual": residual,
+}
+
+
 def build(spec, shape, stream=None):
-    """Builds catdog's layer spec for samples of shape (C, H, W); the final sigmoid is left
-    out (the loss takes logits). With a stream, dropout draws its masks from it."""
-    layers = []
-    c, h, w = shape
-    flat = None
+    """Builds catdog's layer spec (as finetune.SpecString writes it) for samples of shape
+    (C, H, W); the final sigmoid is left out (the loss takes logits). With a stream, dropout
+    draws its masks from it."""
+    s = Sample(shape)
     items = spec.split(",")
+    layers = []
     for i, item in enumerate(items):
         f = item.split(":")
-        k = f[0]
-        if k == "conv":
-            n, ks, pad = int(f[1]), int(f[2]), int(f[3])
-            layers.append(nn.Conv2d(c, n, ks, padding=pad))
-            c, h, w = n, h + 2 * pad - ks + 1, w + 2 * pad - ks + 1
-        elif k == "relu":
-            layers.append(nn.ReLU())
-        elif k == "relu6":
-            layers.append(ReLU6())
-        elif k == "maxpool":
-            s = int(f[1])
-            layers.append(nn.MaxPool2d(s, s))
-            h, w = h // s, w // s
-        elif k == "dropout":
-            layers.append(nn.Dropout(float(f[1])) if stream is None else Mask(float(f[1]), stream))
-        elif k in ("batchnorm", "bn"):
-            layers.append(nn.BatchNorm2d(c, eps=1e-5, momentum=0.1) if flat is None else nn.BatchNorm1d(flat, eps=1e-5, momentum=0.1))
-        elif k == "flatten":
-            layers.append(nn.Flatten())
-            flat = c * h * w
-        elif k == "gap":
-            layers.append(GAP())
-            flat = c
-        elif k == "dense":
-            n = int(f[1])
-            layers.append(nn.Linear(flat, n))
-            flat = n
-        elif k == "residual":
-            n = int(f[1])
-            layers.append(Residual(c, n))
-            c = n
-        elif k == "sigmoid":
-            if i != len(items) - 1:
-                layers.append(nn.Sigmoid())
-        else:
+        if f[0] not in LAYERS:
             raise SystemExit("unknown layer %r" % item)
+        m = LAYERS[f[0]](s, f[1:], stream)
+        if not (f[0] == "sigmoid" and i == len(items) - 1):
+            layers.append(m)
     return nn.Sequential(*layers)
 
 
