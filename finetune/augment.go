@@ -2,12 +2,9 @@ package finetune
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -18,7 +15,6 @@ import (
 	"sync/atomic"
 
 	"github.com/catdog-ml/catdog/datasets"
-	"github.com/catdog-ml/catdog/internal/atomicfile"
 	"github.com/catdog-ml/catdog/internal/npy"
 )
 
@@ -299,22 +295,15 @@ func AugmentDataset(ctx context.Context, dataDir, outDir string, copies int, see
 	train := ds.Split(datasets.Train)
 	labels := ds.Labels()
 	total := n + copies*len(train)
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
+	dw, err := datasets.Create(outDir, "catdog augment")
+	if err != nil {
 		return nil, fmt.Errorf("augment: %w", err)
 	}
-	// An old manifest goes first: from here until the new one is written, the folder is
-	// visibly incomplete.
-	if err := os.Remove(filepath.Join(outDir, datasets.ManifestFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("augment: %w", err)
-	}
+	defer dw.Abort()
 
 	m := *src
 	m.Source.Kind = fmt.Sprintf("%s, augmented (%d copies of train, seed %d)", src.Source.Kind, copies, seed)
 	m.Kept = total
-	m.Arrays = map[string]datasets.ArrayInfo{}
-	for k, v := range src.Arrays {
-		m.Arrays[k] = v
-	}
 	m.Files = make([]string, 0, total)
 	m.Files = append(m.Files, src.Files...)
 	newLabels := append(make([]uint8, 0, total), labels...)
@@ -333,35 +322,14 @@ func AugmentDataset(ctx context.Context, dataDir, outDir string, copies int, see
 	}
 	m.Splits[datasets.Train] = datasets.SplitInfo{Count: len(newTrain), Counts: countClasses(newLabels, newTrain)}
 
-	var pending []*atomicfile.File
-	defer func() {
-		for _, f := range pending {
-			f.Abort()
-		}
-	}()
-	// write streams one array through a SHA-256 into a temporary file.
-	write := func(name string, fill func(io.Writer) error) error {
-		f, err := atomicfile.Create(filepath.Join(outDir, name))
-		if err != nil {
+	// write writes one file of the new folder; an array is listed with its dtype and shape.
+	write := func(name, dtype string, shape []int, fill func(io.Writer) error) error {
+		if err := dw.Write(name, dtype, shape, fill); err != nil {
 			return fmt.Errorf("augment: %w", err)
-		}
-		pending = append(pending, f)
-		h := sha256.New()
-		if err := fill(io.MultiWriter(f, h)); err != nil {
-			return fmt.Errorf("augment: writing %s: %w", name, err)
-		}
-		if info, ok := m.Arrays[name]; ok {
-			info.SHA256 = hexSum(h)
-			m.Arrays[name] = info
 		}
 		return nil
 	}
-	array := func(name, dtype string, shape []int) {
-		m.Arrays[name] = datasets.ArrayInfo{DType: dtype, Shape: shape}
-	}
-
-	array(datasets.PhotosFile, npy.Uint8.String(), []int{total, size, size, 3})
-	err = write(datasets.PhotosFile, func(w io.Writer) error {
+	err = write(datasets.PhotosFile, npy.Uint8.String(), []int{total, size, size, 3}, func(w io.Writer) error {
 		nw, err := npy.NewWriter(w, npy.Uint8, []int{total, size, size, 3})
 		if err != nil {
 			return err
@@ -374,17 +342,16 @@ func AugmentDataset(ctx context.Context, dataDir, outDir string, copies int, see
 	if err != nil {
 		return nil, err
 	}
-	array(datasets.LabelsFile, npy.Uint8.String(), []int{total})
-	if err := write(datasets.LabelsFile, func(w io.Writer) error { return npy.Write(w, []int{total}, newLabels) }); err != nil {
+	if err := write(datasets.LabelsFile, npy.Uint8.String(), []int{total}, func(w io.Writer) error { return npy.Write(w, []int{total}, newLabels) }); err != nil {
 		return nil, err
 	}
-	array(datasets.SplitFile(datasets.Train), npy.Int64.String(), []int{len(newTrain)})
-	if err := write(datasets.SplitFile(datasets.Train), func(w io.Writer) error { return npy.Write(w, []int{len(newTrain)}, newTrain) }); err != nil {
+	if err := write(datasets.SplitFile(datasets.Train), npy.Int64.String(), []int{len(newTrain)}, func(w io.Writer) error { return npy.Write(w, []int{len(newTrain)}, newTrain) }); err != nil {
 		return nil, err
 	}
 	// Everything else (valid and test splits, charts) is copied as it is.
 	for _, name := range []string{datasets.SplitFile(datasets.Valid), datasets.SplitFile(datasets.Test), datasets.ClassBalanceFile, datasets.ImageSizesFile} {
-		err := write(name, func(w io.Writer) error {
+		a, isArray := src.Arrays[name]
+		err := write(name, a.DType, a.Shape, func(w io.Writer) error {
 			f, err := os.Open(filepath.Join(dataDir, name))
 			if err != nil {
 				return err
@@ -393,7 +360,7 @@ func AugmentDataset(ctx context.Context, dataDir, outDir string, copies int, see
 			_, err = io.Copy(w, f)
 			return err
 		})
-		if err != nil && !(errors.Is(err, os.ErrNotExist) && filepath.Ext(name) == ".png") {
+		if err != nil && !(errors.Is(err, os.ErrNotExist) && !isArray) {
 			return nil, err
 		}
 	}
@@ -402,33 +369,10 @@ func AugmentDataset(ctx context.Context, dataDir, outDir string, copies int, see
 	if err != nil {
 		return nil, err
 	}
-	if err := write(AugmentFile, func(w io.Writer) error { _, err := w.Write(append(rec, '\n')); return err }); err != nil {
+	if err := write(AugmentFile, "", nil, func(w io.Writer) error { _, err := w.Write(append(rec, '\n')); return err }); err != nil {
 		return nil, err
 	}
-	mj, err := json.MarshalIndent(&m, "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	mf, err := atomicfile.Create(filepath.Join(outDir, datasets.ManifestFile))
-	if err != nil {
-		return nil, fmt.Errorf("augment: %w", err)
-	}
-	if _, err := mf.Write(append(mj, '\n')); err != nil {
-		mf.Abort()
-		return nil, fmt.Errorf("augment: writing manifest: %w", err)
-	}
-	if err := ctx.Err(); err != nil {
-		mf.Abort()
-		return nil, err
-	}
-	for _, f := range pending {
-		if err := f.Commit(); err != nil {
-			mf.Abort()
-			return nil, fmt.Errorf("augment: %w", err)
-		}
-	}
-	pending = nil
-	if err := mf.Commit(); err != nil {
+	if err := dw.Commit(ctx, &m); err != nil {
 		return nil, fmt.Errorf("augment: %w", err)
 	}
 	return &m, nil
@@ -507,8 +451,6 @@ func countClasses(labels []uint8, idx []int64) datasets.ClassCounts {
 	}
 	return c
 }
-
-func hexSum(h hash.Hash) string { return hex.EncodeToString(h.Sum(nil)) }
 
 // sameDir reports whether a and b name the same folder (b need not exist).
 func sameDir(a, b string) (bool, error) {

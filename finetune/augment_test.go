@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/catdog-ml/catdog/datasets"
@@ -363,6 +364,15 @@ func TestAugmentDatasetErrors(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(out, datasets.ManifestFile)); err == nil {
 		t.Error("cancelled run left a manifest")
+	}
+	// A folder another writer holds is refused (augment writes through datasets.Writer).
+	w, err := datasets.Create(out, "catdog prepare")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Abort()
+	if _, err := AugmentDataset(context.Background(), dir, out, 1, 1, DefaultAugment(), nil); err == nil || !strings.Contains(err.Error(), "another catdog augment is writing") {
+		t.Errorf("into a locked folder: %v", err)
 	}
 }
 
