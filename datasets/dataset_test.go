@@ -271,7 +271,7 @@ func TestPrepareLockAndTemps(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = Prepare(context.Background(), Options{Data: m.Source.Path, Out: dir, Size: 32, Seed: 1})
-	if !errors.Is(err, atomicfile.ErrLocked) || !strings.Contains(err.Error(), "another catdog prepare") {
+	if !errors.Is(err, atomicfile.ErrLocked) || !strings.Contains(err.Error(), "catdog prepare: another catdog command is writing") {
 		t.Errorf("second writer: %v", err)
 	}
 	unlock()
@@ -318,7 +318,7 @@ func TestWriterAbortAndCommit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Create(dir, "a second test"); !errors.Is(err, atomicfile.ErrLocked) || !strings.Contains(err.Error(), "another a second test is writing") {
+	if _, err := Create(dir, "a second test"); !errors.Is(err, atomicfile.ErrLocked) || !strings.Contains(err.Error(), "a second test: another catdog command is writing") {
 		t.Errorf("second writer: %v", err)
 	}
 	if err := w.Write(LabelsFile, "uint8", []int{1}, func(io.Writer) error { return errors.New("disk on fire") }); err == nil {

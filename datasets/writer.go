@@ -30,14 +30,14 @@ type Writer struct {
 	arrays  map[string]ArrayInfo
 }
 
-// Create starts writing the dataset folder dir (created if need be). who names the writer
-// for the error a second one gets ("catdog prepare"). What a killed writer left in dir is
-// removed.
+// Create starts writing the dataset folder dir (created if need be). who names this writer
+// in the error it gets when another holds the folder ("catdog prepare"). What a killed
+// writer left in dir is removed.
 func Create(dir, who string) (*Writer, error) {
 	unlock, err := atomicfile.Lock(dir)
 	if err != nil {
 		if errors.Is(err, atomicfile.ErrLocked) {
-			return nil, fmt.Errorf("another %s is writing into %s; wait for it, or choose another --out (%w)", who, dir, err)
+			return nil, fmt.Errorf("%s: another catdog command is writing into %s; wait for it, or choose another --out (%w)", who, dir, err)
 		}
 		return nil, fmt.Errorf("--out %s: %w", dir, err)
 	}

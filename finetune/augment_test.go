@@ -371,7 +371,7 @@ func TestAugmentDatasetErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Abort()
-	if _, err := AugmentDataset(context.Background(), dir, out, 1, 1, DefaultAugment(), nil); err == nil || !strings.Contains(err.Error(), "another catdog augment is writing") {
+	if _, err := AugmentDataset(context.Background(), dir, out, 1, 1, DefaultAugment(), nil); err == nil || !strings.Contains(err.Error(), "catdog augment: another catdog command is writing") {
 		t.Errorf("into a locked folder: %v", err)
 	}
 }
