@@ -15,8 +15,6 @@ import (
 
 	"github.com/catdog-ml/catdog/exported"
 	"github.com/catdog-ml/catdog/features"
-	"github.com/catdog-ml/catdog/internal/atomicfile"
-	"github.com/catdog-ml/catdog/internal/npy"
 	"github.com/catdog-ml/catdog/runs"
 )
 
@@ -248,7 +246,7 @@ func (t *trainer) finish(export func() (string, error)) (*Result, error) {
 		info.Table = append([]runs.Layer{row}, info.Table...)
 		res.Table = info.Table
 	}
-	if err := atomicfile.WriteJSON(filepath.Join(t.dir, runs.ModelFile), info); err != nil {
+	if err := runs.WriteJSON(t.dir, runs.ModelFile, info); err != nil {
 		return nil, err
 	}
 	graphs := map[int]*graph{}
@@ -264,14 +262,13 @@ func (t *trainer) finish(export func() (string, error)) (*Result, error) {
 			return nil, err
 		}
 		res.TestLabels = t.src.labels(Test)[:n]
-		if err := npy.WriteFile(filepath.Join(t.dir, runs.PredictionsFile), []int{n}, res.TestProbs); err != nil {
-			return nil, fmt.Errorf("writing predictions: %w", err)
-		}
-		if err := npy.WriteFile(filepath.Join(t.dir, runs.LabelsFile), []int{n}, res.TestLabels); err != nil {
-			return nil, fmt.Errorf("writing labels: %w", err)
+		// The training engine's predictions, until the exported model's replace them
+		// (evaluate.Result.WriteRun): a run trained alone is documented with these.
+		if err := runs.WriteTest(t.dir, res.TestLabels, res.TestProbs); err != nil {
+			return nil, err
 		}
 	}
-	if err := atomicfile.WriteJSON(filepath.Join(t.dir, runs.ResultFile), res); err != nil {
+	if err := runs.WriteJSON(t.dir, runs.ResultFile, res); err != nil {
 		return nil, err
 	}
 	if err := os.RemoveAll(filepath.Join(t.dir, runs.CheckpointDir)); err != nil {

@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/catdog-ml/catdog/internal/atomicfile"
 	"github.com/catdog-ml/catdog/runs"
 )
 
@@ -286,7 +285,7 @@ func newTrainer(cfg Config, m *Model, src source, runCfg runs.Config) (*trainer,
 		// The run's own settings stay; only the epochs and the patience may change.
 		stored.Epochs, stored.Patience = runCfg.Epochs, runCfg.Patience
 		t.runCfg = stored
-		if err := atomicfile.WriteJSON(filepath.Join(dir, runs.ConfigFile), stored); err != nil {
+		if err := runs.WriteJSON(dir, runs.ConfigFile, stored); err != nil {
 			return nil, err
 		}
 		t.dir, t.saved = dir, true
@@ -296,7 +295,7 @@ func newTrainer(cfg Config, m *Model, src source, runCfg runs.Config) (*trainer,
 	if t.dir, err = runs.NewDir(cfg.RunsDir, cfg.Name); err != nil {
 		return nil, err
 	}
-	if err := atomicfile.WriteJSON(filepath.Join(t.dir, runs.ConfigFile), runCfg); err != nil {
+	if err := runs.WriteJSON(t.dir, runs.ConfigFile, runCfg); err != nil {
 		return nil, err
 	}
 	t.best = m.snapshot()
@@ -478,7 +477,7 @@ func (t *trainer) run(ctx context.Context) (err error) {
 		if err := t.save(); err != nil {
 			return err
 		}
-		if err := atomicfile.WriteJSON(filepath.Join(t.dir, runs.HistoryFile), t.hist); err != nil {
+		if err := runs.WriteJSON(t.dir, runs.HistoryFile, t.hist); err != nil {
 			return err
 		}
 		if t.cfg.OnEpoch != nil {
