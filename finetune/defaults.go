@@ -18,4 +18,17 @@ const (
 	DefaultBatch     = 32
 	DefaultEpochs    = 10
 	DefaultPatience  = 4
+	DefaultMomentum  = 0.9 // SGD's
 )
+
+// DefaultConfig returns the recipe above as a Config: the start of every run that does not
+// choose otherwise (catdog train, catdog finetune and the study start from it). A Config's
+// zero values mean what they say where they can mean something (Warmup 0: no warm-up,
+// Momentum 0: plain SGD, Patience 0: no early stopping); where they cannot (Epochs, Batch,
+// LR, Optimizer, Init, Schedule), zero means the recipe's value.
+func DefaultConfig() Config {
+	return Config{
+		Epochs: DefaultEpochs, Batch: DefaultBatch, Init: DefaultInit, Optimizer: DefaultOptimizer, LR: DefaultLR,
+		Schedule: DefaultSchedule, Warmup: DefaultWarmup, Momentum: DefaultMomentum, Patience: DefaultPatience,
+	}
+}

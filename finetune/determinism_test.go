@@ -24,7 +24,7 @@ func TestSameBitsAnyThreads(t *testing.T) {
 		var first []byte
 		for _, threads := range []int{1, 2, 3} {
 			runtime.GOMAXPROCS(threads)
-			res, err := TrainCNN(context.Background(), dataDir, arch, Config{RunsDir: t.TempDir(), Epochs: 2, Batch: 8, Seed: 4, Optimizer: "adam"})
+			res, err := TrainCNN(context.Background(), dataDir, arch, withRecipe(Config{RunsDir: t.TempDir(), Epochs: 2, Batch: 8, Seed: 4, Optimizer: "adam"}))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -53,7 +53,7 @@ func TestRandReplacesDraws(t *testing.T) {
 	runsDir := t.TempDir()
 	train := func(src rand.Source) []byte {
 		t.Helper()
-		res, err := TrainCNN(context.Background(), dataDir, arch, Config{RunsDir: runsDir, Epochs: 1, Batch: 8, Seed: 4, Optimizer: "adam", Rand: src})
+		res, err := TrainCNN(context.Background(), dataDir, arch, withRecipe(Config{RunsDir: runsDir, Epochs: 1, Batch: 8, Seed: 4, Optimizer: "adam", Rand: src}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -70,8 +70,8 @@ func TestRandReplacesDraws(t *testing.T) {
 	if b := train(rand.NewPCG(5, 0x7a1e)); bytes.Equal(b, seeded) {
 		t.Error("the run given another generator as Rand trained the same model: Rand is not used")
 	}
-	_, err = TrainCNN(context.Background(), dataDir, arch, Config{RunsDir: runsDir, Epochs: 2, Batch: 8, Seed: 4, Optimizer: "adam",
-		Rand: rand.NewPCG(4, 0x7a1e), Resume: true})
+	_, err = TrainCNN(context.Background(), dataDir, arch, withRecipe(Config{RunsDir: runsDir, Epochs: 2, Batch: 8, Seed: 4, Optimizer: "adam",
+		Rand: rand.NewPCG(4, 0x7a1e), Resume: true}))
 	if err == nil || !strings.Contains(err.Error(), "cannot be resumed") {
 		t.Errorf("resuming a run with its own Rand: got %v, want an error saying it cannot be resumed", err)
 	}

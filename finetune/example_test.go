@@ -64,11 +64,10 @@ func ExampleTrainCNN() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	res, err := finetune.TrainCNN(context.Background(), "data", arch, finetune.Config{
-		Epochs:   20,
-		Patience: 5,
-		Progress: func(p finetune.Progress) { fmt.Printf("\repoch %d: %d/%d", p.Epoch, p.Batch, p.Batches) },
-	})
+	cfg := finetune.DefaultConfig() // the recipe: Adam, warm-up, cosine decay, early stopping
+	cfg.Epochs, cfg.Patience = 20, 5
+	cfg.Progress = func(p finetune.Progress) { fmt.Printf("\repoch %d: %d/%d", p.Epoch, p.Batch, p.Batches) }
+	res, err := finetune.TrainCNN(context.Background(), "data", arch, cfg)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -108,7 +108,7 @@ func TestRealPhotos(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := TrainCNN(context.Background(), dataDir, arch, Config{RunsDir: runs, Epochs: 2, Batch: 16, Seed: 1})
+		res, err := TrainCNN(context.Background(), dataDir, arch, withRecipe(Config{RunsDir: runs, Epochs: 2, Batch: 16, Seed: 1}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -129,8 +129,8 @@ func TestRealPhotos(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := TrainHead(context.Background(), fr.Dir, Config{RunsDir: runs, Epochs: 3, Batch: 16, Seed: 1,
-			Backbone: &Backbone{Name: bb.Spec.Name, Model: full, Output: bb.Output}})
+		res, err := TrainHead(context.Background(), fr.Dir, withRecipe(Config{RunsDir: runs, Epochs: 3, Batch: 16, Seed: 1,
+			Backbone: &Backbone{Name: bb.Spec.Name, Model: full, Output: bb.Output}}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -175,8 +175,8 @@ func TestPretrainedBackbones(t *testing.T) {
 				t.Fatal(err)
 			}
 			bb := &Backbone{Name: tc.name, Model: full, Output: loaded.Output, Params: loaded.Params}
-			res, err := TrainHead(context.Background(), fr.Dir, Config{RunsDir: runs, Name: tc.name, Epochs: 15, Batch: 16, Seed: 1,
-				Optimizer: "adam", LR: 0.003, Head: "dense:1:sigmoid", Backbone: bb})
+			res, err := TrainHead(context.Background(), fr.Dir, withRecipe(Config{RunsDir: runs, Name: tc.name, Epochs: 15, Batch: 16, Seed: 1,
+				Optimizer: "adam", LR: 0.003, Head: "dense:1:sigmoid", Backbone: bb}))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -194,7 +194,7 @@ func TestTrainRefusesBrokenData(t *testing.T) {
 		t.Fatal(err)
 	}
 	arch, _ := Arch("vgg1")
-	_, err := TrainCNN(context.Background(), dataDir, arch, Config{RunsDir: t.TempDir(), Epochs: 1})
+	_, err := TrainCNN(context.Background(), dataDir, arch, withRecipe(Config{RunsDir: t.TempDir(), Epochs: 1}))
 	if err == nil || !strings.Contains(err.Error(), "catdog prepare") {
 		t.Errorf("training on a folder without manifest: %v", err)
 	}

@@ -37,20 +37,16 @@ type Config struct {
 	LR float64 `json:"lr"`
 	// Schedule shapes the learning rate over the run (default DefaultSchedule): "constant",
 	// or "cosine": from LR down to 0 along half a cosine, over the most epochs. Warmup, when
-	// positive, first raises it linearly from 0 over that many epochs (default
-	// DefaultWarmup; NoWarmup for none).
+	// positive, first raises it linearly from 0 over that many epochs, fewer on a shorter
+	// run, which keeps at least one epoch after the warm-up; 0 means none.
 	Schedule string `json:"schedule,omitempty"`
 	Warmup   int    `json:"warmup,omitempty"`
-	NoWarmup bool   `json:"no_warmup,omitempty"`
-	// Momentum is SGD's momentum (default 0.9; set NoMomentum for plain SGD).
+	// Momentum is SGD's momentum; 0 is plain SGD. Adam has none: it is recorded as 0.
 	Momentum float64 `json:"momentum"`
-	// NoMomentum makes SGD plain, without momentum.
-	NoMomentum bool `json:"no_momentum,omitempty"`
-	// Patience stops training after this many epochs without a lower validation loss
-	// (default DefaultPatience; NoEarlyStop trains every epoch). Either way the weights of
-	// the epoch with the lowest validation loss are the ones kept and exported.
-	Patience    int  `json:"patience"`
-	NoEarlyStop bool `json:"no_early_stop,omitempty"`
+	// Patience stops training after this many epochs without a lower validation loss; 0
+	// trains every epoch. Either way the weights of the epoch with the lowest validation
+	// loss are the ones kept and exported.
+	Patience int `json:"patience"`
 	// Seed drives weight initialisation, shuffling, dropout and augmentation.
 	Seed uint64 `json:"seed"`
 	// Rand, if set, is the source of the run's random draws in place of the generator seeded
@@ -180,20 +176,11 @@ func (c *Config) defaults(name string) error {
 	if c.Schedule == "" {
 		c.Schedule = DefaultSchedule
 	}
-	if c.Warmup == 0 && !c.NoWarmup {
-		c.Warmup = max(0, min(DefaultWarmup, c.Epochs-1)) // a run of one epoch has none
+	if c.Warmup > 0 {
+		c.Warmup = max(0, min(c.Warmup, c.Epochs-1)) // a run of one epoch has none
 	}
-	if c.NoWarmup {
-		c.Warmup = 0
-	}
-	if c.Patience == 0 && !c.NoEarlyStop {
-		c.Patience = DefaultPatience
-	}
-	if c.NoEarlyStop {
-		c.Patience = 0
-	}
-	if c.Optimizer == "sgd" && c.Momentum == 0 && !c.NoMomentum {
-		c.Momentum = 0.9
+	if c.Optimizer != "sgd" {
+		c.Momentum = 0
 	}
 	if c.Schedule != "constant" && c.Schedule != "cosine" {
 		return fmt.Errorf("unknown learning-rate schedule %q (want constant or cosine)", c.Schedule)

@@ -81,7 +81,7 @@ func writeFeatures(t *testing.T, n int, noise float64, seed uint64) string {
 
 func TestTrainHeadLearns(t *testing.T) {
 	dir := writeFeatures(t, 256, 0, 1)
-	res, err := TrainHead(context.Background(), dir, Config{RunsDir: t.TempDir(), Epochs: 8, Batch: 16, Optimizer: "adam", LR: 0.01, Seed: 1})
+	res, err := TrainHead(context.Background(), dir, withRecipe(Config{RunsDir: t.TempDir(), Epochs: 8, Batch: 16, Optimizer: "adam", LR: 0.01, Seed: 1}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +112,7 @@ func TestTrainHeadLearns(t *testing.T) {
 func TestResumeMatchesUninterrupted(t *testing.T) {
 	dir := writeFeatures(t, 96, 0.1, 2)
 	// Dropout and batch norm make the generator state and running statistics matter.
-	cfg := Config{Epochs: 4, Batch: 16, Seed: 3, LR: 0.01, Head: "flatten,dense:16,bn,relu,dropout:0.5,dense:1:sigmoid"}
+	cfg := withRecipe(Config{Epochs: 4, Batch: 16, Seed: 3, LR: 0.01, Head: "flatten,dense:16,bn,relu,dropout:0.5,dense:1:sigmoid"})
 
 	whole := cfg
 	whole.RunsDir = t.TempDir()
@@ -213,8 +213,8 @@ func TestResumeMatchesUninterrupted(t *testing.T) {
 // best epoch.
 func TestEarlyStoppingKeepsBest(t *testing.T) {
 	dir := writeFeatures(t, 64, 1, 4)
-	res, err := TrainHead(context.Background(), dir, Config{RunsDir: t.TempDir(), Epochs: 40, Batch: 8, Optimizer: "adam", LR: 0.01, Patience: 3, Seed: 5,
-		Head: "flatten,dense:64:relu,dense:1:sigmoid"})
+	res, err := TrainHead(context.Background(), dir, withRecipe(Config{RunsDir: t.TempDir(), Epochs: 40, Batch: 8, Optimizer: "adam", LR: 0.01, Patience: 3, Seed: 5,
+		Head: "flatten,dense:64:relu,dense:1:sigmoid"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,8 +239,8 @@ func TestEarlyStoppingKeepsBest(t *testing.T) {
 	}
 
 	// The same run given exactly the epochs it took is not "stopped early": it ran them all.
-	exact, err := TrainHead(context.Background(), dir, Config{RunsDir: t.TempDir(), Epochs: len(h.Epochs), Batch: 8, Optimizer: "adam", LR: 0.01, Patience: 3, Seed: 5,
-		Head: "flatten,dense:64:relu,dense:1:sigmoid"})
+	exact, err := TrainHead(context.Background(), dir, withRecipe(Config{RunsDir: t.TempDir(), Epochs: len(h.Epochs), Batch: 8, Optimizer: "adam", LR: 0.01, Patience: 3, Seed: 5,
+		Head: "flatten,dense:64:relu,dense:1:sigmoid"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +253,7 @@ func TestEarlyStoppingKeepsBest(t *testing.T) {
 // weights, where no length or shape check would notice) and the run is not resumed.
 func TestResumeRefusesDamagedCheckpoint(t *testing.T) {
 	dir := writeFeatures(t, 64, 0.1, 2)
-	cfg := Config{RunsDir: t.TempDir(), Epochs: 3, Batch: 16, Seed: 3}
+	cfg := withRecipe(Config{RunsDir: t.TempDir(), Epochs: 3, Batch: 16, Seed: 3})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	cfg.OnEpoch = func(e runs.Epoch) { cancel() }
@@ -280,8 +280,8 @@ func TestResumeRefusesDamagedCheckpoint(t *testing.T) {
 func TestDivergence(t *testing.T) {
 	dir := writeFeatures(t, 64, 0, 2)
 	runs := t.TempDir()
-	_, err := TrainHead(context.Background(), dir, Config{RunsDir: runs, Epochs: 5, Batch: 16, Optimizer: "sgd", LR: 1e12, Seed: 1,
-		Head: "flatten,dense:64:relu,dense:64:relu,dense:1:sigmoid"})
+	_, err := TrainHead(context.Background(), dir, withRecipe(Config{RunsDir: runs, Epochs: 5, Batch: 16, Optimizer: "sgd", LR: 1e12, Seed: 1,
+		Head: "flatten,dense:64:relu,dense:64:relu,dense:1:sigmoid"}))
 	var de *DivergedError
 	if !errors.As(err, &de) || !strings.Contains(err.Error(), "lower the learning rate") {
 		t.Fatalf("error %v, want a DivergedError", err)
@@ -310,14 +310,58 @@ func TestForeignFeatures(t *testing.T) {
 		return &Backbone{Name: "other", Model: m, Output: "feat"}
 	}
 	runsDir := t.TempDir()
-	_, err := TrainHead(context.Background(), dir, Config{RunsDir: runsDir, Epochs: 1, Batch: 16, Seed: 1, Backbone: backbone(16)})
+	_, err := TrainHead(context.Background(), dir, withRecipe(Config{RunsDir: runsDir, Epochs: 1, Batch: 16, Seed: 1, Backbone: backbone(16)}))
 	if err == nil || !strings.Contains(err.Error(), "have shape (N, 8, 2, 2), but backbone other gives (N, 16, 2, 2)") {
 		t.Fatalf("features of another backbone: %v", err)
 	}
 	if left, _ := os.ReadDir(runsDir); len(left) != 0 {
 		t.Errorf("a refused run left %v", left)
 	}
-	if _, err := TrainHead(context.Background(), dir, Config{RunsDir: runsDir, Epochs: 1, Batch: 16, Seed: 1, Backbone: backbone(8)}); err != nil {
+	if _, err := TrainHead(context.Background(), dir, withRecipe(Config{RunsDir: runsDir, Epochs: 1, Batch: 16, Seed: 1, Backbone: backbone(8)})); err != nil {
 		t.Errorf("features of the backbone's shape: %v", err)
+	}
+}
+
+// withRecipe is c with the recipe's warm-up, momentum and patience where c leaves them at 0,
+// as Config read them before its zero values came to mean none: the tests keep training
+// exactly as they did.
+func withRecipe(c Config) Config {
+	d := DefaultConfig()
+	if c.Warmup == 0 {
+		c.Warmup = d.Warmup
+	}
+	if c.Momentum == 0 {
+		c.Momentum = d.Momentum
+	}
+	if c.Patience == 0 {
+		c.Patience = d.Patience
+	}
+	return c
+}
+
+// TestConfigZeroMeansNone: the recipe is DefaultConfig; a Config's zero warm-up, momentum
+// and patience mean none, and the fields whose zero means nothing take the recipe's value.
+func TestConfigZeroMeansNone(t *testing.T) {
+	tests := []struct {
+		name string
+		in   Config
+		want func(Config) bool
+	}{
+		{"recipe", DefaultConfig(), func(c Config) bool {
+			return c.Warmup == DefaultWarmup && c.Patience == DefaultPatience && c.Momentum == 0 && c.Epochs == DefaultEpochs && c.LR == DefaultLR
+		}},
+		{"zero", Config{}, func(c Config) bool {
+			return c.Warmup == 0 && c.Patience == 0 && c.Momentum == 0 && c.Epochs == DefaultEpochs && c.Batch == DefaultBatch && c.Optimizer == DefaultOptimizer
+		}},
+		{"sgd keeps its momentum", Config{Optimizer: "sgd", Momentum: 0.8}, func(c Config) bool { return c.Momentum == 0.8 }},
+		{"plain sgd", Config{Optimizer: "sgd"}, func(c Config) bool { return c.Momentum == 0 }},
+		{"a run of one epoch has no warm-up", func() Config { c := DefaultConfig(); c.Epochs = 1; return c }(), func(c Config) bool { return c.Warmup == 0 }},
+		{"warm-up shorter than the run", func() Config { c := DefaultConfig(); c.Epochs, c.Warmup = 3, 5; return c }(), func(c Config) bool { return c.Warmup == 2 }},
+	}
+	for _, tc := range tests {
+		got, err := tc.in.Resolved()
+		if err != nil || !tc.want(got) {
+			t.Errorf("%s: %+v, %v", tc.name, got, err)
+		}
 	}
 }

@@ -377,25 +377,19 @@ func (s *study) sameData(m *datasets.Manifest, size, perClass int) bool {
 }
 
 func (s *study) trainConfig(name string, epochs int) finetune.Config {
-	return finetune.Config{
-		Name:      name,
-		RunsDir:   s.runs,
-		Epochs:    epochs,
-		Batch:     s.p.Batch,
-		Optimizer: s.p.Optimizer,
-		LR:        s.p.LR,
-		Patience:  s.p.Patience,
-		Seed:      s.opts.Seed,
-		Progress: func(p finetune.Progress) {
-			if s.opts.Progress != nil {
-				s.opts.Progress(fmt.Sprintf("%s epoch %d", name, p.Epoch), p.Batch, p.Batches)
-			}
-		},
-		OnEpoch: func(e runs.Epoch) {
-			s.say("%s epoch %d: loss %.4f acc %.3f, valid loss %.4f acc %.3f (%.0fs)",
-				name, e.Epoch, e.TrainLoss, e.TrainAcc, e.ValidLoss, e.ValidAcc, e.Seconds)
-		},
+	c := finetune.DefaultConfig()
+	c.Name, c.RunsDir, c.Epochs, c.Seed = name, s.runs, epochs, s.opts.Seed
+	c.Batch, c.Optimizer, c.LR, c.Patience = s.p.Batch, s.p.Optimizer, s.p.LR, s.p.Patience
+	c.Progress = func(p finetune.Progress) {
+		if s.opts.Progress != nil {
+			s.opts.Progress(fmt.Sprintf("%s epoch %d", name, p.Epoch), p.Batch, p.Batches)
+		}
 	}
+	c.OnEpoch = func(e runs.Epoch) {
+		s.say("%s epoch %d: loss %.4f acc %.3f, valid loss %.4f acc %.3f (%.0fs)",
+			name, e.Epoch, e.TrainLoss, e.TrainAcc, e.ValidLoss, e.ValidAcc, e.Seconds)
+	}
+	return c
 }
 
 // scratch trains one from-scratch rung.

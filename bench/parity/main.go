@@ -100,7 +100,9 @@ func main() {
 			names = append(names, a.Name)
 		}
 	}
-	cfg, err := finetune.Config{RunsDir: filepath.Join(*work, "runs"), Epochs: *epochs}.Resolved()
+	base := finetune.DefaultConfig()
+	base.RunsDir, base.Epochs = filepath.Join(*work, "runs"), *epochs
+	cfg, err := base.Resolved()
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -147,9 +149,6 @@ func main() {
 		for s := 1; s <= *seeds; s++ {
 			c := cfg
 			c.Seed, c.Name = uint64(s), name
-			if c.Warmup == 0 {
-				c.NoWarmup = true
-			}
 			cr, ok := done[runResult{Rung: name, Engine: "catdog", Seed: s}.id()]
 			tr, tok := done[runResult{Rung: name, Engine: "pytorch", Seed: s}.id()]
 			var initDir string

@@ -81,7 +81,8 @@ func main() {
 	}
 	v1, v2 := extract(backbones.MobileNetV1075, ""), extract(backbones.MobileNetV2035, "")
 	runs := filepath.Join(*work, "runs")
-	base := finetune.Config{RunsDir: runs, Epochs: 20, Patience: 5, Batch: 32, Optimizer: "adam", LR: 0.0003}
+	base := finetune.DefaultConfig()
+	base.RunsDir, base.Epochs, base.Patience, base.Batch, base.Optimizer, base.LR = runs, 20, 5, 32, "adam", 0.0003
 	head := func(dir string, join []string, cfg finetune.Config) func(context.Context, uint64) (float64, int, error) {
 		return func(ctx context.Context, seed uint64) (float64, int, error) {
 			cfg.Seed, cfg.JoinFeatures = seed, join

@@ -113,14 +113,9 @@ func trainConfig(a *app, name string) (finetune.Config, error) {
 	if cfg.LR <= 0 {
 		return cfg, fmt.Errorf("%s: --lr must be positive", name)
 	}
-	if cfg.Optimizer == "sgd" && cfg.Momentum == 0 {
-		cfg.NoMomentum = true
-	}
-	cfg.NoEarlyStop = cfg.Patience == 0
-	if a.v.IsSet(get("warmup")) {
-		cfg.NoWarmup = cfg.Warmup == 0
-	} else {
-		cfg.Warmup = 0 // the recipe's: DefaultWarmup, none for a run of one epoch
+	// The recipe's warm-up is cut short on a short run; one asked for is not.
+	if a.v.IsSet(get("warmup")) && cfg.Warmup > 0 && cfg.Warmup >= cfg.Epochs {
+		return cfg, fmt.Errorf("%s: a warm-up of %d epochs leaves none of the %d epochs at the peak learning rate: want --warmup 0 to %d", name, cfg.Warmup, cfg.Epochs, cfg.Epochs-1)
 	}
 	var bar progressBar
 	cfg.Progress = func(p finetune.Progress) {
