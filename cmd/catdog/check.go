@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -154,20 +155,11 @@ func (a *app) checkEnv(root *cobra.Command) error {
 	for _, v := range otherVariables() {
 		known[v] = true
 	}
-	var walk func(c *cobra.Command)
-	walk = func(c *cobra.Command) {
-		add := func(f *pflag.Flag) {
-			if _, env := a.keyOf(c, f); env != "" {
-				known[env] = true
-			}
+	a.eachSetting(root, func(_ *cobra.Command, _ *pflag.Flag, _, env string) {
+		if env != "" {
+			known[env] = true
 		}
-		c.Flags().VisitAll(add)
-		c.PersistentFlags().VisitAll(add)
-		for _, sub := range c.Commands() {
-			walk(sub)
-		}
-	}
-	walk(root)
+	})
 	var bad []string
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
@@ -182,11 +174,7 @@ func (a *app) checkEnv(root *cobra.Command) error {
 		}
 		bad = append(bad, msg)
 	}
-	sort.Strings(bad)
-	if len(bad) > 0 {
-		return fmt.Errorf("%s", strings.Join(bad, "\n"))
-	}
-	return nil
+	return problems(bad)
 }
 
 // nearest returns the name of names closest to name in edit distance, if it is close
@@ -223,6 +211,33 @@ func editDistance(a, b string) int {
 	return prev[len(b)]
 }
 
+// eachSetting calls fn for every flag of every command under root (persistent ones
+// included) with its viper key and environment variable (see keyOf).
+func (a *app) eachSetting(root *cobra.Command, fn func(c *cobra.Command, f *pflag.Flag, key, env string)) {
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		visit := func(f *pflag.Flag) {
+			key, env := a.keyOf(c, f)
+			fn(c, f, key, env)
+		}
+		c.Flags().VisitAll(visit)
+		c.PersistentFlags().VisitAll(visit)
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+}
+
+// problems is the error listing bad, one per line in order, or nil when there are none.
+func problems(bad []string) error {
+	if len(bad) == 0 {
+		return nil
+	}
+	sort.Strings(bad)
+	return errors.New(strings.Join(bad, "\n"))
+}
+
 // checkFileKeys refuses config file keys that no command has as a flag.
 func (a *app) checkFileKeys(root *cobra.Command) error {
 	file := a.v.ConfigFileUsed()
@@ -236,21 +251,14 @@ func (a *app) checkFileKeys(root *cobra.Command) error {
 	}
 	known := map[string]bool{"config": true, "quiet": true}
 	sections := map[string][]string{}
-	var walk func(c *cobra.Command)
-	walk = func(c *cobra.Command) {
-		c.Flags().VisitAll(func(f *pflag.Flag) {
-			if key, _ := a.keyOf(c, f); key != "" {
-				known[key] = true
-				if i := strings.LastIndex(key, "."); i > 0 {
-					sections[key[:i]] = append(sections[key[:i]], f.Name)
-				}
+	a.eachSetting(root, func(_ *cobra.Command, f *pflag.Flag, key, _ string) {
+		if key != "" {
+			known[key] = true
+			if i := strings.LastIndex(key, "."); i > 0 {
+				sections[key[:i]] = append(sections[key[:i]], f.Name)
 			}
-		})
-		for _, sub := range c.Commands() {
-			walk(sub)
 		}
-	}
-	walk(root)
+	})
 	var bad []string
 	for _, k := range only.AllKeys() {
 		if known[k] {
@@ -259,7 +267,8 @@ func (a *app) checkFileKeys(root *cobra.Command) error {
 		msg := fmt.Sprintf("config file %s: unknown key %q", file, k)
 		if i := strings.LastIndex(k, "."); i > 0 {
 			if names, ok := sections[k[:i]]; ok {
-				sort.Strings(names)
+				slices.Sort(names)
+				names = slices.Compact(names)
 				msg += fmt.Sprintf(" (%s knows: %s)", k[:i], strings.Join(names, ", "))
 			}
 		} else {
@@ -267,11 +276,7 @@ func (a *app) checkFileKeys(root *cobra.Command) error {
 		}
 		bad = append(bad, msg)
 	}
-	sort.Strings(bad)
-	if len(bad) > 0 {
-		return fmt.Errorf("%s", strings.Join(bad, "\n"))
-	}
-	return nil
+	return problems(bad)
 }
 
 // configText writes a config file value as a flag would read it.

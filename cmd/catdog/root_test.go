@@ -152,24 +152,7 @@ func TestStrictConfig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			t.Chdir(t.TempDir())
-			t.Setenv("XDG_CONFIG_HOME", t.TempDir())
-			t.Setenv("HOME", t.TempDir())
-			for k, v := range tt.env {
-				t.Setenv(k, v)
-			}
-			args := tt.args
-			if tt.file != "" {
-				name := tt.fileName
-				if name == "" {
-					name = "catdog.yaml"
-				}
-				cfg := filepath.Join(t.TempDir(), name)
-				if err := os.WriteFile(cfg, []byte(tt.file), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				args = append(args, "--config", cfg)
-			}
+			args := append(tt.args, isolatedConfig(t, tt.env, tt.file, tt.fileName)...)
 			var out bytes.Buffer
 			a := newApp(&out, &out)
 			root := newRootCmd(a)
@@ -318,20 +301,7 @@ func TestErrorsNameTheirSource(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			t.Chdir(t.TempDir())
-			t.Setenv("XDG_CONFIG_HOME", t.TempDir())
-			t.Setenv("HOME", t.TempDir())
-			for k, v := range tt.env {
-				t.Setenv(k, v)
-			}
-			args := tt.args
-			if tt.file != "" {
-				cfg := filepath.Join(t.TempDir(), "catdog.yaml")
-				if err := os.WriteFile(cfg, []byte(tt.file), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				args = append(args, "--config", cfg)
-			}
+			args := append(tt.args, isolatedConfig(t, tt.env, tt.file, "")...)
 			_, _, err := runCatdog(t, args...)
 			if err == nil || !strings.Contains(err.Error(), `unknown architecture "nope"`) {
 				t.Fatalf("error %v, want the unknown architecture", err)
@@ -341,4 +311,29 @@ func TestErrorsNameTheirSource(t *testing.T) {
 			}
 		})
 	}
+}
+
+// isolatedConfig runs the test away from any config file of the machine's (a fresh working
+// folder, XDG_CONFIG_HOME and HOME), with the environment variables env set, and returns
+// the arguments that name a config file holding file (named fileName, default catdog.yaml)
+// when file is not empty.
+func isolatedConfig(t *testing.T, env map[string]string, file, fileName string) []string {
+	t.Helper()
+	t.Chdir(t.TempDir())
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	t.Setenv("HOME", t.TempDir())
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+	if file == "" {
+		return nil
+	}
+	if fileName == "" {
+		fileName = "catdog.yaml"
+	}
+	cfg := filepath.Join(t.TempDir(), fileName)
+	if err := os.WriteFile(cfg, []byte(file), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return []string{"--config", cfg}
 }
