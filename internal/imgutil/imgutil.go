@@ -135,6 +135,11 @@ func Decode(data []byte, maxPixels int) (image.Image, Config, error) {
 	if err != nil {
 		return nil, cfg, err
 	}
+	return decodeChecked(data, cfg, maxPixels)
+}
+
+// decodeChecked is Decode once the header cfg has been read.
+func decodeChecked(data []byte, cfg Config, maxPixels int) (image.Image, Config, error) {
 	if maxPixels <= 0 {
 		maxPixels = MaxPixels
 	}

@@ -30,11 +30,20 @@ func (z *Resizer) DecodeResize(data []byte, size int, filter Filter, dst []uint8
 	if err := checkArgs(size, filter, dst); err != nil {
 		return Config{}, err
 	}
-	if cfg, cost, err := DecodeCost(data); err == nil && cost > MaxDecodeBytes {
+	cfg, cost, err := DecodeCost(data) // the header, read once
+	if err != nil {
+		return cfg, err
+	}
+	limit := z.MaxPixels
+	if limit <= 0 {
+		limit = MaxPixels
+	}
+	// Over the pixel limit, decodeChecked says so; under it, an image may still cost too much.
+	if cost > MaxDecodeBytes && int64(cfg.Width)*int64(cfg.Height) <= int64(limit) {
 		return cfg, fmt.Errorf("%w: decoding this %dx%d %s would take about %s, over the %s one image may take",
 			ErrTooLarge, cfg.Width, cfg.Height, strings.ToUpper(cfg.Format), userfile.Bytes(cost), userfile.Bytes(MaxDecodeBytes))
 	}
-	img, cfg, err := Decode(data, z.MaxPixels)
+	img, cfg, err := decodeChecked(data, cfg, z.MaxPixels)
 	if err != nil {
 		return cfg, err
 	}
