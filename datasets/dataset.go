@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/catdog-ml/catdog/internal/fetch"
 	"github.com/catdog-ml/catdog/internal/npy"
@@ -25,7 +26,7 @@ type Dataset struct {
 // Open opens a folder written by Prepare and checks it before anything is read from it:
 // the manifest is there; every array has the shape and the SHA-256 the manifest records
 // (hashed once, then trusted while its size and modification time stay those of that check:
-// package internal/verify); the labels are 0 or 1; the splits are sorted, within the
+// package internal/verify); every label is a class of the manifest; the splits are sorted, within the
 // arrays, of the manifest's sizes and disjoint. A folder that fails is refused with what
 // to rerun.
 func Open(dir string) (*Dataset, error) {
@@ -37,7 +38,8 @@ func Open(dir string) (*Dataset, error) {
 	for name, a := range m.Arrays {
 		sums[name] = a.SHA256
 	}
-	for _, name := range []string{PhotosFile, LabelsFile, SplitFile(Train), SplitFile(Valid), SplitFile(Test)} {
+	photosFile, labelsFile := m.ArrayFiles()
+	for _, name := range []string{photosFile, labelsFile, SplitFile(Train), SplitFile(Valid), SplitFile(Test)} {
 		if sums[name] == "" {
 			return nil, fmt.Errorf("dataset %s: the manifest records no checksum for %s (prepare it again: catdog prepare --out %s)", dir, name, dir)
 		}
@@ -45,7 +47,7 @@ func Open(dir string) (*Dataset, error) {
 	if err := verify.Files(dir, sums); err != nil {
 		return nil, fmt.Errorf("dataset %s: %w (prepare it again: catdog prepare --out %s)", dir, err, dir)
 	}
-	photos, err := npy.Open(filepath.Join(dir, PhotosFile))
+	photos, err := npy.Open(filepath.Join(dir, photosFile))
 	if err != nil {
 		return nil, fmt.Errorf("opening dataset %s: %w", dir, err)
 	}
@@ -60,19 +62,20 @@ func Open(dir string) (*Dataset, error) {
 func (d *Dataset) load() error {
 	h := d.photos.Header
 	s := d.man.Size
+	photosFile, labelsFile := d.man.ArrayFiles()
 	if h.DType != npy.Uint8 || len(h.Shape) != 4 || h.Shape[1] != s || h.Shape[2] != s || h.Shape[3] != 3 || h.Shape[0] != d.man.Kept {
-		return fmt.Errorf("%s holds %v %v, manifest says uint8 [%d %d %d 3]", PhotosFile, h.DType, h.Shape, d.man.Kept, s, s)
+		return fmt.Errorf("%s holds %v %v, manifest says uint8 [%d %d %d 3]", photosFile, h.DType, h.Shape, d.man.Kept, s, s)
 	}
-	labels, shape, err := npy.ReadFile[uint8](filepath.Join(d.dir, LabelsFile))
+	labels, shape, err := npy.ReadFile[uint8](filepath.Join(d.dir, labelsFile))
 	if err != nil {
 		return err
 	}
 	if len(shape) != 1 || shape[0] != d.man.Kept {
-		return fmt.Errorf("%s has shape %v, want [%d]", LabelsFile, shape, d.man.Kept)
+		return fmt.Errorf("%s has shape %v, want [%d]", labelsFile, shape, d.man.Kept)
 	}
 	for i, l := range labels {
-		if l > 1 {
-			return fmt.Errorf("%s: label %d at row %d (want 0 = dog or 1 = cat)", LabelsFile, l, i)
+		if int(l) >= len(d.man.Classes) {
+			return fmt.Errorf("%s: label %d at row %d, for %d classes (%s)", labelsFile, l, i, len(d.man.Classes), strings.Join(d.man.Classes, ", "))
 		}
 	}
 	d.labels = labels
@@ -119,7 +122,10 @@ func (d *Dataset) Len() int { return len(d.labels) }
 // Size returns the side of the square images.
 func (d *Dataset) Size() int { return d.man.Size }
 
-// Labels returns every image's label (0 = dog, 1 = cat), in row order. Do not modify it.
+// Classes returns the class names by label (dog, cat for Dogs vs. Cats). Do not modify it.
+func (d *Dataset) Classes() []string { return d.man.Classes }
+
+// Labels returns every image's label, an index into Classes, in row order. Do not modify it.
 func (d *Dataset) Labels() []uint8 { return d.labels }
 
 // Split returns the sorted row indices of a split ("train", "valid" or "test"), or nil for

@@ -10,10 +10,14 @@ import (
 	"text/tabwriter"
 )
 
-// File names inside a prepared dataset folder.
+// File names inside a prepared dataset folder. The arrays of Dogs vs. Cats keep the study's
+// names, PhotosFile and LabelsFile; those of any other classes are ClassPhotosFile and
+// ClassLabelsFile (Manifest.ArrayFiles says which).
 const (
 	PhotosFile       = "dogs_vs_cats_photos.npy"
 	LabelsFile       = "dogs_vs_cats_labels.npy"
+	ClassPhotosFile  = "photos.npy"
+	ClassLabelsFile  = "labels.npy"
 	ManifestFile     = "manifest.json"
 	ClassBalanceFile = "class_balance.png"
 	ImageSizesFile   = "image_sizes.png"
@@ -32,25 +36,27 @@ func SplitNames() []string { return []string{Train, Valid, Test} }
 // SplitFile returns the file name of a split's index array, such as split_train.npy.
 func SplitFile(split string) string { return "split_" + split + ".npy" }
 
-// ManifestFormat is the version of the manifest layout written by this package.
-const ManifestFormat = 1
+// ManifestFormat is the version of the manifest layout written by this package. Format 2
+// holds any number of classes (counts are arrays by label); format 1, Dogs vs. Cats only
+// with counts as {"dog": n, "cat": m}, is still read.
+const ManifestFormat = 2
 
 // Manifest records how a dataset folder was made. Preparing the same source with the same
 // size, filter and seed gives the same manifest, byte for byte: it holds no timestamp.
 type Manifest struct {
 	Format  int        `json:"format"`
 	Source  SourceInfo `json:"source"`
-	Size    int        `json:"size"`   // images are Size x Size x 3
-	Filter  string     `json:"filter"` // resize filter
-	Seed    uint64     `json:"seed"`   // split seed
-	Classes []string   `json:"classes"`
+	Size    int        `json:"size"`    // images are Size x Size x 3
+	Filter  string     `json:"filter"`  // resize filter
+	Seed    uint64     `json:"seed"`    // split seed
+	Classes []string   `json:"classes"` // class names by label: [dog cat] for Dogs vs. Cats
 
 	PerClass int `json:"per_class,omitempty"` // Options.PerClass, if set
 	LeftOut  int `json:"left_out,omitempty"`  // labelled files past the PerClass limit, not considered
 
 	Seen    int                  `json:"seen"`    // files considered: Seen = Kept + len(Skipped)
 	Kept    int                  `json:"kept"`    // rows in the arrays
-	Counts  ClassCounts          `json:"counts"`  // kept images per class
+	Counts  ClassCounts          `json:"counts"`  // kept images per class, by label
 	Balance Balance              `json:"balance"` // labelled files per class, before decoding
 	Splits  map[string]SplitInfo `json:"splits"`
 
@@ -63,6 +69,61 @@ type Manifest struct {
 	Skipped []Skipped `json:"skipped"` // in name order
 }
 
+// DogsVsCats reports whether classes are the study's: dog (label 0), cat (label 1).
+func DogsVsCats(classes []string) bool {
+	return len(classes) == 2 && classes[Dog] == "dog" && classes[Cat] == "cat"
+}
+
+// ArrayFiles returns the file names of the photos and labels arrays: PhotosFile and
+// LabelsFile for Dogs vs. Cats, else ClassPhotosFile and ClassLabelsFile.
+func (m *Manifest) ArrayFiles() (photos, labels string) {
+	if DogsVsCats(m.Classes) {
+		return PhotosFile, LabelsFile
+	}
+	return ClassPhotosFile, ClassLabelsFile
+}
+
+// checkClasses checks that the classes are two or more distinct names, at most MaxClasses,
+// and that every count has one number per class.
+func (m *Manifest) checkClasses() error {
+	if err := checkClassNames(m.Classes); err != nil {
+		return err
+	}
+	check := func(what string, c ClassCounts) error {
+		if len(c) != len(m.Classes) {
+			return fmt.Errorf("%s has %d counts for %d classes", what, len(c), len(m.Classes))
+		}
+		return nil
+	}
+	if err := check("counts", m.Counts); err != nil {
+		return err
+	}
+	if err := check("balance", m.Balance.Counts); err != nil {
+		return err
+	}
+	for name, s := range m.Splits {
+		if err := check("split "+name, s.Counts); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkClassNames checks a list of class names: 2 to MaxClasses, none empty, none repeated.
+func checkClassNames(classes []string) error {
+	if len(classes) < 2 || len(classes) > MaxClasses {
+		return fmt.Errorf("%d classes %q: want 2 to %d", len(classes), classes, MaxClasses)
+	}
+	seen := map[string]bool{}
+	for _, c := range classes {
+		if c == "" || seen[c] {
+			return fmt.Errorf("classes %q: a class name is empty or repeated", classes)
+		}
+		seen[c] = true
+	}
+	return nil
+}
+
 // SourceInfo names the data source.
 type SourceInfo struct {
 	Path string `json:"path"` // absolute
@@ -70,40 +131,88 @@ type SourceInfo struct {
 	URL  string `json:"url,omitempty"`
 }
 
-// ClassCounts counts images per class.
-type ClassCounts struct {
-	Dog int `json:"dog"`
-	Cat int `json:"cat"`
+// ClassCounts counts images per class, by label. It reads the {"dog": n, "cat": m} of
+// format-1 manifests too.
+type ClassCounts []int
+
+// Total returns the number of images over all classes.
+func (c ClassCounts) Total() int {
+	t := 0
+	for _, n := range c {
+		t += n
+	}
+	return t
 }
 
-// Total returns Dog + Cat.
-func (c ClassCounts) Total() int { return c.Dog + c.Cat }
-
-func (c *ClassCounts) add(label int) {
-	if label == Cat {
-		c.Cat++
-	} else {
-		c.Dog++
+// At returns the count of label i, 0 if c has none.
+func (c ClassCounts) At(i int) int {
+	if i < 0 || i >= len(c) {
+		return 0
 	}
+	return c[i]
+}
+
+// UnmarshalJSON reads an array of counts, or the {"dog": n, "cat": m} object of format 1.
+func (c *ClassCounts) UnmarshalJSON(b []byte) error {
+	var old struct {
+		Dog *int `json:"dog"`
+		Cat *int `json:"cat"`
+	}
+	if len(b) > 0 && b[0] == '{' {
+		if err := json.Unmarshal(b, &old); err != nil {
+			return err
+		}
+		if old.Dog == nil || old.Cat == nil {
+			return fmt.Errorf("class counts %s: want dog and cat", b)
+		}
+		*c = ClassCounts{Dog: *old.Dog, Cat: *old.Cat}
+		return nil
+	}
+	var n []int
+	if err := json.Unmarshal(b, &n); err != nil {
+		return err
+	}
+	*c = n
+	return nil
+}
+
+// CountLabels counts labels (each < classes) over rows idx, or every row when idx is nil.
+func CountLabels(labels []uint8, idx []int64, classes int) ClassCounts {
+	c := make(ClassCounts, classes)
+	if idx == nil {
+		for _, l := range labels {
+			c[l]++
+		}
+		return c
+	}
+	for _, j := range idx {
+		c[labels[j]]++
+	}
+	return c
 }
 
 // Balance is the class balance of a source's labelled files, counted from names before
 // any decoding.
 type Balance struct {
-	Counts    ClassCounts `json:"counts"`
-	DogShare  float64     `json:"dog_share"`
-	CatShare  float64     `json:"cat_share"`
-	Imbalance float64     `json:"imbalance"` // larger class / smaller class (1 = balanced)
+	Counts    ClassCounts `json:"counts"`    // by label
+	Shares    []float64   `json:"shares"`    // Counts over their total
+	Imbalance float64     `json:"imbalance"` // largest class / smallest class (1 = balanced)
 }
 
 func newBalance(c ClassCounts) Balance {
-	b := Balance{Counts: c}
-	if t := c.Total(); t > 0 {
-		b.DogShare = float64(c.Dog) / float64(t)
-		b.CatShare = float64(c.Cat) / float64(t)
+	b := Balance{Counts: c, Shares: make([]float64, len(c))}
+	t, lo, hi := c.Total(), -1, 0
+	for i, n := range c {
+		if t > 0 {
+			b.Shares[i] = float64(n) / float64(t)
+		}
+		if lo < 0 || n < lo {
+			lo = n
+		}
+		hi = max(hi, n)
 	}
-	if lo := min(c.Dog, c.Cat); lo > 0 {
-		b.Imbalance = float64(max(c.Dog, c.Cat)) / float64(lo)
+	if lo > 0 {
+		b.Imbalance = float64(hi) / float64(lo)
 	}
 	return b
 }
@@ -157,36 +266,73 @@ func ReadManifest(dir string) (*Manifest, error) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, fmt.Errorf("reading %s: %w", filepath.Join(dir, ManifestFile), err)
 	}
-	if m.Format != ManifestFormat {
-		return nil, fmt.Errorf("%s: manifest format %d, this catdog reads %d (prepare the data again)", dir, m.Format, ManifestFormat)
+	if m.Format != ManifestFormat && m.Format != 1 {
+		return nil, fmt.Errorf("%s: manifest format %d, this catdog reads 1 and %d (prepare the data again)", dir, m.Format, ManifestFormat)
+	}
+	if m.Format == 1 { // its shares were dog_share and cat_share
+		m.Balance = newBalance(m.Balance.Counts)
+	}
+	if err := m.checkClasses(); err != nil {
+		return nil, fmt.Errorf("%s: %w (prepare the data again)", filepath.Join(dir, ManifestFile), err)
 	}
 	return &m, nil
 }
 
-// WriteBalance prints the class balance as a table.
-func WriteBalance(w io.Writer, b Balance) {
+// WriteBalance prints the class balance of classes (names by label) as a table.
+func WriteBalance(w io.Writer, classes []string, b Balance) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "class\tfiles\tshare\t")
-	fmt.Fprintf(tw, "dog\t%d\t%.1f%%\t\n", b.Counts.Dog, 100*b.DogShare)
-	fmt.Fprintf(tw, "cat\t%d\t%.1f%%\t\n", b.Counts.Cat, 100*b.CatShare)
+	for i, n := range b.Counts {
+		share := 0.0
+		if i < len(b.Shares) {
+			share = b.Shares[i]
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%.1f%%\t\n", className(classes, i), n, 100*share)
+	}
 	fmt.Fprintf(tw, "total\t%d\t\t\n", b.Counts.Total())
 	tw.Flush()
 	if b.Imbalance > 0 {
-		fmt.Fprintf(w, "imbalance ratio (larger/smaller): %.3f\n", b.Imbalance)
+		fmt.Fprintf(w, "imbalance ratio (largest/smallest): %.3f\n", b.Imbalance)
 	}
 }
 
-// WriteSplits prints the per-split class counts as a table.
+// className returns classes[i], or the label's number if there is no such name.
+func className(classes []string, i int) string {
+	if i < len(classes) {
+		return classes[i]
+	}
+	return fmt.Sprint(i)
+}
+
+// WriteSplits prints the per-split class counts as a table: Dogs vs. Cats with its cat
+// share, as the study has always shown it; other classes a column each.
 func WriteSplits(w io.Writer, m *Manifest) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "split\timages\tdogs\tcats\tcat share\t")
+	if DogsVsCats(m.Classes) {
+		fmt.Fprintln(tw, "split\timages\tdogs\tcats\tcat share\t")
+		for _, s := range SplitNames() {
+			si := m.Splits[s]
+			share := 0.0
+			if si.Count > 0 {
+				share = float64(si.Counts.At(Cat)) / float64(si.Count)
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.1f%%\t\n", s, si.Count, si.Counts.At(Dog), si.Counts.At(Cat), 100*share)
+		}
+		tw.Flush()
+		return
+	}
+	fmt.Fprint(tw, "split\timages\t")
+	for _, c := range m.Classes {
+		fmt.Fprintf(tw, "%s\t", c)
+	}
+	fmt.Fprintln(tw)
 	for _, s := range SplitNames() {
 		si := m.Splits[s]
-		share := 0.0
-		if si.Count > 0 {
-			share = float64(si.Counts.Cat) / float64(si.Count)
+		fmt.Fprintf(tw, "%s\t%d\t", s, si.Count)
+		for i := range m.Classes {
+			fmt.Fprintf(tw, "%d\t", si.Counts.At(i))
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.1f%%\t\n", s, si.Count, si.Counts.Dog, si.Counts.Cat, 100*share)
+		fmt.Fprintln(tw)
 	}
 	tw.Flush()
 }

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/catdog-ml/catdog/internal/imgutil"
@@ -42,9 +43,12 @@ const (
 // Options configures Prepare.
 type Options struct {
 	// Data is the source: Kaggle's train.zip, a folder (extracted train/, a folder per
-	// class, PetImages), or Microsoft's PetImages zip. Empty means download PetImages
-	// as Download says.
+	// class, PetImages), or a zip of one. Empty means download PetImages as Download says.
 	Data string
+	// Classes, if not nil, names the classes of a folder per class in label order, and
+	// keeps only them; nil means every class folder, in sorted order. Dogs vs. Cats keeps
+	// its labels, dog then cat, whatever its folders are called.
+	Classes []string
 	// Out is the folder to write; it is created if needed.
 	Out string
 	// Size is the side of the square images (MinSize..MaxSize); 0 means DefaultSize.
@@ -64,10 +68,11 @@ type Options struct {
 	Download Download
 	// Version is catdog's version for the manifest; empty means the module's build version.
 	Version string
-	// OnBalance, if set, is called with the class balance once the source is listed,
-	// before any decoding.
-	OnBalance func(Balance)
-	// Warn, if set, receives warnings: a split left empty by too small a source.
+	// OnBalance, if set, is called with the class names and balance once the source is
+	// listed, before any decoding.
+	OnBalance func(classes []string, b Balance)
+	// Warn, if set, receives warnings: a split left empty by too small a source, a class
+	// of fewer than SmallClass photos.
 	Warn func(string)
 	// Progress, if set, is called after each file is decoded (or skipped), in file order.
 	Progress func(done, total int)
@@ -121,42 +126,50 @@ func Prepare(ctx context.Context, opts Options) (*Manifest, error) {
 	}
 	defer src.close()
 	info.Kind = kindOf(src)
+	if len(src.entries) == 0 {
+		return nil, fmt.Errorf("data source %s holds no files", info.Path)
+	}
+	for _, e := range src.entries {
+		if path.Base(e.name) == "train.zip" {
+			return nil, fmt.Errorf("data source %s holds %s, not the photos themselves: extract it (unzip %s %s) and pass --data train.zip", info.Path, e.name, filepath.Base(info.Path), e.name)
+		}
+	}
+	classes, err := src.classify(opts.Classes)
+	if errors.Is(err, errNoClass) {
+		return nil, fmt.Errorf("data source %s holds %d files but none labelled (%s)", info.Path, len(src.entries), wantLayout)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("data source %s: %w", info.Path, err)
+	}
 
 	// Listing: what the names say, before any decoding.
 	var cands []int // indices into src.entries of labelled files
 	var skipped []Skipped
-	var counts ClassCounts
+	counts := make(ClassCounts, len(classes))
 	leftOut := 0
 	for i, e := range src.entries {
 		if e.kind != "" {
 			skipped = append(skipped, Skipped{File: e.name, Kind: e.kind, Reason: e.why})
 			continue
 		}
-		if opts.PerClass > 0 && ((e.label == Cat && counts.Cat >= opts.PerClass) || (e.label == Dog && counts.Dog >= opts.PerClass)) {
+		if opts.PerClass > 0 && counts[e.label] >= opts.PerClass {
 			leftOut++
 			continue
 		}
 		cands = append(cands, i)
-		counts.add(e.label)
-	}
-	if len(src.entries) == 0 {
-		return nil, fmt.Errorf("data source %s holds no files", info.Path)
+		counts[e.label]++
 	}
 	if len(cands) == 0 {
-		for _, e := range src.entries {
-			if path.Base(e.name) == "train.zip" {
-				return nil, fmt.Errorf("data source %s holds %s, not the photos themselves: extract it (unzip %s %s) and pass --data train.zip", info.Path, e.name, filepath.Base(info.Path), e.name)
-			}
-		}
-		return nil, fmt.Errorf("data source %s holds %d files but none labelled cat or dog (want train/cat.N.jpg, cats/ and dogs/ folders, or PetImages/Cat and PetImages/Dog)", info.Path, len(src.entries))
+		return nil, fmt.Errorf("data source %s holds %d files but none labelled (%s)", info.Path, len(src.entries), wantLayout)
 	}
-	if err := needBoth(counts, info.Path, "labelled files"); err != nil {
+	if err := needAll(counts, classes, info.Path, "labelled files"); err != nil {
 		return nil, err
 	}
 	bal := newBalance(counts)
 	if opts.OnBalance != nil {
-		opts.OnBalance(bal)
+		opts.OnBalance(classes, bal)
 	}
+	photosFile, labelsFile := (&Manifest{Classes: classes}).ArrayFiles()
 
 	// One writer at a time: a second prepare into the same folder is refused, and what a
 	// killed one left behind is removed.
@@ -165,7 +178,7 @@ func Prepare(ctx context.Context, opts Options) (*Manifest, error) {
 		return nil, err
 	}
 	defer dw.Abort()
-	photos, err := dw.Create(PhotosFile)
+	photos, err := dw.Create(photosFile)
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +190,7 @@ func Prepare(ctx context.Context, opts Options) (*Manifest, error) {
 	var labels []uint8
 	var files []string
 	var widths, heights []float64
-	var kept ClassCounts
+	kept := make(ClassCounts, len(classes))
 	err = decodeAll(ctx, src, cands, opts, func(i int, r result) error {
 		e := src.entries[cands[i]]
 		if r.cfg.Width > 0 && r.cfg.Height > 0 && r.err == nil {
@@ -189,11 +202,11 @@ func Prepare(ctx context.Context, opts Options) (*Manifest, error) {
 			return nil
 		}
 		if _, err := rw.Write(r.pix); err != nil {
-			return fmt.Errorf("writing %s: %w", PhotosFile, err)
+			return fmt.Errorf("writing %s: %w", photosFile, err)
 		}
 		labels = append(labels, uint8(e.label))
 		files = append(files, e.name)
-		kept.add(e.label)
+		kept[e.label]++
 		return nil
 	})
 	if err != nil {
@@ -205,8 +218,15 @@ func Prepare(ctx context.Context, opts Options) (*Manifest, error) {
 	if len(labels) == 0 {
 		return nil, fmt.Errorf("no image of %s could be decoded (%d skipped)", info.Path, len(skipped))
 	}
-	if err := needBoth(kept, info.Path, "decodable images"); err != nil {
+	if err := needAll(kept, classes, info.Path, "decodable images"); err != nil {
 		return nil, err
+	}
+	if opts.Warn != nil {
+		for i, n := range kept {
+			if n < SmallClass {
+				opts.Warn(fmt.Sprintf("class %s has %d photos only: its test split holds about %d, too few to measure it (aim for %d or more)", classes[i], n, (n+2)/5, SmallClass))
+			}
+		}
 	}
 	sort.SliceStable(skipped, func(i, j int) bool { return skipped[i].File < skipped[j].File })
 
@@ -216,7 +236,7 @@ func Prepare(ctx context.Context, opts Options) (*Manifest, error) {
 		Size:          opts.Size,
 		Filter:        opts.Filter.String(),
 		Seed:          opts.Seed,
-		Classes:       ClassNames(),
+		Classes:       classes,
 		PerClass:      max(opts.PerClass, 0),
 		Seen:          len(src.entries) - leftOut,
 		LeftOut:       leftOut,
@@ -237,13 +257,13 @@ func Prepare(ctx context.Context, opts Options) (*Manifest, error) {
 	}
 
 	// Everything else goes to temporary files too; the manifest is committed last.
-	if err := dw.Done(PhotosFile, "uint8", []int{len(labels), opts.Size, opts.Size, 3}); err != nil {
+	if err := dw.Done(photosFile, "uint8", []int{len(labels), opts.Size, opts.Size, 3}); err != nil {
 		return nil, err
 	}
-	if err := dw.Write(LabelsFile, "uint8", []int{len(labels)}, func(w io.Writer) error { return npy.Write(w, []int{len(labels)}, labels) }); err != nil {
+	if err := dw.Write(labelsFile, "uint8", []int{len(labels)}, func(w io.Writer) error { return npy.Write(w, []int{len(labels)}, labels) }); err != nil {
 		return nil, err
 	}
-	tr, va, te := stratifiedSplit(labels, opts.Seed)
+	tr, va, te := stratifiedSplit(labels, len(classes), opts.Seed)
 	for i, idx := range [][]int64{tr, va, te} {
 		if len(idx) == 0 && opts.Warn != nil {
 			opts.Warn(fmt.Sprintf("the %s split is empty: %d images are too few to split 60/20/20 (training needs train and valid, evaluation test): add photos",
@@ -252,19 +272,19 @@ func Prepare(ctx context.Context, opts Options) (*Manifest, error) {
 	}
 	for i, idx := range [][]int64{tr, va, te} {
 		name := SplitNames()[i]
-		var c ClassCounts
-		for _, j := range idx {
-			c.add(int(labels[j]))
-		}
-		m.Splits[name] = SplitInfo{Count: len(idx), Counts: c}
+		m.Splits[name] = SplitInfo{Count: len(idx), Counts: CountLabels(labels, idx, len(classes))}
 		if err := dw.Write(SplitFile(name), "int64", []int{len(idx)}, func(w io.Writer) error { return npy.Write(w, []int{len(idx)}, idx) }); err != nil {
 			return nil, err
 		}
 	}
 	charts := map[string]func() ([]byte, error){
 		ClassBalanceFile: func() ([]byte, error) {
+			values := make([]float64, len(counts))
+			for i, n := range counts {
+				values[i] = float64(n)
+			}
 			return plot.Bar(fmt.Sprintf("Class balance of %d labelled files (imbalance %.2f)", counts.Total(), bal.Imbalance),
-				"files", []string{"dog", "cat"}, []float64{float64(counts.Dog), float64(counts.Cat)})
+				"files", classes, values)
 		},
 		ImageSizesFile: func() ([]byte, error) {
 			return plot.Histogram(fmt.Sprintf("Original sizes of %d images", len(widths)), "pixels", 40,
@@ -286,14 +306,25 @@ func Prepare(ctx context.Context, opts Options) (*Manifest, error) {
 	return m, nil
 }
 
-func needBoth(c ClassCounts, src, what string) error {
-	switch {
-	case c.Cat == 0:
-		return fmt.Errorf("data source %s has %d %s, all dogs and no cats: a binary classifier needs both classes", src, c.Dog, what)
-	case c.Dog == 0:
-		return fmt.Errorf("data source %s has %d %s, all cats and no dogs: a binary classifier needs both classes", src, c.Cat, what)
+// wantLayout says what layouts Prepare labels.
+const wantLayout = "want a folder per class such as photos/daisy/1.jpg and photos/rose/2.jpg, Kaggle's train/cat.N.jpg and train/dog.N.jpg, or PetImages/Cat and PetImages/Dog"
+
+// needAll checks that every class has a file.
+func needAll(c ClassCounts, classes []string, src, what string) error {
+	var empty []string
+	for i, n := range c {
+		if n == 0 {
+			empty = append(empty, classes[i])
+		}
 	}
-	return nil
+	switch {
+	case len(empty) == 0:
+		return nil
+	case DogsVsCats(classes) && len(empty) == 1:
+		other := map[string]string{"dog": "cats", "cat": "dogs"}[empty[0]]
+		return fmt.Errorf("data source %s has %d %s, all %s and no %ss: a binary classifier needs both classes", src, c.Total(), what, other, empty[0])
+	}
+	return fmt.Errorf("data source %s has %d %s, none of class %s: every class needs photos", src, c.Total(), what, strings.Join(empty, ", "))
 }
 
 // result is one decoded (or failed) file.

@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -55,10 +56,10 @@ func TestPrepareRealPhotos(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Seen != 190 || m.Kept != 190 || len(m.Skipped) != 0 || m.Counts != (ClassCounts{Dog: 95, Cat: 95}) {
+	if m.Seen != 190 || m.Kept != 190 || len(m.Skipped) != 0 || !slices.Equal(m.Counts, ClassCounts{Dog: 95, Cat: 95}) {
 		t.Fatalf("seen %d kept %d skipped %d counts %+v", m.Seen, m.Kept, len(m.Skipped), m.Counts)
 	}
-	if m.Balance.Imbalance != 1 || m.Balance.CatShare != 0.5 {
+	if m.Balance.Imbalance != 1 || !slices.Equal(m.Balance.Shares, []float64{0.5, 0.5}) {
 		t.Errorf("balance %+v", m.Balance)
 	}
 	if m.OriginalSizes.MaxWidth <= 200 || m.OriginalSizes.MinWidth > 200 {
@@ -113,16 +114,16 @@ func TestPrepareRealPhotos(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var c ClassCounts
+		c := make(ClassCounts, 2)
 		for k, i := range idx {
 			seen[i]++
-			c.add(int(labels[i]))
+			c[labels[i]]++
 			if k > 0 && idx[k-1] >= i {
 				t.Fatalf("%s not sorted", s)
 			}
 		}
 		want := map[string]ClassCounts{Train: {57, 57}, Valid: {19, 19}, Test: {19, 19}}[s]
-		if c != want || m.Splits[s].Counts != want || m.Splits[s].Count != len(idx) {
+		if !slices.Equal(c, want) || !slices.Equal(m.Splits[s].Counts, want) || m.Splits[s].Count != len(idx) {
 			t.Errorf("%s: counts %+v (manifest %+v), want %+v", s, c, m.Splits[s], want)
 		}
 	}
@@ -254,7 +255,7 @@ func TestLayouts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if m.Counts != (ClassCounts{Dog: 6, Cat: 6}) || len(m.Skipped) != tt.skips || m.Source.Kind != tt.kind {
+			if !slices.Equal(m.Counts, ClassCounts{Dog: 6, Cat: 6}) || len(m.Skipped) != tt.skips || m.Source.Kind != tt.kind {
 				t.Errorf("counts %+v, skipped %v, kind %q", m.Counts, m.Skipped, m.Source.Kind)
 			}
 			if m.Seen != m.Kept+len(m.Skipped) {
@@ -569,11 +570,11 @@ func TestStratifiedSplit(t *testing.T) {
 		for i := range n[0] + n[1] {
 			labels = append(labels, uint8(min(i/n[0], 1)))
 		}
-		tr, va, te := stratifiedSplit(labels, 3)
+		tr, va, te := stratifiedSplit(labels, 2, 3)
 		if len(tr)+len(va)+len(te) != len(labels) {
 			t.Fatalf("%v: sizes %d+%d+%d", n, len(tr), len(va), len(te))
 		}
-		tr2, _, _ := stratifiedSplit(labels, 3)
+		tr2, _, _ := stratifiedSplit(labels, 2, 3)
 		if fmt.Sprint(tr) != fmt.Sprint(tr2) {
 			t.Fatal("same seed, different split")
 		}
@@ -696,7 +697,7 @@ func TestPerClass(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Counts != (ClassCounts{Dog: 4, Cat: 5}) || m.LeftOut != 2 || m.PerClass != 5 || m.Seen != 10 || m.Seen != m.Kept+len(m.Skipped) {
+	if !slices.Equal(m.Counts, ClassCounts{Dog: 4, Cat: 5}) || m.LeftOut != 2 || m.PerClass != 5 || m.Seen != 10 || m.Seen != m.Kept+len(m.Skipped) {
 		t.Errorf("counts %+v, left out %d, seen %d, kept %d, skipped %d", m.Counts, m.LeftOut, m.Seen, m.Kept, len(m.Skipped))
 	}
 	if m.Files[len(m.Files)-1] != "dog.3.png" || m.Files[4] != "cat.4.png" {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -16,14 +17,21 @@ import (
 	"github.com/catdog-ml/catdog/internal/userfile"
 )
 
-// Labels: the class index stored in dogs_vs_cats_labels.npy.
+// Labels of Dogs vs. Cats, the class index stored in dogs_vs_cats_labels.npy.
 const (
 	Dog = 0
 	Cat = 1
 )
 
-// ClassNames returns the class names by label: dog, cat.
+// ClassNames returns the class names of Dogs vs. Cats by label: dog, cat.
 func ClassNames() []string { return []string{Dog: "dog", Cat: "cat"} }
+
+// MaxClasses is the most classes a dataset may hold: labels are stored as uint8.
+const MaxClasses = 256
+
+// SmallClass is the number of photos under which a class gets a warning: a fifth of it is
+// all its test split holds.
+const SmallClass = 50
 
 // maxFileBytes bounds how much of one file is read (imgutil.MaxFileBytes), checked from the
 // size the zip header or the file system declares before it is read.
@@ -33,7 +41,7 @@ const maxFileBytes = imgutil.MaxFileBytes
 const (
 	SkipUnsafePath = "unsafe-path" // a zip entry with ".." or an absolute path
 	SkipSystemFile = "system-file" // Thumbs.db, .DS_Store, hidden files, __MACOSX
-	SkipNoLabel    = "no-label"    // neither the name nor a folder says cat or dog
+	SkipNoLabel    = "no-label"    // no class: neither the name nor a folder gives one
 	SkipEmpty      = "empty"       // zero bytes, or an image of no pixels
 	SkipNotImage   = "not-image"   // no known image format in the content
 	SkipCorrupt    = "corrupt"     // the decoder failed (bad or truncated data)
@@ -44,7 +52,7 @@ const (
 // entry is one file of a source.
 type entry struct {
 	name  string // slash-separated path inside the source
-	label int    // Dog, Cat, or -1
+	label int    // the class, or -1; Dog, Cat or -1 from the name alone until classify
 	kind  string // skip kind decided from the name alone, or ""
 	why   string
 	size  int64
@@ -116,7 +124,7 @@ func zipSource(r io.ReaderAt, size int64, p string) (*source, error) {
 		if !safeZipName(f.Name) {
 			e.label, e.kind, e.why = -1, SkipUnsafePath, "unsafe path in archive (absolute or with ..)"
 		} else {
-			e.label, e.kind, e.why = labelOf(f.Name)
+			e.label, e.kind, e.why = nameLabel(f.Name)
 		}
 		f := f
 		e.read = func(buf *bytes.Buffer) error {
@@ -196,7 +204,7 @@ func openFolder(root, skip string) (*source, error) {
 			return err
 		}
 		e := entry{name: filepath.ToSlash(rel)}
-		e.label, e.kind, e.why = labelOf(e.name)
+		e.label, e.kind, e.why = nameLabel(e.name)
 		// Look at what the entry is (through a symbolic link: a stat, which opens nothing),
 		// so that a FIFO or a device is skipped with its reason, never opened.
 		info, err := d.Info()
@@ -287,6 +295,146 @@ func labelOf(name string) (label int, kind, why string) {
 		}
 	}
 	return -1, SkipNoLabel, "no label in the name (want cat.N.jpg / dog.N.jpg, or a cat/ or dog/ folder)"
+}
+
+// nameLabel is labelOf, leaving a file with no cat or dog in its name to classify.
+func nameLabel(name string) (label int, kind, why string) {
+	label, kind, why = labelOf(name)
+	if kind == SkipNoLabel {
+		return -1, "", ""
+	}
+	return label, kind, why
+}
+
+// classify labels the entries of s that no skip kind excludes, and returns the class names
+// by label. Sources laid out as the study's (Kaggle's cat.N.jpg names, PetImages, folders
+// named cat(s) and dog(s)) keep its labels: 0 = dog, 1 = cat. Any other folder per class is
+// labelled by its folder, the first one below the wrapper folders every file shares, in the
+// sorted order of the folder names (as Keras's image_dataset_from_directory does) or in
+// the order of want. want, if not nil, names the classes to keep: each must have a folder,
+// and files of other folders are skipped. Files with no class are skipped as SkipNoLabel.
+func (s *source) classify(want []string) ([]string, error) {
+	if want != nil {
+		if err := checkClassNames(want); err != nil {
+			return nil, fmt.Errorf("--classes: %w", err)
+		}
+	}
+	live := func(e *entry) bool { return e.kind == "" }
+	// The wrapper folders: those every file lies in, as long as some file lies deeper.
+	depth := 0
+	for {
+		var wrap string
+		same, deeper := true, false
+		for i := range s.entries {
+			e := &s.entries[i]
+			if !live(e) {
+				continue
+			}
+			dirs := strings.Split(e.name, "/")
+			dirs = dirs[:len(dirs)-1]
+			if len(dirs) <= depth || (wrap != "" && dirs[depth] != wrap) {
+				same = false
+				break
+			}
+			wrap = dirs[depth]
+			deeper = deeper || len(dirs) > depth+1
+		}
+		if !same || !deeper || wrap == "" {
+			break
+		}
+		depth++
+	}
+	folderOf := func(e *entry) string {
+		dirs := strings.Split(e.name, "/")
+		if len(dirs)-1 <= depth {
+			return ""
+		}
+		return dirs[depth]
+	}
+	kaggle, allPet, anyPet := false, true, false
+	folders := map[string]int{}
+	for i := range s.entries {
+		e := &s.entries[i]
+		if !live(e) {
+			continue
+		}
+		base := strings.ToLower(path.Base(e.name))
+		kaggle = kaggle || strings.HasPrefix(base, "cat.") || strings.HasPrefix(base, "dog.")
+		anyPet = anyPet || e.label >= 0
+		if f := folderOf(e); f != "" {
+			folders[f]++
+			allPet = allPet && e.label >= 0
+		}
+	}
+	pets := kaggle || (anyPet && allPet)
+	if pets && (want == nil || DogsVsCats(want)) {
+		for i := range s.entries {
+			if e := &s.entries[i]; live(e) && e.label < 0 {
+				e.label, e.kind, e.why = labelOf(e.name)
+			}
+		}
+		return ClassNames(), nil
+	}
+	names := make([]string, 0, len(folders))
+	for f := range folders {
+		names = append(names, f)
+	}
+	sort.Strings(names)
+	if len(names) == 0 {
+		return nil, errNoClass
+	}
+	classes := want
+	if want == nil {
+		if splitFolders(names) {
+			return nil, fmt.Errorf("its folders are %s, splits rather than classes: point --data at the training one, whose folders are the classes", strings.Join(names, ", "))
+		}
+		if len(names) == 1 {
+			return nil, fmt.Errorf("every file is in one folder, %s: a classifier needs a folder per class, two classes or more", names[0])
+		}
+		if len(names) > MaxClasses {
+			return nil, fmt.Errorf("%d class folders: catdog takes at most %d classes", len(names), MaxClasses)
+		}
+		classes = names
+	}
+	label := make(map[string]int, len(classes))
+	for i, c := range classes {
+		if folders[c] == 0 {
+			return nil, fmt.Errorf("class %q has no folder of files (the class folders are: %s)", c, strings.Join(names, ", "))
+		}
+		label[c] = i
+	}
+	for i := range s.entries {
+		e := &s.entries[i]
+		if !live(e) {
+			continue
+		}
+		f := folderOf(e)
+		l, ok := label[f]
+		switch {
+		case f == "":
+			e.label, e.kind, e.why = -1, SkipNoLabel, "not in a class folder"
+		case !ok:
+			e.label, e.kind, e.why = -1, SkipNoLabel, "folder "+f+" is not one of --classes"
+		default:
+			e.label = l
+		}
+	}
+	return classes, nil
+}
+
+// errNoClass is classify's error when no file has a class.
+var errNoClass = errors.New("no file has a class")
+
+// splitFolders reports whether folder names are those of splits (train, test...).
+func splitFolders(names []string) bool {
+	for _, n := range names {
+		switch strings.ToLower(n) {
+		case "train", "training", "test", "testing", "valid", "validation", "val":
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // kindOf describes a source for the manifest.

@@ -41,11 +41,11 @@ const (
 	ValidFraction = 0.2
 )
 
-// stratifiedSplit splits row indices 60/20/20 within each class, from seed, and returns
+// stratifiedSplit splits row indices 60/20/20 within each of classes classes, from seed, and returns
 // each split sorted ascending.
-func stratifiedSplit(labels []uint8, seed uint64) (train, valid, test []int64) {
+func stratifiedSplit(labels []uint8, classes int, seed uint64) (train, valid, test []int64) {
 	r := newRNG(seed)
-	for c := range 2 {
+	for c := range classes {
 		var idx []int64
 		for i, l := range labels {
 			if int(l) == c {

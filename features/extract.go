@@ -139,7 +139,7 @@ func Extract(ctx context.Context, opts Options) (*Result, error) {
 		CutAt: bopts.CutAt, Pool: bopts.Pool, Input: bb.Input, Cut: bb.Output, InputSize: spec.InputSize,
 		Layout: string(spec.Layout), Channels: string(spec.Channels), Scale: spec.Scale,
 		Mean: spec.Mean[:], Std: spec.Std[:], Preprocess: spec.PreprocessString(),
-		Data: opts.Data, DataChecksum: dataSum, ResizeFilter: ds.Manifest().Filter,
+		Data: opts.Data, DataChecksum: dataSum, ResizeFilter: ds.Manifest().Filter, Classes: ds.Classes(),
 		DType: dtype, FeatureShape: featShape, Splits: map[string]SplitInfo{},
 	}
 	info.Key = cacheKey(info)

@@ -87,9 +87,12 @@ type Info struct {
 	Std        []float32 `json:"std"`
 	Preprocess string    `json:"preprocess"`
 
-	Data         string `json:"data"`          // the prepared dataset folder
-	DataChecksum string `json:"data_checksum"` // SHA-256 over the dataset's array checksums
-	ResizeFilter string `json:"resize_filter"` // the filter the dataset was prepared with
+	Data string `json:"data"` // the prepared dataset folder
+	// Classes are the dataset's class names by label; absent (before N classes) means
+	// dog, cat: use ClassNames.
+	Classes      []string `json:"classes,omitempty"`
+	DataChecksum string   `json:"data_checksum"` // SHA-256 over the dataset's array checksums
+	ResizeFilter string   `json:"resize_filter"` // the filter the dataset was prepared with
 
 	DType        string               `json:"dtype"`         // float32 or float16
 	FeatureShape []int64              `json:"feature_shape"` // one image's features: (C, H, W)
@@ -136,6 +139,15 @@ func Open(dir string) (*Info, error) {
 		return nil, fmt.Errorf("features: %s: %w (extract them again: catdog extract-features --force)", dir, err)
 	}
 	return &info, nil
+}
+
+// ClassNames returns the class names by label: Classes, or dog, cat for a features.json
+// written before classes were recorded.
+func (info *Info) ClassNames() []string {
+	if len(info.Classes) == 0 {
+		return datasets.ClassNames()
+	}
+	return info.Classes
 }
 
 // sums returns the recorded checksum of every array, by file name.

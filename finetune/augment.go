@@ -315,12 +315,13 @@ func AugmentDataset(ctx context.Context, dataDir, outDir string, copies int, see
 			m.Files = append(m.Files, fmt.Sprintf("%s#aug%d", src.Files[i], k))
 		}
 	}
-	m.Counts = countClasses(newLabels, nil)
+	m.Format = datasets.ManifestFormat // the counts are written as this catdog writes them
+	m.Counts = datasets.CountLabels(newLabels, nil, len(m.Classes))
 	m.Splits = map[string]datasets.SplitInfo{}
 	for k, v := range src.Splits {
 		m.Splits[k] = v
 	}
-	m.Splits[datasets.Train] = datasets.SplitInfo{Count: len(newTrain), Counts: countClasses(newLabels, newTrain)}
+	m.Splits[datasets.Train] = datasets.SplitInfo{Count: len(newTrain), Counts: datasets.CountLabels(newLabels, newTrain, len(m.Classes))}
 
 	// write writes one file of the new folder; an array is listed with its dtype and shape.
 	write := func(name, dtype string, shape []int, fill func(io.Writer) error) error {
@@ -329,7 +330,8 @@ func AugmentDataset(ctx context.Context, dataDir, outDir string, copies int, see
 		}
 		return nil
 	}
-	err = write(datasets.PhotosFile, npy.Uint8.String(), []int{total, size, size, 3}, func(w io.Writer) error {
+	photosFile, labelsFile := m.ArrayFiles()
+	err = write(photosFile, npy.Uint8.String(), []int{total, size, size, 3}, func(w io.Writer) error {
 		nw, err := npy.NewWriter(w, npy.Uint8, []int{total, size, size, 3})
 		if err != nil {
 			return err
@@ -342,7 +344,7 @@ func AugmentDataset(ctx context.Context, dataDir, outDir string, copies int, see
 	if err != nil {
 		return nil, err
 	}
-	if err := write(datasets.LabelsFile, npy.Uint8.String(), []int{total}, func(w io.Writer) error { return npy.Write(w, []int{total}, newLabels) }); err != nil {
+	if err := write(labelsFile, npy.Uint8.String(), []int{total}, func(w io.Writer) error { return npy.Write(w, []int{total}, newLabels) }); err != nil {
 		return nil, err
 	}
 	if err := write(datasets.SplitFile(datasets.Train), npy.Int64.String(), []int{len(newTrain)}, func(w io.Writer) error { return npy.Write(w, []int{len(newTrain)}, newTrain) }); err != nil {
@@ -364,7 +366,7 @@ func AugmentDataset(ctx context.Context, dataDir, outDir string, copies int, see
 			return nil, err
 		}
 	}
-	rec, err := json.MarshalIndent(AugmentRecord{From: dataDir, FromSHA: src.Arrays[datasets.PhotosFile].SHA256,
+	rec, err := json.MarshalIndent(AugmentRecord{From: dataDir, FromSHA: src.Arrays[photosFile].SHA256,
 		Copies: copies, Seed: seed, Options: opts, Original: n}, "", "  ")
 	if err != nil {
 		return nil, err
@@ -428,28 +430,6 @@ func writePhotos(ctx context.Context, ds *datasets.Dataset, w io.Writer, train [
 		}
 	}
 	return nil
-}
-
-// countClasses counts labels at rows idx, or all labels when idx is nil.
-func countClasses(labels []uint8, idx []int64) datasets.ClassCounts {
-	var c datasets.ClassCounts
-	add := func(l uint8) {
-		if l == datasets.Cat {
-			c.Cat++
-		} else {
-			c.Dog++
-		}
-	}
-	if idx == nil {
-		for _, l := range labels {
-			add(l)
-		}
-		return c
-	}
-	for _, i := range idx {
-		add(labels[i])
-	}
-	return c
 }
 
 // sameDir reports whether a and b name the same folder (b need not exist).

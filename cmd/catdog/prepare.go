@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"runtime"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -22,22 +23,30 @@ SIZE x SIZE RGB and writes, in --out:
   dogs_vs_cats_labels.npy   uint8 (N,), 0 = dog, 1 = cat
   split_train.npy, split_valid.npy, split_test.npy
                             int64 row indices, a 60/20/20 split stratified by class (--seed)
-  manifest.json             source, every kept and skipped file (with why), counts, checksums
+  manifest.json             source, classes, every kept and skipped file (with why), counts,
+                            checksums
   class_balance.png, image_sizes.png
 
-Data sources (--data): Kaggle's train.zip read in place (no extraction needed), the same
-files extracted (train/cat.N.jpg, train/dog.N.jpg), a folder per class (cat/ or cats/ and
-dog/ or dogs/, any case), or Microsoft's PetImages (the folder, or
-kagglecatsanddogs_5340.zip). Without --data, prepare downloads Microsoft's PetImages
-archive into the user cache (checked against its SHA-256) and uses it.
+Data sources (--data), a folder or the same as a zip:
+  - Dogs vs. Cats: Kaggle's train.zip read in place (no extraction needed), the same files
+    extracted (train/cat.N.jpg, train/dog.N.jpg), folders cat/ or cats/ and dog/ or dogs/
+    (any case), or Microsoft's PetImages (the folder, or kagglecatsanddogs_5340.zip). The
+    labels are the study's: 0 = dog, 1 = cat.
+  - Any other classes, a folder per class: photos/daisy/, photos/rose/, photos/tulip/ (or
+    one level deeper, train/daisy/...). The folder names are the classes, labelled in
+    sorted order (as Keras's image_dataset_from_directory does) unless --classes gives the
+    order, or picks some of them. The arrays are then photos.npy and labels.npy.
+Without --data, prepare downloads Microsoft's PetImages archive into the user cache
+(checked against its SHA-256) and uses it.
 
 Files that are not images, broken, empty, larger than 50 megapixels, or whose name gives
 no label are skipped and listed in manifest.json. The same source, size, filter and seed
 give byte-identical outputs. Files are written atomically; an interrupted run can simply
 be run again.
 
-Example:
+Examples:
   catdog prepare --data ~/Downloads/train.zip --out data --size 200 --seed 1
+  catdog prepare --data photos/ --out flowers --size 128 --classes daisy,rose,tulip
 `,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -56,11 +65,12 @@ Example:
 				Seed:     a.v.GetUint64("prepare.seed"),
 				Workers:  a.v.GetInt("prepare.workers"),
 				PerClass: a.v.GetInt("prepare.per-class"),
+				Classes:  a.v.GetStringSlice("prepare.classes"),
 				Version:  version(),
 				Warn:     func(msg string) { a.errf("warning: %s\n", msg) },
-				OnBalance: func(b datasets.Balance) {
-					fmt.Fprintln(a.out, "Class balance (from file names, before decoding):")
-					datasets.WriteBalance(a.out, b)
+				OnBalance: func(classes []string, b datasets.Balance) {
+					fmt.Fprintln(a.out, "Class balance (from file and folder names, before decoding):")
+					datasets.WriteBalance(a.out, classes, b)
 					fmt.Fprintln(a.out)
 				},
 				Progress: func(done, total int) {
@@ -87,11 +97,13 @@ Example:
 				return err
 			}
 			fmt.Fprintf(a.out, "\n%d images of %dx%d (%s filter) from %s\n", m.Kept, m.Size, m.Size, m.Filter, m.Source.Path)
+			fmt.Fprintf(a.out, "%d classes, labels 0..%d: %s\n", len(m.Classes), len(m.Classes)-1, strings.Join(m.Classes, ", "))
 			datasets.WriteSplits(a.out, m)
 			fmt.Fprintln(a.out)
 			datasets.WriteSkipped(a.errOut, m, 5)
 			fmt.Fprintf(a.out, "\nwritten in %s:\n", out)
-			for _, f := range []string{datasets.PhotosFile, datasets.LabelsFile,
+			photos, labels := m.ArrayFiles()
+			for _, f := range []string{photos, labels,
 				datasets.SplitFile(datasets.Train), datasets.SplitFile(datasets.Valid), datasets.SplitFile(datasets.Test),
 				datasets.ManifestFile, datasets.ClassBalanceFile, datasets.ImageSizesFile} {
 				fmt.Fprintf(a.out, "  %s\n", filepath.Join(out, f))
@@ -107,6 +119,7 @@ Example:
 	f.String("filter", datasets.Bilinear.String(), fmt.Sprintf("resize filter: %v", imgutil.FilterNames()))
 	f.Int("workers", runtime.GOMAXPROCS(0), "decoding goroutines")
 	f.Int("per-class", 0, "use only the first N labelled files of each class, by name (0 = all), for quick runs")
+	f.StringSlice("classes", nil, "class folders to keep, in label order (default: every folder, sorted)")
 	a.bind(cmd)
 	return cmd
 }
