@@ -2,12 +2,18 @@
 // catdog train) in a Go program and classifies images with onnxruntime.
 //
 // The exported model takes input "image", float32 NCHW (N, 3, S, S) holding plain RGB values
-// 0..255, and returns "prob_cat", float32 (N, 1), the probability of label 1 (cat). All other
-// preprocessing lives inside the graph. The model's metadata names the input size S
-// ("catdog.input_size"), the resize filter used when the training data was prepared
-// ("catdog.resize_filter") and the labels ("catdog.labels", "dog,cat"). The classifier
+// 0..255. A model of two classes returns "prob_cat", float32 (N, 1), the probability of
+// label 1 (cat for Dogs vs. Cats); a model of three classes or more returns
+// "probabilities", float32 (N, C), each row the probabilities of the classes in label
+// order. All other preprocessing lives inside the graph. The model's metadata names the
+// input size S ("catdog.input_size"), the resize filter used when the training data was
+// prepared ("catdog.resize_filter") and the class names in label order ("catdog.labels",
+// see exported.EncodeLabels; "dog,cat" when a two-class model has none). The classifier
 // resizes each image with catdog's internal/imgutil, the code that prepared the training
 // data, so a served model sees exactly the pixels it was trained on.
+//
+// A two-class model calls an image label 1 when its probability reaches the threshold
+// (WithThreshold, 0.5 by default); a model of more classes gives the most probable class.
 //
 // A Classifier is safe for concurrent use: it holds one onnxruntime session, whose Run
 // onnxruntime allows from several goroutines at once, each call with its own buffers.
@@ -25,6 +31,7 @@ import (
 	"io"
 	"math"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,22 +59,79 @@ var ErrImage = errors.New("not a usable image")
 // limits (256 MiB of file, 50 megapixels).
 var ErrTooLarge = imgutil.ErrTooLarge
 
-// Prediction is the answer for one image.
+// Prediction is the answer for one image. Its JSON is what catdog has always written for
+// a two-class model, {"label","class","probability","confidence"}, whatever the classes;
+// the probabilities of every class are for Go (Probabilities, Top): catdog serve and
+// catdog predict add a "top" list of their own.
 type Prediction struct {
-	Label       string  `json:"label"`       // "dog" or "cat" (the model's labels)
-	Class       int     `json:"class"`       // 0 = dog, 1 = cat
-	Probability float32 `json:"probability"` // probability of cat (label 1)
-	Confidence  float32 `json:"confidence"`  // probability of the label given: max(p, 1-p)
+	Label string `json:"label"` // the name of Class, from the model's labels ("dog" or "cat")
+	Class int    `json:"class"` // the class given, 0-based in label order (0 = dog, 1 = cat)
+	// Probability is, for a model of two classes, the probability of label 1 (of cat) as it
+	// has always been, whichever label is given; for a model of three classes or more, the
+	// probability of Class, as Confidence.
+	Probability float32 `json:"probability"`
+	// Confidence is the probability of the label given: max(p, 1-p) for two classes at the
+	// default threshold.
+	Confidence float32 `json:"confidence"`
+	// Probabilities holds the probability of every class in label order, as many as the
+	// model's Labels: for two classes, [1-Probability, Probability]. Predictions of one
+	// batch may share its backing array: copy it before changing it.
+	Probabilities []float32 `json:"-"`
+
+	labels []string // the classifier's, shared; read only
+}
+
+// ClassProbability is one class of a Prediction and its probability.
+type ClassProbability struct {
+	Label       string  `json:"label"`
+	Class       int     `json:"class"`
+	Probability float32 `json:"probability"`
+}
+
+// Top returns the k most probable classes, most probable first (ties in label order); all
+// of them when k <= 0 or k is more than the classes. For a two-class model at a threshold
+// other than 0.5 the first may not be the Label, which the threshold decides. A Prediction
+// made by hand, without Probabilities, gives its own class alone.
+func (p Prediction) Top(k int) []ClassProbability {
+	if len(p.Probabilities) == 0 {
+		return []ClassProbability{{Label: p.Label, Class: p.Class, Probability: p.Confidence}}
+	}
+	order := make([]int, len(p.Probabilities))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		pa, pb := p.Probabilities[a], p.Probabilities[b]
+		switch {
+		case pa > pb:
+			return -1
+		case pa < pb:
+			return 1
+		}
+		return 0
+	})
+	if k > 0 && k < len(order) {
+		order = order[:k]
+	}
+	top := make([]ClassProbability, len(order))
+	for i, c := range order {
+		top[i] = ClassProbability{Class: c, Probability: p.Probabilities[c]}
+		if c < len(p.labels) {
+			top[i].Label = p.labels[c]
+		}
+	}
+	return top
 }
 
 // Option configures Load.
 type Option func(*config)
 
 type config struct {
-	provider  string
-	threads   int
-	threshold float32
-	maxBytes  int64
+	provider     string
+	threads      int
+	threshold    float32
+	thresholdSet bool // WithThreshold was given: refused for models of more than two classes
+	maxBytes     int64
 }
 
 // WithProvider picks the onnxruntime execution provider: "auto" (default: CUDA when
@@ -77,9 +141,12 @@ func WithProvider(ep string) Option { return func(c *config) { c.provider = ep }
 // WithThreads sets onnxruntime's intra-op thread count (default: every core).
 func WithThreads(n int) Option { return func(c *config) { c.threads = n } }
 
-// WithThreshold sets the probability of cat from which an image is called a cat
-// (default 0.5).
-func WithThreshold(t float32) Option { return func(c *config) { c.threshold = t } }
+// WithThreshold sets, for a model of two classes, the probability of label 1 (cat) from
+// which an image is given label 1 (default 0.5). Load refuses it for a model of three
+// classes or more, which gives the most probable class.
+func WithThreshold(t float32) Option {
+	return func(c *config) { c.threshold, c.thresholdSet = t, true }
+}
 
 // WithMaxModelBytes bounds the size of the model file Load reads (default 4 GiB,
 // userfile.DefaultModelBytes); a larger file is refused before it is read.
@@ -91,7 +158,9 @@ type Classifier struct {
 	sess     *ort.Session
 	size     int
 	filter   imgutil.Filter
-	labels   [2]string
+	labels   []string // the class names in label order: two, or as many as the output's width
+	multi    bool     // the output is exported.ProbabilitiesName, (N, len(labels))
+	output   string   // the output's name
 	thresh   float32
 	meta     map[string]string
 	provider string
@@ -151,26 +220,38 @@ func newClassifier(env *ort.Env, model []byte, cfg config) (*Classifier, error) 
 	if len(ins) != 1 || ins[0].Name != exported.InputName {
 		return nil, fmt.Errorf("model inputs %v: want one input %q (float32 N x 3 x S x S, RGB 0..255)", ioNames(ins), exported.InputName)
 	}
-	if !hasIO(outs, exported.OutputName) {
-		return nil, fmt.Errorf("model outputs %v: want an output %q", ioNames(outs), exported.OutputName)
+	bin, multi := findIO(outs, exported.OutputName), findIO(outs, exported.ProbabilitiesName)
+	var out ort.IO
+	switch {
+	case bin != nil && multi != nil:
+		return nil, fmt.Errorf("model outputs %v: want %q (two classes) or %q (three or more), not both", ioNames(outs), exported.OutputName, exported.ProbabilitiesName)
+	case bin != nil:
+		out = *bin
+	case multi != nil:
+		out = *multi
+		if cfg.thresholdSet {
+			return nil, fmt.Errorf("a threshold applies to a model of two classes (output %q); this one gives the most probable of its classes (output %q)", exported.OutputName, exported.ProbabilitiesName)
+		}
+	default:
+		return nil, fmt.Errorf("model outputs %v: want an output %q (two classes) or %q (three or more)", ioNames(outs), exported.OutputName, exported.ProbabilitiesName)
 	}
 	sess, err := env.NewSession(model, ort.SessionOptions{
 		Provider: cfg.provider, Threads: cfg.threads,
-		Inputs: []string{exported.InputName}, Outputs: []string{exported.OutputName},
+		Inputs: []string{exported.InputName}, Outputs: []string{out.Name},
 	})
 	if err != nil {
 		return nil, err
 	}
-	c := &Classifier{env: env, sess: sess, thresh: cfg.threshold, labels: [2]string{"dog", "cat"},
+	c := &Classifier{env: env, sess: sess, thresh: cfg.threshold, multi: multi != nil, output: out.Name,
 		provider: sess.Provider, fallback: sess.Fallback}
-	if err := c.readMetadata(ins[0]); err != nil {
+	if err := c.readMetadata(ins[0], out); err != nil {
 		sess.Close()
 		return nil, err
 	}
 	return c, nil
 }
 
-func (c *Classifier) readMetadata(in ort.IO) error {
+func (c *Classifier) readMetadata(in, out ort.IO) error {
 	md, err := c.sess.Metadata()
 	if err != nil {
 		return err
@@ -202,12 +283,66 @@ func (c *Classifier) readMetadata(in ort.IO) error {
 	if err != nil {
 		return fmt.Errorf("metadata %s: %w", exported.MetaResizeFilter, err)
 	}
-	if l := md[exported.MetaLabels]; l != "" {
-		parts := strings.Split(l, ",")
-		if len(parts) != 2 || strings.TrimSpace(parts[0]) == "" || strings.TrimSpace(parts[1]) == "" {
-			return fmt.Errorf("metadata %s=%q: want two labels, e.g. dog,cat", exported.MetaLabels, l)
+	c.labels, err = readLabels(md[exported.MetaLabels], c.multi)
+	if err != nil {
+		return err
+	}
+	if c.multi {
+		return checkOutputShape(out, len(c.labels))
+	}
+	return nil
+}
+
+// readLabels reads the class names of metadata MetaLabels, v: two for a two-class model
+// (dog,cat when v is empty), three or more for a model of output ProbabilitiesName. Names
+// joined by commas are trimmed of spaces, as catdog has always read them.
+func readLabels(v string, multi bool) ([]string, error) {
+	if !multi && v == "" {
+		return []string{"dog", "cat"}, nil
+	}
+	if v == "" {
+		return nil, fmt.Errorf("model has no %s metadata: a model of output %q must name its classes", exported.MetaLabels, exported.ProbabilitiesName)
+	}
+	plain := v
+	if !strings.HasPrefix(strings.TrimSpace(v), "[") {
+		parts := strings.Split(v, ",")
+		for i := range parts {
+			parts[i] = strings.TrimSpace(parts[i])
 		}
-		c.labels = [2]string{strings.TrimSpace(parts[0]), strings.TrimSpace(parts[1])}
+		plain = strings.Join(parts, ",")
+	}
+	labels, err := exported.DecodeLabels(plain)
+	if !multi {
+		if err != nil || len(labels) != 2 {
+			return nil, fmt.Errorf("metadata %s=%q: want two labels for output %q, e.g. dog,cat", exported.MetaLabels, v, exported.OutputName)
+		}
+		return labels, nil
+	}
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("metadata %s: %w", exported.MetaLabels, err)
+	case len(labels) < 3:
+		return nil, fmt.Errorf("metadata %s=%q: output %q wants three classes or more (two classes export %q)", exported.MetaLabels, v, exported.ProbabilitiesName, exported.OutputName)
+	case len(labels) > maxClasses:
+		return nil, fmt.Errorf("metadata %s: %d classes, more than %d", exported.MetaLabels, len(labels), maxClasses)
+	}
+	return labels, nil
+}
+
+// maxClasses is the most classes a model may have: labels are uint8.
+const maxClasses = 256
+
+// checkOutputShape checks the declared shape of a model's output of probabilities, where
+// it is known, against the number of classes its labels name: (N, classes). An unknown
+// width is checked on every run.
+func checkOutputShape(out ort.IO, classes int) error {
+	switch {
+	case len(out.Shape) == 0:
+		return nil
+	case len(out.Shape) != 2:
+		return fmt.Errorf("output %q has shape %v: want (N, %d)", out.Name, out.Shape, classes)
+	case out.Shape[1] > 0 && out.Shape[1] != int64(classes):
+		return fmt.Errorf("output %q has shape %v, but metadata %s names %d classes", out.Name, out.Shape, exported.MetaLabels, classes)
 	}
 	return nil
 }
@@ -220,13 +355,13 @@ func ioNames(xs []ort.IO) []string {
 	return s
 }
 
-func hasIO(xs []ort.IO, name string) bool {
-	for _, x := range xs {
-		if x.Name == name {
-			return true
+func findIO(xs []ort.IO, name string) *ort.IO {
+	for i := range xs {
+		if xs[i].Name == name {
+			return &xs[i]
 		}
 	}
-	return false
+	return nil
 }
 
 // InputSize is the side length S, in pixels, images are resized to.
@@ -235,8 +370,9 @@ func (c *Classifier) InputSize() int { return c.size }
 // Filter is the resize filter used (from the model's metadata).
 func (c *Classifier) Filter() string { return c.filter.String() }
 
-// Labels returns the names of class 0 and class 1 (dog, cat).
-func (c *Classifier) Labels() [2]string { return c.labels }
+// Labels returns the class names in label order, a fresh copy: two for a two-class model
+// (dog, cat), else as many as its output's width.
+func (c *Classifier) Labels() []string { return slices.Clone(c.labels) }
 
 // Metadata returns a copy of the model's metadata_props.
 func (c *Classifier) Metadata() map[string]string {
@@ -422,7 +558,9 @@ func (c *Classifier) PredictPixels(nhwc []uint8, n int) ([]Prediction, error) {
 	return c.predictPixels(nhwc, n)
 }
 
-// Probabilities returns the probability of cat for n images given as in PredictPixels.
+// Probabilities returns the model's output for n images given as in PredictPixels: for a
+// model of two classes, n probabilities of label 1 (of cat); for a model of C classes, n x C
+// values, row i the probabilities of image i's classes in label order.
 func (c *Classifier) Probabilities(nhwc []uint8, n int) ([]float32, error) {
 	if n < 0 || len(nhwc) != n*c.pixels() {
 		return nil, fmt.Errorf("Probabilities: %d bytes for %d images of %dx%dx3", len(nhwc), n, c.size, c.size)
@@ -438,14 +576,30 @@ func (c *Classifier) predictPixels(nhwc []uint8, n int) ([]Prediction, error) {
 		return nil, err
 	}
 	out := make([]Prediction, n)
-	for i, p := range probs {
-		out[i] = c.prediction(p)
+	if !c.multi {
+		for i, p := range probs {
+			out[i] = c.prediction(p)
+		}
+		return out, nil
+	}
+	k := len(c.labels)
+	for i := range out {
+		row := probs[i*k : (i+1)*k : (i+1)*k]
+		best := 0
+		for j, p := range row {
+			if p > row[best] {
+				best = j
+			}
+		}
+		out[i] = Prediction{Label: c.labels[best], Class: best, Probability: row[best], Confidence: row[best],
+			Probabilities: row, labels: c.labels}
 	}
 	return out, nil
 }
 
 func (c *Classifier) prediction(p float32) Prediction {
-	pr := Prediction{Probability: p, Class: 0, Label: c.labels[0], Confidence: 1 - p}
+	pr := Prediction{Probability: p, Class: 0, Label: c.labels[0], Confidence: 1 - p,
+		Probabilities: []float32{1 - p, p}, labels: c.labels}
 	if p >= c.thresh {
 		pr.Class, pr.Label, pr.Confidence = 1, c.labels[1], p
 	}
@@ -469,15 +623,52 @@ func (c *Classifier) run(nhwc []uint8, n int) ([]float32, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(out) != n {
-		return nil, fmt.Errorf("model output %q has shape %v for %d images: want (%d, 1)", exported.OutputName, shape, n, n)
+	if err := c.checkOutput(out, shape, n); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// sumTolerance is how far from 1 a row of probabilities may sum.
+const sumTolerance = 1e-3
+
+// checkOutput checks that the output of a run on n images is n rows of probabilities: one
+// in [0, 1] each for two classes; for more, one per label each, summing to 1.
+func (c *Classifier) checkOutput(out []float32, shape []int64, n int) error {
+	if !c.multi && len(out) != n {
+		return fmt.Errorf("model output %q has shape %v for %d images: want (%d, 1)", c.output, shape, n, n)
+	}
+	width := 1
+	if c.multi {
+		width = len(c.labels)
+		if len(shape) == 2 && shape[0] == int64(n) && shape[1] != int64(width) {
+			return fmt.Errorf("model output %q has shape %v for %d images, but metadata %s names %d classes", c.output, shape, n, exported.MetaLabels, width)
+		}
+		if len(out) != n*width || len(shape) != 2 {
+			return fmt.Errorf("model output %q has shape %v for %d images: want (%d, %d)", c.output, shape, n, n, width)
+		}
 	}
 	for i, p := range out {
 		if math.IsNaN(float64(p)) || p < 0 || p > 1 {
-			return nil, fmt.Errorf("model output %q[%d] = %v is not a probability", exported.OutputName, i, p)
+			if c.multi {
+				return fmt.Errorf("model output %q[%d][%d] = %v is not a probability", c.output, i/width, i%width, p)
+			}
+			return fmt.Errorf("model output %q[%d] = %v is not a probability", c.output, i, p)
 		}
 	}
-	return out, nil
+	if !c.multi {
+		return nil
+	}
+	for i := range n {
+		var sum float64
+		for _, p := range out[i*width : (i+1)*width] {
+			sum += float64(p)
+		}
+		if math.Abs(sum-1) > sumTolerance {
+			return fmt.Errorf("model output %q[%d] sums to %.6g: want probabilities that sum to 1 (a softmax)", c.output, i, sum)
+		}
+	}
+	return nil
 }
 
 // Close releases the onnxruntime session and environment reference. It waits for

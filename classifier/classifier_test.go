@@ -9,6 +9,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -59,7 +61,7 @@ func TestPredictImages(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if c.InputSize() != 32 || c.Labels() != [2]string{"dog", "cat"} || c.Filter() != "bilinear" {
+	if c.InputSize() != 32 || !slices.Equal(c.Labels(), []string{"dog", "cat"}) || c.Filter() != "bilinear" {
 		t.Fatalf("size %d labels %v filter %s", c.InputSize(), c.Labels(), c.Filter())
 	}
 	tests := []struct {
@@ -100,7 +102,7 @@ func TestPredictImages(t *testing.T) {
 	}
 	for i, img := range imgs {
 		one, _ := c.Predict(img)
-		if batch[i] != one {
+		if !reflect.DeepEqual(batch[i], one) {
 			t.Errorf("batch[%d] = %+v, single = %+v", i, batch[i], one)
 		}
 	}
@@ -158,7 +160,7 @@ func TestPredictFiles(t *testing.T) {
 			t.Errorf("%s: probability %v, want %v", p, got, want)
 		}
 		single, err := c.PredictFile(p)
-		if err != nil || single != preds[i+1] {
+		if err != nil || !reflect.DeepEqual(single, preds[i+1]) {
 			t.Errorf("%s: PredictFile = %+v, %v; PredictFiles = %+v", p, single, err, preds[i+1])
 		}
 	}
@@ -187,7 +189,7 @@ func TestConcurrentAndClose(t *testing.T) {
 					errc <- err
 					return
 				}
-				if p != want {
+				if !reflect.DeepEqual(p, want) {
 					errc <- errors.New("concurrent prediction differs")
 					return
 				}
