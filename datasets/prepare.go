@@ -45,8 +45,8 @@ type Options struct {
 	// Data is the source: Kaggle's train.zip, a folder (extracted train/, a folder per
 	// class, PetImages), or a zip of one. Empty means download PetImages as Download says.
 	Data string
-	// Classes, if not nil, names the classes of a folder per class in label order, and
-	// keeps only them; nil means every class folder, in sorted order. Dogs vs. Cats keeps
+	// Classes, if not empty, names the classes of a folder per class in label order, and
+	// keeps only them; empty means every class folder, in sorted order. Dogs vs. Cats keeps
 	// its labels, dog then cat, whatever its folders are called.
 	Classes []string
 	// Out is the folder to write; it is created if needed.

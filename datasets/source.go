@@ -311,10 +311,12 @@ func nameLabel(name string) (label int, kind, why string) {
 // named cat(s) and dog(s)) keep its labels: 0 = dog, 1 = cat. Any other folder per class is
 // labelled by its folder, the first one below the wrapper folders every file shares, in the
 // sorted order of the folder names (as Keras's image_dataset_from_directory does) or in
-// the order of want. want, if not nil, names the classes to keep: each must have a folder,
+// the order of want. want, if not empty, names the classes to keep: each must have a folder,
 // and files of other folders are skipped. Files with no class are skipped as SkipNoLabel.
 func (s *source) classify(want []string) ([]string, error) {
-	if want != nil {
+	if len(want) == 0 {
+		want = nil
+	} else {
 		if err := checkClassNames(want); err != nil {
 			return nil, fmt.Errorf("--classes: %w", err)
 		}
