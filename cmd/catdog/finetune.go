@@ -60,7 +60,7 @@ Examples:
 				return err
 			}
 			cfg.Head = a.v.GetString("finetune.head")
-			cfg.JoinFeatures = a.v.GetStringSlice("finetune.join")
+			cfg.JoinFeatures = a.list("finetune.join")
 			bopts := backbones.Options{File: a.v.GetString("finetune.backbone-file"), NoDownload: true, MaxModelBytes: a.modelLimit("finetune")}
 			if a.v.GetBool("finetune.train-top") {
 				if len(cfg.JoinFeatures) > 0 {

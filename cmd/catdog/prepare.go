@@ -65,7 +65,7 @@ Examples:
 				Seed:     a.v.GetUint64("prepare.seed"),
 				Workers:  a.v.GetInt("prepare.workers"),
 				PerClass: a.v.GetInt("prepare.per-class"),
-				Classes:  a.v.GetStringSlice("prepare.classes"),
+				Classes:  a.list("prepare.classes"),
 				Version:  version(),
 				Warn:     func(msg string) { a.errf("warning: %s\n", msg) },
 				OnBalance: func(classes []string, b datasets.Balance) {

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/catdog-ml/catdog/datasets"
+	"github.com/catdog-ml/catdog/internal/fixtures"
 )
 
 func TestPrepareCommand(t *testing.T) {
@@ -37,7 +38,7 @@ func TestPrepareCommand(t *testing.T) {
 	if err := root.Execute(); err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())
 	}
-	for _, want := range []string{"dog     10", "cat     11", "imbalance ratio (larger/smaller): 1.100", "train", "split_test.npy", "20 images of 40x40 (nearest filter)"} {
+	for _, want := range []string{"dog     10", "cat     11", "imbalance ratio (largest/smallest): 1.100", "train", "split_test.npy", "20 images of 40x40 (nearest filter)"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("stdout lacks %q:\n%s", want, stdout.String())
 		}
@@ -58,6 +59,39 @@ func TestPrepareCommand(t *testing.T) {
 	root.SetArgs([]string{"prepare", "--data", src, "--out", out, "--filter", "lanczos"})
 	if err := root.Execute(); err == nil || !strings.Contains(err.Error(), "lanczos") {
 		t.Errorf("bad filter: %v", err)
+	}
+}
+
+// TestPrepareCommandClasses: a folder per class of real CIFAR-10 photos, with --classes
+// ordering and picking them, from the flag and from the environment.
+func TestPrepareCommandClasses(t *testing.T) {
+	src := fixtures.ClassPhotos(t, "cifar-10/train", 10, "airplane", "cat", "ship")
+	t.Chdir(t.TempDir())
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	for _, tc := range []struct {
+		args, env string
+		want      []string
+	}{
+		{"", "", []string{"airplane", "cat", "ship"}},
+		{"ship,airplane", "", []string{"ship", "airplane"}},
+		{"", "cat,ship", []string{"cat", "ship"}},
+	} {
+		t.Setenv("CATDOG_CLASSES", tc.env)
+		out := filepath.Join(t.TempDir(), "data")
+		args := []string{"prepare", "--data", src, "--out", out, "--size", "32", "-q"}
+		if tc.args != "" {
+			args = append(args, "--classes", tc.args)
+		}
+		var stdout, stderr bytes.Buffer
+		root := newRootCmd(newApp(&stdout, &stderr))
+		root.SetArgs(args)
+		if err := root.Execute(); err != nil {
+			t.Fatalf("%v\n%s", err, stderr.String())
+		}
+		line := fmt.Sprintf("%d classes, labels 0..%d: %s", len(tc.want), len(tc.want)-1, strings.Join(tc.want, ", "))
+		if !strings.Contains(stdout.String(), line) || !strings.Contains(stdout.String(), "photos.npy") {
+			t.Errorf("--classes %q, CATDOG_CLASSES %q: stdout lacks %q:\n%s", tc.args, tc.env, line, stdout.String())
+		}
 	}
 }
 

@@ -280,6 +280,20 @@ func (a *app) bind(cmd *cobra.Command) {
 	})
 }
 
+// list returns a list setting: a flag's values, or a configuration file's list, or an
+// environment variable's names separated by commas (viper splits those at spaces only).
+func (a *app) list(key string) []string {
+	var out []string
+	for _, v := range a.v.GetStringSlice(key) {
+		for _, s := range strings.Split(v, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
 // errf prints a notice on stderr.
 func (a *app) errf(format string, args ...any) {
 	fmt.Fprintf(a.errOut, format, args...)

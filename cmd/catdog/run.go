@@ -96,10 +96,10 @@ func runStudy(a *app, cmd *cobra.Command) error {
 		Notify:   func(msg string) { a.errf("catdog: %s\n", msg) },
 		Backbone: backbones.Options{MaxModelBytes: a.modelLimit("run")},
 	}
-	if archs := v.GetStringSlice("run.arch"); len(archs) > 0 {
+	if archs := a.list("run.arch"); len(archs) > 0 {
 		opts.Archs = archs
 	}
-	if bbs := v.GetStringSlice("run.backbone"); len(bbs) > 0 {
+	if bbs := a.list("run.backbone"); len(bbs) > 0 {
 		opts.Backbones = bbs
 	}
 	files, err := pairsOf(v.Get("run.backbone-file"))
