@@ -1,8 +1,9 @@
 // Package serve puts an exported catdog model behind HTTP:
 //
 //	POST /v1/predict   an image as the body (Content-Type: image/*), or the multipart form
-//	                   field "image" (repeated for several): JSON answers
-//	GET  /v1/model     the model's name, input size, labels and metadata
+//	                   field "image" (repeated for several): JSON answers; ?top=k lists
+//	                   the k most probable classes
+//	GET  /v1/model     the model's name, input size, labels, number of classes, metadata
 //	GET  /             a page to try a photo in a browser
 //	GET  /healthz      200 while serving, 503 once shutting down
 //	GET  /metrics      Prometheus text format: requests, errors, latency, in flight, queue
@@ -38,6 +39,7 @@ import (
 	"net/http"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -51,13 +53,21 @@ import (
 	"github.com/catdog-ml/catdog/internal/imgutil"
 )
 
-// Model is what the server needs of a classifier; *classifier.Classifier is one.
+// Model is what the server needs of a classifier; *classifier.Classifier is one. A Model
+// that also has the methods of Described (the classifier has them) tells /v1/model its
+// labels and input size.
 type Model interface {
 	// Decode reads one image and returns it resized for the model (see classifier.Decode);
 	// errors of bad input wrap classifier.ErrImage.
 	Decode(r io.Reader) ([]uint8, error)
 	// PredictPixels classifies n decoded images laid end to end.
 	PredictPixels(nhwc []uint8, n int) ([]classifier.Prediction, error)
+}
+
+// Described is a Model that can say what it classifies, for /v1/model.
+type Described interface {
+	Labels() []string // the class names in label order
+	InputSize() int   // the side length images are resized to
 }
 
 // Options configure a Server. The zero value of a field means its default.
@@ -375,13 +385,58 @@ func (s *Server) settle(ctx context.Context) {
 	}
 }
 
-// Answer is the JSON answer for one image.
+// Answer is the JSON answer for one image: for a model of two classes,
+// {"label","class","probability","confidence"} as it has always been ("probability" is that
+// of label 1, of cat), with "top" only when asked for; for a model of three classes or more,
+// the same fields ("probability" is that of the label given) and "top", the 5 most probable
+// classes by default.
 type Answer struct {
 	// File is the multipart file name, when the image came in a form.
 	File                   string `json:"file,omitempty"`
 	*classifier.Prediction        // nil when Error is set
+	// Top lists the most probable classes, most probable first: as many as the request's
+	// query parameter top=k asks (all of them when k is more; none when 0), else DefaultTop
+	// for a model of three classes or more and none for two.
+	Top []classifier.ClassProbability `json:"top,omitempty"`
 	// Error says why this image of a multipart request could not be classified.
 	Error string `json:"error,omitempty"`
+}
+
+// DefaultTop is how many classes an answer lists in "top" for a model of three classes or
+// more, when the request does not say.
+const DefaultTop = 5
+
+// maxTop bounds the query parameter top: no model has more classes (labels are uint8).
+const maxTop = 256
+
+// topOf reads the query parameter top of r: -1 when absent (the default), else 0..maxTop.
+func topOf(r *http.Request) (int, *httpError) {
+	v, ok := r.URL.Query()["top"]
+	if !ok {
+		return -1, nil
+	}
+	k, err := strconv.Atoi(v[0])
+	if err != nil || k < 0 || len(v) > 1 {
+		return 0, refuse(http.StatusBadRequest, "query", "query parameter top=%q: want one number of classes, 0 or more", strings.Join(v, ","))
+	}
+	return min(k, maxTop), nil
+}
+
+// withTop fills a.Top with the k most probable classes of a.Prediction; k < 0 means the
+// default.
+func (a *Answer) withTop(k int) {
+	if a.Prediction == nil {
+		return
+	}
+	if k < 0 {
+		if len(a.Probabilities) < 3 {
+			return
+		}
+		k = DefaultTop
+	}
+	if k > 0 {
+		a.Top = a.Prediction.Top(k)
+	}
 }
 
 // apiError is the JSON body of a refused request.
@@ -453,6 +508,11 @@ func (s *Server) predict(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, refuse(http.StatusRequestEntityTooLarge, "too_large", "request body over %d bytes (Content-Length: %d)", s.opts.MaxBytes, r.ContentLength))
 		return
 	}
+	top, herr := topOf(r)
+	if herr != nil {
+		s.fail(w, r, herr)
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBytes)
 	ups, multi, herr := s.read(r)
 	if herr != nil {
@@ -491,6 +551,7 @@ func (s *Server) predict(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			answers[i].Prediction = &p
+			answers[i].withTop(top)
 		}()
 	}
 	wg.Wait()
@@ -741,14 +802,23 @@ func (s *Server) readError(err error) *httpError {
 	return refuse(http.StatusBadRequest, "read", "reading the request: %v", err)
 }
 
-// ModelInfo is the answer of GET /v1/model.
+// ModelInfo is the answer of GET /v1/model. InputSize, Labels and Classes are known when
+// the Model is Described (a *classifier.Classifier is), else absent.
 type ModelInfo struct {
-	Name  string            `json:"name"`
-	About map[string]string `json:"about,omitempty"`
+	Name      string            `json:"name"`
+	InputSize int               `json:"input_size,omitempty"` // the side length images are resized to
+	Labels    []string          `json:"labels,omitempty"`     // the class names in label order
+	Classes   int               `json:"classes,omitempty"`    // how many: len(Labels)
+	About     map[string]string `json:"about,omitempty"`      // Options.About: the model's metadata
 }
 
 func (s *Server) info(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, ModelInfo{Name: s.opts.Name, About: s.opts.About})
+	mi := ModelInfo{Name: s.opts.Name, About: s.opts.About}
+	if d, ok := s.model.(Described); ok {
+		mi.InputSize, mi.Labels = d.InputSize(), d.Labels()
+		mi.Classes = len(mi.Labels)
+	}
+	writeJSON(w, http.StatusOK, mi)
 }
 
 func (s *Server) health(w http.ResponseWriter, _ *http.Request) {
