@@ -5,29 +5,45 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"path/filepath"
+	"slices"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
 	"github.com/catdog-ml/catdog/classifier"
+	"github.com/catdog-ml/catdog/metrics"
 )
 
 func newPredictCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "predict --model FILE.onnx PATH...",
 		Short: "Classify image files with an exported model",
-		Long: `predict classifies image files as dog or cat with an exported catdog model (model.onnx)
-on onnxruntime. Each PATH is an image file (any name: the content decides) or a folder,
-searched recursively for .jpg, .jpeg, .png, .gif, .bmp and .webp files.
+		Long: `predict classifies image files with an exported catdog model (model.onnx) on
+onnxruntime: as dog or cat, or whatever the model's classes are. Each PATH is an image
+file (any name: the content decides) or a folder, searched recursively for .jpg, .jpeg,
+.png, .gif, .bmp and .webp files.
 
 Images are resized exactly as catdog prepare resized the training data (size and filter
 come from the model's metadata).
 
-Output, one line per file, in the order given:
+Output, one line per file, in the order given, printed as each group of 64 is done. For a
+model of two classes:
   cat  0.9731  photos/cat.1.jpg
-label, probability of cat, path, printed as each group of 64 is done. A path holding
-control characters is printed quoted ("a\x1b[2J.jpg"). A file that is missing or cannot
-be decoded gets an error line on stderr and the others still run; the exit status is 1 if
-any file failed, or if the results could not be written (a full disk).
+label, probability of cat (of label 1), path. For a model of three classes or more, the
+label and its probability, then the next most probable classes (--top in all) and theirs,
+then the path:
+  ship  0.9100  truck 0.0512  horse 0.0201  cifar-10/test/ship/0001.png
+A path holding control characters is printed quoted ("a\x1b[2J.jpg"). A file that is
+missing or cannot be decoded gets an error line on stderr and the others still run; the
+exit status is 1 if any file failed, or if the results could not be written (a full disk).
+
+Accuracy: a file in a folder named as one of the model's classes (cifar-10/test/ship/...,
+photos/cat/...) is taken to be of that class. When there are such files, predict prints on
+stderr, after the results, the accuracy over them with its 95 % Wilson interval, the top-k
+accuracy (k = --top, for three classes or more), and the accuracy of each class:
+  accuracy 0.9120 (1824 of 2000 images in folders named by their class; 95 % Wilson interval 0.8988 to 0.9237)
 
 SIGINT or SIGTERM stops it after the group in progress, the lines of the groups done
 printed, with exit status 130 or 143.
@@ -36,6 +52,9 @@ With --jsonl, one JSON object per line, also as each group is done (for streamin
 jq):
   {"path":"a.jpg","label":"cat","class":1,"probability":0.97,"confidence":0.97}
   {"path":"b.jpg","error":"b.jpg: not a supported image ..."}
+For a model of three classes or more, "probability" is that of the label given, and "top"
+lists the --top most probable classes:
+  {"path":"s.png","label":"ship","class":8,"probability":0.91,"confidence":0.91,"top":[{"label":"ship","class":8,"probability":0.91},...]}
 With --json, the same objects as one indented JSON array, printed at the end.
 
 Example:
@@ -50,7 +69,8 @@ Example:
 	cmd.Flags().Bool("jsonl", false, "print one JSON object per line (JSON Lines) instead of text lines")
 	cmd.Flags().String("ep", "auto", "onnxruntime execution provider: auto, cuda or cpu")
 	modelLimitFlag(cmd)
-	cmd.Flags().Float32("threshold", 0.5, "probability of cat from which an image is called a cat")
+	cmd.Flags().Float32("threshold", 0.5, "for a model of two classes: probability of cat (label 1) from which an image is called a cat")
+	cmd.Flags().Int("top", 3, "for a model of three classes or more: how many of the most probable classes each result shows")
 	a.bind(cmd)
 	return cmd
 }
@@ -61,7 +81,22 @@ const predictChunk = 64
 type predictLine struct {
 	Path string `json:"path"`
 	*classifier.Prediction
-	Error string `json:"error,omitempty"`
+	Top   []classifier.ClassProbability `json:"top,omitempty"` // models of three classes or more
+	Error string                        `json:"error,omitempty"`
+}
+
+// classifierOptions are the options of classifier.Load from the settings of command cmd
+// (predict, serve): a threshold only where one is set, since a model of three classes or
+// more refuses it.
+func classifierOptions(a *app, cmd string) []classifier.Option {
+	opts := []classifier.Option{
+		classifier.WithProvider(a.v.GetString(cmd + ".ep")),
+		classifier.WithMaxModelBytes(a.modelLimit(cmd)),
+	}
+	if a.v.IsSet(cmd + ".threshold") {
+		opts = append(opts, classifier.WithThreshold(float32(a.v.GetFloat64(cmd+".threshold"))))
+	}
+	return opts
 }
 
 // runPredict classifies the files of args and prints each group's results as it is done.
@@ -78,14 +113,18 @@ func runPredict(ctx context.Context, a *app, args []string) error {
 	if len(files) == 0 {
 		return fmt.Errorf("predict: no image files in %v", args)
 	}
-	c, err := classifier.Load(model,
-		classifier.WithProvider(a.v.GetString("predict.ep")),
-		classifier.WithMaxModelBytes(a.modelLimit("predict")),
-		classifier.WithThreshold(float32(a.v.GetFloat64("predict.threshold"))))
+	top := a.v.GetInt("predict.top")
+	if top < 0 {
+		return fmt.Errorf("predict: --top %d: want 0 or more", top)
+	}
+	c, err := classifier.Load(model, classifierOptions(a, "predict")...)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
+	labels := c.Labels()
+	multi := len(labels) > 2
+	acc := newAccuracy(labels, files, top)
 	if _, why := c.Provider(); why != "" {
 		a.errf("catdog: %s\n", why)
 	}
@@ -112,9 +151,18 @@ func runPredict(ctx context.Context, a *app, args []string) error {
 					a.errf("catdog: predict: %s\n", shownText(l.Error))
 				}
 			} else {
-				l.Prediction = &preds[i]
+				p := &preds[i]
+				l.Prediction = p
+				acc.add(i, p)
+				if multi && top > 0 {
+					l.Top = p.Top(top)
+				}
 				if !asJSON && !asJSONL {
-					fmt.Fprintf(out, "%s  %.4f  %s\n", preds[i].Label, preds[i].Probability, shownName(files[i]))
+					fmt.Fprintf(out, "%s  %.4f  ", shownText(p.Label), p.Probability)
+					for k := 1; k < len(l.Top); k++ {
+						fmt.Fprintf(out, "%s %.4f  ", shownText(l.Top[k].Label), l.Top[k].Probability)
+					}
+					fmt.Fprintf(out, "%s\n", shownName(files[i]))
 				}
 			}
 			if asJSONL {
@@ -156,6 +204,7 @@ func runPredict(ctx context.Context, a *app, args []string) error {
 			return err
 		}
 	}
+	acc.print(a.errOut)
 	if failed > 0 {
 		return fmt.Errorf("predict: %d of %d files failed", failed, len(files))
 	}
@@ -170,4 +219,79 @@ func printJSON(out *bufio.Writer, lines []predictLine) error {
 		return err
 	}
 	return out.Flush()
+}
+
+// accuracy counts the predictions of the files whose folder names their class.
+type accuracy struct {
+	labels   []string
+	truth    []int // per file: the class its folder names, or -1
+	top      int   // k of the top-k accuracy; 0 for none
+	n, right int   // files classified that have a class, and those given it
+	inTop    int   // those whose class is among the top k
+	perN     []int // per class: files classified, and those given it
+	perRight []int
+}
+
+// newAccuracy finds the class of each file: the name of its folder, when it is one of
+// labels. The top-k accuracy is counted for models of three classes or more, k > 1.
+func newAccuracy(labels, files []string, top int) *accuracy {
+	class := make(map[string]int, len(labels))
+	for i, l := range labels {
+		class[l] = i
+	}
+	a := &accuracy{labels: labels, truth: make([]int, len(files)), perN: make([]int, len(labels)), perRight: make([]int, len(labels))}
+	if len(labels) > 2 && top > 1 && top < len(labels) {
+		a.top = top
+	}
+	for i, f := range files {
+		a.truth[i] = -1
+		if k, ok := class[filepath.Base(filepath.Dir(f))]; ok {
+			a.truth[i] = k
+		}
+	}
+	return a
+}
+
+// add counts the prediction p of file i.
+func (a *accuracy) add(i int, p *classifier.Prediction) {
+	k := a.truth[i]
+	if k < 0 {
+		return
+	}
+	a.n++
+	a.perN[k]++
+	if p.Class == k {
+		a.right++
+		a.perRight[k]++
+	}
+	if a.top > 0 && slices.ContainsFunc(p.Top(a.top), func(c classifier.ClassProbability) bool { return c.Class == k }) {
+		a.inTop++
+	}
+}
+
+// print writes the accuracy, its 95 % Wilson interval, the top-k accuracy and each class's
+// accuracy to w, when any file had a class.
+func (a *accuracy) print(w io.Writer) {
+	if a.n == 0 {
+		return
+	}
+	lo, hi := metrics.Wilson(a.right, a.n)
+	fmt.Fprintf(w, "accuracy %.4f (%d of %d images in folders named by their class; 95 %% Wilson interval %.4f to %.4f)\n",
+		float64(a.right)/float64(a.n), a.right, a.n, lo, hi)
+	if a.top > 0 {
+		lo, hi := metrics.Wilson(a.inTop, a.n)
+		fmt.Fprintf(w, "top-%d accuracy %.4f (%d of %d; 95 %% Wilson interval %.4f to %.4f)\n",
+			a.top, float64(a.inTop)/float64(a.n), a.inTop, a.n, lo, hi)
+	}
+	width := 0
+	for k, l := range a.labels {
+		if a.perN[k] > 0 {
+			width = max(width, utf8.RuneCountInString(shownText(l)))
+		}
+	}
+	for k, l := range a.labels {
+		if a.perN[k] > 0 {
+			fmt.Fprintf(w, "  %-*s  %.4f  (%d of %d)\n", width, shownText(l), float64(a.perRight[k])/float64(a.perN[k]), a.perRight[k], a.perN[k])
+		}
+	}
 }

@@ -26,15 +26,23 @@ func newServeCmd(a *app) *cobra.Command {
 		Long: `serve answers HTTP requests with an exported catdog model (model.onnx) on onnxruntime:
 
   POST /v1/predict   the image as the body (Content-Type: image/jpeg, image/png, ...), or
-                     the multipart form field "image" (repeat it for several images)
-  GET  /             a page: choose or drop a photo, see the label and probability
-  GET  /v1/model     the model's name and metadata
+                     the multipart form field "image" (repeat it for several images);
+                     ?top=k lists the k most probable classes
+  GET  /             a page: choose or drop a photo, see the label and the three most
+                     probable classes as bars
+  GET  /v1/model     the model's name, input size, labels, number of classes, metadata
   GET  /healthz      200 while serving, 503 while shutting down (see --drain-delay)
   GET  /metrics      Prometheus metrics: requests by status, latency, in flight, queue,
                      batch sizes, predictions by label, Go and process
 
-An answer is JSON, {"label":"cat","class":1,"probability":0.97,"confidence":0.97}, or a
-list of them for a form with several images. A bad request gets a 4xx status and
+An answer is JSON, {"label":"cat","class":1,"probability":0.97,"confidence":0.97} for a
+model of two classes ("probability" is that of cat, label 1), or a list of them for a form
+with several images. For a model of three classes or more, "probability" is that of the
+label given and "top" lists the 5 most probable classes:
+  {"label":"ship","class":8,"probability":0.91,"confidence":0.91,
+   "top":[{"label":"ship","class":8,"probability":0.91},{"label":"truck","class":9,...},...]}
+?top=k asks for k of them (all when k is more than the classes, none when 0), for any
+model: a two-class answer has "top" only when asked for. A bad request gets a 4xx status and
 {"error":"..."}: 415 for another content type, 413 for a body over --max-bytes (a larger
 Content-Length is refused before the body is read), an image over 50 megapixels or one
 whose decoding would take more than --decode-memory, 422 for what is not a usable image,
@@ -66,8 +74,7 @@ Example:
 			if drainDelay < 0 || drainDelay > 10*time.Minute {
 				return fmt.Errorf("serve: --drain-delay %v: want 0 to 10m", drainDelay)
 			}
-			c, err := classifier.Load(path, classifier.WithProvider(a.v.GetString("serve.ep")), classifier.WithMaxModelBytes(a.modelLimit("serve")),
-				classifier.WithThreshold(float32(a.v.GetFloat64("serve.threshold"))))
+			c, err := classifier.Load(path, classifierOptions(a, "serve")...)
 			if err != nil {
 				return fmt.Errorf("serve: %w", err)
 			}
@@ -113,7 +120,7 @@ Example:
 	cmd.Flags().String("addr", "127.0.0.1:8080", "address to listen on (0.0.0.0:8080 for every interface)")
 	cmd.Flags().String("ep", "auto", "onnxruntime execution provider: auto, cuda or cpu")
 	modelLimitFlag(cmd)
-	cmd.Flags().Float32("threshold", 0.5, "probability of cat from which an image is called a cat")
+	cmd.Flags().Float32("threshold", 0.5, "for a model of two classes: probability of cat (label 1) from which an image is called a cat")
 	cmd.Flags().Int64("max-bytes", 20<<20, "largest request body in bytes")
 	cmd.Flags().Int("max-images", 32, "most images in one multipart request")
 	cmd.Flags().Int("queue", 64, "most images admitted and not yet answered; past it, 503")
