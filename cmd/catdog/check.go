@@ -375,6 +375,7 @@ var ranges = map[string]span{
 	"max-images":             {1, 4096, "images"},
 	"queue":                  {1, 1 << 20, "images"},
 	"serve.batch":            {1, 1024, "images"},
+	"predict.top":            {0, 256, "classes"},
 	"batch-wait":             {0, 1e10, "duration"},
 }
 
