@@ -43,7 +43,7 @@ Accuracy: a file in a folder named as one of the model's classes (cifar-10/test/
 photos/cat/...) is taken to be of that class. When there are such files, predict prints on
 stderr, after the results, the accuracy over them with its 95 % Wilson interval, the top-k
 accuracy (k = --top, for three classes or more), and the accuracy of each class:
-  accuracy 0.9120 (1824 of 2000 images in folders named by their class; 95 % Wilson interval 0.8988 to 0.9237)
+  accuracy 0.9120 (1824 of 2000 images in folders named by their class; 95 % Wilson interval 0.8988 to 0.9236)
 
 SIGINT or SIGTERM stops it after the group in progress, the lines of the groups done
 printed, with exit status 130 or 143.
