@@ -20,10 +20,10 @@ const (
 	ModelFile       = "model.json"        // Model: the layer table and parameter counts
 	HistoryFile     = "history.json"      // History: per epoch, losses, accuracies, times
 	ResultFile      = "result.json"       // the training engine's summary
-	ONNXFile        = "model.onnx"        // the exported model (image in, probability of cat out)
+	ONNXFile        = "model.onnx"        // the exported model (image in, probabilities out)
 	HeadONNXFile    = "head.onnx"         // a transfer head exported alone (features in)
-	PredictionsFile = "predictions.npy"   // float32 (N,): probability of cat per test photo, split order
-	LabelsFile      = "labels.npy"        // uint8 (N,): true label per test photo, 0 dog, 1 cat
+	PredictionsFile = "predictions.npy"   // per test photo, split order: float32 (N,) P(label 1) for 2 classes, (N, C) for C >= 3
+	LabelsFile      = "labels.npy"        // uint8 (N,): true label per test photo (0 dog, 1 cat for Dogs vs. Cats)
 	MetricsFile     = "metrics.json"      // the test split's classification report
 	ExportCheckFile = "export_check.json" // ExportCheck: the exported model against the engine
 	MarkdownFile    = "report.md"         // the run's document
@@ -69,6 +69,10 @@ type Config struct {
 	Seed      uint64          `json:"seed"`
 	Limit     int             `json:"limit,omitempty"`
 	Augment   json.RawMessage `json:"augment,omitempty"`
+	// Classes are the class names in label order; absent means Dogs vs. Cats, [dog cat].
+	Classes []string `json:"classes,omitempty"`
+	// ClassWeights weight each sample's loss by its class's (absent: 1 each).
+	ClassWeights []float64 `json:"class_weights,omitempty"`
 	// InputScale is the factor applied to 0..255 pixels, inside the exported graph.
 	InputScale float32 `json:"input_scale,omitempty"`
 	Layout     string  `json:"layout,omitempty"`
@@ -90,7 +94,7 @@ type Config struct {
 type Layer struct {
 	Name string `json:"name"`
 	// Kind is what the layer does: conv, relu, relu6, maxpool, dropout, batchnorm, flatten,
-	// dense, sigmoid, gap, residual, backbone.
+	// dense, sigmoid, softmax, gap, residual, backbone.
 	Kind string `json:"kind,omitempty"`
 	// Spec is the layer in finetune's spec syntax ("conv:32:3:1").
 	Spec string `json:"spec,omitempty"`
@@ -114,15 +118,17 @@ type Model struct {
 	BackboneParams int     `json:"backbone_params,omitempty"`
 }
 
-// ExportCheck is export_check.json: the exported model's probabilities of cat on the test
-// photos, computed by onnxruntime, against the training engine's on the same photos.
+// ExportCheck is export_check.json: the exported model's probabilities on the test photos
+// (of label 1 for two classes, of every class for more), computed by onnxruntime, against
+// the training engine's on the same photos.
 type ExportCheck struct {
 	Runtime string `json:"runtime"` // "onnxruntime 1.30.0 (cpu)"
 	Engine  string `json:"engine"`  // "gorgonia v0.9.18 float32"
 	Images  int    `json:"images"`
 	// MaxDiff is the largest absolute difference of the two probabilities.
 	MaxDiff float64 `json:"max_abs_diff"`
-	// SameClass counts the photos both call the same class (at 0.5).
+	// SameClass counts the photos both call the same class (at 0.5 for two classes, the
+	// most probable class for more).
 	SameClass int `json:"same_class"`
 }
 

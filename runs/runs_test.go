@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/catdog-ml/catdog/internal/npy"
 )
 
 func TestNewDirNeverReuses(t *testing.T) {
@@ -94,5 +96,29 @@ func TestWriteReadTest(t *testing.T) {
 	}
 	if err := WriteJSON(dir, "notes.json", 1); err == nil {
 		t.Error("WriteJSON wrote a file that is not the run folder's")
+	}
+}
+
+// TestWriteReadTestClasses writes the predictions of three classes or more, (N, C), and
+// refuses two per label (two classes have one) or a count that is no multiple.
+func TestWriteReadTestClasses(t *testing.T) {
+	dir := t.TempDir()
+	labels := []uint8{0, 2, 1}
+	probs := []float32{0.7, 0.2, 0.1, 0.1, 0.1, 0.8, 0.3, 0.6, 0.1}
+	if err := WriteTest(dir, labels, probs); err != nil {
+		t.Fatal(err)
+	}
+	_, shape, err := npy.ReadFile[float32](filepath.Join(dir, PredictionsFile))
+	if err != nil || !slices.Equal(shape, []int{3, 3}) {
+		t.Errorf("predictions of shape %v (%v), want [3 3]", shape, err)
+	}
+	l, p, ok, err := ReadTest(dir)
+	if err != nil || !ok || !slices.Equal(l, labels) || !slices.Equal(p, probs) {
+		t.Errorf("read back %v %v %v %v", l, p, ok, err)
+	}
+	for _, n := range []int{6, 8} {
+		if err := WriteTest(dir, labels, probs[:n]); err == nil {
+			t.Errorf("3 labels and %d predictions written", n)
+		}
 	}
 }

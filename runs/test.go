@@ -11,16 +11,21 @@ import (
 	"github.com/catdog-ml/catdog/internal/npy"
 )
 
-// WriteTest writes a run's test predictions: PredictionsFile (float32 (N,), the probability
-// of label 1 per test photo, in the split's order) and LabelsFile (uint8 (N,), the true
-// labels), each atomically. It is the one writer of these files: the training engine's
-// predictions are written here once, and replaced by the exported model's when the run is
-// evaluated on onnxruntime.
+// WriteTest writes a run's test predictions: PredictionsFile and LabelsFile (uint8 (N,),
+// the true labels), each atomically. probs holds, in the split's order, one probability per
+// test photo, of label 1, for two classes (written (N,)), or C >= 3 per photo, row after
+// row (N·C values, written (N, C)). It is the one writer of these files: the training
+// engine's predictions are written here once, and replaced by the exported model's when the
+// run is evaluated on onnxruntime.
 func WriteTest(dir string, labels []uint8, probs []float32) error {
-	if len(labels) != len(probs) {
-		return fmt.Errorf("runs: %d labels and %d predictions", len(labels), len(probs))
+	shape := []int{len(probs)}
+	if n := len(labels); len(probs) != n {
+		if n == 0 || len(probs)%n != 0 || len(probs)/n < 3 {
+			return fmt.Errorf("runs: %d labels and %d predictions: want one per label (two classes) or three or more (one per class)", n, len(probs))
+		}
+		shape = []int{n, len(probs) / n}
 	}
-	if err := npy.WriteFile(filepath.Join(dir, PredictionsFile), []int{len(probs)}, probs); err != nil {
+	if err := npy.WriteFile(filepath.Join(dir, PredictionsFile), shape, probs); err != nil {
 		return fmt.Errorf("runs: %w", err)
 	}
 	if err := npy.WriteFile(filepath.Join(dir, LabelsFile), []int{len(labels)}, labels); err != nil {
@@ -29,8 +34,9 @@ func WriteTest(dir string, labels []uint8, probs []float32) error {
 	return nil
 }
 
-// ReadTest reads what WriteTest wrote; ok is false when the run has no predictions (it is
-// still training, or has no test split).
+// ReadTest reads what WriteTest wrote: probs holds one value per label (two classes) or C
+// per label, row after row (C = len(probs)/len(labels) classes); ok is false when the run
+// has no predictions (it is still training, or has no test split).
 func ReadTest(dir string) (labels []uint8, probs []float32, ok bool, err error) {
 	p := filepath.Join(dir, PredictionsFile)
 	if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
@@ -44,8 +50,8 @@ func ReadTest(dir string) (labels []uint8, probs []float32, ok bool, err error) 
 	if err != nil {
 		return nil, nil, false, fmt.Errorf("run %s: %w", dir, err)
 	}
-	if len(shape) != 1 || len(lshape) != 1 || shape[0] != lshape[0] {
-		return nil, nil, false, fmt.Errorf("run %s: predictions of shape %v and labels of shape %v; want two (N,) arrays", dir, shape, lshape)
+	if len(lshape) != 1 || len(shape) < 1 || len(shape) > 2 || shape[0] != lshape[0] || len(shape) == 2 && shape[1] < 3 {
+		return nil, nil, false, fmt.Errorf("run %s: predictions of shape %v and labels of shape %v; want (N,) or (N, C >= 3) predictions and (N,) labels", dir, shape, lshape)
 	}
 	return labels, probs, true, nil
 }
