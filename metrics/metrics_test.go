@@ -23,7 +23,7 @@ func TestCompute(t *testing.T) {
 		accuracy  float64
 		dog, cat  ClassStats
 		macro, wt ClassStats
-		confusion [2][2]int
+		confusion [][]int
 		auc       float64
 		logLoss   float64
 		warnings  int
@@ -38,7 +38,7 @@ func TestCompute(t *testing.T) {
 			cat:       ClassStats{0.75, 0.75, 0.75, 4},
 			macro:     ClassStats{(2.0/3 + 0.75) / 2, (2.0/3 + 0.75) / 2, (2.0/3 + 0.75) / 2, 7},
 			wt:        ClassStats{5.0 / 7, 5.0 / 7, 5.0 / 7, 7},
-			confusion: [2][2]int{{2, 1}, {1, 3}},
+			confusion: [][]int{{2, 1}, {1, 3}},
 			auc:       9.0 / 12, // cat scores beat 3+1+3+2 of the 12 (cat, dog) pairs
 			logLoss:   0.5368715604508413,
 		},
@@ -52,7 +52,7 @@ func TestCompute(t *testing.T) {
 			cat:       ClassStats{2.0 / 3, 1, 0.8, 2},
 			macro:     ClassStats{1.0 / 3, 0.5, 0.4, 3},
 			wt:        ClassStats{4.0 / 9, 2.0 / 3, 1.6 / 3, 3},
-			confusion: [2][2]int{{0, 1}, {0, 2}},
+			confusion: [][]int{{0, 1}, {0, 2}},
 			auc:       1,
 			logLoss:   0.5108256237659906,
 			warnings:  1,
@@ -67,7 +67,7 @@ func TestCompute(t *testing.T) {
 			cat:       ClassStats{2.0 / 3, 1, 0.8, 2},
 			macro:     ClassStats{5.0 / 6, 0.75, (2.0/3 + 0.8) / 2, 4},
 			wt:        ClassStats{5.0 / 6, 0.75, (2.0/3 + 0.8) / 2, 4},
-			confusion: [2][2]int{{1, 1}, {0, 2}},
+			confusion: [][]int{{1, 1}, {0, 2}},
 			auc:       3.5 / 4,
 			logLoss:   -(math.Log(0.5) + math.Log(0.5) + math.Log(0.8) + math.Log(0.8)) / 4,
 		},
@@ -81,7 +81,7 @@ func TestCompute(t *testing.T) {
 			cat:       ClassStats{0, 0, 0, 1},
 			macro:     ClassStats{0, 0, 0, 2},
 			wt:        ClassStats{0, 0, 0, 2},
-			confusion: [2][2]int{{0, 1}, {1, 0}},
+			confusion: [][]int{{0, 1}, {1, 0}},
 			auc:       0,
 			logLoss:   36.04365338911715,
 		},
@@ -95,7 +95,7 @@ func TestCompute(t *testing.T) {
 			cat:       ClassStats{1, 0.5, 2.0 / 3, 2},
 			macro:     ClassStats{0.5, 0.25, 1.0 / 3, 2},
 			wt:        ClassStats{1, 0.5, 2.0 / 3, 2},
-			confusion: [2][2]int{{0, 0}, {1, 1}},
+			confusion: [][]int{{0, 0}, {1, 1}},
 			auc:       0,
 			logLoss:   -(math.Log(0.9) + math.Log(0.2)) / 2,
 			warnings:  2,
@@ -113,12 +113,12 @@ func TestCompute(t *testing.T) {
 			for _, c := range []struct {
 				name      string
 				got, want ClassStats
-			}{{"dog", r.Dog, tt.dog}, {"cat", r.Cat, tt.cat}, {"macro", r.MacroAvg, tt.macro}, {"weighted", r.WeightedAvg, tt.wt}} {
+			}{{"dog", r.PerClass[0], tt.dog}, {"cat", r.PerClass[1], tt.cat}, {"macro", r.MacroAvg, tt.macro}, {"weighted", r.WeightedAvg, tt.wt}} {
 				if !nearStats(c.got, c.want) {
 					t.Errorf("%s: %+v, want %+v", c.name, c.got, c.want)
 				}
 			}
-			if r.Confusion != tt.confusion {
+			if !reflect.DeepEqual(r.Confusion, tt.confusion) {
 				t.Errorf("confusion %v, want %v", r.Confusion, tt.confusion)
 			}
 			if !near(r.AUC, tt.auc) {
@@ -260,7 +260,7 @@ func TestThreshold(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Confusion != [2][2]int{{1, 0}, {1, 0}} {
+	if !reflect.DeepEqual(r.Confusion, [][]int{{1, 0}, {1, 0}}) {
 		t.Errorf("confusion at threshold 0.7 = %v", r.Confusion)
 	}
 }

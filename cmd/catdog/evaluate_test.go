@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -68,7 +69,7 @@ func TestEvaluateCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.N != len(ds.Split(datasets.Test)) || got.N != want.N || got.Confusion != want.Confusion ||
+	if got.N != len(ds.Split(datasets.Test)) || got.N != want.N || !reflect.DeepEqual(got.Confusion, want.Confusion) ||
 		math.Abs(got.AUC-want.AUC) > 1e-6 || math.Abs(got.LogLoss-want.LogLoss) > 1e-5 || got.Accuracy != want.Accuracy {
 		t.Errorf("evaluate = n %d conf %v auc %v loss %v acc %v; want n %d conf %v auc %v loss %v acc %v",
 			got.N, got.Confusion, got.AUC, got.LogLoss, got.Accuracy, want.N, want.Confusion, want.AUC, want.LogLoss, want.Accuracy)
