@@ -1,6 +1,7 @@
 package finetune
 
 import (
+	"errors"
 	"fmt"
 	"image/color"
 	"math/rand/v2"
@@ -209,7 +210,7 @@ var kinds = [...]kindInfo{
 		onnx:   onnxReader{ops: []string{"GlobalAveragePool"}, read: readGAP},
 	},
 	{
-		kind: KindDense, names: []string{"dense"}, syntax: "dense:N[:relu|:sigmoid]",
+		kind: KindDense, names: []string{"dense"}, syntax: "dense:N[:relu|:sigmoid|:softmax]",
 		color:  plot.PaletteColor(3),
 		parse:  parseDense,
 		format: func(l Layer) string { return fmt.Sprintf("dense:%d", l.N) },
@@ -236,6 +237,19 @@ var kinds = [...]kindInfo{
 		color:   plot.PaletteColor(6),
 		forward: alone(func(_ *graphBuilder, _ *unit, h *G.Node) (*G.Node, error) { return G.Sigmoid(h) }),
 		export:  func(e *exporter, _ *unit, x string) string { return e.b.Sigmoid(x) },
+	},
+	{
+		// softmax is only the last layer (NewModel refuses it elsewhere), which the graphs
+		// leave out: training takes the loss from the logits, inference applies it on them
+		// (probabilities).
+		kind: KindSoftmax, names: []string{"softmax"}, syntax: "softmax",
+		color: plot.PaletteColor(8),
+		forward: alone(func(_ *graphBuilder, _ *unit, _ *G.Node) (*G.Node, error) {
+			return nil, errors.New("softmax is only the last layer")
+		}),
+		export: func(e *exporter, _ *unit, x string) string {
+			return e.b.Node("Softmax", []string{x}, map[string]any{"axis": int64(-1)})
+		},
 	},
 	{
 		kind: KindResidual, names: []string{"residual", "res"}, syntax: "residual:N",
@@ -462,7 +476,7 @@ func residualExport(e *exporter, u *unit, x string) string {
 	return e.b.Relu(e.b.Add(h, s))
 }
 
-// parseDense reads dense:N[:relu|:sigmoid]: N units, then the activation when one is named.
+// parseDense reads dense:N[:relu|:sigmoid|:softmax]: N units, then the activation when one is named.
 func parseDense(item, name string, args []string) ([]Layer, error) {
 	var act string
 	if len(args) == 2 {
@@ -482,6 +496,8 @@ func parseDense(item, name string, args []string) ([]Layer, error) {
 		return []Layer{Dense(v[0]), ReLU()}, nil
 	case "sigmoid":
 		return []Layer{Dense(v[0]), Sigmoid()}, nil
+	case "softmax":
+		return []Layer{Dense(v[0]), Softmax()}, nil
 	}
-	return nil, fmt.Errorf("layer %q: unknown activation %q (want relu or sigmoid)", item, act)
+	return nil, fmt.Errorf("layer %q: unknown activation %q (want relu, sigmoid or softmax)", item, act)
 }

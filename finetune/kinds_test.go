@@ -51,6 +51,7 @@ func TestKindsTable(t *testing.T) {
 		{"conv:6:3:1,bn,relu,maxpool:2,residual:8,relu6,conv:8:1:0,residual:8,maxpool:3,dropout:0.3,gap,dense:6,sigmoid,bn,dense:5:relu,dense:1:sigmoid", []int{3, 12, 12}},
 		{"conv:4,relu,maxpool,conv:4:5:0,relu,flatten,dense:4,bn,relu,dropout:0.2,dense:1:sigmoid", []int{3, 12, 12}},
 		{"bn,dense:3,relu6,dense:1:sigmoid", []int{7}},
+		{"flatten,dense:6:relu,dense:4:softmax", []int{2, 3, 3}},
 	}
 	seen := map[Kind]bool{}
 	for _, tt := range tests {

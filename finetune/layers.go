@@ -19,6 +19,7 @@ const (
 	KindFlatten       Kind = "flatten"
 	KindDense         Kind = "dense"
 	KindSigmoid       Kind = "sigmoid"
+	KindSoftmax       Kind = "softmax"
 	KindGlobalAvgPool Kind = "gap"
 	KindResidual      Kind = "residual"
 )
@@ -67,6 +68,11 @@ func Dense(n int) Layer { return Layer{Kind: KindDense, N: n} }
 // training computes the loss from the logit before it.
 func Sigmoid() Layer { return Layer{Kind: KindSigmoid} }
 
+// Softmax turns a row of C values into C probabilities that sum to 1: e^x_i / Σ e^x_j. It
+// is only ever the last layer, after Dense(C) with C >= 3 (OutputLayers): the probabilities
+// of the classes in label order; training computes the loss from the logits before it.
+func Softmax() Layer { return Layer{Kind: KindSoftmax} }
+
 // GlobalAvgPool averages each channel over its H×W positions: (N, C, H, W) -> (N, C).
 func GlobalAvgPool() Layer { return Layer{Kind: KindGlobalAvgPool} }
 
@@ -99,8 +105,8 @@ const DefaultHead = "flatten,dense:128:relu,dropout:0.5,dense:1:sigmoid"
 // ParseLayers reads a comma-separated layer spec such as DefaultHead or
 // "gap,dense:1:sigmoid". Items:
 //
-//	flatten | gap | relu | relu6 | sigmoid | batchnorm (or bn)
-//	dense:N[:relu|:sigmoid]       N units, optionally followed by the activation
+//	flatten | gap | relu | relu6 | sigmoid | softmax | batchnorm (or bn)
+//	dense:N[:relu|:sigmoid|:softmax]  N units, optionally followed by the activation
 //	dropout:P                     0 <= P < 1
 //	conv:N[:K[:PAD]]              N filters of KxK (default 3), padding PAD (default K/2)
 //	maxpool[:K]                   KxK window, stride K (default 2)

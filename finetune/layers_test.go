@@ -24,7 +24,10 @@ func TestParseLayers(t *testing.T) {
 		{spec: "dropout:1", wantErr: "[0, 1)"},
 		{spec: "dropout", wantErr: "dropout:P"},
 		{spec: "relu:2", wantErr: "takes no arguments"},
-		{spec: "softmax", wantErr: "unknown layer"},
+		{spec: "tanh", wantErr: "unknown layer"},
+		{spec: "gap,dense:5:softmax", want: []Layer{GlobalAvgPool(), Dense(5), Softmax()}},
+		{spec: "flatten,dense:3,softmax", want: []Layer{Flatten(), Dense(3), Softmax()}},
+		{spec: "softmax:3", wantErr: "takes no arguments"},
 		{spec: "maxpool:0", wantErr: "at least 1"},
 	}
 	for _, tt := range tests {
@@ -64,6 +67,11 @@ func TestNewModelErrors(t *testing.T) {
 		{[]int{3, 1, 1}, "maxpool,flatten,dense:1:sigmoid", "does not fit"},
 		{[]int{3, 0, 4}, "flatten,dense:1:sigmoid", "empty dimension"},
 		{[]int{3, 4}, "flatten,dense:1:sigmoid", "want (C, H, W) or (D)"},
+		{[]int{3, 8, 8}, "flatten,dense:2:softmax", "three values per sample or more"},
+		{[]int{3, 8, 8}, "flatten,dense:1:softmax", "three values per sample or more"},
+		{[]int{3, 8, 8}, "flatten,dense:4,softmax,dense:4:softmax", "softmax is only the last layer"},
+		{[]int{3, 8, 8}, "flatten,dense:4,softmax,dense:1:sigmoid", "softmax is only the last layer"},
+		{[]int{3, 8, 8}, "flatten,dense:4:relu", "or softmax (three classes or more)"},
 	}
 	for _, tt := range tests {
 		layers, err := ParseLayers(tt.spec)
@@ -84,5 +92,64 @@ func TestTooBig(t *testing.T) {
 	}
 	if _, err := NewModel("head", []int{768}, layers, "", 1); err == nil || !strings.Contains(err.Error(), "too big") {
 		t.Errorf("a dense layer of 99,999,999 units: %v", err)
+	}
+}
+
+// TestOutputLayers checks the output layers of each number of classes, WithClasses and
+// the models they make.
+func TestOutputLayers(t *testing.T) {
+	body := []Layer{Flatten(), Dense(8), ReLU()}
+	for _, tt := range []struct {
+		classes int
+		want    string
+	}{
+		{2, "dense:1,sigmoid"},
+		{3, "dense:3,softmax"},
+		{10, "dense:10,softmax"},
+	} {
+		if got := SpecString(OutputLayers(tt.classes)); got != tt.want {
+			t.Errorf("OutputLayers(%d) = %s, want %s", tt.classes, got, tt.want)
+		}
+		for _, from := range [][]Layer{OutputLayers(2), OutputLayers(5)} {
+			layers, err := WithClasses(append(append([]Layer(nil), body...), from...), tt.classes)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := SpecString(body) + "," + tt.want; SpecString(layers) != want {
+				t.Errorf("WithClasses(..., %d) = %s, want %s", tt.classes, SpecString(layers), want)
+			}
+			m, err := NewModel("m", []int{2, 2, 2}, layers, "", 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Classes() != tt.classes {
+				t.Errorf("%s: %d classes, want %d", SpecString(layers), m.Classes(), tt.classes)
+			}
+		}
+	}
+	for _, tt := range []struct {
+		layers  []Layer
+		classes int
+		wantErr string
+	}{
+		{body, 3, "do not end with a dense layer"},
+		{[]Layer{Dense(1), Sigmoid()}, 1, "two classes or more"},
+		{[]Layer{ReLU(), Sigmoid()}, 3, "do not end with a dense layer"},
+	} {
+		if _, err := WithClasses(tt.layers, tt.classes); err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+			t.Errorf("WithClasses(%s, %d): %v, want an error containing %q", SpecString(tt.layers), tt.classes, err, tt.wantErr)
+		}
+	}
+}
+
+func TestBalancedWeights(t *testing.T) {
+	// scikit-learn: compute_class_weight("balanced", classes=[0, 1, 2], y=[0]*6 + [1]*3 + [2]*1)
+	got := BalancedWeights([]int{6, 3, 1})
+	want := []float64{10.0 / 18, 10.0 / 9, 10.0 / 3}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("BalancedWeights = %v, want %v", got, want)
+	}
+	if got := BalancedWeights([]int{4, 0}); !reflect.DeepEqual(got, []float64{0.5, 1}) {
+		t.Errorf("BalancedWeights with an empty class = %v, want [0.5 1]", got)
 	}
 }

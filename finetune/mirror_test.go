@@ -54,6 +54,8 @@ func TestTorchMirror(t *testing.T) {
 		{"conv:6:3:1,bn,relu,maxpool:2,residual:8,relu6,conv:8:1:0,residual:8,maxpool:3,dropout:0.3,gap,dense:6,sigmoid,bn,dense:5:relu,dense:1:sigmoid", []int{3, 12, 12}, 40},
 		{"conv:4,relu,maxpool,conv:4:3:0,relu,flatten,dense:4,bn,relu,dropout:0.2,dense:1:sigmoid", []int{3, 12, 12}, 1},
 		{"flatten,dense:8:relu,dropout:0.5,dense:1:sigmoid", []int{8, 2, 2}, 1},
+		// Three classes or more: the logits before the final softmax.
+		{"conv:4,bn,relu,gap,dense:8:relu,dense:5:softmax", []int{3, 6, 6}, 1},
 	}
 	covered := map[Kind]bool{}
 	dir := t.TempDir()

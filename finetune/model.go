@@ -91,8 +91,10 @@ const (
 
 // NewModel builds a model for samples of shape input from layers, with weights drawn from
 // seed by init ("" means DefaultInit) for convolutions and dense layers, zero biases, batch
-// norm scale 1, shift 0, running mean 0, running variance 1. The last layer must be
-// Sigmoid on a single value: the model outputs the probability of cat.
+// norm scale 1, shift 0, running mean 0, running variance 1. The last layers give the
+// model's classes (OutputLayers): Sigmoid on a single value for two classes (the
+// probability of label 1, cat for Dogs vs. Cats), or Softmax on C >= 3 values for C classes
+// (their probabilities in label order). Softmax is only ever the last layer.
 func NewModel(name string, input []int, layers []Layer, init Init, seed uint64) (*Model, error) {
 	if init == "" {
 		init = DefaultInit
@@ -108,8 +110,13 @@ func NewModel(name string, input []int, layers []Layer, init Init, seed uint64) 
 			return nil, fmt.Errorf("model %s: input shape %v has an empty dimension", name, input)
 		}
 	}
-	if len(layers) == 0 || layers[len(layers)-1].Kind != KindSigmoid {
-		return nil, fmt.Errorf("model %s: the last layer must be sigmoid (the probability of cat), got %q", name, SpecString(layers))
+	if len(layers) == 0 || layers[len(layers)-1].Kind != KindSigmoid && layers[len(layers)-1].Kind != KindSoftmax {
+		return nil, fmt.Errorf("model %s: the last layer must be sigmoid (two classes: the probability of label 1) or softmax (three classes or more), got %q", name, SpecString(layers))
+	}
+	for i, l := range layers[:len(layers)-1] {
+		if l.Kind == KindSoftmax {
+			return nil, fmt.Errorf("model %s: layer %d (softmax): softmax is only the last layer (the probabilities of the classes)", name, i+1)
+		}
 	}
 	m := &Model{Name: name, Input: append([]int(nil), input...), Layers: append([]Layer(nil), layers...), init: init}
 	rng := rand.New(rand.NewPCG(seed, 0x5eed_cafe))
@@ -140,10 +147,34 @@ func NewModel(name string, input []int, layers []Layer, init Init, seed uint64) 
 		u.out = append([]int(nil), shape...)
 		m.units = append(m.units, u)
 	}
-	if len(shape) != 1 || shape[0] != 1 {
-		return nil, fmt.Errorf("model %s: the output must be one value per sample, got shape %v: end with dense:1:sigmoid", name, shape)
+	if err := checkOutput(layers[len(layers)-1].Kind, shape); err != nil {
+		return nil, fmt.Errorf("model %s: %w", name, err)
 	}
 	return m, nil
+}
+
+// checkOutput checks the shape of a sample's output under the last layer, of kind last:
+// one value under sigmoid, C >= 3 under softmax.
+func checkOutput(last Kind, shape []int) error {
+	if last == KindSoftmax {
+		if len(shape) != 1 || shape[0] < 3 {
+			return fmt.Errorf("softmax needs three values per sample or more (one per class), got shape %v: end with dense:C:softmax for C >= 3 classes, or dense:1:sigmoid for two", shape)
+		}
+		return nil
+	}
+	if len(shape) != 1 || shape[0] != 1 {
+		return fmt.Errorf("the output must be one value per sample under sigmoid, got shape %v: end with dense:1:sigmoid for two classes, or dense:C:softmax for C >= 3", shape)
+	}
+	return nil
+}
+
+// Classes returns the number of classes the model tells apart: 2 for a sigmoid output,
+// the width of the softmax output otherwise.
+func (m *Model) Classes() int {
+	if last := m.units[len(m.units)-1]; last.Kind == KindSoftmax {
+		return last.out[0]
+	}
+	return 2
 }
 
 // unitName names the next layer of kind k: the kind and its count so far, from 1 ("conv2").

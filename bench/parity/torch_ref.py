@@ -185,14 +185,15 @@ LAYERS = {
     "gap": gap,
     "dense": dense,
     "sigmoid": lambda s, args, stream: nn.Sigmoid(),
+    "softmax": lambda s, args, stream: nn.Softmax(dim=1),
     "residual": residual,
 }
 
 
 def build(spec, shape, stream=None):
     """Builds catdog's layer spec (as finetune.SpecString writes it) for samples of shape
-    (C, H, W); the final sigmoid is left out (the loss takes logits). With a stream, dropout
-    draws its masks from it."""
+    (C, H, W); the final sigmoid or softmax is left out (the loss takes logits). With a
+    stream, dropout draws its masks from it."""
     s = Sample(shape)
     items = spec.split(",")
     layers = []
@@ -201,9 +202,26 @@ def build(spec, shape, stream=None):
         if f[0] not in LAYERS:
             raise SystemExit("unknown layer %r" % item)
         m = LAYERS[f[0]](s, f[1:], stream)
-        if not (f[0] == "sigmoid" and i == len(items) - 1):
+        if not (f[0] in ("sigmoid", "softmax") and i == len(items) - 1):
             layers.append(m)
     return nn.Sequential(*layers)
+
+
+def softmax_output(spec):
+    """Whether catdog's layer spec ends with softmax (three classes or more: categorical
+    cross-entropy on the logits) rather than sigmoid (binary cross-entropy)."""
+    return spec.split(",")[-1].split(":")[-1] == "softmax"
+
+
+def loss_of(z, labels, softmax, reduction="mean"):
+    """catdog's loss of logits z against integer labels: cross-entropy for a softmax output,
+    binary cross-entropy on the one logit otherwise; and the number of right answers."""
+    if softmax:
+        y = torch.from_numpy(labels.astype(np.int64))
+        return F.cross_entropy(z, y, reduction=reduction), (z.argmax(dim=1) == y).sum().item()
+    z = z.squeeze(1)
+    y = torch.from_numpy(labels.astype(np.float32))
+    return F.binary_cross_entropy_with_logits(z, y, reduction=reduction), ((z > 0).float() == y).sum().item()
 
 
 def initialise(model, scheme, gen):
@@ -377,16 +395,17 @@ def main():
     steps = len(train) // a.batch
     opt = Optimiser(model.parameters(), a, steps)
 
+    softmax = softmax_output(a.spec)
+
     def evaluate(rows):
         model.eval()
         loss, right = 0.0, 0
         with torch.no_grad():
             for i in range(0, len(rows), 64):
                 r = rows[i:i + 64]
-                z = model(to_tensor(photos[r])).squeeze(1)
-                y = torch.from_numpy(labels[r].astype(np.float32))
-                loss += F.binary_cross_entropy_with_logits(z, y, reduction="sum").item()
-                right += ((z > 0).float() == y).sum().item()
+                l, ok = loss_of(model(to_tensor(photos[r])), labels[r], softmax, reduction="sum")
+                loss += l.item()
+                right += ok
         return loss / len(rows), right / len(rows)
 
     history, best, best_loss, best_epoch, bad = [], None, None, 0, 0
@@ -402,10 +421,9 @@ def main():
             if a.aug:
                 imgs = augment(imgs, stream.float64s(6 * len(r)).reshape(len(r), 6) if stream else rng.random((len(r), 6)))
             x = to_tensor(imgs)
-            y = torch.from_numpy(labels[r].astype(np.float32))
             for q in model.parameters():
                 q.grad = None
-            loss = F.binary_cross_entropy_with_logits(model(x).squeeze(1), y)
+            loss, _ = loss_of(model(x), labels[r], softmax)
             loss.backward()
             opt.step()
             tl += loss.item()
