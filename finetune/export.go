@@ -57,16 +57,27 @@ type ExportOptions struct {
 	// Scale multiplies the input first, inside the graph (0: no scaling). TrainCNN's models
 	// use ImageScale.
 	Scale float32
+	// Classes are the class names in label order, written as exported.MetaLabels; nil
+	// means Dogs vs. Cats (DefaultClasses). There must be as many as the model tells apart.
+	Classes []string
 	// Metadata is written to metadata_props.
 	Metadata map[string]string
 }
 
 // Export writes the model's inference math as an ONNX graph: input (N, Input...) float32,
-// output exported.OutputName (N, 1). Dropout becomes the identity, batch norm a
-// BatchNormalization node with the running statistics and BNEpsilon.
+// output exported.OutputName (N, 1), the probability of label 1, for two classes, or
+// exported.ProbabilitiesName (N, C), the softmax probabilities in label order, for C >= 3.
+// Dropout becomes the identity, batch norm a BatchNormalization node with the running
+// statistics and BNEpsilon, the final softmax a Softmax node on the last axis.
 func (m *Model) Export(opts ExportOptions) (*onnx.Model, error) {
 	if opts.Input == "" {
 		opts.Input = exported.InputName
+	}
+	if opts.Classes == nil {
+		opts.Classes = DefaultClasses()
+	}
+	if err := checkClasses(m, opts.Classes, nil); err != nil {
+		return nil, fmt.Errorf("exporting %s: %w", m.Name, err)
 	}
 	b := onnx.NewBuilder("catdog-" + m.Name)
 	dims := []int64{-1}
@@ -82,8 +93,12 @@ func (m *Model) Export(opts ExportOptions) (*onnx.Model, error) {
 	for _, u := range m.units {
 		x = u.info.export(e, u, x)
 	}
-	b.Output(x, exported.OutputName, onnx.Float, -1, 1)
-	b.SetMetadata(exported.MetaLabels, exported.Labels)
+	if c := m.Classes(); c > 2 {
+		b.Output(x, exported.ProbabilitiesName, onnx.Float, -1, int64(c))
+	} else {
+		b.Output(x, exported.OutputName, onnx.Float, -1, 1)
+	}
+	b.SetMetadata(exported.MetaLabels, exported.EncodeLabels(opts.Classes))
 	b.SetMetadata(exported.MetaArch, m.Name)
 	b.SetMetadata(exported.MetaLayers, SpecString(m.Layers))
 	if len(m.Input) == 3 && opts.Input == exported.InputName {
@@ -136,8 +151,10 @@ func (e *exporter) relu6(x string) string {
 }
 
 // ExportWithBackbone exports a transfer head behind bb: one model from exported.InputName to
-// exported.OutputName. The head's names get the prefix "head/".
-func (m *Model) ExportWithBackbone(bb *Backbone, meta map[string]string) (*onnx.Model, error) {
+// the head's output (exported.OutputName for two classes, exported.ProbabilitiesName for
+// more: see Export), classes (nil: Dogs vs. Cats) in its metadata. The head's names get
+// the prefix "head/".
+func (m *Model) ExportWithBackbone(bb *Backbone, classes []string, meta map[string]string) (*onnx.Model, error) {
 	if bb == nil || bb.Model == nil || bb.Model.Proto.GetGraph() == nil {
 		return nil, fmt.Errorf("exporting %s: no backbone model", m.Name)
 	}
@@ -149,7 +166,7 @@ func (m *Model) ExportWithBackbone(bb *Backbone, meta map[string]string) (*onnx.
 		}
 		return nil, fmt.Errorf("exporting %s: backbone %s takes input %q, want %q (plain RGB 0..255 with its preprocessing inside: backbones.Backbone.WithPreprocess)", m.Name, bb.Name, name, exported.InputName)
 	}
-	head, err := m.Export(ExportOptions{Input: exported.FeaturesName})
+	head, err := m.Export(ExportOptions{Input: exported.FeaturesName, Classes: classes})
 	if err != nil {
 		return nil, err
 	}

@@ -37,7 +37,7 @@ type graph struct {
 	vm     G.VM
 	x, y   *G.Node // input (n, sample...) and labels (n, 1) (train only)
 	xT, yT *tensor.Dense
-	logits *G.Node // (n, 1)
+	logits *G.Node // (n, 1) for two classes, (n, C) for C >= 3
 	loss   *G.Node // scalar (train only)
 
 	learn []*Param  // trainable params, in model order
@@ -57,12 +57,17 @@ type bnTrack struct {
 	stats *bnStats
 }
 
-// build compiles m for batches of n samples.
 // gorgoniaBLAS makes Gorgonia's own float32 products (the dense layers' Mul) use gops's
 // SGEMM kernel. Gorgonia's BLAS is process-wide state of its own, so it is set once.
 var gorgoniaBLAS sync.Once
 
-func (m *Model) build(n int, train bool) (*graph, error) {
+// build compiles m for batches of n samples, its loss unweighted.
+func (m *Model) build(n int, train bool) (*graph, error) { return m.compile(n, train, nil) }
+
+// compile compiles m for batches of n samples. The training graph's loss, from the logits,
+// is binary cross-entropy (a sigmoid output) or categorical cross-entropy (softmax), each
+// sample weighted by weights[its label] (nil: all 1).
+func (m *Model) compile(n int, train bool, weights []float64) (*graph, error) {
 	gorgoniaBLAS.Do(func() { G.Use(gops.Implementation{}) })
 	gr := &graph{m: m, n: n, train: train, g: G.NewGraph()}
 	b := &graphBuilder{gr: gr, conv: m.conv, nodes: map[*Param]*G.Node{}}
@@ -74,7 +79,7 @@ func (m *Model) build(n int, train bool) (*graph, error) {
 	gr.x = G.NewTensor(gr.g, tensor.Float32, len(xShape), G.WithShape(xShape...), G.WithName("x"), G.WithValue(gr.xT))
 
 	h := gr.x
-	units := m.units[:len(m.units)-1] // the final sigmoid is left out: the graph stops at the logit
+	units := m.units[:len(m.units)-1] // the final sigmoid or softmax is left out: the graph stops at the logits
 	for i := 0; i < len(units); i++ {
 		u := units[i]
 		var fused int
@@ -92,7 +97,13 @@ func (m *Model) build(n int, train bool) (*graph, error) {
 
 	gr.yT = tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(n, 1))
 	gr.y = G.NewMatrix(gr.g, tensor.Float32, G.WithShape(n, 1), G.WithName("y"), G.WithValue(gr.yT))
-	loss, err := bceWithLogits(h, gr.y)
+	var loss *G.Node
+	var err error
+	if m.Classes() == 2 {
+		loss, err = bceWithLogits(h, gr.y, weights)
+	} else {
+		loss, err = G.ApplyOp(&ceOp{weights: weights}, h, gr.y)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("model %s: building the loss: %w", m.Name, err)
 	}
@@ -173,10 +184,12 @@ func (b *graphBuilder) dropout(h *G.Node, p float64, name string) (*G.Node, erro
 func fusesReLU(next []*unit) bool { return len(next) > 0 && next[0].Kind == KindReLU }
 
 // bceWithLogits is the mean binary cross-entropy of sigmoid(z) against y, computed from
-// the logits z (one op: Gorgonia v0.9.18's register reuse corrupts a node read by several
-// elementwise ops, and the loss reads z four times when built from primitives).
-func bceWithLogits(z, y *G.Node) (*G.Node, error) {
-	return G.ApplyOp(bceOp{}, z, y)
+// the logits z, each sample weighted by weights[its label] (nil: all 1). It is one op:
+// Gorgonia v0.9.18's register reuse corrupts a node read by several elementwise ops, and
+// the loss reads z four times when built from primitives; the categorical cross-entropy
+// (ceOp) is one op for the same reason.
+func bceWithLogits(z, y *G.Node, weights []float64) (*G.Node, error) {
+	return G.ApplyOp(&bceOp{weights: weights}, z, y)
 }
 
 // fillMasks draws fresh dropout masks from draw (uniform in [0, 1)).

@@ -15,7 +15,7 @@ func randomBatch(m *Model, n int, seed uint64) (x, y []float32) {
 	}
 	y = make([]float32, n)
 	for i := range y {
-		y[i] = float32(i % 2)
+		y[i] = float32(i % m.Classes())
 	}
 	return x, y
 }

@@ -286,27 +286,31 @@ func float32s(v G.Value, what string) (tensor.Shape, []float32, error) {
 }
 
 // bceOp is the mean binary cross-entropy of sigmoid(z) against y from the logits:
-// (z, y) -> scalar, mean(max(z,0) - z·y + log(1 + e^-|z|)).
-type bceOp struct{}
+// (z, y) -> scalar, mean(max(z,0) - z·y + log(1 + e^-|z|)). With class weights, each
+// sample's loss is weighted by its class's and the sum divided by the weights' sum.
+type bceOp struct {
+	// weights are the loss weights of labels 0 and 1; nil means 1 each.
+	weights []float64
+}
 
-func (bceOp) Arity() int { return 2 }
-func (bceOp) Type() hm.Type {
+func (*bceOp) Arity() int { return 2 }
+func (*bceOp) Type() hm.Type {
 	a := hm.TypeVariable('a')
 	t := G.TensorType{Dims: 2, Of: a}
 	return hm.NewFnType(t, t, a)
 }
-func (bceOp) ReturnsPtr() bool         { return false }
-func (bceOp) CallsExtern() bool        { return false }
-func (bceOp) OverwritesInput() int     { return -1 }
-func (bceOp) String() string           { return "catdog.BCEWithLogits" }
-func (op bceOp) WriteHash(h hash.Hash) { h.Write([]byte(op.String())) }
-func (op bceOp) Hashcode() uint32      { return gops.HashOf(op) }
-func (bceOp) DiffWRT(int) []bool       { return []bool{true, false} }
-func (bceOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+func (*bceOp) ReturnsPtr() bool         { return false }
+func (*bceOp) CallsExtern() bool        { return false }
+func (*bceOp) OverwritesInput() int     { return -1 }
+func (op *bceOp) String() string        { return "catdog.BCEWithLogits" + weightsString(op.weights) }
+func (op *bceOp) WriteHash(h hash.Hash) { h.Write([]byte(op.String())) }
+func (op *bceOp) Hashcode() uint32      { return gops.HashOf(op) }
+func (*bceOp) DiffWRT(int) []bool       { return []bool{true, false} }
+func (*bceOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	return tensor.ScalarShape(), nil
 }
 
-func (bceOp) Do(v ...G.Value) (G.Value, error) {
+func (op *bceOp) Do(v ...G.Value) (G.Value, error) {
 	_, z, err := float32s(v[0], "logits")
 	if err != nil {
 		return nil, err
@@ -315,49 +319,61 @@ func (bceOp) Do(v ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
+	if op.weights == nil {
+		var s float64
+		for i := range z {
+			s += bceLoss(z[i], y[i])
+		}
+		return G.NewF32(float32(s / float64(len(z)))), nil
+	}
+	w, sum, err := sampleWeights(op.weights, y)
+	if err != nil {
+		return nil, fmt.Errorf("%v: %w", op, err)
+	}
 	var s float64
 	for i := range z {
-		s += bceLoss(z[i], y[i])
+		s += w[i] * bceLoss(z[i], y[i])
 	}
-	return G.NewF32(float32(s / float64(len(z)))), nil
+	return G.NewF32(float32(s / sum)), nil
 }
 
-func (op bceOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	dz, err := G.ApplyOp(bceGradOp{}, inputs[0], inputs[1], grad)
+func (op *bceOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	dz, err := G.ApplyOp(&bceGradOp{weights: op.weights}, inputs[0], inputs[1], grad)
 	if err != nil {
 		return nil, fmt.Errorf("%v gradient: %w", op, err)
 	}
 	return G.Nodes{dz, nil}, nil
 }
 
-// bceGradOp is the gradient of bceOp with respect to the logits: (z, y, g) -> g·(sigmoid(z) - y)/n.
-type bceGradOp struct{}
+// bceGradOp is the gradient of bceOp with respect to the logits: (z, y, g) -> g·(sigmoid(z) - y)/n,
+// or g·w_y·(sigmoid(z) - y)/Σw with class weights.
+type bceGradOp struct{ weights []float64 }
 
-func (bceGradOp) Arity() int { return 3 }
-func (bceGradOp) Type() hm.Type {
+func (*bceGradOp) Arity() int { return 3 }
+func (*bceGradOp) Type() hm.Type {
 	a := hm.TypeVariable('a')
 	t := G.TensorType{Dims: 2, Of: a}
 	return hm.NewFnType(t, t, a, t)
 }
-func (bceGradOp) ReturnsPtr() bool         { return false }
-func (bceGradOp) CallsExtern() bool        { return false }
-func (bceGradOp) OverwritesInput() int     { return -1 }
-func (bceGradOp) String() string           { return "catdog.BCEWithLogitsGrad" }
-func (op bceGradOp) WriteHash(h hash.Hash) { h.Write([]byte(op.String())) }
-func (op bceGradOp) Hashcode() uint32      { return gops.HashOf(op) }
-func (bceGradOp) DiffWRT(int) []bool       { return []bool{false, false, false} }
-func (op bceGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+func (*bceGradOp) ReturnsPtr() bool         { return false }
+func (*bceGradOp) CallsExtern() bool        { return false }
+func (*bceGradOp) OverwritesInput() int     { return -1 }
+func (op *bceGradOp) String() string        { return "catdog.BCEWithLogitsGrad" + weightsString(op.weights) }
+func (op *bceGradOp) WriteHash(h hash.Hash) { h.Write([]byte(op.String())) }
+func (op *bceGradOp) Hashcode() uint32      { return gops.HashOf(op) }
+func (*bceGradOp) DiffWRT(int) []bool       { return []bool{false, false, false} }
+func (op *bceGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
 	return nil, fmt.Errorf("%v has no gradient", op)
 }
-func (bceGradOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
+func (op *bceGradOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
 	s, ok := ds[0].(tensor.Shape)
 	if !ok {
-		return nil, fmt.Errorf("catdog.BCEWithLogitsGrad: input shape is a %T", ds[0])
+		return nil, fmt.Errorf("%v: input shape is a %T", op, ds[0])
 	}
 	return s.Clone(), nil
 }
 
-func (bceGradOp) Do(v ...G.Value) (G.Value, error) {
+func (op *bceGradOp) Do(v ...G.Value) (G.Value, error) {
 	zs, z, err := float32s(v[0], "logits")
 	if err != nil {
 		return nil, err
@@ -366,24 +382,216 @@ func (bceGradOp) Do(v ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	var g float64
-	switch s := v[2].(type) {
-	case *G.F32:
-		g = float64(*s)
-	default:
-		_, d, err := float32s(v[2], "loss gradient")
-		if err != nil {
-			return nil, err
-		}
-		g = float64(d[0])
+	g, err := lossGrad(v[2])
+	if err != nil {
+		return nil, err
 	}
 	out := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(zs.Clone()...))
 	d := out.Data().([]float32)
-	n := float64(len(z))
+	if op.weights == nil {
+		n := float64(len(z))
+		for i := range z {
+			d[i] = float32(g * (float64(sigmoid(z[i])) - float64(y[i])) / n)
+		}
+		return out, nil
+	}
+	w, sum, err := sampleWeights(op.weights, y)
+	if err != nil {
+		return nil, fmt.Errorf("%v: %w", op, err)
+	}
 	for i := range z {
-		d[i] = float32(g * (float64(sigmoid(z[i])) - float64(y[i])) / n)
+		d[i] = float32(g * w[i] * (float64(sigmoid(z[i])) - float64(y[i])) / sum)
 	}
 	return out, nil
+}
+
+// lossGrad reads the gradient flowing into a loss op: a scalar.
+func lossGrad(v G.Value) (float64, error) {
+	if s, ok := v.(*G.F32); ok {
+		return float64(*s), nil
+	}
+	_, d, err := float32s(v, "loss gradient")
+	if err != nil {
+		return 0, err
+	}
+	return float64(d[0]), nil
+}
+
+// ceOp is the mean categorical cross-entropy of softmax(z) against integer labels y, from
+// the logits z (n, C) and the labels (n, 1) as float32 class numbers: (z, y) -> scalar,
+// mean over the rows of log Σ_j e^(z_j - m) - (z_y - m), m the row's largest logit (so
+// nothing overflows). With class weights, each row's loss is weighted by its class's and
+// the sum divided by the weights' sum, as PyTorch's nn.CrossEntropyLoss(weight=...). One op,
+// with its own gradient (softmax(z) - onehot(y))/n, like bceOp.
+type ceOp struct {
+	// weights are the loss weights of the classes; nil means 1 each.
+	weights []float64
+}
+
+func (*ceOp) Arity() int { return 2 }
+func (*ceOp) Type() hm.Type {
+	a := hm.TypeVariable('a')
+	t := G.TensorType{Dims: 2, Of: a}
+	return hm.NewFnType(t, t, a)
+}
+func (*ceOp) ReturnsPtr() bool         { return false }
+func (*ceOp) CallsExtern() bool        { return false }
+func (*ceOp) OverwritesInput() int     { return -1 }
+func (op *ceOp) String() string        { return "catdog.CrossEntropyWithLogits" + weightsString(op.weights) }
+func (op *ceOp) WriteHash(h hash.Hash) { h.Write([]byte(op.String())) }
+func (op *ceOp) Hashcode() uint32      { return gops.HashOf(op) }
+func (*ceOp) DiffWRT(int) []bool       { return []bool{true, false} }
+func (*ceOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	return tensor.ScalarShape(), nil
+}
+
+func (op *ceOp) Do(v ...G.Value) (G.Value, error) {
+	zs, z, err := float32s(v[0], "logits")
+	if err != nil {
+		return nil, err
+	}
+	_, y, err := float32s(v[1], "labels")
+	if err != nil {
+		return nil, err
+	}
+	labels, err := classLabels(zs, y, op.weights)
+	if err != nil {
+		return nil, fmt.Errorf("%v: %w", op, err)
+	}
+	c := zs[1]
+	var s, sum float64
+	for i, k := range labels {
+		w := 1.0
+		if op.weights != nil {
+			w = op.weights[k]
+		}
+		s += w * ceRow(z[i*c:(i+1)*c], k, nil)
+		sum += w
+	}
+	return G.NewF32(float32(s / sum)), nil
+}
+
+func (op *ceOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	dz, err := G.ApplyOp(&ceGradOp{weights: op.weights}, inputs[0], inputs[1], grad)
+	if err != nil {
+		return nil, fmt.Errorf("%v gradient: %w", op, err)
+	}
+	return G.Nodes{dz, nil}, nil
+}
+
+// ceGradOp is the gradient of ceOp with respect to the logits:
+// (z, y, g) -> g·w_y·(softmax(z) - onehot(y))/Σw, Σw = n without class weights.
+type ceGradOp struct{ weights []float64 }
+
+func (*ceGradOp) Arity() int { return 3 }
+func (*ceGradOp) Type() hm.Type {
+	a := hm.TypeVariable('a')
+	t := G.TensorType{Dims: 2, Of: a}
+	return hm.NewFnType(t, t, a, t)
+}
+func (*ceGradOp) ReturnsPtr() bool     { return false }
+func (*ceGradOp) CallsExtern() bool    { return false }
+func (*ceGradOp) OverwritesInput() int { return -1 }
+func (op *ceGradOp) String() string {
+	return "catdog.CrossEntropyWithLogitsGrad" + weightsString(op.weights)
+}
+func (op *ceGradOp) WriteHash(h hash.Hash) { h.Write([]byte(op.String())) }
+func (op *ceGradOp) Hashcode() uint32      { return gops.HashOf(op) }
+func (*ceGradOp) DiffWRT(int) []bool       { return []bool{false, false, false} }
+func (op *ceGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+	return nil, fmt.Errorf("%v has no gradient", op)
+}
+func (op *ceGradOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
+	s, ok := ds[0].(tensor.Shape)
+	if !ok {
+		return nil, fmt.Errorf("%v: input shape is a %T", op, ds[0])
+	}
+	return s.Clone(), nil
+}
+
+func (op *ceGradOp) Do(v ...G.Value) (G.Value, error) {
+	zs, z, err := float32s(v[0], "logits")
+	if err != nil {
+		return nil, err
+	}
+	_, y, err := float32s(v[1], "labels")
+	if err != nil {
+		return nil, err
+	}
+	g, err := lossGrad(v[2])
+	if err != nil {
+		return nil, err
+	}
+	labels, err := classLabels(zs, y, op.weights)
+	if err != nil {
+		return nil, fmt.Errorf("%v: %w", op, err)
+	}
+	c := zs[1]
+	sum := float64(len(labels))
+	if op.weights != nil {
+		sum = 0
+		for _, k := range labels {
+			sum += op.weights[k]
+		}
+	}
+	out := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(zs.Clone()...))
+	d := out.Data().([]float32)
+	p := make([]float64, c)
+	for i, k := range labels {
+		ceRow(z[i*c:(i+1)*c], k, p)
+		w := 1.0
+		if op.weights != nil {
+			w = op.weights[k]
+		}
+		p[k]--
+		for j := range p {
+			d[i*c+j] = float32(g * w * p[j] / sum)
+		}
+	}
+	return out, nil
+}
+
+// classLabels reads the labels y (float32 class numbers, one per row of logits of shape
+// zs) as classes of the logits' width, refusing any other value.
+func classLabels(zs tensor.Shape, y []float32, weights []float64) ([]int, error) {
+	if len(zs) != 2 || zs[0] != len(y) {
+		return nil, fmt.Errorf("logits of shape %v for %d labels", zs, len(y))
+	}
+	if weights != nil && len(weights) != zs[1] {
+		return nil, fmt.Errorf("%d class weights for %d classes", len(weights), zs[1])
+	}
+	labels := make([]int, len(y))
+	for i, v := range y {
+		k := int(v)
+		if float32(k) != v || k < 0 || k >= zs[1] {
+			return nil, fmt.Errorf("label %v of sample %d is not a class (0 to %d)", v, i, zs[1]-1)
+		}
+		labels[i] = k
+	}
+	return labels, nil
+}
+
+// sampleWeights returns the weight of each sample of labels y (0 or 1) and their sum.
+func sampleWeights(weights []float64, y []float32) ([]float64, float64, error) {
+	w := make([]float64, len(y))
+	var sum float64
+	for i, v := range y {
+		k := int(v)
+		if float32(k) != v || k < 0 || k >= len(weights) {
+			return nil, 0, fmt.Errorf("label %v of sample %d is not a class (0 to %d)", v, i, len(weights)-1)
+		}
+		w[i] = weights[k]
+		sum += w[i]
+	}
+	return w, sum, nil
+}
+
+// weightsString writes class weights into a loss op's name: none when nil.
+func weightsString(w []float64) string {
+	if w == nil {
+		return ""
+	}
+	return fmt.Sprintf("%v", w)
 }
 
 // relu6Op is min(max(x, 0), 6), element-wise.

@@ -69,7 +69,11 @@ func checkModel(t *testing.T, env *ort.Env, res *Result, dataDir string) int {
 	onnxtest.CheckModel(t, res.ModelPath)
 	x, size := testPixels(t, dataDir)
 	n := len(x) / (3 * size * size)
-	s, err := env.NewSessionFromFile(res.ModelPath, ort.SessionOptions{Provider: ort.ProviderCPU, Inputs: []string{exported.InputName}, Outputs: []string{exported.OutputName}})
+	output := exported.OutputName
+	if len(res.Classes) > 2 {
+		output = exported.ProbabilitiesName
+	}
+	s, err := env.NewSessionFromFile(res.ModelPath, ort.SessionOptions{Provider: ort.ProviderCPU, Inputs: []string{exported.InputName}, Outputs: []string{output}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -32,9 +33,11 @@ func differs(c, o runs.Config) string {
 		Seed               uint64
 		Limit              int
 		Augment            string
+		Classes            []string
+		ClassWeights       []float64
 	}
-	a := key{c.Kind, c.Arch, c.Layers, c.Input, c.Batch, c.Init, c.Optimizer, c.LR, c.Momentum, c.Schedule, c.Warmup, c.Seed, c.Limit, string(c.Augment)}
-	b := key{o.Kind, o.Arch, o.Layers, o.Input, o.Batch, o.Init, o.Optimizer, o.LR, o.Momentum, o.Schedule, o.Warmup, o.Seed, o.Limit, string(o.Augment)}
+	a := key{c.Kind, c.Arch, c.Layers, c.Input, c.Batch, c.Init, c.Optimizer, c.LR, c.Momentum, c.Schedule, c.Warmup, c.Seed, c.Limit, string(c.Augment), runClasses(c), c.ClassWeights}
+	b := key{o.Kind, o.Arch, o.Layers, o.Input, o.Batch, o.Init, o.Optimizer, o.LR, o.Momentum, o.Schedule, o.Warmup, o.Seed, o.Limit, string(o.Augment), runClasses(o), o.ClassWeights}
 	if reflect.DeepEqual(a, b) {
 		return ""
 	}
@@ -45,6 +48,15 @@ func differs(c, o runs.Config) string {
 		}
 	}
 	return "settings differ"
+}
+
+// runClasses returns a run's class names: those of its config, or Dogs vs. Cats for a run
+// written before configs named them.
+func runClasses(c runs.Config) []string {
+	if c.Classes == nil {
+		return DefaultClasses()
+	}
+	return c.Classes
 }
 
 func jsonString(v any) string {
@@ -61,12 +73,14 @@ func newRunConfig(kind, arch string, m *Model, data string, cfg Config) runs.Con
 		Epochs: cfg.Epochs, Batch: cfg.Batch, Init: string(cfg.Init), Optimizer: cfg.Optimizer, LR: cfg.LR, Momentum: cfg.Momentum,
 		Schedule: cfg.Schedule, Warmup: cfg.Warmup,
 		Patience: cfg.Patience, Seed: cfg.Seed, Limit: cfg.Limit, InitFrom: cfg.InitFrom, Started: time.Now().UTC(),
+		Classes: cfg.Classes, ClassWeights: cfg.ClassWeights,
 		Go: runtime.Version(), Engine: Engine()}
 }
 
 // TrainCNN trains architecture arch from scratch on the prepared dataset in dataDir
 // (catdog prepare) and writes a run folder (docs/training.md): model.onnx takes plain
-// RGB 0..255 NCHW images of the dataset's size.
+// RGB 0..255 NCHW images of the dataset's size. The architecture's output layers are made
+// for the classes (cfg.Classes, else the dataset's): OutputLayers.
 func TrainCNN(ctx context.Context, dataDir string, arch Architecture, cfg Config) (*Result, error) {
 	if err := cfg.defaults(arch.Name); err != nil {
 		return nil, err
@@ -76,7 +90,14 @@ func TrainCNN(ctx context.Context, dataDir string, arch Architecture, cfg Config
 		return nil, err
 	}
 	defer src.close()
-	m, err := arch.Model(src.size, cfg.Init, cfg.Seed)
+	if cfg.Classes, err = dataClasses(cfg.Classes, src.ds.Classes(), dataDir); err != nil {
+		return nil, err
+	}
+	layers, err := WithClasses(arch.Layers(), len(cfg.Classes))
+	if err != nil {
+		return nil, fmt.Errorf("architecture %s: %w", arch.Name, err)
+	}
+	m, err := NewModel(arch.Name, []int{3, src.size, src.size}, layers, cfg.Init, cfg.Seed)
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +135,7 @@ func TrainCNN(ctx context.Context, dataDir string, arch Architecture, cfg Config
 		return nil, err
 	}
 	return t.finish(func() (string, error) {
-		mod, err := m.Export(ExportOptions{Input: exported.InputName, Scale: ImageScale, Metadata: meta})
+		mod, err := m.Export(ExportOptions{Input: exported.InputName, Scale: ImageScale, Classes: cfg.Classes, Metadata: meta})
 		if err != nil {
 			return "", err
 		}
@@ -126,7 +147,8 @@ func TrainCNN(ctx context.Context, dataDir string, arch Architecture, cfg Config
 // TrainHead trains a transfer head (cfg.Head, default DefaultHead) on the features in
 // featuresDir (catdog extract-features) and writes a run folder (docs/training.md). With
 // cfg.Backbone, model.onnx is backbone + head from images; without, head.onnx takes
-// features.
+// features. The head must end with the output layers of the classes (cfg.Classes, else
+// the features'): OutputLayers; the default head is made so (WithClasses).
 func TrainHead(ctx context.Context, featuresDir string, cfg Config) (*Result, error) {
 	// The run is named after the backbones: "mobilenet-v1-075-head", "a+b-head".
 	var names []string
@@ -142,8 +164,23 @@ func TrainHead(ctx context.Context, featuresDir string, cfg Config) (*Result, er
 	if err := cfg.defaults(strings.Join(names, "+") + "-head"); err != nil {
 		return nil, err
 	}
+	classes := cfg.Classes
+	for _, d := range append([]string{featuresDir}, cfg.JoinFeatures...) {
+		var err error
+		if classes, err = dataClasses(classes, infos[d].ClassNames(), d); err != nil {
+			return nil, err
+		}
+	}
+	cfg.Classes = classes
 	if cfg.Head == "" {
-		cfg.Head = DefaultHead
+		def, err := ParseLayers(DefaultHead)
+		if err != nil {
+			return nil, err
+		}
+		if def, err = WithClasses(def, len(cfg.Classes)); err != nil {
+			return nil, err
+		}
+		cfg.Head = SpecString(def)
 	}
 	layers, err := ParseLayers(cfg.Head)
 	if err != nil {
@@ -196,14 +233,14 @@ func TrainHead(ctx context.Context, featuresDir string, cfg Config) (*Result, er
 	}
 	res, err := t.finish(func() (string, error) {
 		if cfg.Backbone == nil {
-			mod, err := m.Export(ExportOptions{Input: exported.FeaturesName, Metadata: meta})
+			mod, err := m.Export(ExportOptions{Input: exported.FeaturesName, Classes: cfg.Classes, Metadata: meta})
 			if err != nil {
 				return "", err
 			}
 			path := filepath.Join(t.dir, runs.HeadONNXFile)
 			return path, mod.Write(path)
 		}
-		mod, err := m.ExportWithBackbone(cfg.Backbone, meta)
+		mod, err := m.ExportWithBackbone(cfg.Backbone, cfg.Classes, meta)
 		if err != nil {
 			return "", err
 		}
@@ -220,7 +257,7 @@ func TrainHead(ctx context.Context, featuresDir string, cfg Config) (*Result, er
 // model.json, test predictions and result.json; then removes the checkpoint.
 func (t *trainer) finish(export func() (string, error)) (*Result, error) {
 	m := t.model
-	res := &Result{Name: t.cfg.Name, Dir: t.dir, Kind: t.runCfg.Kind, Arch: t.runCfg.Arch, History: t.hist, Model: m, Table: m.Table()}
+	res := &Result{Name: t.cfg.Name, Dir: t.dir, Kind: t.runCfg.Kind, Arch: t.runCfg.Arch, Classes: t.cfg.Classes, History: t.hist, Model: m, Table: m.Table()}
 	res.Params, _ = m.NumParams()
 	for _, e := range t.hist.Epochs {
 		res.TrainSeconds += e.Seconds
@@ -257,7 +294,7 @@ func (t *trainer) finish(export func() (string, error)) (*Result, error) {
 	}()
 	n := t.src.len(Test)
 	if n > 0 {
-		res.TestLoss, res.TestAcc, res.TestProbs, err = evaluate(m, t.src, Test, n, t.cfg.Batch, graphs)
+		res.TestLoss, res.TestAcc, res.TestProbs, err = evaluate(m, t.obj, t.src, Test, n, t.cfg.Batch, graphs)
 		if err != nil {
 			return nil, err
 		}
@@ -275,6 +312,21 @@ func (t *trainer) finish(export func() (string, error)) (*Result, error) {
 		return nil, fmt.Errorf("removing the checkpoint: %w", err)
 	}
 	return res, nil
+}
+
+// dataClasses returns the classes of a run: want (Config.Classes) when set, which must then
+// be the data's (have, from the dataset or features in dir) when it names them; else the
+// data's; else Dogs vs. Cats.
+func dataClasses(want, have []string, dir string) ([]string, error) {
+	switch {
+	case want != nil && have != nil && !slices.Equal(want, have):
+		return nil, fmt.Errorf("the classes to train are %q, but the data in %s has %q", want, dir, have)
+	case want != nil:
+		return want, nil
+	case have != nil:
+		return have, nil
+	}
+	return DefaultClasses(), nil
 }
 
 // Engine names the training engine: Gorgonia's module version (from the build information)

@@ -47,6 +47,19 @@ type Config struct {
 	// trains every epoch. Either way the weights of the epoch with the lowest validation
 	// loss are the ones kept and exported.
 	Patience int `json:"patience"`
+	// Classes are the class names in label order (label i is Classes[i]), recorded in the
+	// run folder and the exported model. Nil means the data's: the prepared dataset's
+	// (TrainCNN), else Dogs vs. Cats (DefaultClasses). Two classes train a sigmoid output
+	// with binary cross-entropy; three or more a softmax output with categorical
+	// cross-entropy (OutputLayers): TrainCNN ends its architecture so, a head (Head) must
+	// end so already (WithClasses), unless it is the default head.
+	Classes []string `json:"classes,omitempty"`
+	// ClassWeights, when set, weight each sample's loss by its class's weight (one per
+	// class, positive), the mean normalised by the weights' sum, as PyTorch's weighted
+	// losses; BalancedWeights makes them from the class counts. It weights the training
+	// loss and the losses reported (train, validation, test), and so the choice of the best
+	// epoch. Nil means 1 for every class.
+	ClassWeights []float64 `json:"class_weights,omitempty"`
 	// Seed drives weight initialisation, shuffling, dropout and augmentation.
 	Seed uint64 `json:"seed"`
 	// Rand, if set, is the source of the run's random draws in place of the generator seeded
@@ -117,8 +130,12 @@ type Result struct {
 	History   runs.History `json:"-"`
 	Model     *Model       `json:"-"`
 	Table     []runs.Layer `json:"-"`
-	// TestProbs are the probabilities of cat on the test split (Gorgonia, best weights),
-	// in the split's order; TestLabels the true labels.
+	// Classes are the class names in label order.
+	Classes []string `json:"classes"`
+	// TestProbs are the probabilities on the test split (Gorgonia, best weights), in the
+	// split's order: for two classes one per photo, the probability of label 1 (cat); for
+	// C >= 3 classes C per photo, row after row (N·C values, row-major). TestLabels are the
+	// true labels.
 	TestProbs  []float32 `json:"-"`
 	TestLabels []uint8   `json:"-"`
 	TestLoss   float64   `json:"test_loss"`
@@ -225,6 +242,7 @@ type trainer struct {
 
 	train *graph
 	infer map[int]*graph
+	obj   objective // the loss and how the outputs read
 }
 
 // epochState is the progress of an unfinished epoch, saved in mid-epoch checkpoints.
@@ -233,6 +251,7 @@ type epochState struct {
 	NextBatch  int     `json:"next_batch,omitempty"`
 	FirstBatch int     `json:"first_batch,omitempty"` // where this process started the epoch (for images/s)
 	LossSum    float64 `json:"loss_sum,omitempty"`
+	WeightSum  float64 `json:"weight_sum,omitempty"` // of the samples' class weights, when set
 	Correct    int     `json:"correct,omitempty"`
 	Seconds    float64 `json:"seconds,omitempty"` // training time spent before the last checkpoint
 }
@@ -244,7 +263,17 @@ func newTrainer(cfg Config, m *Model, src source, runCfg runs.Config) (*trainer,
 	if err := m.SetWeights(cfg.Weights); err != nil {
 		return nil, err
 	}
-	t := &trainer{cfg: cfg, runCfg: runCfg, model: m, src: limit(src, cfg.Limit), infer: map[int]*graph{}}
+	if cfg.Classes == nil {
+		cfg.Classes = DefaultClasses()
+	}
+	if err := checkClasses(m, cfg.Classes, cfg.ClassWeights); err != nil {
+		return nil, err
+	}
+	if err := checkLabels(src, cfg.Classes); err != nil {
+		return nil, err
+	}
+	t := &trainer{cfg: cfg, runCfg: runCfg, model: m, src: limit(src, cfg.Limit), infer: map[int]*graph{},
+		obj: objective{classes: len(cfg.Classes), weights: cfg.ClassWeights}}
 	t.pcg = rand.NewPCG(cfg.Seed, 0x7a1e)
 	t.rng = rand.New(t.pcg)
 	if cfg.Rand != nil {
@@ -366,7 +395,7 @@ func (t *trainer) run(ctx context.Context) (err error) {
 	}
 	batch := min(t.cfg.Batch, n)
 	if t.train == nil {
-		if t.train, err = t.model.build(batch, true); err != nil {
+		if t.train, err = t.model.compile(batch, true, t.obj.weights); err != nil {
 			return err
 		}
 	}
@@ -401,12 +430,21 @@ func (t *trainer) run(ctx context.Context) (err error) {
 			if err != nil {
 				return err
 			}
-			for i, v := range z {
+			for _, v := range z {
 				if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
 					return &DivergedError{Epoch: t.epoch + 1, Batch: b + 1, LR: t.cfg.LR}
 				}
-				ep.LossSum += bceLoss(v, y[i])
-				if (v > 0) == (y[i] > 0.5) {
+			}
+			w := t.obj.width()
+			for i := range y {
+				loss, correct := t.obj.sample(z[i*w:(i+1)*w], y[i])
+				if t.obj.weights != nil {
+					wi := t.obj.weight(y[i])
+					loss *= wi
+					ep.WeightSum += wi
+				}
+				ep.LossSum += loss
+				if correct {
 					ep.Correct++
 				}
 			}
@@ -431,11 +469,11 @@ func (t *trainer) run(ctx context.Context) (err error) {
 				done := (b + 1) * batch
 				secs := ep.Seconds + time.Since(start).Seconds()
 				t.cfg.Progress(Progress{Epoch: t.epoch + 1, Epochs: t.cfg.Epochs, Batch: b + 1, Batches: batches,
-					Loss: ep.LossSum / float64(done), Accuracy: float64(ep.Correct) / float64(done),
+					Loss: meanLoss(ep.LossSum, ep.WeightSum, done), Accuracy: float64(ep.Correct) / float64(done),
 					ImagesPerSecond: float64((b+1-ep.FirstBatch)*batch) / secs})
 			}
 		}
-		lossSum, correct := ep.LossSum, ep.Correct
+		lossSum, weightSum, correct := ep.LossSum, ep.WeightSum, ep.Correct
 		trainSecs := ep.Seconds + time.Since(start).Seconds()
 		seen := batches * batch
 		timed := (batches - ep.FirstBatch) * batch // images trained in this process
@@ -444,7 +482,7 @@ func (t *trainer) run(ctx context.Context) (err error) {
 			return err
 		}
 		t.epoch++
-		st := runs.Epoch{Epoch: t.epoch, TrainLoss: lossSum / float64(seen), TrainAcc: float64(correct) / float64(seen),
+		st := runs.Epoch{Epoch: t.epoch, TrainLoss: meanLoss(lossSum, weightSum, seen), TrainAcc: float64(correct) / float64(seen),
 			ValidLoss: vl, ValidAcc: va, ImagesPerSec: float64(timed) / trainSecs}
 		if t.hist.BestEpoch == 0 || vl < t.hist.BestValidLoss {
 			st.Best = true
@@ -475,25 +513,38 @@ func (t *trainer) run(ctx context.Context) (err error) {
 	return nil
 }
 
-// evaluate returns the mean loss, the accuracy and the probabilities of cat on split
+// meanLoss is the mean of n samples' losses summing to sum; with class weights, whose
+// sum over the samples is weights (0 without), the weighted mean sum/weights.
+func meanLoss(sum, weights float64, n int) float64 {
+	if weights == 0 {
+		return sum / float64(n)
+	}
+	return sum / weights
+}
+
+// evaluate returns the mean loss, the accuracy and the probabilities on split
 // (inference mode: no dropout, batch norm with running statistics).
 func (t *trainer) evaluate(split string) (loss, acc float64, probs []float32, err error) {
 	n := t.src.len(split)
-	return evaluate(t.model, t.src, split, n, t.cfg.Batch, t.infer)
+	return evaluate(t.model, t.obj, t.src, split, n, t.cfg.Batch, t.infer)
 }
 
 // evaluate runs m in inference mode over the first n samples of split, batch at a time,
-// with compiled graphs cached by batch size in graphs.
-func evaluate(m *Model, src source, split string, n, batch int, graphs map[int]*graph) (loss, acc float64, probs []float32, err error) {
+// with compiled graphs cached by batch size in graphs. It returns the mean loss (weighted
+// by obj's class weights), the accuracy and the probabilities (obj.probs: n values for two
+// classes, n·C for C).
+func evaluate(m *Model, obj objective, src source, split string, n, batch int, graphs map[int]*graph) (loss, acc float64, probs []float32, err error) {
 	if n == 0 {
 		return 0, 0, nil, fmt.Errorf("the %s split is empty", split)
 	}
 	per := prod(m.Input)
 	batch = min(batch, n)
 	x, y := make([]float32, batch*per), make([]float32, batch)
-	probs = make([]float32, 0, n)
+	w := obj.width()
+	probs = make([]float32, 0, n*w)
 	rows := make([]int, 0, batch)
 	var correct int
+	var weights float64
 	for start := 0; start < n; start += batch {
 		k := min(batch, n-start)
 		rows = rows[:0]
@@ -514,15 +565,22 @@ func evaluate(m *Model, src source, split string, n, batch int, graphs map[int]*
 		if err != nil {
 			return 0, 0, nil, err
 		}
-		for i, v := range z {
-			loss += bceLoss(v, y[i])
-			if (v > 0) == (y[i] > 0.5) {
+		for i := range k {
+			zi := z[i*w : (i+1)*w]
+			l, ok := obj.sample(zi, y[i])
+			if obj.weights != nil {
+				wi := obj.weight(y[i])
+				l *= wi
+				weights += wi
+			}
+			loss += l
+			if ok {
 				correct++
 			}
-			probs = append(probs, sigmoid(v))
+			probs = obj.probs(probs, zi)
 		}
 	}
-	return loss / float64(n), float64(correct) / float64(n), probs, nil
+	return meanLoss(loss, weights, n), float64(correct) / float64(n), probs, nil
 }
 
 func (t *trainer) closeGraphs() {

@@ -57,7 +57,16 @@ func writeFeatures(t *testing.T, n int, noise float64, seed uint64) string {
 			t.Fatal(err)
 		}
 	}
-	info := features.Info{Format: features.Format, Backbone: "synthetic", DType: "float32", FeatureShape: []int64{8, 2, 2}, Splits: map[string]features.SplitInfo{}}
+	writeFeaturesInfo(t, dir, n, nil)
+	return dir
+}
+
+// writeFeaturesInfo writes the features.json of a folder of n samples of shape (8, 2, 2)
+// per split, of classes classes (nil: none recorded, Dogs vs. Cats).
+func writeFeaturesInfo(t *testing.T, dir string, n int, classes []string) {
+	t.Helper()
+	info := features.Info{Format: features.Format, Backbone: "synthetic", DType: "float32", FeatureShape: []int64{8, 2, 2}, Splits: map[string]features.SplitInfo{},
+		Classes: classes}
 	for _, sp := range []string{Train, Valid, Test} {
 		si := features.SplitInfo{Count: n, Features: features.FeaturesFile(sp), Labels: features.LabelsFile(sp), Shape: []int{n, 8, 2, 2}}
 		var err error
@@ -76,7 +85,140 @@ func writeFeatures(t *testing.T, n int, noise float64, seed uint64) string {
 	if err := os.WriteFile(filepath.Join(dir, features.InfoFile), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// writeClassFeatures writes a features folder of n samples per split with shape (8, 2, 2)
+// and len(names) classes: the label is the largest of one fixed linear function of the
+// features per class, with biases that make the class counts uneven. It records names in
+// features.json.
+func writeClassFeatures(t *testing.T, n int, names []string, seed uint64) string {
+	t.Helper()
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(seed, 43))
+	classes := len(names)
+	const d = 8 * 2 * 2
+	w := make([]float64, classes*d)
+	for i := range w {
+		w[i] = rng.NormFloat64()
+	}
+	for _, sp := range []string{Train, Valid, Test} {
+		x := make([]float32, n*d)
+		y := make([]uint8, n)
+		for i := range n {
+			for j := range d {
+				x[i*d+j] = float32(rng.NormFloat64())
+			}
+			best := math.Inf(-1)
+			for c := range classes {
+				s := 3 / float64(c+1)
+				for j := range d {
+					s += float64(x[i*d+j]) * w[c*d+j]
+				}
+				if s > best {
+					best, y[i] = s, uint8(c)
+				}
+			}
+		}
+		if err := npy.WriteFile(filepath.Join(dir, sp+"_features.npy"), []int{n, 8, 2, 2}, x); err != nil {
+			t.Fatal(err)
+		}
+		if err := npy.WriteFile(filepath.Join(dir, sp+"_labels.npy"), []int{n}, y); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeFeaturesInfo(t, dir, n, names)
 	return dir
+}
+
+// TestTrainHeadClasses trains heads of four classes (dense 4, softmax, categorical
+// cross-entropy), with and without balanced class weights, and checks what the run
+// writes: predictions.npy (N, 4) rows summing to 1 and equal to the result's, labels.npy
+// (N,), the classes and weights in config.json, head.onnx with the probabilities output
+// and the class names; and that a head for another number of classes, or a label past the
+// classes, is refused before training.
+func TestTrainHeadClasses(t *testing.T) {
+	const n, c = 256, 4
+	classes := []string{"ant", "bee", "cicada", "dragonfly"}
+	dir := writeClassFeatures(t, n, classes, 1)
+	lab, _, err := npy.ReadFile[uint8](filepath.Join(dir, "train_labels.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := make([]int, c)
+	for _, l := range lab {
+		counts[l]++
+	}
+	for _, weights := range [][]float64{nil, BalancedWeights(counts)} {
+		// The classes are the features' (features.json).
+		res, err := TrainHead(context.Background(), dir, withRecipe(Config{RunsDir: t.TempDir(), Epochs: 8, Batch: 16, Optimizer: "adam", LR: 0.01, Seed: 1,
+			ClassWeights: weights}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := SpecString(res.Model.Layers); got != "flatten,dense:128,relu,dropout:0.5,dense:4,softmax" {
+			t.Errorf("the default head for 4 classes is %s", got)
+		}
+		if res.History.BestValidAcc < 0.7 || res.TestAcc < 0.7 {
+			t.Errorf("weights %v: best validation accuracy %.3f, test accuracy %.3f: want at least 0.7 on a linearly separable problem", weights, res.History.BestValidAcc, res.TestAcc)
+		}
+		t.Logf("weights %v: test accuracy %.3f, loss %.3f", weights, res.TestAcc, res.TestLoss)
+		probs, shape, err := npy.ReadFile[float32](filepath.Join(res.Dir, runs.PredictionsFile))
+		if err != nil || !reflect.DeepEqual(shape, []int{n, c}) || !reflect.DeepEqual(probs, res.TestProbs) {
+			t.Errorf("predictions.npy: shape %v, err %v, equal to the result: %v", shape, err, reflect.DeepEqual(probs, res.TestProbs))
+		}
+		for i := range n {
+			var s float64
+			for _, p := range probs[i*c : (i+1)*c] {
+				s += float64(p)
+			}
+			if math.Abs(s-1) > 1e-5 {
+				t.Fatalf("row %d of the predictions sums to %v", i, s)
+			}
+		}
+		if _, shape, err := npy.ReadFile[uint8](filepath.Join(res.Dir, runs.LabelsFile)); err != nil || !reflect.DeepEqual(shape, []int{n}) {
+			t.Errorf("labels.npy: shape %v, %v", shape, err)
+		}
+		rc, _, err := runs.ReadConfig(res.Dir)
+		if err != nil || !reflect.DeepEqual(rc.Classes, classes) || !reflect.DeepEqual(rc.ClassWeights, weights) || !reflect.DeepEqual(res.Classes, classes) {
+			t.Errorf("config.json: classes %q, weights %v (%v); result's classes %q", rc.Classes, rc.ClassWeights, err, res.Classes)
+		}
+		m, err := onnx.Read(res.ModelPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		outs := m.Graph().GetOutput()
+		if len(outs) != 1 || outs[0].GetName() != exported.ProbabilitiesName {
+			t.Errorf("head.onnx outputs %v, want %s", outs, exported.ProbabilitiesName)
+		}
+		if got := m.Metadata()[exported.MetaLabels]; got != "ant,bee,cicada,dragonfly" {
+			t.Errorf("head.onnx labels %q", got)
+		}
+	}
+
+	// Features whose labels run past their classes (features.json names three).
+	three := writeClassFeatures(t, 64, classes, 2)
+	writeFeaturesInfo(t, three, 64, classes[:3])
+	// Features of Dogs vs. Cats (no classes recorded) with labels 0 to 3.
+	legacy := writeClassFeatures(t, 64, classes, 3)
+	writeFeaturesInfo(t, legacy, 64, nil)
+	for _, tt := range []struct {
+		dir     string
+		cfg     Config
+		wantErr string
+	}{
+		{dir, Config{Head: "flatten,dense:1:sigmoid"}, "end it with dense:4,softmax"},
+		{dir, Config{Head: "flatten,dense:5:softmax"}, "end it with dense:4,softmax"},
+		{dir, Config{ClassWeights: []float64{1, 2}}, "2 class weights for 4 classes"},
+		{dir, Config{ClassWeights: []float64{1, 2, 0, 1}}, "want a positive number"},
+		{dir, Config{Classes: []string{"a", "b", "c", "d"}}, "but the data in"},
+		{three, Config{}, "has label 3, but there are 3 classes"},
+		{legacy, Config{}, "but there are 2 classes"},
+	} {
+		tt.cfg.RunsDir, tt.cfg.Epochs = t.TempDir(), 1
+		if _, err := TrainHead(context.Background(), tt.dir, tt.cfg); err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+			t.Errorf("%+v: %v, want an error containing %q", tt.cfg, err, tt.wantErr)
+		}
+	}
 }
 
 func TestTrainHeadLearns(t *testing.T) {
@@ -230,7 +372,7 @@ func TestEarlyStoppingKeepsBest(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer src.close()
-	loss, _, _, err := evaluate(res.Model, src, Valid, src.len(Valid), 8, map[int]*graph{})
+	loss, _, _, err := evaluate(res.Model, objective{classes: 2}, src, Valid, src.len(Valid), 8, map[int]*graph{})
 	if err != nil {
 		t.Fatal(err)
 	}
