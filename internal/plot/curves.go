@@ -130,7 +130,11 @@ func Curves(title, xlabel, ylabel string, opts CurveOptions, series ...Series) (
 		p.Legend = legend
 		return render(p, w, h)
 	}
-	width := legendWidth(legend, series)
+	names := make([]string, len(series))
+	for i, s := range series {
+		names[i] = s.Name
+	}
+	width := legendWidth(legend, names)
 	c := newCanvas(w+width, h)
 	dc := draw.New(c)
 	p.Draw(draw.Crop(dc, 0, -width, 0, 0))
@@ -163,11 +167,11 @@ func outlierCeiling(series []Series) (ceil, peak float64) {
 	return math.Inf(1), peak
 }
 
-// legendWidth is how wide a legend beside the plot must be for the series' names.
-func legendWidth(l gplot.Legend, series []Series) vg.Length {
+// legendWidth is how wide a legend beside the plot must be for the entries' names.
+func legendWidth(l gplot.Legend, names []string) vg.Length {
 	widest := vg.Length(0)
-	for _, s := range series {
-		widest = max(widest, l.TextStyle.Rectangle(s.Name).Max.X)
+	for _, s := range names {
+		widest = max(widest, l.TextStyle.Rectangle(s).Max.X)
 	}
 	return widest + l.ThumbnailWidth + vg.Points(24)
 }

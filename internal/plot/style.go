@@ -132,3 +132,49 @@ func render(p *gplot.Plot, w, h vg.Length) ([]byte, error) {
 	p.Draw(draw.New(c))
 	return encode(c)
 }
+
+// margin is the blank border of the charts drawn by pad.
+const margin = 6 * vg.Millimeter / 2 // 3 mm
+
+// pad returns dc less a blank margin on every side, so that nothing touches the edges.
+func pad(dc draw.Canvas) draw.Canvas { return draw.Crop(dc, margin, -margin, margin, -margin) }
+
+// maxName is the most characters of a class name an axis or legend shows.
+const maxName = 28
+
+// shortName cuts a name longer than maxName characters, ending it with an ellipsis.
+func shortName(s string) string {
+	r := []rune(s)
+	if len(r) <= maxName {
+		return s
+	}
+	return string(r[:maxName-1]) + "…"
+}
+
+// layout is the canvas a plot needs for a data area of a given size.
+type layout struct {
+	// W and H are the canvas size; Left is where the data area starts from the canvas's
+	// left edge (the width of the y axis, its labels and ticks).
+	W, H, Left vg.Length
+}
+
+// fitData sizes a canvas so that p's data area is dataW×dataH: the space around it (the
+// title, the axes with their labels and ticks) depends on the labels, not on the canvas.
+func fitData(p *gplot.Plot, dataW, dataH vg.Length) layout {
+	pw, ph := dataW+6*vg.Inch, dataH+6*vg.Inch
+	probe := draw.New(vgimg.NewWith(vgimg.UseWH(pw, ph), vgimg.UseDPI(4)))
+	da := p.DataCanvas(probe)
+	return layout{
+		W:    pw + dataW - (da.Max.X - da.Min.X),
+		H:    ph + dataH - (da.Max.Y - da.Min.Y),
+		Left: da.Min.X - probe.Min.X,
+	}
+}
+
+// slantTicks slants an axis's tick labels by 45 degrees, each ending at its tick, for
+// names too long to stand side by side.
+func slantTicks(a *gplot.Axis) {
+	a.Tick.Label.Rotation = math.Pi / 4
+	a.Tick.Label.XAlign = draw.XRight
+	a.Tick.Label.YAlign = draw.YTop
+}
