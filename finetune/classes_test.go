@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/catdog-ml/catdog/backbones"
@@ -131,4 +132,26 @@ func TestClassFolders(t *testing.T) {
 		}
 		check(t, res)
 	})
+}
+
+// TestResumeNeedsSameClasses: a run resumes only with its own classes and class weights;
+// a run written before configs named classes is one of Dogs vs. Cats.
+func TestResumeNeedsSameClasses(t *testing.T) {
+	base := runs.Config{Kind: runs.Transfer, Layers: "dense:1,sigmoid", Batch: 8}
+	for _, tt := range []struct {
+		name string
+		c    func(*runs.Config)
+		want string
+	}{
+		{"no classes is Dogs vs. Cats", func(c *runs.Config) { c.Classes = []string{"dog", "cat"} }, ""},
+		{"other classes", func(c *runs.Config) { c.Classes = []string{"cat", "dog"} }, "Classes"},
+		{"class weights", func(c *runs.Config) { c.ClassWeights = []float64{1, 2} }, "ClassWeights"},
+	} {
+		o := base
+		tt.c(&o)
+		got := differs(base, o)
+		if tt.want == "" && got != "" || tt.want != "" && !strings.Contains(got, tt.want) {
+			t.Errorf("%s: differs says %q, want %q", tt.name, got, tt.want)
+		}
+	}
 }
