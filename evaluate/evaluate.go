@@ -6,6 +6,8 @@ package evaluate
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/catdog-ml/catdog/classifier"
 	"github.com/catdog-ml/catdog/datasets"
@@ -14,13 +16,19 @@ import (
 )
 
 // Split runs the classifier c over one split of a prepared dataset (catdog prepare), batch
-// images at a time, and returns the true labels and the probabilities of cat, in the split's
-// order. The stored pixels are fed as they are, so the dataset must be prepared at the
-// model's input size. progress, if set, is called after each batch.
+// images at a time, and returns the true labels and the probabilities, in the split's order:
+// for two classes the probability of label 1 (cat) per image, for more every class's, row
+// by row (classifier.Probabilities). The stored pixels are fed as they are, so the dataset
+// must be prepared at the model's input size; the model's labels must be the dataset's
+// classes, in the same order. progress, if set, is called after each batch.
 func Split(ctx context.Context, c *classifier.Classifier, ds *datasets.Dataset, split string, batch int, progress func(done, total int)) ([]uint8, []float32, error) {
 	if ds.Size() != c.InputSize() {
 		return nil, nil, fmt.Errorf("the dataset holds %dx%d images but the model takes %dx%d: prepare the data with --size %d",
 			ds.Size(), ds.Size(), c.InputSize(), c.InputSize(), c.InputSize())
+	}
+	if !slices.Equal(c.Labels(), ds.Classes()) {
+		return nil, nil, fmt.Errorf("the model's labels are %s, the dataset's classes %s: score a model on data of its own classes, in the same order",
+			strings.Join(c.Labels(), ","), strings.Join(ds.Classes(), ","))
 	}
 	it := ds.Batches(split, datasets.BatchOptions{Size: batch})
 	var (
@@ -53,7 +61,10 @@ func Split(ctx context.Context, c *classifier.Classifier, ds *datasets.Dataset, 
 // Result is an exported model scored on the test split of a prepared dataset.
 type Result struct {
 	Labels []uint8
-	Probs  []float32
+	// Probs are the probabilities as Split returns them: one per image for two classes,
+	// Classes per image for more.
+	Probs   []float32
+	Classes []string
 	Report *metrics.Report
 	// Runtime names the engine that ran the model ("onnxruntime 1.30.0 (cpu)").
 	Runtime string
@@ -79,11 +90,11 @@ func Test(ctx context.Context, model, data, provider string, progress func(done,
 	for i, p := range probs {
 		p64[i] = float64(p)
 	}
-	rep, err := metrics.Compute(labels, p64, metrics.Options{})
+	rep, err := metrics.ComputeClasses(labels, p64, ds.Classes(), metrics.Options{})
 	if err != nil {
 		return nil, err
 	}
-	return &Result{Labels: labels, Probs: probs, Report: rep, Runtime: c.Runtime()}, nil
+	return &Result{Labels: labels, Probs: probs, Classes: ds.Classes(), Report: rep, Runtime: c.Runtime()}, nil
 }
 
 // WriteRun records the evaluation in a run folder: predictions.npy, labels.npy and

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -22,8 +24,11 @@ func newEvaluateCmd(a *app) *cobra.Command {
 		Short: "Score an exported model on a prepared dataset split",
 		Long: `evaluate runs an exported catdog model (model.onnx) on onnxruntime over one split of a
 prepared dataset (catdog prepare) and prints scikit-learn's classification report
-(precision, recall, F1 and support for dog and cat, accuracy, macro and weighted
-averages), ROC AUC, log loss and the confusion matrix (rows true, columns predicted).
+(precision, recall, F1 and support for each class, accuracy, macro and weighted
+averages), ROC AUC, log loss and the confusion matrix (rows true, columns predicted). For
+three classes or more it adds the top-3 and top-5 accuracies, each with its 95 % interval,
+and the ROC AUC is the one-vs-rest macro average. The model's labels must be the dataset's
+classes, in the same order.
 
 The dataset must be prepared at the model's input size (catdog.input_size in its
 metadata); the stored pixels are fed as they are, exactly as in training.
@@ -42,7 +47,7 @@ Example:
 	cmd.Flags().String("ep", "auto", "onnxruntime execution provider: auto, cuda or cpu")
 	modelLimitFlag(cmd)
 	cmd.Flags().Int("batch", 32, "images per onnxruntime run")
-	cmd.Flags().Float64("threshold", metrics.DefaultThreshold, "probability of cat from which an image is called a cat")
+	cmd.Flags().Float64("threshold", metrics.DefaultThreshold, "two classes: probability of label 1 (cat) from which an image is called so")
 	cmd.Flags().Bool("json", false, "print the report as JSON")
 	cmd.Flags().String("metrics", "", "also write the report as JSON to this file")
 	a.bind(cmd)
@@ -96,7 +101,14 @@ func runEvaluate(a *app, cmd *cobra.Command) error {
 		probs[i] = float64(p)
 	}
 	secs := time.Since(start).Seconds()
-	rep, err := metrics.Compute(labels, probs, metrics.Options{Threshold: a.v.GetFloat64("evaluate.threshold")})
+	opts := metrics.Options{Threshold: a.v.GetFloat64("evaluate.threshold")}
+	if len(ds.Classes()) > 2 {
+		if cmd.Flags().Changed("threshold") {
+			return fmt.Errorf("evaluate: --threshold is for two classes; a model of %d classes predicts the most probable", len(ds.Classes()))
+		}
+		opts.Threshold = 0
+	}
+	rep, err := metrics.ComputeClasses(labels, probs, ds.Classes(), opts)
 	if err != nil {
 		return fmt.Errorf("evaluate: split %s: %w", split, err)
 	}
@@ -118,9 +130,14 @@ func runEvaluate(a *app, cmd *cobra.Command) error {
 	fmt.Fprintf(w, "model %s on %s, split %s: %d images in %.1fs (%.0f images/s)\n\n",
 		shownName(get("model")), shownName(get("data")), split, rep.N, secs, float64(rep.N)/secs)
 	fmt.Fprint(w, rep.Text(4))
-	fmt.Fprintf(w, "\nROC AUC   %.4f\nlog loss  %.4f\n\nconfusion matrix (rows true, columns predicted)\n", rep.AUC, rep.LogLoss)
-	fmt.Fprintf(w, "         dog    cat\n  dog %6d %6d\n  cat %6d %6d\n",
-		rep.Confusion[0][0], rep.Confusion[0][1], rep.Confusion[1][0], rep.Confusion[1][1])
+	if datasets.DogsVsCats(ds.Classes()) { // as the study has always printed it
+		fmt.Fprintf(w, "\nROC AUC   %.4f\nlog loss  %.4f\n\nconfusion matrix (rows true, columns predicted)\n", rep.AUC, rep.LogLoss)
+		fmt.Fprintf(w, "         dog    cat\n  dog %6d %6d\n  cat %6d %6d\n",
+			rep.Confusion[0][0], rep.Confusion[0][1], rep.Confusion[1][0], rep.Confusion[1][1])
+	} else {
+		fmt.Fprintf(w, "\n%s\nconfusion matrix (rows true, columns predicted)\n", rep.Summary(4))
+		writeConfusion(w, rep.Classes, rep.Confusion)
+	}
 	if err := w.Flush(); err != nil {
 		return err
 	}
@@ -128,4 +145,22 @@ func runEvaluate(a *app, cmd *cobra.Command) error {
 		a.errf("catdog: warning: %s\n", warn)
 	}
 	return nil
+}
+
+// writeConfusion prints a confusion matrix with its class names, rows true.
+func writeConfusion(w io.Writer, classes []string, c [][]int) {
+	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', tabwriter.AlignRight)
+	fmt.Fprint(tw, "\t")
+	for _, name := range classes {
+		fmt.Fprintf(tw, "%s\t", shownName(name))
+	}
+	fmt.Fprintln(tw)
+	for i, row := range c {
+		fmt.Fprintf(tw, "%s\t", shownName(classes[i]))
+		for _, n := range row {
+			fmt.Fprintf(tw, "%d\t", n)
+		}
+		fmt.Fprintln(tw)
+	}
+	tw.Flush()
 }

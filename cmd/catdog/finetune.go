@@ -3,12 +3,15 @@ package main
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
 	"github.com/catdog-ml/catdog/backbones"
+	"github.com/catdog-ml/catdog/datasets"
 	"github.com/catdog-ml/catdog/features"
 	"github.com/catdog-ml/catdog/finetune"
+	"github.com/catdog-ml/catdog/internal/npy"
 	"github.com/catdog-ml/catdog/transfer"
 )
 
@@ -22,11 +25,14 @@ model.onnx that takes plain RGB 0..255 images (the backbone's preprocessing insi
 writes a run folder runs/<name>-<timestamp>/ like catdog train (see docs/training.md).
 
 The head is a layer spec (--head), comma separated:
-  flatten | gap | relu | sigmoid | batchnorm
-  dense:N[:relu|:sigmoid]   dropout:P   conv:N[:K[:PAD]]   maxpool[:K]   residual:N
-It must end with dense:1:sigmoid. The default is the study's head:
+  flatten | gap | relu | sigmoid | softmax | batchnorm
+  dense:N[:relu|:sigmoid|:softmax]   dropout:P   conv:N[:K[:PAD]]   maxpool[:K]   residual:N
+It must end with dense:1:sigmoid for two classes, dense:C:softmax for the C classes of
+features of three classes or more. The default is the study's head, made for the
+features' classes:
   flatten,dense:128:relu,dropout:0.5,dense:1:sigmoid
-A much smaller one:  gap,dense:1:sigmoid
+A much smaller one:  gap,dense:1:sigmoid  (gap,dense:10:softmax for ten classes)
+--class-weight balanced weighs the loss against imbalanced classes.
 
 The backbone is loaded as features.json names it (from the user cache, the file recorded
 there, or --backbone-file); --no-backbone exports only the head (head.onnx, input
@@ -59,16 +65,41 @@ Examples:
 			if err != nil {
 				return err
 			}
+			info, err := features.Open(dir)
+			if err != nil {
+				return fmt.Errorf("finetune: %w", err)
+			}
 			cfg.Head = a.v.GetString("finetune.head")
+			if !a.v.IsSet("finetune.head") { // the default head, made for the features' classes
+				layers, err := finetune.ParseLayers(cfg.Head)
+				if err == nil {
+					layers, err = finetune.WithClasses(layers, len(info.ClassNames()))
+				}
+				if err != nil {
+					return fmt.Errorf("finetune: %w", err)
+				}
+				cfg.Head = finetune.SpecString(layers)
+			}
+			if cfg.ClassWeights, err = classWeights(a, "finetune", func() ([]int, error) {
+				labels, _, err := npy.ReadFile[uint8](filepath.Join(dir, features.LabelsFile(datasets.Train)))
+				if err != nil {
+					return nil, err
+				}
+				counts := make([]int, len(info.ClassNames()))
+				for _, l := range labels {
+					if int(l) < len(counts) {
+						counts[l]++
+					}
+				}
+				return counts, nil
+			}); err != nil {
+				return err
+			}
 			cfg.JoinFeatures = a.list("finetune.join")
 			bopts := backbones.Options{File: a.v.GetString("finetune.backbone-file"), NoDownload: true, MaxModelBytes: a.modelLimit("finetune")}
 			if a.v.GetBool("finetune.train-top") {
 				if len(cfg.JoinFeatures) > 0 {
 					return errors.New("finetune: --train-top and --join do not go together")
-				}
-				info, err := features.Open(dir)
-				if err != nil {
-					return fmt.Errorf("finetune: %w", err)
 				}
 				top, err := transfer.TopBlock(cmd.Context(), info, bopts)
 				if err != nil {

@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/catdog-ml/catdog/datasets"
 	"github.com/catdog-ml/catdog/finetune"
+	"github.com/catdog-ml/catdog/metrics"
 	"github.com/catdog-ml/catdog/runs"
 )
 
@@ -19,13 +22,18 @@ func newTrainCmd(a *app) *cobra.Command {
 		Long: `train trains one architecture of the registry (catdog models) from scratch, in Gorgonia,
 on a prepared dataset (catdog prepare), and writes a run folder runs/<name>-<timestamp>/:
 
-  model.onnx        input "image" float32 (N, 3, S, S) RGB 0..255, output "prob_cat" (N, 1);
-                    the 1/255 scaling is inside the graph
+  model.onnx        input "image" float32 (N, 3, S, S) RGB 0..255; output "prob_cat" (N, 1)
+                    for two classes, "probabilities" (N, C) for C >= 3; the class names in
+                    its metadata; the 1/255 scaling is inside the graph
   history.json      per epoch: train/valid loss and accuracy, seconds, images/s
   config.json, model.json (layer table), predictions.npy + labels.npy (test split),
   result.json, and checkpoint/ while training
 
-Training: binary cross-entropy, SGD with momentum 0.9 and learning rate 0.001 by default
+The architecture ends with dense:1 + sigmoid for two classes, dense:C + softmax for the C
+classes of a dataset of three or more (a folder per class).
+
+Training: binary (or categorical) cross-entropy, with --class-weight balanced for
+imbalanced classes; SGD with momentum 0.9 and learning rate 0.001 by default
 (--optimizer adam), shuffled batches from --seed, validation after every epoch. The weights
 of the epoch with the lowest validation loss are kept; --patience P stops after P epochs
 without improvement. A checkpoint is written after every epoch: an interrupted run
@@ -47,6 +55,15 @@ Example:
 			}
 			cfg, err := trainConfig(a, "train")
 			if err != nil {
+				return err
+			}
+			if cfg.ClassWeights, err = classWeights(a, "train", func() ([]int, error) {
+				m, err := datasets.ReadManifest(data)
+				if err != nil {
+					return nil, err
+				}
+				return m.Splits[datasets.Train].Counts, nil
+			}); err != nil {
 				return err
 			}
 			if a.v.GetBool("train.no-augment") {
@@ -83,6 +100,24 @@ func addTrainFlags(cmd *cobra.Command) {
 	cmd.Flags().Duration("checkpoint-every", 5*time.Minute, "also checkpoint within an epoch this often (0: only after each epoch)")
 	cmd.Flags().Bool("resume", false, "continue the newest interrupted run of this name")
 	cmd.Flags().String("resume-dir", "", "continue the interrupted run in this run folder")
+	cmd.Flags().String("class-weight", "none", "loss weight per class: none, or balanced (n/(classes x count) from the train split's counts, for imbalanced data)")
+}
+
+// classWeights returns the loss weights --class-weight asks for: nil for none, or balanced
+// weights (finetune.BalancedWeights) from the labels of the train split, read by labels.
+func classWeights(a *app, name string, labels func() ([]int, error)) ([]float64, error) {
+	switch mode := a.v.GetString(name + ".class-weight"); mode {
+	case "", "none":
+		return nil, nil
+	case "balanced":
+		counts, err := labels()
+		if err != nil {
+			return nil, fmt.Errorf("%s: --class-weight balanced: %w", name, err)
+		}
+		return finetune.BalancedWeights(counts), nil
+	default:
+		return nil, fmt.Errorf("%s: --class-weight %q: want none or balanced", name, mode)
+	}
 }
 
 // trainConfig reads the shared training flags of command name.
@@ -155,7 +190,12 @@ func (a *app) reportRun(ctx context.Context, name string, res *finetune.Result, 
 	} else {
 		fmt.Fprintf(a.out, "ran %d epochs, weights of epoch %d kept: valid loss %.4f, accuracy %.4f\n", len(h.Epochs), h.BestEpoch, h.BestValidLoss, h.BestValidAcc)
 	}
-	fmt.Fprintf(a.out, "test: loss %.4f, accuracy %.4f (%d images)\n", res.TestLoss, res.TestAcc, len(res.TestProbs))
+	n := len(res.TestProbs)
+	if c := len(res.Classes); c > 2 {
+		n /= c
+	}
+	lo, hi := metrics.Wilson(int(math.Round(res.TestAcc*float64(n))), n)
+	fmt.Fprintf(a.out, "test: loss %.4f, accuracy %.4f [%.4f, %.4f] (%d images, %d classes; 95 %% interval)\n", res.TestLoss, res.TestAcc, lo, hi, n, len(res.Classes))
 	fmt.Fprintf(a.out, "%d trainable parameters, %.1f s training, %.1f images/s\n", res.Params, res.TrainSeconds, res.ImagesPerSec)
 	fmt.Fprintf(a.out, "model: %s\nrun folder: %s\n", res.ModelPath, res.Dir)
 	return nil
