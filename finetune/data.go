@@ -146,28 +146,38 @@ type featureSource struct {
 }
 
 // openFeatures opens the features of dir, joined with those of the join folders when given
-// (see joinedSource).
-func openFeatures(dir string, join ...string) (source, error) {
-	first, err := openFeatureDir(dir)
+// (see joinedSource). infos holds the folders' features.json, opened (and so checked) by
+// features.Open; a folder missing from it is opened here.
+func openFeatures(infos map[string]*features.Info, dir string, join ...string) (source, error) {
+	info := func(d string) (*features.Info, error) {
+		if i, ok := infos[d]; ok {
+			return i, nil
+		}
+		return features.Open(d)
+	}
+	fi, err := info(dir)
+	if err != nil {
+		return nil, err
+	}
+	first, err := openFeatureDir(dir, fi)
 	if err != nil || len(join) == 0 {
 		return first, err
 	}
 	j := &joinedSource{parts: []*featureSource{first}}
-	sum := func(d string) string {
-		if info, err := features.Open(d); err == nil {
-			return info.DataChecksum
-		}
-		return ""
-	}
-	want := sum(dir)
+	want := fi.DataChecksum
 	for _, d := range join {
-		f, err := openFeatureDir(d)
+		di, err := info(d)
+		if err != nil {
+			j.close()
+			return nil, err
+		}
+		f, err := openFeatureDir(d, di)
 		if err != nil {
 			j.close()
 			return nil, err
 		}
 		j.parts = append(j.parts, f)
-		if got := sum(d); got != want {
+		if got := di.DataChecksum; got != want {
 			j.close()
 			return nil, fmt.Errorf("features in %s and %s come from different datasets (data checksums %.12s and %.12s): extract both from one", dir, d, want, got)
 		}
@@ -225,11 +235,9 @@ func (j *joinedSource) read(split string, rows []int, x, y []float32, aug func([
 	return nil
 }
 
-func openFeatureDir(dir string) (*featureSource, error) {
-	info, err := features.Open(dir) // checks every array against features.json first
-	if err != nil {
-		return nil, err
-	}
+// openFeatureDir opens the arrays of the features folder dir, described by info (from
+// features.Open, which checked every array against it).
+func openFeatureDir(dir string, info *features.Info) (*featureSource, error) {
 	s := &featureSource{files: map[string]*npy.File{}, lab: map[string][]uint8{}}
 	for _, sp := range []string{Train, Valid, Test} {
 		si := info.Splits[sp]

@@ -186,7 +186,7 @@ func TrainHead(ctx context.Context, featuresDir string, cfg Config) (*Result, er
 	if err != nil {
 		return nil, fmt.Errorf("head spec: %w", err)
 	}
-	src, err := openFeatures(featuresDir, cfg.JoinFeatures...)
+	src, err := openFeatures(infos, featuresDir, cfg.JoinFeatures...)
 	if err != nil {
 		return nil, err
 	}

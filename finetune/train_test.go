@@ -367,7 +367,7 @@ func TestEarlyStoppingKeepsBest(t *testing.T) {
 	if last := h.Epochs[len(h.Epochs)-1].Epoch; last != h.BestEpoch+3 {
 		t.Errorf("stopped after epoch %d, best was %d, patience 3", last, h.BestEpoch)
 	}
-	src, err := openFeatures(dir)
+	src, err := openFeatures(nil, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
