@@ -61,6 +61,10 @@ type Result struct {
 	Dir      string
 	Info     *Info
 	CacheHit bool // the folder already held these features: nothing was computed
+	// Backbone is the backbone the features were computed with, as loaded to compute them
+	// or to check the cache: a caller that composes it in front of a head (package
+	// transfer) need not load and convert it again.
+	Backbone *backbones.Backbone
 }
 
 // Extract computes the backbone's features for every split of the dataset and writes the
@@ -145,7 +149,7 @@ func Extract(ctx context.Context, opts Options) (*Result, error) {
 	info.Key = cacheKey(info)
 	if !opts.Force {
 		if old, err := Open(out); err == nil && old.Key == info.Key {
-			return &Result{Dir: out, Info: old, CacheHit: true}, nil
+			return &Result{Dir: out, Info: old, CacheHit: true, Backbone: bb}, nil
 		}
 	}
 
@@ -215,7 +219,7 @@ func Extract(ctx context.Context, opts Options) (*Result, error) {
 	if err := atomicfile.WriteFile(filepath.Join(out, InfoFile), append(data, '\n'), 0o644); err != nil {
 		return nil, fmt.Errorf("features: %w", err)
 	}
-	return &Result{Dir: out, Info: info}, nil
+	return &Result{Dir: out, Info: info, Backbone: bb}, nil
 }
 
 type extractor struct {

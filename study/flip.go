@@ -66,7 +66,11 @@ func (s *study) flip(ctx context.Context, rungs []Rung) (Rung, bool, error) {
 	if err != nil {
 		return Rung{}, false, fmt.Errorf("study: %w", err)
 	}
-	f, err := onnx.FlipAverage(m, exported.InputName, exported.OutputName, 3)
+	out := exported.OutputName
+	if len(cfg.Classes) > 2 {
+		out = exported.ProbabilitiesName
+	}
+	f, err := onnx.FlipAverage(m, exported.InputName, out, 3)
 	if err != nil {
 		return Rung{}, false, fmt.Errorf("study: %s: %w", name, err)
 	}

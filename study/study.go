@@ -35,7 +35,6 @@ import (
 	"github.com/catdog-ml/catdog/features"
 	"github.com/catdog-ml/catdog/finetune"
 	"github.com/catdog-ml/catdog/internal/atomicfile"
-	"github.com/catdog-ml/catdog/metrics"
 	"github.com/catdog-ml/catdog/report"
 	"github.com/catdog-ml/catdog/runs"
 	"github.com/catdog-ml/catdog/transfer"
@@ -43,9 +42,12 @@ import (
 
 // Options configure Run.
 type Options struct {
-	// Data is the photos' source, as for catdog prepare (train.zip, a folder, PetImages);
-	// empty downloads Microsoft's PetImages archive (see datasets.Download).
+	// Data is the photos' source, as for catdog prepare (train.zip, a folder, PetImages,
+	// a folder per class of any classes); empty downloads Microsoft's PetImages archive
+	// (see datasets.Download).
 	Data string
+	// Classes, if not empty, orders or picks the class folders (datasets.Options.Classes).
+	Classes []string
 	// Dir is the work folder; empty means "catdog-study".
 	Dir string
 	// Profile says how big the study is (Quick or Full).
@@ -151,7 +153,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		all := m.Seen + m.LeftOut
 		transfer := all
 		if s.p.TransferPerClass > 0 {
-			transfer = min(all, 2*s.p.TransferPerClass)
+			transfer = min(all, len(m.Classes)*s.p.TransferPerClass)
 		}
 		s.plan = newPlan(s, m.Kept, transfer)
 	}
@@ -356,6 +358,7 @@ func (s *study) prepare(ctx context.Context, size, perClass int) (string, error)
 		Size:     size,
 		Seed:     s.opts.Seed,
 		PerClass: perClass,
+		Classes:  s.opts.Classes,
 		Download: s.opts.Download,
 		Warn:     func(msg string) { s.say("prepare %dx%d: warning: %s", size, size, msg) },
 		Progress: s.progress(fmt.Sprintf("prepare %d", size)),
@@ -370,6 +373,9 @@ func (s *study) prepare(ctx context.Context, size, perClass int) (string, error)
 // sameData reports whether manifest m is what preparing the study's source at size would give.
 func (s *study) sameData(m *datasets.Manifest, size, perClass int) bool {
 	if m.Size != size || m.Seed != s.opts.Seed || m.PerClass != perClass || s.opts.Data == "" {
+		return false
+	}
+	if len(s.opts.Classes) > 0 && !slices.Equal(m.Classes, s.opts.Classes) {
 		return false
 	}
 	abs, err := filepath.Abs(s.opts.Data)
@@ -467,7 +473,7 @@ func (s *study) transfer(ctx context.Context, data, name string, atHand bool) (R
 	head := name + "-head"
 	s.say("finetune %s on %s", head, dir)
 	cfg := s.trainConfig(head, s.p.HeadEpochs)
-	if cfg.Backbone, err = transfer.Backbone(ctx, fr.Info, bopts); err != nil {
+	if cfg.Backbone, err = transfer.Compose(fr.Info, fr.Backbone); err != nil { // as extracted: no second conversion
 		return Rung{}, "", fmt.Errorf("study: %w", err)
 	}
 	res, err := finetune.TrainHead(ctx, dir, cfg)
@@ -496,10 +502,17 @@ func (s *study) fineTune(ctx context.Context, data string, ft FineTune) (Rung, e
 	name := ft.Name()
 	cfg := s.trainConfig(name, ft.Epochs)
 	cfg.LR = ft.LR
-	cfg.Head = finetune.SpecString(top.Layers) + "," + ft.Head
+	head, err := finetune.ParseLayers(ft.Head)
+	if err == nil { // the profile's head is made for two classes: for the data's
+		head, err = finetune.WithClasses(head, len(fr.Info.ClassNames()))
+	}
+	if err != nil {
+		return Rung{}, fmt.Errorf("study: %s: %w", ft.Name(), err)
+	}
+	cfg.Head = finetune.SpecString(append(slices.Clone(top.Layers), head...))
 	cfg.Weights, cfg.InitFrom = top.Weights, fmt.Sprintf("%s's pretrained layers from %s on", ft.Backbone, ft.From)
-	s.say("finetune %s: %s's top block %s from its pretrained weights, then %s", name, ft.Backbone, finetune.SpecString(top.Layers), ft.Head)
-	if cfg.Backbone, err = transfer.Backbone(ctx, fr.Info, bopts); err != nil {
+	s.say("finetune %s: %s's top block %s from its pretrained weights, then %s", name, ft.Backbone, finetune.SpecString(top.Layers), finetune.SpecString(head))
+	if cfg.Backbone, err = transfer.Compose(fr.Info, fr.Backbone); err != nil {
 		return Rung{}, fmt.Errorf("study: %w", err)
 	}
 	res, err := finetune.TrainHead(ctx, dir, cfg)
@@ -555,12 +568,8 @@ func (s *study) finish(ctx context.Context, data, name, kind string, res *finetu
 	if err := ev.WriteRun(res.Dir); err != nil {
 		return r, fmt.Errorf("study: %w", err)
 	}
-	check := runs.ExportCheck{Runtime: ev.Runtime, Engine: finetune.Engine(), Images: len(ev.Probs), MaxDiff: r.MaxDiff}
-	for i := range min(len(ev.Probs), len(res.TestProbs)) {
-		if (ev.Probs[i] >= 0.5) == (res.TestProbs[i] >= 0.5) {
-			check.SameClass++
-		}
-	}
+	check := runs.ExportCheck{Runtime: ev.Runtime, Engine: finetune.Engine(), Images: len(ev.Labels), MaxDiff: r.MaxDiff}
+	check.SameClass = sameClass(ev.Probs, res.TestProbs, len(ev.Classes))
 	if err := runs.WriteJSON(res.Dir, runs.ExportCheckFile, check); err != nil {
 		return r, fmt.Errorf("study: %w", err)
 	}
@@ -576,7 +585,40 @@ func (s *study) finish(ctx context.Context, data, name, kind string, res *finetu
 // setAccuracy records an evaluation's test accuracy and its 95 % interval.
 func (r *Rung) setAccuracy(ev *evaluate.Result) {
 	r.Accuracy, r.TestPhotos = ev.Report.Accuracy, ev.Report.N
-	r.AccuracyLow, r.AccuracyHigh = metrics.Wilson(int(math.Round(ev.Report.Accuracy*float64(ev.Report.N))), ev.Report.N)
+	r.AccuracyLow, r.AccuracyHigh = ev.Report.AccuracyInterval()
+}
+
+// sameClass counts the images two sets of probabilities (as evaluate.Split returns them,
+// for classes classes) predict the same class for: the side of 0.5 for two classes, the
+// most probable one for more.
+func sameClass(a, b []float32, classes int) int {
+	if len(a) != len(b) {
+		return 0
+	}
+	n := 0
+	if classes <= 2 {
+		for i := range a {
+			if (a[i] >= 0.5) == (b[i] >= 0.5) {
+				n++
+			}
+		}
+		return n
+	}
+	argmax := func(row []float32) int {
+		k := 0
+		for j, p := range row {
+			if p > row[k] {
+				k = j
+			}
+		}
+		return k
+	}
+	for i := 0; i+classes <= len(a); i += classes {
+		if argmax(a[i:i+classes]) == argmax(b[i:i+classes]) {
+			n++
+		}
+	}
+	return n
 }
 
 func maxDiff(a, b []float32) float64 {

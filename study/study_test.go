@@ -6,10 +6,12 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/catdog-ml/catdog/backbones"
+	"github.com/catdog-ml/catdog/classifier"
 	"github.com/catdog-ml/catdog/internal/fixtures"
 	"github.com/catdog-ml/catdog/runs"
 )
@@ -223,5 +225,74 @@ func TestRunSeeds(t *testing.T) {
 	md, err := os.ReadFile(filepath.Join(filepath.Dir(sum.Index), "index.md"))
 	if err != nil || !strings.Contains(string(md), "## Over seeds") || !strings.Contains(string(md), "| vgg1 | 2 | 5: ") {
 		t.Errorf("index.md lacks the seeds of vgg1 (%v):\n%s", err, md)
+	}
+}
+
+// TestRunClasses runs the study on a folder per class of four CIFAR-10 classes: the ladder,
+// the transfer rungs, the fine-tuned top block, the joined head and the flip, each with a
+// softmax over the four classes, exported, scored on onnxruntime and documented.
+func TestRunClasses(t *testing.T) {
+	classes := []string{"automobile", "bird", "frog", "ship"}
+	src := fixtures.ClassPhotos(t, "cifar-10/train", 50, classes...) // 10 test photos per class
+	p := Quick().WithExtras()
+	p.Size, p.TransferSize, p.PerClass, p.TransferPerClass, p.Epochs, p.HeadEpochs, p.Batch, p.LR = 32, 96, 0, 0, 1, 10, 8, 0.001
+	p.Backbones = []string{"mobilenet-v1-075", "mobilenet-v2-035"}
+	p.FineTune = []FineTune{{Backbone: "mobilenet-v2-035", From: "block_16_project_BN", Head: "dense:1:sigmoid", Epochs: 10, LR: 1e-3}}
+	var notes []string
+	opts := Options{
+		Data: src, Dir: t.TempDir(), Profile: p, Seed: 1, Archs: []string{"vgg1"},
+		Backbone: backbones.Options{CacheDir: t.TempDir()},
+		BackboneFiles: map[string]string{
+			"mobilenet-v1-075": fixtures.Model(t, "mobilenet_v1_0.75_224"),
+			"mobilenet-v2-035": fixtures.Model(t, "teachable-machine-export"),
+		},
+		Provider: "cpu",
+		Notify:   func(msg string) { notes = append(notes, msg) },
+	}
+	sum, err := Run(context.Background(), opts)
+	if err != nil {
+		t.Fatalf("Run: %v\n%s", err, strings.Join(notes, "\n"))
+	}
+	ran := 0
+	for _, r := range sum.Rungs {
+		if r.Skipped != "" {
+			continue
+		}
+		ran++
+		cfg, _, err := runs.ReadConfig(r.Dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(cfg.Classes, classes) {
+			t.Errorf("%s: classes %q, want %q", r.Name, cfg.Classes, classes)
+		}
+		c, err := classifier.Load(filepath.Join(r.Dir, runs.ONNXFile), classifier.WithProvider("cpu"))
+		if err != nil {
+			t.Fatalf("%s: %v", r.Name, err)
+		}
+		if !slices.Equal(c.Labels(), classes) {
+			t.Errorf("%s: model labels %q", r.Name, c.Labels())
+		}
+		c.Close()
+		if !strings.HasSuffix(r.Name, "-flip") && r.MaxDiff > 1e-5 {
+			t.Errorf("%s: onnxruntime and Gorgonia differ by %g", r.Name, r.MaxDiff)
+		}
+		t.Logf("%s: test accuracy %.3f [%.3f, %.3f] on %d photos", r.Name, r.Accuracy, r.AccuracyLow, r.AccuracyHigh, r.TestPhotos)
+		if r.TestPhotos != 40 {
+			t.Errorf("%s: %d test photos, want 40", r.Name, r.TestPhotos)
+		}
+		if r.Kind == runs.Transfer {
+			fixtures.AboveChance(t, r.Name, int(math.Round(r.Accuracy*float64(r.TestPhotos))), r.TestPhotos, 0.25)
+		}
+		if _, err := os.Stat(filepath.Join(r.Dir, "report.html")); err != nil {
+			t.Errorf("%s: %v", r.Name, err)
+		}
+	}
+	if ran != 6 { // vgg1, two heads, the fine-tuned block, the joined head, the flip
+		var names []string
+		for _, r := range sum.Rungs {
+			names = append(names, r.Name+" "+r.Skipped)
+		}
+		t.Errorf("%d rungs ran: %q", ran, names)
 	}
 }

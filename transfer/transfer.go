@@ -36,9 +36,22 @@ func Backbone(ctx context.Context, info *features.Info, opts backbones.Options) 
 	if err != nil {
 		return nil, fmt.Errorf("loading backbone %s to export backbone + head: %w", info.Backbone, err)
 	}
+	return Compose(info, bb)
+}
+
+// Compose is Backbone for a backbone already loaded, such as the one features.Extract
+// returns (features.Result.Backbone): it checks that bb is the one the features described
+// by info came from, then puts its preprocessing in front.
+func Compose(info *features.Info, bb *backbones.Backbone) (*finetune.Backbone, error) {
+	if bb == nil {
+		return nil, fmt.Errorf("backbone %s: none given", info.Backbone)
+	}
 	if info.BackboneSHA256 != "" && bb.Spec.SHA256 != "" && info.BackboneSHA256 != bb.Spec.SHA256 {
 		return nil, fmt.Errorf("backbone %s: the model found (SHA-256 %.12s) is not the one the features were computed with (%.12s)",
 			info.Backbone, bb.Spec.SHA256, info.BackboneSHA256)
+	}
+	if bb.Output != info.Cut {
+		return nil, fmt.Errorf("backbone %s: cut at %s, the features were taken at %s", info.Backbone, bb.Output, info.Cut)
 	}
 	m, err := bb.WithPreprocess()
 	if err != nil {

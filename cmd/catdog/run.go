@@ -38,6 +38,11 @@ Profiles:
          backbones, VGG16 downloaded (553 MB) when missing, up to 50 epochs with early
          stopping, and the extras.
 
+Any photos: --data photos/ with a folder per class (photos/daisy/, photos/rose/, ...)
+runs the same ladder and transfer rungs on those classes (softmax outputs for three or
+more; --classes orders or picks them); the tutorial's published figures are shown for
+Dogs vs. Cats only.
+
 Without internet, give local copies of the weights with --backbone-file NAME=PATH (an
 ONNX file for vgg16; the folder of model.json and its shards for the MobileNets).
 Preparing and feature extraction are cached in the work folder: running again reuses them.
@@ -46,11 +51,13 @@ Examples:
   catdog run --data ~/Downloads/train.zip
   catdog run --data train --backbone-file mobilenet-v1-075=mobilenet_v1_0.75_224/ \
       --backbone-file mobilenet-v2-035=tm-export/
-  catdog run --data train.zip --profile full --backbone-file vgg16=vgg16-12.onnx`,
+  catdog run --data train.zip --profile full --backbone-file vgg16=vgg16-12.onnx
+  catdog run --data cifar-10/train --dir cifar-study`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runStudy(a, cmd) },
 	}
-	cmd.Flags().String("data", "", "photos: Kaggle's train.zip, a folder, or PetImages (empty: download PetImages)")
+	cmd.Flags().String("data", "", "photos: Kaggle's train.zip, a folder, PetImages, or a folder per class (empty: download PetImages)")
+	cmd.Flags().StringSlice("classes", nil, "class folders to keep, in label order (default: every folder, sorted)")
 	cmd.Flags().String("dir", "catdog-study", "work folder: datasets, features, runs and the comparison page")
 	cmd.Flags().String("profile", "quick", "quick, hour or full")
 	cmd.Flags().Uint64("seed", 1, "seed of the split, the weights, the shuffling and the augmentation")
@@ -88,6 +95,7 @@ func runStudy(a *app, cmd *cobra.Command) error {
 	}
 	opts := study.Options{
 		Data:     v.GetString("run.data"),
+		Classes:  a.list("run.classes"),
 		Dir:      v.GetString("run.dir"),
 		Profile:  p,
 		Seed:     v.GetUint64("run.seed"),
