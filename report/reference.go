@@ -18,8 +18,12 @@ type Reference struct {
 // brownlee is where the reference results come from.
 const brownlee = "J. Brownlee's Keras tutorial (200×200 px, 25,000 photos, 25 % test)"
 
-// ReferenceFor returns the published result nearest to the run's architecture, if any.
+// ReferenceFor returns the published result nearest to the run's architecture, if any:
+// results on Dogs vs. Cats, so none for a run of other classes.
 func ReferenceFor(r *Run) (Reference, bool) {
+	if !dogCat(r.Classes) {
+		return Reference{}, false
+	}
 	if r.Kind == runs.Transfer {
 		if strings.HasPrefix(r.Backbone, "vgg16") && r.Weights == "imagenet" {
 			return Reference{"VGG16 transfer, ImageNet weights", 0.976, brownlee}, true

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -55,10 +56,41 @@ type Run struct {
 	// Export compares the exported model on onnxruntime with the training engine, when
 	// the run was checked (export_check.json).
 	Export *runs.ExportCheck
-	// Probs and Labels are the test predictions: probability of cat and true label of
-	// the first len(Probs) photos of the dataset's test split, in its order.
+	// Classes names the labels, label i is Classes[i]: config.json's classes, else those
+	// of the features or of metrics.json, else dog and cat (Dogs vs. Cats). Nil means dog
+	// and cat too.
+	Classes []string
+	// ClassWeights weighted each class's loss in training (config.json's class_weights, in
+	// label order); nil when the classes weighed the same.
+	ClassWeights []float64
+	// Probs and Labels are the test predictions of the first len(Labels) photos of the
+	// dataset's test split, in its order: their true labels and, for two classes, the
+	// probability of label 1 (cat), one per photo; for three classes or more a row of
+	// len(Classes) probabilities per photo (row-major, len(Labels)×len(Classes)).
 	Probs  []float32
 	Labels []uint8
+}
+
+// ClassNames returns the run's classes: Classes, or dog and cat when it has none.
+func (r *Run) ClassNames() []string {
+	if len(r.Classes) == 0 {
+		return []string{metrics.Dog, metrics.Cat}
+	}
+	return r.Classes
+}
+
+// dogCat says whether classes are those of Dogs vs. Cats (dog, cat), or none (the same).
+func dogCat(classes []string) bool {
+	return len(classes) == 0 || slices.Equal(classes, []string{metrics.Dog, metrics.Cat})
+}
+
+// perLabel is how many probabilities the run's predictions hold per test photo: 1 for two
+// classes, one per class for more.
+func (r *Run) perLabel() int {
+	if c := len(r.ClassNames()); c > 2 {
+		return c
+	}
+	return 1
 }
 
 // Environment describes where a run trained.
@@ -115,13 +147,13 @@ func (r *Run) Params() (trainable, frozen, other int) {
 	return trainable, frozen, other
 }
 
-// Evaluate scores the test predictions into r.Test.
+// Evaluate scores the test predictions of the run's classes into r.Test.
 func (r *Run) Evaluate() error {
 	probs := make([]float64, len(r.Probs))
 	for i, p := range r.Probs {
 		probs[i] = float64(p)
 	}
-	m, err := metrics.Compute(r.Labels, probs, metrics.Options{})
+	m, err := metrics.ComputeClasses(r.Labels, probs, r.ClassNames(), metrics.Options{})
 	if err != nil {
 		return fmt.Errorf("scoring run %s: %w", r.Name, err)
 	}
@@ -143,11 +175,11 @@ func Load(dir string) (*Run, error) {
 	if b, err := json.Marshal(all); err == nil {
 		_ = json.Unmarshal(b, &env)
 	}
-	for _, k := range []string{"kind", "arch", "description", "data", "features", "backbone", "weights", "started", "go", "engine", "environment"} {
+	for _, k := range []string{"kind", "arch", "description", "data", "features", "backbone", "weights", "started", "go", "engine", "environment", "classes", "class_weights"} {
 		delete(all, k)
 	}
 	r := &Run{Dir: dir, Name: filepath.Base(dir), Arch: c.Arch, Description: c.Description, Backbone: c.Backbone,
-		Weights: c.Weights, Data: c.Data, Created: c.Started, Config: all}
+		Weights: c.Weights, Data: c.Data, Created: c.Started, Config: all, Classes: c.Classes, ClassWeights: c.ClassWeights}
 	if env.Environment != nil {
 		r.Environment = *env.Environment
 	}
@@ -182,6 +214,9 @@ func Load(dir string) (*Run, error) {
 			r.Weights = f.Weights
 		}
 		r.BackboneFile, r.BackboneSHA256 = f.BackboneFile, f.BackboneSHA256
+		if len(r.Classes) == 0 {
+			r.Classes = f.Classes
+		}
 		r.Environment.Provider, r.Environment.ORTVersion, r.Environment.FeaturesPerSec = f.Provider, f.ORTVersion, f.ImagesPerSecond
 	}
 	if r.Kind == runs.Transfer {
@@ -221,6 +256,12 @@ func Load(dir string) (*Run, error) {
 		return nil, err
 	} else if ok {
 		r.Test = &met
+		if len(r.Classes) == 0 && !dogCat(met.Classes) {
+			r.Classes = met.Classes
+		}
+	}
+	if len(r.ClassWeights) > 0 && len(r.ClassWeights) != len(r.ClassNames()) {
+		return nil, fmt.Errorf("report: %s: %d class weights for %d classes", filepath.Join(dir, runs.ConfigFile), len(r.ClassWeights), len(r.ClassNames()))
 	}
 	if err := r.loadPredictions(dir); err != nil {
 		return nil, err
@@ -267,10 +308,32 @@ func (r *Run) loadPredictions(dir string) error {
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	if ok {
-		r.Probs, r.Labels = probs, labels
+	if !ok {
+		return nil
 	}
+	if err := r.checkPredictions(len(labels), len(probs)); err != nil {
+		return fmt.Errorf("report: %s: %w", dir, err)
+	}
+	r.Probs, r.Labels = probs, labels
 	return nil
+}
+
+// checkPredictions checks that n test photos have the probabilities the run's classes
+// need: one each for two classes, one per class for more.
+func (r *Run) checkPredictions(n, probs int) error {
+	names := r.ClassNames()
+	c := len(names)
+	if probs == n*r.perLabel() {
+		return nil
+	}
+	if c > 2 {
+		return fmt.Errorf("%d probabilities for %d test photos of %d classes; want %d (one per class and photo)", probs, n, c, n*c)
+	}
+	err := fmt.Errorf("%d probabilities for %d test photos of the classes %s and %s; want one per photo, of %s", probs, n, names[0], names[1], names[1])
+	if len(r.Classes) == 0 && n > 0 && probs%n == 0 {
+		err = fmt.Errorf("%w (%d per photo: config.json does not name the run's classes)", err, probs/n)
+	}
+	return err
 }
 
 // readHistory reads history.json: the History object, or a bare list of epochs.
@@ -301,8 +364,11 @@ func Save(r *Run) error {
 	if r.Dir == "" {
 		return errors.New("report: saving a run without a folder")
 	}
-	if len(r.Labels) != len(r.Probs) {
-		return fmt.Errorf("report: run %s has %d probabilities but %d labels", r.Name, len(r.Probs), len(r.Labels))
+	if err := r.checkPredictions(len(r.Labels), len(r.Probs)); err != nil {
+		return fmt.Errorf("report: run %s: %w", r.Name, err)
+	}
+	if len(r.ClassWeights) > 0 && len(r.ClassWeights) != len(r.ClassNames()) {
+		return fmt.Errorf("report: run %s has %d class weights for %d classes", r.Name, len(r.ClassWeights), len(r.ClassNames()))
 	}
 	if err := os.MkdirAll(r.Dir, 0o755); err != nil {
 		return fmt.Errorf("report: %w", err)
@@ -328,6 +394,12 @@ func Save(r *Run) error {
 		if v != "" {
 			cfg[k] = v
 		}
+	}
+	if !dogCat(r.Classes) {
+		cfg["classes"] = r.Classes
+	}
+	if len(r.ClassWeights) > 0 {
+		cfg["class_weights"] = r.ClassWeights
 	}
 	env.GoVersion, env.Engine = "", ""
 	if env != (Environment{}) {
