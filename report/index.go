@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -103,23 +104,14 @@ func Index(ctx context.Context, runsDir string, opts IndexOptions) error {
 	list, v.Replaced = latestRuns(list)
 	sort.SliceStable(list, func(a, b int) bool { return accuracy(list[a]) > accuracy(list[b]) })
 	labels := legendNames(list)
-	var bestLo float64
-	if len(list) > 0 {
-		bestLo, _, _ = list[0].Interval()
-	}
-	for i, r := range list {
-		row := leaderRow(r, filepath.Base(r.Dir), labels[r], i == 0 && r.Test != nil)
-		if lo, hi, ok := r.Interval(); ok {
-			row.Interval = intervalText(lo, hi)
-			switch {
-			case i == 0:
-				row.Noise = "best"
-			case hi >= bestLo:
-				row.Noise = "within noise"
-				v.WithinNoise++
-			}
-		}
-		v.Rows = append(v.Rows, row)
+	groups := byClasses(list)
+	list = groups[0]
+	v.describe(list, groups[1:])
+	v.Rows, v.WithinNoise = rankRows(list, labels, v.TopKHead)
+	for _, g := range groups[1:] {
+		rows, _ := rankRows(g, labels, "")
+		names := g[0].ClassNames()
+		v.Others = append(v.Others, otherGroup{Classes: fmt.Sprintf("%d classes: %s", len(names), strings.Join(names, ", ")), Runs: len(g), Rows: rows})
 	}
 	v.Seeds = seedRows(list)
 	if err := v.charts(list, labels); err != nil {
@@ -133,6 +125,119 @@ func Index(ctx context.Context, runsDir string, opts IndexOptions) error {
 		}
 	}
 	return writeDocs(runsDir, IndexMarkdown, IndexHTML, "index", v)
+}
+
+// byClasses splits runs by their classes, keeping their order in each group: first the
+// classes of the most runs (of the first run among equals), then the others in the order
+// of their first run. It returns one group, maybe empty, at least.
+func byClasses(list []*Run) [][]*Run {
+	index := map[string]int{}
+	var groups [][]*Run
+	for _, r := range list {
+		k := strings.Join(r.ClassNames(), "\x00")
+		i, ok := index[k]
+		if !ok {
+			i = len(groups)
+			index[k] = i
+			groups = append(groups, nil)
+		}
+		groups[i] = append(groups[i], r)
+	}
+	if len(groups) == 0 {
+		return [][]*Run{nil}
+	}
+	most := 0
+	for i, g := range groups {
+		if len(g) > len(groups[most]) {
+			most = i
+		}
+	}
+	main := groups[most]
+	return append([][]*Run{main}, slices.Delete(groups, most, most+1)...)
+}
+
+// describe sets what the page says about the classes of the runs it compares (list) and
+// of those it lists apart (others).
+func (v *indexView) describe(list []*Run, others [][]*Run) {
+	v.Title, v.DogCat, v.AUCHead = "Dogs vs. Cats: every model", true, "ROC AUC"
+	v.ScoresNote = "our bars with their 95 % intervals, the published result for the nearest architecture as a triangle, chance as the dashed line."
+	if len(list) == 0 {
+		return
+	}
+	classes := list[0].ClassNames()
+	if !dogCat(classes) {
+		v.Title, v.DogCat = fmt.Sprintf("%d classes: every model", len(classes)), false
+		v.Classes = strings.Join(classes, ", ")
+		v.ScoresNote = "our bars with their 95 % intervals; the dashed line marks 50 %."
+	}
+	v.Multi = len(classes) > 2
+	if v.Multi {
+		v.ScoresNote = fmt.Sprintf("our bars with their 95 %% intervals; the dashed line marks 50 %%, not chance (one in %d with %d classes).", len(classes), len(classes))
+		v.AUCHead = "macro ROC AUC"
+		for _, r := range list {
+			if r.Test != nil && len(r.Test.TopK) > 0 {
+				k := r.Test.TopK[len(r.Test.TopK)-1].K
+				if k > 1 {
+					v.TopKHead = fmt.Sprintf("top-%d accuracy", k)
+				}
+				break
+			}
+		}
+	}
+	if len(others) > 0 {
+		n := 0
+		for _, g := range others {
+			n += len(g)
+		}
+		verb := "are"
+		if n == 1 {
+			verb = "is"
+		}
+		v.Mixed = fmt.Sprintf("These runs do not all have the same classes. The leaderboard, the charts and the seeds compare only the %d run%s of %d classes (%s); the %d run%s of other classes %s listed apart below, by their classes: accuracies over other classes are not comparable.",
+			len(list), plural(len(list)), len(classes), strings.Join(classes, ", "), n, plural(n), verb)
+	}
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// rankRows writes the leaderboard's rows of runs ranked best first: each with its
+// interval, and whether it is within noise of the first (counted in within). topK, if
+// set ("top-5 accuracy"), fills each row's TopK with that accuracy.
+func rankRows(list []*Run, labels map[*Run]string, topK string) (rows []indexRow, within int) {
+	var bestLo float64
+	if len(list) > 0 {
+		bestLo, _, _ = list[0].Interval()
+	}
+	for i, r := range list {
+		row := leaderRow(r, filepath.Base(r.Dir), labels[r], i == 0 && r.Test != nil)
+		if lo, hi, ok := r.Interval(); ok {
+			row.Interval = intervalText(lo, hi)
+			switch {
+			case i == 0:
+				row.Noise = "best"
+			case hi >= bestLo:
+				row.Noise = "within noise"
+				within++
+			}
+		}
+		if topK != "" {
+			row.TopK = "—"
+			if r.Test != nil {
+				for _, t := range r.Test.TopK {
+					if fmt.Sprintf("top-%d accuracy", t.K) == topK {
+						row.TopK = pct(t.Accuracy)
+					}
+				}
+			}
+		}
+		rows = append(rows, row)
+	}
+	return rows, within
 }
 
 // stale reports whether a run's report is missing or older than one of its records (a
@@ -181,7 +286,22 @@ func legendNames(list []*Run) map[*Run]string {
 
 type indexView struct {
 	Generated string
-	Rows      []indexRow
+	// Title heads the page; DogCat says the runs compared are of Dogs vs. Cats (the
+	// published results apply), Multi that they have three classes or more, Classes
+	// names them when they are not dog and cat. AUCHead heads the AUC column, TopKHead
+	// the top-k column of three classes or more ("top-5 accuracy"; none if empty).
+	Title    string
+	DogCat   bool
+	Multi    bool
+	Classes  string
+	AUCHead  string
+	TopKHead string
+	// ScoresNote explains the test accuracy chart.
+	ScoresNote string
+	// Mixed, when set, says that runs of other classes are listed apart, in Others.
+	Mixed  string
+	Others []otherGroup
+	Rows   []indexRow
 	// WithinNoise counts the rows within noise of the best; Replaced the older runs of a
 	// model and seed that a newer run replaces; Seeds the models run with several seeds.
 	WithinNoise int
@@ -202,6 +322,15 @@ type indexRow struct {
 	// (its interval overlaps the best's), or nothing (below the best beyond noise).
 	Interval, Noise string
 	Best            bool
+	// TopK is the top-k accuracy of the page's TopKHead.
+	TopK string
+}
+
+// otherGroup is the runs of one set of classes that the leaderboard does not compare.
+type otherGroup struct {
+	Classes string
+	Runs    int
+	Rows    []indexRow
 }
 
 // seedRow sums up one model run with several seeds.
@@ -340,6 +469,10 @@ func short(n int) string {
 }
 
 func (v *indexView) charts(list []*Run, labels map[*Run]string) error {
+	if len(list) == 0 {
+		return nil
+	}
+	classes := list[0].ClassNames()
 	var acc, loss []plot.Series
 	var rocs []plot.ROCCurve
 	var scores []plot.Score
@@ -363,7 +496,7 @@ func (v *indexView) charts(list []*Run, labels map[*Run]string) error {
 			acc = append(acc, plot.Series{Name: labels[r], X: x, Y: a})
 			loss = append(loss, plot.Series{Name: labels[r], X: x, Y: l})
 		}
-		if r.Test != nil && len(r.Test.ROC) > 1 {
+		if r.Test != nil && len(r.Test.ROC) > 1 && len(classes) == 2 {
 			c := plot.ROCCurve{Name: labels[r], AUC: r.Test.AUC}
 			for _, p := range r.Test.ROC {
 				c.FPR = append(c.FPR, p.FPR)
@@ -386,7 +519,7 @@ func (v *indexView) charts(list []*Run, labels map[*Run]string) error {
 			return fmt.Errorf("report: index curves: %w", err)
 		}
 		v.ValidAcc = &figure{File: "index_valid_accuracy.png", Title: "Validation accuracy per epoch", PNG: png}
-		png, err = plot.Curves("Validation loss per epoch, every run", "epoch", "binary cross-entropy",
+		png, err = plot.Curves("Validation loss per epoch, every run", "epoch", lossName(classes),
 			plot.CurveOptions{LegendOutside: true}, loss...)
 		if err != nil {
 			return fmt.Errorf("report: index curves: %w", err)
@@ -394,7 +527,7 @@ func (v *indexView) charts(list []*Run, labels map[*Run]string) error {
 		v.ValidLoss = &figure{File: "index_valid_loss.png", Title: "Validation loss per epoch", PNG: png}
 	}
 	if len(rocs) > 0 {
-		png, err := plot.ROC("ROC curves, test split (positive class: cat)", rocs...)
+		png, err := plot.ROC(fmt.Sprintf("ROC curves, test split (positive class: %s)", classes[1]), rocs...)
 		if err != nil {
 			return fmt.Errorf("report: index ROC: %w", err)
 		}
