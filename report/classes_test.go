@@ -418,7 +418,7 @@ func TestIndexClasses(t *testing.T) {
 	for _, s := range []string{"# 10 classes: every model", "The classes: airplane, automobile,",
 		"These runs do not all have the same classes", "compare only the 2 runs of 10 classes (airplane, automobile,",
 		"the 1 run of other classes is listed apart", "## Runs of other classes", "### 2 classes: dog, cat",
-		"| macro ROC AUC |", "| top-5 accuracy |", "not chance"} {
+		"| macro ROC AUC |", "| top-5 accuracy |", "marks chance (one in 10)"} {
 		if !strings.Contains(md, s) && !strings.Contains(html, s) {
 			t.Errorf("the index lacks %q", s)
 		}

@@ -168,11 +168,11 @@ func (v *indexView) describe(list []*Run, others [][]*Run) {
 	if !dogCat(classes) {
 		v.Title, v.DogCat = fmt.Sprintf("%d classes: every model", len(classes)), false
 		v.Classes = strings.Join(classes, ", ")
-		v.ScoresNote = "our bars with their 95 % intervals; the dashed line marks 50 %."
+		v.ScoresNote = "our bars with their 95 % intervals; the dashed line marks chance (50 %)."
 	}
 	v.Multi = len(classes) > 2
 	if v.Multi {
-		v.ScoresNote = fmt.Sprintf("our bars with their 95 %% intervals; the dashed line marks 50 %%, not chance (one in %d with %d classes).", len(classes), len(classes))
+		v.ScoresNote = fmt.Sprintf("our bars with their 95 %% intervals; the dashed line marks chance (one in %d).", len(classes))
 		v.AUCHead = "macro ROC AUC"
 		for _, r := range list {
 			if r.Test != nil && len(r.Test.TopK) > 0 {
@@ -506,7 +506,7 @@ func (v *indexView) charts(list []*Run, labels map[*Run]string) error {
 		}
 	}
 	if len(scores) > 0 {
-		png, err := plot.Scores("Test accuracy", "published (theirs)", scores)
+		png, err := plot.Scores("Test accuracy", "published (theirs)", 1/float64(len(classes)), scores)
 		if err != nil {
 			return fmt.Errorf("report: index scores: %w", err)
 		}

@@ -188,7 +188,7 @@ func TestHumanCount(t *testing.T) {
 }
 
 func TestScores(t *testing.T) {
-	b, err := Scores("Test accuracy, best first", "published (theirs)", []Score{
+	b, err := Scores("Test accuracy, best first", "published (theirs)", 0.5, []Score{
 		{Name: "vgg16-head", Value: 0.961, Reference: 0.976},
 		{Name: "vgg3-dropout-bn-aug", Value: 0.874, Reference: 0.858},
 		{Name: "resnet-gap", Value: 0.83},
@@ -201,10 +201,10 @@ func TestScores(t *testing.T) {
 	if countColour(im, [3]uint8{0x4c, 0x72, 0xb0}) < 2000 {
 		t.Error("no bars")
 	}
-	if _, err := Scores("x", "", []Score{{Name: "bad", Value: 1.5}}); err == nil {
+	if _, err := Scores("x", "", 0.5, []Score{{Name: "bad", Value: 1.5}}); err == nil {
 		t.Error("score above 1 accepted")
 	}
-	if _, err := Scores("x", "", nil); err == nil {
+	if _, err := Scores("x", "", 0.5, nil); err == nil {
 		t.Error("empty chart accepted")
 	}
 }

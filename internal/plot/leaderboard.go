@@ -24,10 +24,14 @@ type Score struct {
 
 // Scores draws one horizontal bar per model in the given order from the top, each
 // labelled with its value as a percentage, its 95 % interval as an error bar, published
-// references as triangles and chance (50 %) as a dashed line. It returns PNG bytes.
-func Scores(title, refName string, scores []Score) ([]byte, error) {
+// references as triangles and chance, the score of guessing (0.5 for two classes, 1/C for
+// C), as a dashed line. It returns PNG bytes.
+func Scores(title, refName string, chance float64, scores []Score) ([]byte, error) {
 	if len(scores) == 0 {
 		return nil, fmt.Errorf("plot: score chart without scores")
+	}
+	if math.IsNaN(chance) || chance <= 0 || chance >= 1 {
+		return nil, fmt.Errorf("plot: chance %v is not in (0, 1)", chance)
 	}
 	n := len(scores)
 	vals := make(plotter.Values, n)
@@ -62,12 +66,12 @@ func Scores(title, refName string, scores []Score) ([]byte, error) {
 	p.Y.Tick.Label.Font.Size = vg.Points(10)
 	p.Y.Padding = 0
 	p.X.Tick.Marker = percentTicks{}
-	chance, err := plotter.NewLine(plotter.XYs{{X: 0.5, Y: -0.5}, {X: 0.5, Y: float64(n) - 0.5}})
+	guess, err := plotter.NewLine(plotter.XYs{{X: chance, Y: -0.5}, {X: chance, Y: float64(n) - 0.5}})
 	if err != nil {
 		return nil, fmt.Errorf("plot: %w", err)
 	}
-	chance.Color = seriesColor(7)
-	chance.Dashes = []vg.Length{vg.Points(4), vg.Points(4)}
+	guess.Color = seriesColor(7)
+	guess.Dashes = []vg.Length{vg.Points(4), vg.Points(4)}
 	bars, err := plotter.NewBarChart(vals, vg.Points(16))
 	if err != nil {
 		return nil, fmt.Errorf("plot: %w", err)
@@ -76,7 +80,7 @@ func Scores(title, refName string, scores []Score) ([]byte, error) {
 	bars.Color = seriesColor(0)
 	bars.LineStyle.Width = 0
 	p.Add(bars)
-	p.Add(chance)
+	p.Add(guess)
 	p.Legend.Add("ours", bars)
 	lab, err := plotter.NewLabels(labels)
 	if err != nil {
@@ -110,7 +114,7 @@ func Scores(title, refName string, scores []Score) ([]byte, error) {
 		p.Add(sc)
 		p.Legend.Add(refName, sc)
 	}
-	p.Legend.Add("chance (50 %)", chance)
+	p.Legend.Add(fmt.Sprintf("chance (%.3g %%)", 100*chance), guess)
 	p.X.Min, p.X.Max = 0, 1.12
 	p.Y.Min, p.Y.Max = -0.5, float64(n)-0.5
 	legend := p.Legend
