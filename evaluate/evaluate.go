@@ -65,7 +65,7 @@ type Result struct {
 	// Classes per image for more.
 	Probs   []float32
 	Classes []string
-	Report *metrics.Report
+	Report  *metrics.Report
 	// Runtime names the engine that ran the model ("onnxruntime 1.30.0 (cpu)").
 	Runtime string
 }
