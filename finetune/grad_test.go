@@ -197,7 +197,7 @@ func TestCrossEntropyOp(t *testing.T) {
 		y[i] = float32(k)
 	}
 	for _, weights := range [][]float64{nil, {0.5, 1, 2, 4}} {
-		loss, dz, err := lossGraph(t, &ceOp{weights: weights}, z, n, c, y)
+		loss, dz, err := lossGraph(t, newCEOp(weights), z, n, c, y)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -225,7 +225,7 @@ func TestCrossEntropyOp(t *testing.T) {
 
 	// Large logits: the loss of the right class is 0, of a wrong one the gap.
 	big := []float32{1000, 0, -1000, 0, 1000, 0}
-	loss, dz, err := lossGraph(t, &ceOp{}, big, 2, 3, []float32{0, 0})
+	loss, dz, err := lossGraph(t, newCEOp(nil), big, 2, 3, []float32{0, 0})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +240,7 @@ func TestCrossEntropyOp(t *testing.T) {
 		}
 	}
 
-	if _, _, err := lossGraph(t, &ceOp{}, z, n, c, []float32{0, 1, 2, 3, 4, 0}); err == nil || !strings.Contains(err.Error(), "not a class") {
+	if _, _, err := lossGraph(t, newCEOp(nil), z, n, c, []float32{0, 1, 2, 3, 4, 0}); err == nil || !strings.Contains(err.Error(), "not a class") {
 		t.Errorf("label 4 of 4 classes: %v, want an error", err)
 	}
 }
@@ -266,7 +266,7 @@ func TestWeightedBCEOp(t *testing.T) {
 		return s / sw
 	}
 	for _, w := range [][]float64{nil, weights} {
-		loss, dz, err := lossGraph(t, &bceOp{weights: w}, z, len(z), 1, y)
+		loss, dz, err := lossGraph(t, newBCEOp(w), z, len(z), 1, y)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -102,7 +102,7 @@ func (m *Model) compile(n int, train bool, weights []float64) (*graph, error) {
 	if m.Classes() == 2 {
 		loss, err = bceWithLogits(h, gr.y, weights)
 	} else {
-		loss, err = G.ApplyOp(&ceOp{weights: weights}, h, gr.y)
+		loss, err = G.ApplyOp(newCEOp(weights), h, gr.y)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("model %s: building the loss: %w", m.Name, err)
@@ -189,7 +189,7 @@ func fusesReLU(next []*unit) bool { return len(next) > 0 && next[0].Kind == Kind
 // the loss reads z four times when built from primitives; the categorical cross-entropy
 // (ceOp) is one op for the same reason.
 func bceWithLogits(z, y *G.Node, weights []float64) (*G.Node, error) {
-	return G.ApplyOp(&bceOp{weights: weights}, z, y)
+	return G.ApplyOp(newBCEOp(weights), z, y)
 }
 
 // fillMasks draws fresh dropout masks from draw (uniform in [0, 1)).

@@ -288,26 +288,11 @@ func float32s(v G.Value, what string) (tensor.Shape, []float32, error) {
 // bceOp is the mean binary cross-entropy of sigmoid(z) against y from the logits:
 // (z, y) -> scalar, mean(max(z,0) - z·y + log(1 + e^-|z|)). With class weights, each
 // sample's loss is weighted by its class's and the sum divided by the weights' sum.
-type bceOp struct {
-	// weights are the loss weights of labels 0 and 1; nil means 1 each.
-	weights []float64
-}
+type bceOp struct{ lossOp }
 
-func (*bceOp) Arity() int { return 2 }
-func (*bceOp) Type() hm.Type {
-	a := hm.TypeVariable('a')
-	t := G.TensorType{Dims: 2, Of: a}
-	return hm.NewFnType(t, t, a)
-}
-func (*bceOp) ReturnsPtr() bool         { return false }
-func (*bceOp) CallsExtern() bool        { return false }
-func (*bceOp) OverwritesInput() int     { return -1 }
-func (op *bceOp) String() string        { return "catdog.BCEWithLogits" + weightsString(op.weights) }
-func (op *bceOp) WriteHash(h hash.Hash) { h.Write([]byte(op.String())) }
-func (op *bceOp) Hashcode() uint32      { return gops.HashOf(op) }
-func (*bceOp) DiffWRT(int) []bool       { return []bool{true, false} }
-func (*bceOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
-	return tensor.ScalarShape(), nil
+// newBCEOp returns bceOp with the loss weights of labels 0 and 1 (nil: 1 each).
+func newBCEOp(weights []float64) *bceOp {
+	return &bceOp{lossOp{lossBase{"catdog.BCEWithLogits", weights}}}
 }
 
 func (op *bceOp) Do(v ...G.Value) (G.Value, error) {
@@ -338,7 +323,7 @@ func (op *bceOp) Do(v ...G.Value) (G.Value, error) {
 }
 
 func (op *bceOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	dz, err := G.ApplyOp(&bceGradOp{weights: op.weights}, inputs[0], inputs[1], grad)
+	dz, err := G.ApplyOp(&bceGradOp{lossGradOp{lossBase{"catdog.BCEWithLogitsGrad", op.weights}}}, inputs[0], inputs[1], grad)
 	if err != nil {
 		return nil, fmt.Errorf("%v gradient: %w", op, err)
 	}
@@ -347,31 +332,7 @@ func (op *bceOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) 
 
 // bceGradOp is the gradient of bceOp with respect to the logits: (z, y, g) -> g·(sigmoid(z) - y)/n,
 // or g·w_y·(sigmoid(z) - y)/Σw with class weights.
-type bceGradOp struct{ weights []float64 }
-
-func (*bceGradOp) Arity() int { return 3 }
-func (*bceGradOp) Type() hm.Type {
-	a := hm.TypeVariable('a')
-	t := G.TensorType{Dims: 2, Of: a}
-	return hm.NewFnType(t, t, a, t)
-}
-func (*bceGradOp) ReturnsPtr() bool         { return false }
-func (*bceGradOp) CallsExtern() bool        { return false }
-func (*bceGradOp) OverwritesInput() int     { return -1 }
-func (op *bceGradOp) String() string        { return "catdog.BCEWithLogitsGrad" + weightsString(op.weights) }
-func (op *bceGradOp) WriteHash(h hash.Hash) { h.Write([]byte(op.String())) }
-func (op *bceGradOp) Hashcode() uint32      { return gops.HashOf(op) }
-func (*bceGradOp) DiffWRT(int) []bool       { return []bool{false, false, false} }
-func (op *bceGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
-	return nil, fmt.Errorf("%v has no gradient", op)
-}
-func (op *bceGradOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
-	s, ok := ds[0].(tensor.Shape)
-	if !ok {
-		return nil, fmt.Errorf("%v: input shape is a %T", op, ds[0])
-	}
-	return s.Clone(), nil
-}
+type bceGradOp struct{ lossGradOp }
 
 func (op *bceGradOp) Do(v ...G.Value) (G.Value, error) {
 	zs, z, err := float32s(v[0], "logits")
@@ -423,26 +384,11 @@ func lossGrad(v G.Value) (float64, error) {
 // nothing overflows). With class weights, each row's loss is weighted by its class's and
 // the sum divided by the weights' sum, as PyTorch's nn.CrossEntropyLoss(weight=...). One op,
 // with its own gradient (softmax(z) - onehot(y))/n, like bceOp.
-type ceOp struct {
-	// weights are the loss weights of the classes; nil means 1 each.
-	weights []float64
-}
+type ceOp struct{ lossOp }
 
-func (*ceOp) Arity() int { return 2 }
-func (*ceOp) Type() hm.Type {
-	a := hm.TypeVariable('a')
-	t := G.TensorType{Dims: 2, Of: a}
-	return hm.NewFnType(t, t, a)
-}
-func (*ceOp) ReturnsPtr() bool         { return false }
-func (*ceOp) CallsExtern() bool        { return false }
-func (*ceOp) OverwritesInput() int     { return -1 }
-func (op *ceOp) String() string        { return "catdog.CrossEntropyWithLogits" + weightsString(op.weights) }
-func (op *ceOp) WriteHash(h hash.Hash) { h.Write([]byte(op.String())) }
-func (op *ceOp) Hashcode() uint32      { return gops.HashOf(op) }
-func (*ceOp) DiffWRT(int) []bool       { return []bool{true, false} }
-func (*ceOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
-	return tensor.ScalarShape(), nil
+// newCEOp returns ceOp with the loss weights of the classes (nil: 1 each).
+func newCEOp(weights []float64) *ceOp {
+	return &ceOp{lossOp{lossBase{"catdog.CrossEntropyWithLogits", weights}}}
 }
 
 func (op *ceOp) Do(v ...G.Value) (G.Value, error) {
@@ -472,7 +418,7 @@ func (op *ceOp) Do(v ...G.Value) (G.Value, error) {
 }
 
 func (op *ceOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	dz, err := G.ApplyOp(&ceGradOp{weights: op.weights}, inputs[0], inputs[1], grad)
+	dz, err := G.ApplyOp(&ceGradOp{lossGradOp{lossBase{"catdog.CrossEntropyWithLogitsGrad", op.weights}}}, inputs[0], inputs[1], grad)
 	if err != nil {
 		return nil, fmt.Errorf("%v gradient: %w", op, err)
 	}
@@ -481,33 +427,7 @@ func (op *ceOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 
 // ceGradOp is the gradient of ceOp with respect to the logits:
 // (z, y, g) -> g·w_y·(softmax(z) - onehot(y))/Σw, Σw = n without class weights.
-type ceGradOp struct{ weights []float64 }
-
-func (*ceGradOp) Arity() int { return 3 }
-func (*ceGradOp) Type() hm.Type {
-	a := hm.TypeVariable('a')
-	t := G.TensorType{Dims: 2, Of: a}
-	return hm.NewFnType(t, t, a, t)
-}
-func (*ceGradOp) ReturnsPtr() bool     { return false }
-func (*ceGradOp) CallsExtern() bool    { return false }
-func (*ceGradOp) OverwritesInput() int { return -1 }
-func (op *ceGradOp) String() string {
-	return "catdog.CrossEntropyWithLogitsGrad" + weightsString(op.weights)
-}
-func (op *ceGradOp) WriteHash(h hash.Hash) { h.Write([]byte(op.String())) }
-func (op *ceGradOp) Hashcode() uint32      { return gops.HashOf(op) }
-func (*ceGradOp) DiffWRT(int) []bool       { return []bool{false, false, false} }
-func (op *ceGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
-	return nil, fmt.Errorf("%v has no gradient", op)
-}
-func (op *ceGradOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
-	s, ok := ds[0].(tensor.Shape)
-	if !ok {
-		return nil, fmt.Errorf("%v: input shape is a %T", op, ds[0])
-	}
-	return s.Clone(), nil
-}
+type ceGradOp struct{ lossGradOp }
 
 func (op *ceGradOp) Do(v ...G.Value) (G.Value, error) {
 	zs, z, err := float32s(v[0], "logits")
@@ -584,6 +504,55 @@ func sampleWeights(weights []float64, y []float32) ([]float64, float64, error) {
 		sum += w[i]
 	}
 	return w, sum, nil
+}
+
+// lossBase is what the loss ops and their gradients share: a name, the loss weights of the
+// classes (nil: 1 each), and the Gorgonia Op methods that follow from them.
+type lossBase struct {
+	name    string
+	weights []float64
+}
+
+func (b *lossBase) String() string        { return b.name + weightsString(b.weights) }
+func (b *lossBase) WriteHash(h hash.Hash) { h.Write([]byte(b.String())) }
+func (b *lossBase) Hashcode() uint32      { return gops.HashOf(b) }
+func (*lossBase) ReturnsPtr() bool        { return false }
+func (*lossBase) CallsExtern() bool       { return false }
+func (*lossBase) OverwritesInput() int    { return -1 }
+
+// lossOp is a loss from the logits: (z, y) -> scalar, differentiable in z.
+type lossOp struct{ lossBase }
+
+func (*lossOp) Arity() int { return 2 }
+func (*lossOp) Type() hm.Type {
+	a := hm.TypeVariable('a')
+	t := G.TensorType{Dims: 2, Of: a}
+	return hm.NewFnType(t, t, a)
+}
+func (*lossOp) DiffWRT(int) []bool { return []bool{true, false} }
+func (*lossOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	return tensor.ScalarShape(), nil
+}
+
+// lossGradOp is a loss's gradient in the logits: (z, y, g) -> the shape of z.
+type lossGradOp struct{ lossBase }
+
+func (*lossGradOp) Arity() int { return 3 }
+func (*lossGradOp) Type() hm.Type {
+	a := hm.TypeVariable('a')
+	t := G.TensorType{Dims: 2, Of: a}
+	return hm.NewFnType(t, t, a, t)
+}
+func (*lossGradOp) DiffWRT(int) []bool { return []bool{false, false, false} }
+func (op *lossGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+	return nil, fmt.Errorf("%v has no gradient", op)
+}
+func (op *lossGradOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
+	s, ok := ds[0].(tensor.Shape)
+	if !ok {
+		return nil, fmt.Errorf("%v: input shape is a %T", op, ds[0])
+	}
+	return s.Clone(), nil
 }
 
 // weightsString writes class weights into a loss op's name: none when nil.
