@@ -149,6 +149,24 @@ func TestImageGrid(t *testing.T) {
 	if countColour(im, [3]uint8{0xc4, 0x4e, 0x52}) < 200 {
 		t.Error("no red frames around highlighted photos")
 	}
+	// Captions wider than the photos widen the cells instead of running into each other.
+	long := make([]GridImage, 4)
+	for i := range long {
+		long[i] = GridImage{Pixels: make([]uint8, 32*32*3), Width: 32, Height: 32, Caption: "automobile 0.928\ntrue automobile, row 13360"}
+	}
+	narrow, err := ImageGrid("", 4, 48, ims[:4])
+	if err != nil {
+		t.Fatal(err)
+	}
+	wide, err := ImageGrid("", 4, 48, long)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nw := decodePNG(t, "narrow grid", narrow, 4*48, 48).Bounds().Dx()
+	ww := decodePNG(t, "wide grid", wide, 4*48, 48).Bounds().Dx()
+	if ww < 4*150 || ww <= nw {
+		t.Errorf("a grid of long captions is %d pixels wide (short ones %d): the captions overlap", ww, nw)
+	}
 	if _, err := ImageGrid("x", 4, 128, []GridImage{{Pixels: make([]uint8, 5), Width: 2, Height: 2}}); err == nil {
 		t.Error("short pixel buffer accepted")
 	}

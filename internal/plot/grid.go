@@ -45,7 +45,14 @@ func ImageGrid(title string, cols, thumb int, images []GridImage) ([]byte, error
 	if title != "" {
 		titleH = 34
 	}
+	// A cell is as wide as its photo or its widest caption line, whichever is wider: a long
+	// class name must not run into the next caption.
 	cellW, cellH := float64(thumb)+2*pad, float64(thumb)+pad+float64(lines)*lineH+2*pad
+	for _, im := range images {
+		for k, line := range strings.Split(im.Caption, "\n") {
+			cellW = max(cellW, float64(textStyle(11, textGray, k == 0).Width(line)/px(1))+pad)
+		}
+	}
 	w, h := float64(cols)*cellW, titleH+float64(rows)*cellH
 	c := newCanvas(px(w), px(h))
 	dc := draw.New(c)
@@ -55,7 +62,7 @@ func ImageGrid(title string, cols, thumb int, images []GridImage) ([]byte, error
 	for i, im := range images {
 		r, col := i/cols, i%cols
 		// Cell's top-left in pixels from the image's top-left.
-		left, top := float64(col)*cellW+pad, titleH+float64(r)*cellH+pad
+		left, top := float64(col)*cellW+(cellW-float64(thumb))/2, titleH+float64(r)*cellH+pad
 		scaled := fit(im, thumb)
 		sw, sh := float64(scaled.Bounds().Dx()), float64(scaled.Bounds().Dy())
 		ox, oy := left+(float64(thumb)-sw)/2, top+(float64(thumb)-sh)/2
