@@ -56,6 +56,9 @@ func TestClassFolders(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if !slices.Equal(m.ClassesAsked, tt.classes) && len(tt.classes) > 0 {
+				t.Errorf("classes asked %q, want %q", m.ClassesAsked, tt.classes)
+			}
 			if !slices.Equal(m.Classes, tt.want) || !slices.Equal(balanced, tt.want) {
 				t.Fatalf("classes %q (balance %q), want %q", m.Classes, balanced, tt.want)
 			}
@@ -107,6 +110,10 @@ func TestClassLayouts(t *testing.T) {
 		{"Kaggle names beside test1/", []string{"train/cat.1.png", "train/dog.1.png", "test1/1.png"}, []string{"dog", "cat"}},
 		{"files beside the class folders", []string{"ok/1.png", "scratch/1.png", "notes.png"}, []string{"ok", "scratch"}},
 		{"deeper files", []string{"ok/a/1.png", "ok/b/2.png", "scratch/c/1.png"}, []string{"ok", "scratch"}},
+		{"Kaggle names in class folders beside another class", []string{"animals/cat/cat.1.png", "animals/dog/dog.1.png", "animals/fox/fox.1.png", "animals/fox/2.png"}, []string{"cat", "dog", "fox"}},
+		{"a Kaggle-like name in a class folder", []string{"daisy/1.png", "rose/2.png", "rose/dog.png"}, []string{"daisy", "rose"}},
+		{"PetImages", []string{"PetImages/Cat/1.png", "PetImages/Dog/1.png"}, []string{"dog", "cat"}},
+		{"train.zip beside its extracted photos", []string{"train.zip", "train/cat.1.png", "train/dog.1.png"}, []string{"dog", "cat"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -50,6 +50,8 @@ type Manifest struct {
 	Filter  string     `json:"filter"`  // resize filter
 	Seed    uint64     `json:"seed"`    // split seed
 	Classes []string   `json:"classes"` // class names by label: [dog cat] for Dogs vs. Cats
+	// ClassesAsked are Options.Classes, if given: the order or the pick asked for.
+	ClassesAsked []string `json:"classes_asked,omitempty"`
 
 	PerClass int `json:"per_class,omitempty"` // Options.PerClass, if set
 	LeftOut  int `json:"left_out,omitempty"`  // labelled files past the PerClass limit, not considered

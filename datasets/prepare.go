@@ -129,13 +129,13 @@ func Prepare(ctx context.Context, opts Options) (*Manifest, error) {
 	if len(src.entries) == 0 {
 		return nil, fmt.Errorf("data source %s holds no files", info.Path)
 	}
-	for _, e := range src.entries {
-		if path.Base(e.name) == "train.zip" {
-			return nil, fmt.Errorf("data source %s holds %s, not the photos themselves: extract it (unzip %s %s) and pass --data train.zip", info.Path, e.name, filepath.Base(info.Path), e.name)
-		}
-	}
 	classes, err := src.classify(opts.Classes)
 	if errors.Is(err, errNoClass) {
+		for _, e := range src.entries {
+			if path.Base(e.name) == "train.zip" {
+				return nil, fmt.Errorf("data source %s holds %s, not the photos themselves: extract it (unzip %s %s) and pass --data train.zip", info.Path, e.name, filepath.Base(info.Path), e.name)
+			}
+		}
 		return nil, fmt.Errorf("data source %s holds %d files but none labelled (%s)", info.Path, len(src.entries), wantLayout)
 	}
 	if err != nil {
@@ -237,6 +237,7 @@ func Prepare(ctx context.Context, opts Options) (*Manifest, error) {
 		Filter:        opts.Filter.String(),
 		Seed:          opts.Seed,
 		Classes:       classes,
+		ClassesAsked:  opts.Classes,
 		PerClass:      max(opts.PerClass, 0),
 		Seen:          len(src.entries) - leftOut,
 		LeftOut:       leftOut,

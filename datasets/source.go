@@ -8,7 +8,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -353,22 +352,35 @@ func (s *source) classify(want []string) ([]string, error) {
 		}
 		return dirs[depth]
 	}
-	kaggle, allPet, anyPet := false, true, false
+	// Dogs vs. Cats: files labelled cat or dog by their name or a cat(s)/dog(s) folder, and
+	// either no class folder, or one holding both dogs and cats (Kaggle's train/, or
+	// train/cats beside train/dogs: a split, not a class), or class folders that are all
+	// cats or dogs (PetImages). A folder of other photos beside cats/ and dogs/ makes a
+	// folder per class.
+	allPet, anyPet := true, false
 	folders := map[string]int{}
+	petsIn := map[string][2]bool{} // by class folder: holds a dog, a cat
 	for i := range s.entries {
 		e := &s.entries[i]
 		if !live(e) {
 			continue
 		}
-		base := strings.ToLower(path.Base(e.name))
-		kaggle = kaggle || strings.HasPrefix(base, "cat.") || strings.HasPrefix(base, "dog.")
 		anyPet = anyPet || e.label >= 0
 		if f := folderOf(e); f != "" {
 			folders[f]++
 			allPet = allPet && e.label >= 0
+			if e.label >= 0 {
+				p := petsIn[f]
+				p[e.label] = true
+				petsIn[f] = p
+			}
 		}
 	}
-	pets := kaggle || (anyPet && allPet)
+	mixed := false
+	for _, p := range petsIn {
+		mixed = mixed || (p[Dog] && p[Cat])
+	}
+	pets := anyPet && (len(folders) == 0 || mixed || allPet)
 	if pets && (want == nil || DogsVsCats(want)) {
 		for i := range s.entries {
 			if e := &s.entries[i]; live(e) && e.label < 0 {

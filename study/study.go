@@ -375,8 +375,8 @@ func (s *study) sameData(m *datasets.Manifest, size, perClass int) bool {
 	if m.Size != size || m.Seed != s.opts.Seed || m.PerClass != perClass || s.opts.Data == "" {
 		return false
 	}
-	if len(s.opts.Classes) > 0 && !slices.Equal(m.Classes, s.opts.Classes) {
-		return false
+	if !slices.Equal(m.ClassesAsked, s.opts.Classes) && len(m.ClassesAsked)+len(s.opts.Classes) > 0 {
+		return false // classes picked or ordered otherwise
 	}
 	abs, err := filepath.Abs(s.opts.Data)
 	return err == nil && m.Source.Path == abs
