@@ -293,3 +293,23 @@ func TestExtractRefusesDamage(t *testing.T) {
 		t.Errorf("after extracting again: %v", err)
 	}
 }
+
+// TestCacheKeyClasses: the class names are part of the key, except Dogs vs. Cats', whose
+// keys stay those of the features extracted before classes were recorded.
+func TestCacheKeyClasses(t *testing.T) {
+	base := Info{Backbone: "b", DataChecksum: "d"}
+	key := func(classes ...string) string { i := base; i.Classes = classes; return cacheKey(&i) }
+	for _, tc := range []struct {
+		a, b []string
+		same bool
+	}{
+		{nil, []string{"dog", "cat"}, true},
+		{nil, []string{"cat", "dog"}, false},
+		{[]string{"rose", "tulip"}, []string{"rose", "daisy"}, false},
+		{[]string{"rose", "tulip"}, []string{"rose", "tulip"}, true},
+	} {
+		if got := key(tc.a...) == key(tc.b...); got != tc.same {
+			t.Errorf("keys of %q and %q equal: %v, want %v", tc.a, tc.b, got, tc.same)
+		}
+	}
+}

@@ -214,8 +214,9 @@ func DataChecksum(m *datasets.Manifest) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// cacheKey hashes everything the features depend on. Batch size, execution provider and
-// thread count are left out: they change speed, not the features (beyond float rounding).
+// cacheKey hashes everything the features depend on, the class names included. Batch size,
+// execution provider and thread count are left out: they change speed, not the features
+// (beyond float rounding).
 func cacheKey(info *Info) string {
 	k := struct {
 		Format                          int
@@ -224,6 +225,12 @@ func cacheKey(info *Info) string {
 		Preprocess, DataChecksum, DType string
 	}{Format, info.Backbone, info.BackboneSHA256, info.Input, info.Cut, info.InputSize, info.Preprocess, info.DataChecksum, info.DType}
 	data, _ := json.Marshal(k)
+	if len(info.Classes) > 0 && !datasets.DogsVsCats(info.Classes) {
+		// The same arrays under other class names are other features: their names go
+		// into the exported model. Dogs vs. Cats keys stay those of earlier versions.
+		c, _ := json.Marshal(info.Classes)
+		data = append(data, c...)
+	}
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:])
 }
