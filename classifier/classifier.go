@@ -313,7 +313,10 @@ func readLabels(v string, multi bool) ([]string, error) {
 	}
 	labels, err := exported.DecodeLabels(plain)
 	if !multi {
-		if err != nil || len(labels) != 2 {
+		if err != nil {
+			return nil, fmt.Errorf("metadata %s: want two labels for output %q: %w", exported.MetaLabels, exported.OutputName, err)
+		}
+		if len(labels) != 2 {
 			return nil, fmt.Errorf("metadata %s=%q: want two labels for output %q, e.g. dog,cat", exported.MetaLabels, v, exported.OutputName)
 		}
 		return labels, nil

@@ -81,9 +81,10 @@ func main() {
 	ctx := context.Background()
 
 	data := filepath.Join(*work, fmt.Sprintf("data-%d-%d", *size, *perClass))
-	if _, err := datasets.ReadManifest(data); err != nil {
+	man, err := datasets.ReadManifest(data)
+	if err != nil {
 		log.Printf("preparing %s at %dx%d, %d per class, into %s", *photos, *size, *size, *perClass, data)
-		if _, err := datasets.Prepare(ctx, datasets.Options{Data: *photos, Out: data, Size: *size, Seed: 1, PerClass: *perClass}); err != nil {
+		if man, err = datasets.Prepare(ctx, datasets.Options{Data: *photos, Out: data, Size: *size, Seed: 1, PerClass: *perClass}); err != nil {
 			log.Fatal(err)
 		}
 	}
@@ -145,6 +146,10 @@ func main() {
 		if err != nil {
 			log.Fatal(err)
 		}
+		layers, err := finetune.WithClasses(arch.Layers(), len(man.Classes)) // what TrainCNN trains
+		if err != nil {
+			log.Fatal(err)
+		}
 		cat[name], torch[name] = &result{}, &result{}
 		for s := 1; s <= *seeds; s++ {
 			c := cfg
@@ -154,7 +159,7 @@ func main() {
 			var initDir string
 			if *paired && (!ok || !tok) { // the initial weights, written only for a run still to do
 				initDir = filepath.Join(*work, "paired", fmt.Sprintf("%s-seed%d", name, s))
-				if c.Weights, err = writeInit(initDir, name, []int{3, *size, *size}, arch.Layers(), c.Init, c.Seed); err != nil {
+				if c.Weights, err = writeInit(initDir, name, []int{3, *size, *size}, layers, c.Init, c.Seed); err != nil {
 					log.Fatal(err)
 				}
 				c.Rand = &splitMix{state: uint64(s)}
@@ -174,7 +179,7 @@ func main() {
 				if err != nil {
 					log.Fatalf("catdog %s seed %d: %v", name, s, err)
 				}
-				cr = runResult{Rung: name, Engine: "catdog", Seed: s, TestAcc: res.TestAcc, TestN: len(res.TestProbs),
+				cr = runResult{Rung: name, Engine: "catdog", Seed: s, TestAcc: res.TestAcc, TestN: len(res.TestLabels),
 					Epochs: len(res.History.Epochs), Seconds: time.Since(start).Seconds(), BestEpoch: res.History.BestEpoch, FirstLosses: first}
 				for _, e := range res.History.Epochs {
 					cr.Curve = append(cr.Curve, point{e.TrainLoss, e.ValidLoss, e.ValidAcc})
@@ -189,7 +194,7 @@ func main() {
 				if arch.Augment {
 					aug = 1
 				}
-				args := []string{script, "--data", data, "--spec", finetune.SpecString(arch.Layers()), "--aug", fmt.Sprint(aug),
+				args := []string{script, "--data", data, "--spec", finetune.SpecString(layers), "--aug", fmt.Sprint(aug),
 					"--seed", fmt.Sprint(s), "--epochs", fmt.Sprint(c.Epochs), "--batch", fmt.Sprint(c.Batch), "--init", string(c.Init),
 					"--optimizer", c.Optimizer, "--lr", fmt.Sprint(c.LR), "--momentum", fmt.Sprint(c.Momentum), "--schedule", c.Schedule,
 					"--warmup", fmt.Sprint(c.Warmup), "--patience", fmt.Sprint(c.Patience), "--threads", fmt.Sprint(*threads),

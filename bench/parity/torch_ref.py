@@ -381,8 +381,11 @@ def main():
     gen = torch.Generator().manual_seed(a.seed)
     rng = np.random.default_rng(a.seed)
 
-    photos = np.load(a.data + "/dogs_vs_cats_photos.npy", mmap_mode="r")
-    labels = np.load(a.data + "/dogs_vs_cats_labels.npy")
+    with open(a.data + "/manifest.json") as f:  # the array names: datasets.Manifest.ArrayFiles
+        dogs_vs_cats = json.load(f)["classes"] == ["dog", "cat"]
+    stem = "dogs_vs_cats_" if dogs_vs_cats else ""
+    photos = np.load(a.data + "/" + stem + "photos.npy", mmap_mode="r")
+    labels = np.load(a.data + "/" + stem + "labels.npy")
     split = {s: np.load("%s/split_%s.npy" % (a.data, s)) for s in ("train", "valid", "test")}
     size = photos.shape[1]
     stream = Stream(a.draws) if a.draws >= 0 else None

@@ -90,7 +90,7 @@ func main() {
 			if err != nil {
 				return 0, 0, err
 			}
-			return res.TestAcc, len(res.TestProbs), nil
+			return res.TestAcc, len(res.TestLabels), nil
 		}
 	}
 	variants := []variant{

@@ -26,8 +26,9 @@ func newEvaluateCmd(a *app) *cobra.Command {
 prepared dataset (catdog prepare) and prints scikit-learn's classification report
 (precision, recall, F1 and support for each class, accuracy, macro and weighted
 averages), ROC AUC, log loss and the confusion matrix (rows true, columns predicted). For
-three classes or more it adds the top-3 and top-5 accuracies, each with its 95 % interval,
-and the ROC AUC is the one-vs-rest macro average. The model's labels must be the dataset's
+three classes or more it adds the accuracy's 95 % interval and the top-3 and top-5
+accuracies where there are more classes than k, and the ROC AUC is the one-vs-rest macro
+average. The model's labels must be the dataset's
 classes, in the same order.
 
 The dataset must be prepared at the model's input size (catdog.input_size in its

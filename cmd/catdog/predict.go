@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/catdog-ml/catdog/classifier"
+	"github.com/catdog-ml/catdog/datasets"
 	"github.com/catdog-ml/catdog/metrics"
 )
 
@@ -233,7 +234,7 @@ type accuracy struct {
 }
 
 // newAccuracy finds the class of each file: the name of its folder, when it is one of
-// labels. The top-k accuracy is counted for models of three classes or more, k > 1.
+// labels (for Dogs vs. Cats also cats/, Dogs/..., as catdog prepare reads them). The top-k accuracy is counted for models of three classes or more, k > 1.
 func newAccuracy(labels, files []string, top int) *accuracy {
 	class := make(map[string]int, len(labels))
 	for i, l := range labels {
@@ -242,6 +243,14 @@ func newAccuracy(labels, files []string, top int) *accuracy {
 	a := &accuracy{labels: labels, truth: make([]int, len(files)), perN: make([]int, len(labels)), perRight: make([]int, len(labels))}
 	if len(labels) > 2 && top > 1 && top < len(labels) {
 		a.top = top
+	}
+	if datasets.DogsVsCats(labels) { // the folders prepare reads as Dogs vs. Cats: Cats/, PetImages/Dog/...
+		for _, n := range []string{"cat", "cats", "Cat", "Cats", "CAT", "CATS"} {
+			class[n] = datasets.Cat
+		}
+		for _, n := range []string{"dog", "dogs", "Dog", "Dogs", "DOG", "DOGS"} {
+			class[n] = datasets.Dog
+		}
 	}
 	for i, f := range files {
 		a.truth[i] = -1

@@ -75,6 +75,7 @@ func TestPrepareCommandClasses(t *testing.T) {
 		{"", "", []string{"airplane", "cat", "ship"}},
 		{"ship,airplane", "", []string{"ship", "airplane"}},
 		{"", "cat,ship", []string{"cat", "ship"}},
+		{"", "ship, cat", []string{"ship", "cat"}},
 	} {
 		t.Setenv("CATDOG_CLASSES", tc.env)
 		out := filepath.Join(t.TempDir(), "data")

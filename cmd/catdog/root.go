@@ -281,10 +281,15 @@ func (a *app) bind(cmd *cobra.Command) {
 }
 
 // list returns a list setting: a flag's values, or a configuration file's list, or an
-// environment variable's names separated by commas (viper splits those at spaces only).
+// environment variable's names separated by commas (viper would split it at spaces, and
+// "sea turtle,shark" is two names).
 func (a *app) list(key string) []string {
+	values := a.v.GetStringSlice(key)
+	if raw, ok := a.v.Get(key).(string); ok { // from the environment: split at commas only
+		values = []string{raw}
+	}
 	var out []string
-	for _, v := range a.v.GetStringSlice(key) {
+	for _, v := range values {
 		for _, s := range strings.Split(v, ",") {
 			if s = strings.TrimSpace(s); s != "" {
 				out = append(out, s)
