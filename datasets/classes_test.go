@@ -148,6 +148,7 @@ func TestClassErrors(t *testing.T) {
 		{"a named class with no folder", []string{"ok/1.png", "scratch/1.png"}, []string{"ok", "dent"}, `class "dent" has no folder`},
 		{"one class named", []string{"ok/1.png", "scratch/1.png"}, []string{"ok"}, "want 2 to 256"},
 		{"a class named twice", []string{"ok/1.png", "scratch/1.png"}, []string{"ok", "ok"}, "repeated"},
+		{"Kaggle names reordered", []string{"cat.1.png", "dog.1.png"}, []string{"cat", "dog"}, "labelled dog and cat"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -395,6 +395,9 @@ func (s *source) classify(want []string) ([]string, error) {
 	}
 	sort.Strings(names)
 	if len(names) == 0 {
+		if anyPet {
+			return nil, fmt.Errorf("--classes %s: the files are named as Kaggle's (cat.N.jpg, dog.N.jpg), labelled dog and cat; --classes names class folders", strings.Join(want, ","))
+		}
 		return nil, errNoClass
 	}
 	classes := want
