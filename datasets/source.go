@@ -321,30 +321,7 @@ func (s *source) classify(want []string) ([]string, error) {
 		}
 	}
 	live := func(e *entry) bool { return e.kind == "" }
-	// The wrapper folders: those every file lies in, as long as some file lies deeper.
-	depth := 0
-	for {
-		var wrap string
-		same, deeper := true, false
-		for i := range s.entries {
-			e := &s.entries[i]
-			if !live(e) {
-				continue
-			}
-			dirs := strings.Split(e.name, "/")
-			dirs = dirs[:len(dirs)-1]
-			if len(dirs) <= depth || (wrap != "" && dirs[depth] != wrap) {
-				same = false
-				break
-			}
-			wrap = dirs[depth]
-			deeper = deeper || len(dirs) > depth+1
-		}
-		if !same || !deeper || wrap == "" {
-			break
-		}
-		depth++
-	}
+	depth := s.classDepth()
 	folderOf := func(e *entry) string {
 		dirs := strings.Split(e.name, "/")
 		if len(dirs)-1 <= depth {
@@ -437,6 +414,34 @@ func (s *source) classify(want []string) ([]string, error) {
 		}
 	}
 	return classes, nil
+}
+
+// classDepth returns how many wrapper folders the files not skipped share (train/ in
+// train/daisy/1.jpg and train/rose/2.jpg): those every file lies in, as long as some file
+// lies deeper. The class folder is the next one.
+func (s *source) classDepth() int {
+	depth := 0
+	for {
+		var wrap string
+		deeper := false
+		for i := range s.entries {
+			e := &s.entries[i]
+			if e.kind != "" {
+				continue
+			}
+			dirs := strings.Split(e.name, "/")
+			dirs = dirs[:len(dirs)-1]
+			if len(dirs) <= depth || (wrap != "" && dirs[depth] != wrap) {
+				return depth
+			}
+			wrap = dirs[depth]
+			deeper = deeper || len(dirs) > depth+1
+		}
+		if !deeper || wrap == "" {
+			return depth
+		}
+		depth++
+	}
 }
 
 // errNoClass is classify's error when no file has a class.
