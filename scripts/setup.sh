@@ -83,11 +83,13 @@ else
 fi
 
 # 2. Debian packages the tests use: the official ONNX checker, NumPy (to read our .npy), Pillow
-#    (a reference resize) and
-#    PyTorch (a reference exporter and engine to compare with), and Chromium (the serving
-#    page is tested in it, headless).
+#    (a reference resize), PyTorch (a reference exporter and engine to compare with) with
+#    OpenBLAS under it (libopenblas0-pthread becomes libblas.so.3: without it Debian's
+#    PyTorch and NumPy run on the reference BLAS, five times slower, which is not what a
+#    PyTorch user has and no fair reference for a speed), and Chromium (the serving page is
+#    tested in it, headless).
 if [ $with_test -eq 1 ]; then
-  apt_install python3 python3-onnx python3-numpy python3-pil python3-torch chromium
+  apt_install python3 python3-onnx python3-numpy python3-pil python3-torch libopenblas0-pthread chromium
 fi
 
 # 3. The binary.

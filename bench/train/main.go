@@ -88,7 +88,12 @@ func run(c config) error {
 	add("gorgonia", func() (float64, error) { return goRound(c, plainOps{}) })
 	add("gops", func() (float64, error) { return goRound(c, fastOps{}) })
 	add("gops-fused", func() (float64, error) { return goRound(c, fastOps{fused: true}) })
-	add("pytorch", func() (float64, error) { return torchRound(c) })
+	var torch torchResult // the last round's
+	add("pytorch", func() (float64, error) {
+		r, err := torchRound(c)
+		torch = r
+		return r.ImgPerS, err
+	})
 	for name := range want {
 		if !slices.ContainsFunc(cs, func(ct contender) bool { return ct.name == name }) {
 			return fmt.Errorf("-only: no contender %q (want gorgonia, gops, gops-fused or pytorch)", name)
@@ -120,10 +125,20 @@ func run(c config) error {
 	}
 	fmt.Printf("3-block CNN, %dx%d, batch %d, forward+backward+SGD, %d threads, %s, best of %d rounds x %d iterations (%s BLAS)\n",
 		c.size, c.size, c.batch, c.threads, runtime.Version(), c.rounds, c.iters, gops.BLAS())
+	if torch.Torch != "" {
+		fmt.Printf("PyTorch %s on %s BLAS\n", torch.Torch, torch.BLAS)
+	}
+	// On the reference BLAS (Debian's libblas3) PyTorch is about five times slower than a
+	// PyTorch user's: no ratio against that.
+	ref := best["pytorch"]
+	if torch.BLAS == "reference" {
+		fmt.Println("no ratio against PyTorch: it ran on the reference BLAS, not OpenBLAS (install libopenblas0-pthread: bash scripts/setup.sh --test)")
+		ref = 0
+	}
 	fmt.Printf("%-10s %9s %10s %12s\n", "engine", "img/s", "vs torch", "vs gorgonia")
 	for _, ct := range cs {
 		v := best[ct.name]
-		fmt.Printf("%-10s %9.1f %10s %12s\n", ct.name, v, ratio(v, best["pytorch"]), ratio(v, best["gorgonia"]))
+		fmt.Printf("%-10s %9.1f %10s %12s\n", ct.name, v, ratio(v, ref), ratio(v, best["gorgonia"]))
 	}
 	return nil
 }
@@ -302,14 +317,23 @@ func goRound(c config, o ops) (float64, error) {
 	return float64(c.batch*c.iters) / time.Since(start).Seconds(), nil
 }
 
-func torchRound(c config) (float64, error) {
+// torchResult is one round of torch_ref.py: its speed, and the PyTorch and the BLAS it ran on.
+type torchResult struct {
+	ImgPerS float64 `json:"img_per_s"`
+	Threads int     `json:"threads"`
+	Torch   string  `json:"torch"`
+	BLAS    string  `json:"blas"` // openblas, mkl, reference or unknown
+}
+
+// torchRound runs one round of the PyTorch reference.
+func torchRound(c config) (torchResult, error) {
 	py := c.python
 	if py == "" {
 		py = findTorchPython()
 	}
 	script, err := scriptPath()
 	if err != nil {
-		return 0, err
+		return torchResult{}, err
 	}
 	cmd := exec.Command(py, script, "--batch", fmt.Sprint(c.batch), "--size", fmt.Sprint(c.size),
 		"--iters", fmt.Sprint(c.iters), "--warmup", fmt.Sprint(c.warmup), "--threads", fmt.Sprint(c.threads))
@@ -317,19 +341,16 @@ func torchRound(c config) (float64, error) {
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return 0, fmt.Errorf("%s %s: %w: %s", py, script, err, stderr.String())
+		return torchResult{}, fmt.Errorf("%s %s: %w: %s", py, script, err, stderr.String())
 	}
-	var res struct {
-		ImgPerS float64 `json:"img_per_s"`
-		Threads int     `json:"threads"`
-	}
+	var res torchResult
 	if err := json.Unmarshal(out, &res); err != nil {
-		return 0, fmt.Errorf("reading torch_ref.py output %q: %w", out, err)
+		return torchResult{}, fmt.Errorf("reading torch_ref.py output %q: %w", out, err)
 	}
 	if res.Threads != c.threads {
-		return 0, fmt.Errorf("torch ran on %d threads, want %d", res.Threads, c.threads)
+		return torchResult{}, fmt.Errorf("torch ran on %d threads, want %d", res.Threads, c.threads)
 	}
-	return res.ImgPerS, nil
+	return res, nil
 }
 
 // findTorchPython returns the first interpreter that imports torch.

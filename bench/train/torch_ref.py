@@ -1,6 +1,7 @@
 """PyTorch reference for bench/train: the same 3-block CNN, forward + backward + SGD step.
 
-Prints one JSON line: {"img_per_s": ..., "threads": ..., "torch": ...}.
+Prints one JSON line: {"img_per_s": ..., "threads": ..., "torch": ..., "blas": ...}, blas
+naming the BLAS library this process loaded (blas_in_use).
 Run by bench/train/main.go; not part of catdog itself.
 """
 import argparse
@@ -9,6 +10,24 @@ import time
 
 import torch
 import torch.nn as nn
+
+
+def blas_in_use():
+    """The BLAS this process has mapped, from /proc/self/maps: "openblas" (Debian's
+    libopenblas0-pthread or -openmp, through the libblas.so.3 alternative, or a bundled
+    libopenblas), "mkl", "reference" (Debian's libblas3, netlib's), or "unknown"."""
+    try:
+        with open("/proc/self/maps") as f:
+            libs = {line.split()[-1] for line in f if ".so" in line}
+    except OSError:
+        return "unknown"
+    if any("openblas" in p for p in libs):
+        return "openblas"
+    if any("libmkl" in p for p in libs):
+        return "mkl"
+    if any(p.endswith("/blas/libblas.so.3") or "libblas.so" in p for p in libs):
+        return "reference"
+    return "unknown"
 
 
 def net(size):
@@ -48,7 +67,8 @@ def main():
     for _ in range(a.iters):
         step()
     dt = time.perf_counter() - t
-    print(json.dumps({"img_per_s": a.batch * a.iters / dt, "threads": torch.get_num_threads(), "torch": torch.__version__}))
+    print(json.dumps({"img_per_s": a.batch * a.iters / dt, "threads": torch.get_num_threads(), "torch": torch.__version__,
+                      "blas": blas_in_use()}))
 
 
 if __name__ == "__main__":
