@@ -130,15 +130,28 @@ func run(c config) error {
 	}
 	// On the reference BLAS (Debian's libblas3) PyTorch is about five times slower than a
 	// PyTorch user's: no ratio against that.
+	var flops float64 // of one image's training step
+	if ceil, err := sgemmCeiling(c); err != nil {
+		fmt.Fprintf(os.Stderr, "no SGEMM ceiling measured: %v\n", err)
+	} else {
+		flops = trainFLOPs(c.size)
+		fmt.Printf("SGEMM ceiling %.1f GFLOP/s (NumPy on %s BLAS, its own kernels, n=%d, %d threads); a training step is %.0f MFLOP per image\n",
+			ceil.GFLOPs, ceil.BLAS, ceil.N, c.threads, flops/1e6)
+		flops /= ceil.GFLOPs * 1e9 // an image's share of the ceiling's second
+	}
 	ref := best["pytorch"]
 	if torch.BLAS == "reference" {
 		fmt.Println("no ratio against PyTorch: it ran on the reference BLAS, not OpenBLAS (install libopenblas0-pthread: bash scripts/setup.sh --test)")
 		ref = 0
 	}
-	fmt.Printf("%-10s %9s %10s %12s\n", "engine", "img/s", "vs torch", "vs gorgonia")
+	fmt.Printf("%-10s %9s %10s %12s %11s\n", "engine", "img/s", "vs torch", "vs gorgonia", "of ceiling")
 	for _, ct := range cs {
 		v := best[ct.name]
-		fmt.Printf("%-10s %9.1f %10s %12s\n", ct.name, v, ratio(v, ref), ratio(v, best["gorgonia"]))
+		share := "-"
+		if flops > 0 {
+			share = fmt.Sprintf("%.0f %%", 100*v*flops)
+		}
+		fmt.Printf("%-10s %9.1f %10s %12s %11s\n", ct.name, v, ratio(v, ref), ratio(v, best["gorgonia"]), share)
 	}
 	return nil
 }
@@ -351,6 +364,62 @@ func torchRound(c config) (torchResult, error) {
 		return torchResult{}, fmt.Errorf("torch ran on %d threads, want %d", res.Threads, c.threads)
 	}
 	return res, nil
+}
+
+// ceiling is sgemm.py's answer: the machine's float32 matrix-product speed.
+type ceiling struct {
+	GFLOPs float64 `json:"gflops"`
+	N      int     `json:"n"`
+	BLAS   string  `json:"blas"`
+}
+
+// sgemmCeiling measures the machine's SGEMM ceiling with sgemm.py: NumPy on OpenBLAS, on
+// c.threads threads, OPENBLAS_CORETYPE unset so that OpenBLAS picks its best kernels for
+// this CPU (AVX-512 where there is AVX-512; the environment may pin AVX2 ones).
+func sgemmCeiling(c config) (ceiling, error) {
+	py := c.python
+	if py == "" {
+		py = findTorchPython()
+	}
+	script, err := scriptPath()
+	if err != nil {
+		return ceiling{}, err
+	}
+	cmd := exec.Command(py, filepath.Join(filepath.Dir(script), "sgemm.py"))
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "OPENBLAS_CORETYPE=") && !strings.HasPrefix(kv, "OPENBLAS_NUM_THREADS=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, fmt.Sprintf("OPENBLAS_NUM_THREADS=%d", c.threads))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return ceiling{}, fmt.Errorf("%s sgemm.py: %w: %s", py, err, stderr.String())
+	}
+	var r ceiling
+	if err := json.Unmarshal(out, &r); err != nil || r.GFLOPs <= 0 {
+		return ceiling{}, fmt.Errorf("reading sgemm.py output %q: %v", out, err)
+	}
+	if r.BLAS == "reference" {
+		return ceiling{}, errors.New("NumPy runs on the reference BLAS: install libopenblas0-pthread (bash scripts/setup.sh --test)")
+	}
+	return r, nil
+}
+
+// trainFLOPs counts the floating-point operations of one image's training step of the
+// 3-block CNN at size x size: the forward pass's multiply-adds of the convolutions and the
+// dense layers, times 3 for forward, gradient of the input and gradient of the weights.
+func trainFLOPs(size int) float64 {
+	var f float64
+	s, in := float64(size), 3.0
+	for _, out := range []float64{32, 64, 128} {
+		f += 2 * s * s * in * out * 9
+		s, in = s/2, out
+	}
+	f += 2*s*s*in*128 + 2*128
+	return 3 * f
 }
 
 // findTorchPython returns the first interpreter that imports torch.
