@@ -296,11 +296,7 @@ func newBCEOp(weights []float64) *bceOp {
 }
 
 func (op *bceOp) Do(v ...G.Value) (G.Value, error) {
-	_, z, err := float32s(v[0], "logits")
-	if err != nil {
-		return nil, err
-	}
-	_, y, err := float32s(v[1], "labels")
+	_, z, y, err := logitsLabels(v)
 	if err != nil {
 		return nil, err
 	}
@@ -335,11 +331,7 @@ func (op *bceOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) 
 type bceGradOp struct{ lossGradOp }
 
 func (op *bceGradOp) Do(v ...G.Value) (G.Value, error) {
-	zs, z, err := float32s(v[0], "logits")
-	if err != nil {
-		return nil, err
-	}
-	_, y, err := float32s(v[1], "labels")
+	zs, z, y, err := logitsLabels(v)
 	if err != nil {
 		return nil, err
 	}
@@ -392,11 +384,7 @@ func newCEOp(weights []float64) *ceOp {
 }
 
 func (op *ceOp) Do(v ...G.Value) (G.Value, error) {
-	zs, z, err := float32s(v[0], "logits")
-	if err != nil {
-		return nil, err
-	}
-	_, y, err := float32s(v[1], "labels")
+	zs, z, y, err := logitsLabels(v)
 	if err != nil {
 		return nil, err
 	}
@@ -430,11 +418,7 @@ func (op *ceOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 type ceGradOp struct{ lossGradOp }
 
 func (op *ceGradOp) Do(v ...G.Value) (G.Value, error) {
-	zs, z, err := float32s(v[0], "logits")
-	if err != nil {
-		return nil, err
-	}
-	_, y, err := float32s(v[1], "labels")
+	zs, z, y, err := logitsLabels(v)
 	if err != nil {
 		return nil, err
 	}
@@ -504,6 +488,20 @@ func sampleWeights(weights []float64, y []float32) ([]float64, float64, error) {
 		sum += w[i]
 	}
 	return w, sum, nil
+}
+
+// logitsLabels reads a loss op's first two inputs: the logits, with their shape, and the
+// labels.
+func logitsLabels(v []G.Value) (tensor.Shape, []float32, []float32, error) {
+	zs, z, err := float32s(v[0], "logits")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	_, y, err := float32s(v[1], "labels")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return zs, z, y, nil
 }
 
 // lossBase is what the loss ops and their gradients share: a name, the loss weights of the
