@@ -1,8 +1,10 @@
 package gops
 
 import (
+	"fmt"
 	"math/bits"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -10,16 +12,67 @@ import (
 	"gonum.org/v1/gonum/blas/blas32"
 )
 
-// BLAS names the SGEMM implementation in use: "gops-avx2" (the default on CPUs with AVX2
-// and FMA: gops's own assembly kernel), "gonum" (gonum's pure-Go blas32: the default
-// elsewhere, or with the build tag gonum) or "openblas" (cgo, build tag openblas).
-func BLAS() string { return blasName }
+// active is the micro-kernel sgemm uses; nil: the fallback BLAS (fallbackBLAS).
+var active atomic.Pointer[kernel]
+
+func init() {
+	if ks := buildKernels(); len(ks) > 0 {
+		active.Store(ks[0])
+	}
+}
+
+// BLAS names the SGEMM implementation in use: "gops-avx512" (the default on CPUs with
+// AVX-512F: gops's own 8×32 assembly kernel), "gops-avx2" (its 6×16 AVX2/FMA kernel, the
+// default on CPUs with AVX2 and FMA but not AVX-512), "gonum" (gonum's pure-Go blas32: the
+// default elsewhere, or with the build tag gonum) or "openblas" (cgo, build tag openblas).
+func BLAS() string {
+	if k := active.Load(); k != nil {
+		return k.name
+	}
+	return fallbackBLAS
+}
+
+// BLASes lists the SGEMM implementations that this build can use on this CPU, the default
+// first.
+func BLASes() []string {
+	var names []string
+	for _, k := range buildKernels() {
+		names = append(names, k.name)
+	}
+	return append(names, fallbackBLAS)
+}
+
+// UseBLAS makes name, one of BLASes, the SGEMM implementation of every later product, for
+// benchmarks and tests that compare them; the default is the fastest. It is not meant to
+// be called while products run.
+func UseBLAS(name string) error {
+	if name == fallbackBLAS {
+		active.Store(nil)
+		return nil
+	}
+	for _, k := range buildKernels() {
+		if k.name == name {
+			active.Store(k)
+			return nil
+		}
+	}
+	return fmt.Errorf("gops: no SGEMM %q in this build on this CPU (have %s)", name, strings.Join(BLASes(), ", "))
+}
+
+// blockShape is the mr×nr block of the micro-kernel in use, by which Implementation cuts
+// a product between cores; 8×32 for the fallback.
+func blockShape() (mr, nr int) {
+	if k := active.Load(); k != nil {
+		return k.mr, k.nr
+	}
+	return 8, 32
+}
 
 // sgemm computes c = a·b + beta·c (beta 0 or 1) for row-major a (m×k, or k×m when ta), b (k×n, or n×k
 // when tb) and c (m×n).
 func sgemm(ta, tb bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	if useKernel {
-		gemm(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc)
+	if kn := active.Load(); kn != nil {
+		gemm(kn, ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
 	tA, tB := blas.NoTrans, blas.NoTrans

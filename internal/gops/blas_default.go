@@ -2,7 +2,8 @@
 
 package gops
 
-// The default build: gops's own AVX2/FMA kernel where the CPU has it, gonum's blas32 elsewhere.
-var useKernel = haveKernel
+// The default build: gops's own kernels where the CPU has AVX-512F or AVX2 and FMA,
+// gonum's blas32 elsewhere.
+const fallbackBLAS = "gonum"
 
-var blasName = map[bool]string{true: "gops-avx2", false: "gonum"}[useKernel]
+func buildKernels() []*kernel { return kernels() }

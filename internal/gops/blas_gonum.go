@@ -3,7 +3,6 @@
 package gops
 
 // Built with the tag gonum: gonum's pure-Go blas32 everywhere.
-const (
-	useKernel = false
-	blasName  = "gonum"
-)
+const fallbackBLAS = "gonum"
+
+func buildKernels() []*kernel { return nil }

@@ -13,10 +13,9 @@ import (
 	"gonum.org/v1/netlib/blas/netlib"
 )
 
-const (
-	useKernel = false
-	blasName  = "openblas"
-)
+const fallbackBLAS = "openblas"
+
+func buildKernels() []*kernel { return nil }
 
 func init() {
 	// gops parallelises across the batch itself: one OpenBLAS thread per call avoids

@@ -29,7 +29,24 @@ func naive(ta, tb bool, m, n, k int, a []float32, lda int, b []float32, ldb int,
 	}
 }
 
-func TestSgemm(t *testing.T) {
+// eachBLAS runs f with every SGEMM implementation of BLASes in use in turn.
+func eachBLAS[T interface{ Run(string, func(T)) bool }](tb T, f func(T)) {
+	defer func() {
+		if err := UseBLAS(BLASes()[0]); err != nil {
+			panic(err)
+		}
+	}()
+	for _, name := range BLASes() {
+		if err := UseBLAS(name); err != nil {
+			panic(err)
+		}
+		tb.Run(name, f)
+	}
+}
+
+func TestSgemm(t *testing.T) { eachBLAS(t, testSgemm) }
+
+func testSgemm(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 1))
 	fill := func(n int) []float32 {
 		s := make([]float32, n)
@@ -38,7 +55,7 @@ func TestSgemm(t *testing.T) {
 		}
 		return s
 	}
-	for _, sz := range [][3]int{{1, 1, 1}, {6, 16, 5}, {7, 17, 3}, {32, 4096, 27}, {64, 1024, 288}, {100, 300, 600}, {13, 5, 0}, {288, 1024, 64}} {
+	for _, sz := range [][3]int{{1, 1, 1}, {6, 16, 5}, {7, 17, 3}, {8, 32, 1}, {8, 32, 2}, {9, 33, 7}, {17, 65, 300}, {32, 4096, 27}, {64, 1024, 288}, {100, 300, 600}, {13, 5, 0}, {288, 1024, 64}} {
 		for _, tr := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
 			for _, beta := range []float32{0, 1} {
 				m, n, k := sz[0], sz[1], sz[2]
@@ -65,10 +82,12 @@ func TestSgemm(t *testing.T) {
 	}
 }
 
-func BenchmarkSgemm(b *testing.B) {
+func BenchmarkSgemm(b *testing.B) { eachBLAS(b, benchmarkSgemm) }
+
+func benchmarkSgemm(b *testing.B) {
 	for _, sz := range [][3]int{{32, 4096, 27}, {64, 1024, 288}, {128, 256, 576}, {64, 288, 1024}} {
 		m, n, k := sz[0], sz[1], sz[2]
-		b.Run(fmt.Sprintf("%s/%dx%dx%d", BLAS(), m, n, k), func(b *testing.B) {
+		b.Run(fmt.Sprintf("%dx%dx%d", m, n, k), func(b *testing.B) {
 			x, y, z := make([]float32, m*k), make([]float32, k*n), make([]float32, m*n)
 			for i := range x { // not zeros: gonum skips zero multipliers
 				x[i] = float32(i%7) - 3
@@ -84,7 +103,9 @@ func BenchmarkSgemm(b *testing.B) {
 	}
 }
 
-func TestImplementationSgemm(t *testing.T) {
+func TestImplementationSgemm(t *testing.T) { eachBLAS(t, testImplementationSgemm) }
+
+func testImplementationSgemm(t *testing.T) {
 	rng := rand.New(rand.NewPCG(2, 2))
 	fill := func(n int) []float32 {
 		s := make([]float32, n)

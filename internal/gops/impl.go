@@ -27,6 +27,7 @@ func (impl Implementation) Sgemm(tA, tB blas.Transpose, m, n, k int, alpha float
 		blas32.Implementation().Sgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
+	mr, nr := blockShape()
 	w := workers(max(m/mr, n/nr))
 	if w == 1 || 2*m*n*k < parallelFlops {
 		sgemm(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc)
