@@ -35,6 +35,7 @@ type bnOp struct {
 	mean, vari []float32
 	// stats receives the batch statistics when training.
 	stats *bnStats
+	out   gops.Output
 }
 
 func (op *bnOp) Arity() int           { return 3 }
@@ -81,8 +82,7 @@ func (op *bnOp) Do(v ...G.Value) (G.Value, error) {
 	if len(gamma) != c || len(beta) != c {
 		return nil, fmt.Errorf("%v: %d channels, scale has %d, shift %d", op, c, len(gamma), len(beta))
 	}
-	out := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(xs.Clone()...))
-	y := out.Data().([]float32)
+	out, y := op.out.Get(nil, xs, x)
 	var mean, vari []float64
 	if op.train {
 		mean, vari = channelStats(x, n, c, s)
@@ -132,6 +132,7 @@ type bnGradOp struct {
 	// stats are the forward op's statistics of this step's batch, computed from the same x
 	// (the backward pass runs after the forward one): reused rather than computed again.
 	stats *bnStats
+	out   gops.Output
 }
 
 func (op *bnGradOp) Arity() int { return 3 }
@@ -219,8 +220,7 @@ func (op *bnGradOp) Do(v ...G.Value) (G.Value, error) {
 		return out, nil
 	}
 	// dx = gamma·inv/m · (m·dy - Σdy - xhat·Σ(dy·xhat))
-	out := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(xs.Clone()...))
-	dx := out.Data().([]float32)
+	out, dx := op.out.Get(nil, xs, x, dy)
 	gops.ForEach(c, func(k int) {
 		inv := 1 / math.Sqrt(vari[k]+BNEpsilon)
 		g := float64(gamma[k]) * inv / m

@@ -30,6 +30,7 @@ func bias(x, b *G.Node, relu bool) (*G.Node, error) {
 
 // biasOp: (x, b) -> y = x + b (then ReLU when relu).
 type biasOp struct {
+	out    Output
 	relu   bool
 	xDims  int
 	bShape tensor.Shape
@@ -74,7 +75,7 @@ func (op *biasOp) UsePreallocDo(prealloc G.Value, v ...G.Value) (G.Value, error)
 	if xs.Dims() < 2 || len(b) != xs[1] {
 		return nil, fmt.Errorf("gops: %v: input %v does not match %d bias values", op, xs, len(b))
 	}
-	out, y := output(prealloc, xs, b) // y may be x: elementwise in place is safe
+	out, y := op.out.Get(prealloc, xs, b) // y may be x: elementwise in place is safe
 	n, c := xs[0], xs[1]
 	plane := len(x) / max(1, n*c)
 	parallel(n, func(_, i int) {
@@ -115,7 +116,10 @@ func (op *biasOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
 }
 
 // reluGradOp: (y, dy) -> dy where y > 0, else 0.
-type reluGradOp struct{ dims int }
+type reluGradOp struct {
+	dims int
+	out  Output
+}
 
 func (op *reluGradOp) Arity() int                       { return 2 }
 func (op *reluGradOp) Type() hm.Type                    { return FnType(op.dims, op.dims, op.dims) }
@@ -150,7 +154,7 @@ func (op *reluGradOp) UsePreallocDo(prealloc G.Value, v ...G.Value) (G.Value, er
 	if len(dy) != len(y) {
 		return nil, fmt.Errorf("gops: %v: output has %d values, its gradient %d", op, len(y), len(dy))
 	}
-	out, dx := output(prealloc, ys) // elementwise: in place over y or dy is safe
+	out, dx := op.out.Get(prealloc, ys) // elementwise: in place over y or dy is safe
 	chunks := ys[0]
 	size := len(y) / max(1, chunks)
 	parallel(chunks, func(_, i int) {
@@ -170,6 +174,7 @@ func (op *reluGradOp) UsePreallocDo(prealloc G.Value, v ...G.Value) (G.Value, er
 
 // channelSumOp: (N, C, ...) -> the C sums over every axis but 1, shaped as the bias.
 type channelSumOp struct {
+	out    Output
 	xDims  int
 	bShape tensor.Shape
 }
@@ -204,7 +209,7 @@ func (op *channelSumOp) UsePreallocDo(prealloc G.Value, v ...G.Value) (G.Value, 
 	if xs.Dims() < 2 || xs[1] != op.bShape.TotalSize() {
 		return nil, fmt.Errorf("gops: %v: input shape %v", op, xs)
 	}
-	out, db := output(prealloc, op.bShape, x)
+	out, db := op.out.Get(prealloc, op.bShape, x)
 	n, c := xs[0], xs[1]
 	plane := len(x) / max(1, n*c)
 	parallel(c, func(_, ch int) {

@@ -61,6 +61,7 @@ func (op *convOp) geom(xs, ws tensor.Shape) geom {
 
 // convOp: (x, w) -> y.
 type convOp struct {
+	out                 Output
 	kh, kw, pad, stride int
 	noInputGrad         bool // x is a leaf: no gradient for it
 }
@@ -109,21 +110,23 @@ func (op *convOp) UsePreallocDo(prealloc G.Value, v ...G.Value) (G.Value, error)
 		return nil, err
 	}
 	g := op.geom(xs, ws)
-	out, y := output(prealloc, tensor.Shape{g.n, g.f, g.oh, g.ow}, x, w)
+	out, y := op.out.Get(prealloc, tensor.Shape{g.n, g.f, g.oh, g.ow}, x, w)
 	convForward(g, x, w, y)
 	return out, nil
 }
 
 func (op *convOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 	x, w := inputs[0], inputs[1]
+	fwd := *op
+	fwd.out = Output{} // the gradient ops have their own
 	var dx *G.Node
 	if !op.noInputGrad {
 		var err error
-		if dx, err = G.ApplyOp(&convDataGradOp{convOp: *op, xShape: x.Shape().Clone()}, w, grad); err != nil {
+		if dx, err = G.ApplyOp(&convDataGradOp{convOp: fwd, xShape: x.Shape().Clone()}, w, grad); err != nil {
 			return nil, fmt.Errorf("gops.Conv2D gradient wrt input: %w", err)
 		}
 	}
-	dw, err := G.ApplyOp(&convFilterGradOp{convOp: *op, wShape: w.Shape().Clone()}, x, grad)
+	dw, err := G.ApplyOp(&convFilterGradOp{convOp: fwd, wShape: w.Shape().Clone()}, x, grad)
 	if err != nil {
 		return nil, fmt.Errorf("gops.Conv2D gradient wrt filters: %w", err)
 	}
@@ -133,6 +136,7 @@ func (op *convOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
 // convDataGradOp: (w, dy) -> dx.
 type convDataGradOp struct {
 	convOp
+	out    Output
 	xShape tensor.Shape
 }
 
@@ -162,7 +166,7 @@ func (op *convDataGradOp) UsePreallocDo(prealloc G.Value, v ...G.Value) (G.Value
 		return nil, err
 	}
 	g := op.geom(op.xShape, ws)
-	out, dx := output(prealloc, op.xShape, w, dy)
+	out, dx := op.out.Get(prealloc, op.xShape, w, dy)
 	convBackwardData(g, w, dy, dx)
 	return out, nil
 }
@@ -170,6 +174,7 @@ func (op *convDataGradOp) UsePreallocDo(prealloc G.Value, v ...G.Value) (G.Value
 // convFilterGradOp: (x, dy) -> dw.
 type convFilterGradOp struct {
 	convOp
+	out    Output
 	wShape tensor.Shape
 }
 
@@ -199,74 +204,171 @@ func (op *convFilterGradOp) UsePreallocDo(prealloc G.Value, v ...G.Value) (G.Val
 		return nil, err
 	}
 	g := op.geom(xs, op.wShape)
-	out, dw := output(prealloc, op.wShape, x, dy)
+	out, dw := op.out.Get(prealloc, op.wShape, x, dy)
 	convBackwardFilter(g, x, dy, dw)
 	return out, nil
 }
 
-// convForward computes y = conv(x, w): per image, y_n (F×OHW) = w (F×K) · col(x_n) (K×OHW).
-func convForward(g geom, x, w, y []float32) {
-	cols, release := scratch(g, workers(g.n))
-	defer release()
-	parallel(g.n, func(k, n int) {
-		xn := x[n*g.chw : (n+1)*g.chw]
-		col := xn
-		if !g.im2colIdentity {
-			col = cols[k]
-			im2col(g, xn, col)
+// groupPixels is the number of output pixels from which one product covers one image:
+// below it, a product covers a group of consecutive images side by side (the columns of
+// their im2col matrices), so that the filters are packed once for the group rather than
+// once per image, and the filter gradient's partial sum is added to once per group. At
+// 8x8 and 4x4 (the deep layers of resnet-gap) a product per image is mostly packing.
+const groupPixels = 256
+
+// group is the number of images per product (see groupPixels).
+func (g geom) group() int { return max(1, min(g.n, groupPixels/g.ohw)) }
+
+// convBuffers returns, for each of w workers, a column buffer of K × (group·OHW) and, when
+// images are grouped, an output buffer of max(F, C) × (group·OHW); release gives them back.
+func convBuffers(g geom, w int) (cols, outs [][]float32, release func()) {
+	cols, outs = make([][]float32, w), make([][]float32, w)
+	gs := g.group()
+	for i := range cols {
+		if gs > 1 || !g.im2colIdentity {
+			cols[i] = getScratch(g.k * gs * g.ohw)
 		}
-		sgemm(false, false, g.f, g.ohw, g.k, w, g.k, col, g.ohw, 0, y[n*g.f*g.ohw:(n+1)*g.f*g.ohw], g.ohw)
-	})
+		if gs > 1 {
+			outs[i] = getScratch(max(g.f, g.c) * gs * g.ohw)
+		}
+	}
+	return cols, outs, func() {
+		for i := range cols {
+			putScratch(cols[i])
+			putScratch(outs[i])
+		}
+	}
 }
 
-// convBackwardData computes dx: per image, col2im(wᵀ (K×F) · dy_n (F×OHW)).
-func convBackwardData(g geom, w, dy, dx []float32) {
-	cols, release := scratch(g, workers(g.n))
+// gather copies the n images' (rows × OHW) planes from src (image after image) side by
+// side into dst (rows × n·OHW); scatter is the way back.
+func gather(dst, src []float32, rows, ohw, n int) {
+	ld := n * ohw
+	for i := 0; i < n; i++ {
+		for r := 0; r < rows; r++ {
+			copy(dst[r*ld+i*ohw:r*ld+(i+1)*ohw], src[(i*rows+r)*ohw:])
+		}
+	}
+}
+
+func scatter(dst, src []float32, rows, ohw, n int) {
+	ld := n * ohw
+	for i := 0; i < n; i++ {
+		for r := 0; r < rows; r++ {
+			copy(dst[(i*rows+r)*ohw:(i*rows+r+1)*ohw], src[r*ld+i*ohw:])
+		}
+	}
+}
+
+// columns lays out the im2col matrices of the images x[i0:i0+n] side by side in col
+// (K × n·OHW) and returns it, or returns x's own image when it is its im2col matrix (one
+// image, 1×1 filters).
+func columns(g geom, x, col []float32, i0, n int) []float32 {
+	if g.im2colIdentity {
+		if n == 1 {
+			return x[i0*g.chw : (i0+1)*g.chw]
+		}
+		gather(col, x[i0*g.chw:], g.c, g.ohw, n)
+		return col[:g.k*n*g.ohw]
+	}
+	for i := 0; i < n; i++ {
+		im2col(g, x[(i0+i)*g.chw:(i0+i+1)*g.chw], col[i*g.ohw:], n*g.ohw)
+	}
+	return col[:g.k*n*g.ohw]
+}
+
+// convForward computes y = conv(x, w): per group of images, y (F × n·OHW) = w (F×K) ·
+// their im2col matrices (K × n·OHW).
+func convForward(g geom, x, w, y []float32) {
+	gs := g.group()
+	groups := (g.n + gs - 1) / gs
+	cols, outs, release := convBuffers(g, workers(groups))
 	defer release()
-	parallel(g.n, func(k, n int) {
-		dxn := dx[n*g.chw : (n+1)*g.chw]
-		dyn := dy[n*g.f*g.ohw : (n+1)*g.f*g.ohw]
-		if g.im2colIdentity {
-			sgemm(true, false, g.k, g.ohw, g.f, w, g.k, dyn, g.ohw, 0, dxn, g.ohw)
+	parallel(groups, func(k, gi int) {
+		i0 := gi * gs
+		n := min(gs, g.n-i0)
+		col := columns(g, x, cols[k], i0, n)
+		yg := y[i0*g.f*g.ohw : (i0+n)*g.f*g.ohw]
+		if n == 1 {
+			sgemm(false, false, g.f, g.ohw, g.k, w, g.k, col, g.ohw, 0, yg, g.ohw)
 			return
 		}
-		col := cols[k]
-		sgemm(true, false, g.k, g.ohw, g.f, w, g.k, dyn, g.ohw, 0, col, g.ohw)
-		clear(dxn)
-		col2im(g, col, dxn)
+		out := outs[k][:g.f*n*g.ohw]
+		sgemm(false, false, g.f, n*g.ohw, g.k, w, g.k, col, n*g.ohw, 0, out, n*g.ohw)
+		scatter(yg, out, g.f, g.ohw, n)
 	})
 }
 
-// filterGroups is the most partial sums convBackwardFilter splits a batch into. The groups
-// depend on the batch size only, never on the number of workers, so the sum is the same
-// bits whatever GOMAXPROCS is.
+// convBackwardData computes dx: per group of images, col2im(wᵀ (K×F) · dy (F × n·OHW)).
+func convBackwardData(g geom, w, dy, dx []float32) {
+	gs := g.group()
+	groups := (g.n + gs - 1) / gs
+	cols, outs, release := convBuffers(g, workers(groups))
+	defer release()
+	parallel(groups, func(k, gi int) {
+		i0 := gi * gs
+		n := min(gs, g.n-i0)
+		ld := n * g.ohw
+		dyg := dy[i0*g.f*g.ohw : (i0+n)*g.f*g.ohw]
+		dxg := dx[i0*g.chw : (i0+n)*g.chw]
+		if n > 1 {
+			gather(outs[k], dyg, g.f, g.ohw, n)
+			dyg = outs[k][:g.f*ld]
+		}
+		if g.im2colIdentity {
+			if n == 1 {
+				sgemm(true, false, g.k, g.ohw, g.f, w, g.k, dyg, g.ohw, 0, dxg, g.ohw)
+				return
+			}
+			col := cols[k][:g.k*ld]
+			sgemm(true, false, g.k, ld, g.f, w, g.k, dyg, ld, 0, col, ld)
+			scatter(dxg, col, g.c, g.ohw, n)
+			return
+		}
+		col := cols[k][:g.k*ld]
+		sgemm(true, false, g.k, ld, g.f, w, g.k, dyg, ld, 0, col, ld)
+		clear(dxg)
+		for i := 0; i < n; i++ {
+			col2im(g, col[i*g.ohw:], dxg[i*g.chw:(i+1)*g.chw], ld)
+		}
+	})
+}
+
+// filterGroups is the most partial sums convBackwardFilter splits a batch into. The runs
+// depend on the batch size and the geometry only, never on the number of workers, so the
+// sum is the same bits whatever GOMAXPROCS is.
 const filterGroups = 16
 
 // convBackwardFilter computes dw = Σ_n dy_n (F×OHW) · col(x_n)ᵀ (OHW×K): the batch is cut
-// into at most filterGroups runs of consecutive images, each run summed in image order into
-// a partial sum (in parallel, one run per task), then the partial sums are added in run
-// order. The order of every addition is fixed by the batch size alone.
+// into at most filterGroups runs of consecutive images, each run summed in image order
+// (a group of images per product, see groupPixels) into a partial sum (in parallel, one run
+// per task), then the partial sums are added in run order. The order of every addition is
+// fixed by the batch size and the geometry alone.
 func convBackwardFilter(g geom, x, dy, dw []float32) {
-	groups := min(g.n, filterGroups)
-	cols, release := scratch(g, workers(groups))
+	gs := g.group()
+	run := max(gs, (g.n+filterGroups-1)/filterGroups) // images per run
+	runs := (g.n + run - 1) / run
+	cols, outs, release := convBuffers(g, workers(runs))
 	defer release()
-	parts := make([][]float32, groups)
+	parts := make([][]float32, runs)
 	parts[0] = dw
-	for i := 1; i < groups; i++ {
+	for i := 1; i < runs; i++ {
 		parts[i] = getScratch(len(dw))
 		defer putScratch(parts[i])
 	}
-	parallel(groups, func(k, gi int) {
-		part := parts[gi]
+	parallel(runs, func(k, ri int) {
+		part := parts[ri]
 		clear(part)
-		for n := gi * g.n / groups; n < (gi+1)*g.n/groups; n++ {
-			xn := x[n*g.chw : (n+1)*g.chw]
-			col := xn
-			if !g.im2colIdentity {
-				col = cols[k]
-				im2col(g, xn, col)
+		for i0 := ri * run; i0 < min(g.n, (ri+1)*run); i0 += gs {
+			n := min(gs, g.n-i0, (ri+1)*run-i0)
+			ld := n * g.ohw
+			col := columns(g, x, cols[k], i0, n)
+			dyg := dy[i0*g.f*g.ohw : (i0+n)*g.f*g.ohw]
+			if n > 1 {
+				gather(outs[k], dyg, g.f, g.ohw, n)
+				dyg = outs[k][:g.f*ld]
 			}
-			sgemm(false, true, g.f, g.k, g.ohw, dy[n*g.f*g.ohw:(n+1)*g.f*g.ohw], g.ohw, col, g.ohw, 1, part, g.k)
+			sgemm(false, true, g.f, g.k, ld, dyg, ld, col, ld, 1, part, g.k)
 		}
 	})
 	for _, p := range parts[1:] {
@@ -276,30 +378,15 @@ func convBackwardFilter(g geom, x, dy, dw []float32) {
 	}
 }
 
-// scratch returns one K×OHW column buffer per worker; release gives them back.
-func scratch(g geom, n int) (cols [][]float32, release func()) {
-	cols = make([][]float32, n)
-	if g.im2colIdentity {
-		return cols, func() {}
-	}
-	for i := range cols {
-		cols[i] = getScratch(g.k * g.ohw)
-	}
-	return cols, func() {
-		for _, c := range cols {
-			putScratch(c)
-		}
-	}
-}
-
 // im2col lays out the patches of one image x (C×H×W) as columns: row (c, i, j) of col
-// (K×OHW) holds x[c, oy·s-p+i, ox·s-p+j] for every output pixel (oy, ox), zero outside.
-func im2col(g geom, x, col []float32) {
+// (K×OHW, rows ld apart) holds x[c, oy·s-p+i, ox·s-p+j] for every output pixel (oy, ox),
+// zero outside.
+func im2col(g geom, x, col []float32, ld int) {
 	for c := 0; c < g.c; c++ {
 		xc := x[c*g.h*g.w : (c+1)*g.h*g.w]
 		for i := 0; i < g.kh; i++ {
 			for j := 0; j < g.kw; j++ {
-				row := col[((c*g.kh+i)*g.kw+j)*g.ohw:][:g.ohw]
+				row := col[((c*g.kh+i)*g.kw+j)*ld:][:g.ohw]
 				// output columns whose input column ox·s-p+j lies inside [0, w)
 				lo, hi := span(g.ow, g.w, g.pad, g.stride, j)
 				for oy := 0; oy < g.oh; oy++ {
@@ -325,13 +412,14 @@ func im2col(g geom, x, col []float32) {
 	}
 }
 
-// col2im adds the columns of col (K×OHW) back into the image dx (C×H×W): the adjoint of im2col.
-func col2im(g geom, col, dx []float32) {
+// col2im adds the columns of col (K×OHW, rows ld apart) back into the image dx (C×H×W):
+// the adjoint of im2col.
+func col2im(g geom, col, dx []float32, ld int) {
 	for c := 0; c < g.c; c++ {
 		dc := dx[c*g.h*g.w : (c+1)*g.h*g.w]
 		for i := 0; i < g.kh; i++ {
 			for j := 0; j < g.kw; j++ {
-				row := col[((c*g.kh+i)*g.kw+j)*g.ohw:][:g.ohw]
+				row := col[((c*g.kh+i)*g.kw+j)*ld:][:g.ohw]
 				lo, hi := span(g.ow, g.w, g.pad, g.stride, j)
 				if lo >= hi {
 					continue

@@ -29,7 +29,10 @@ func BiasReLUMaxPool2x2(x, b *G.Node) (*G.Node, error) {
 }
 
 // fusedPoolOp: (x, b) -> max(0, maxpool(x) + b).
-type fusedPoolOp struct{ bShape tensor.Shape }
+type fusedPoolOp struct {
+	bShape tensor.Shape
+	out    Output
+}
 
 func (op *fusedPoolOp) Arity() int            { return 2 }
 func (op *fusedPoolOp) Type() hm.Type         { return FnType(4, 4, op.bShape.Dims()) }
@@ -71,7 +74,7 @@ func (op *fusedPoolOp) UsePreallocDo(prealloc G.Value, v ...G.Value) (G.Value, e
 		return nil, fmt.Errorf("gops.BiasReLUMaxPool2x2: input %v does not match %d bias values", xs, len(b))
 	}
 	n, c, h, w := xs[0], xs[1], xs[2], xs[3]
-	out, y := output(prealloc, tensor.Shape{n, c, h / 2, w / 2}, x, b)
+	out, y := op.out.Get(prealloc, tensor.Shape{n, c, h / 2, w / 2}, x, b)
 	pool2x2(x, y, b, n, c, h, w)
 	return out, nil
 }
@@ -89,7 +92,10 @@ func (op *fusedPoolOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, e
 }
 
 // maskedSumOp: (y, dy), both (N, C, H, W) -> per channel Σ dy where y > 0, shaped as the bias.
-type maskedSumOp struct{ bShape tensor.Shape }
+type maskedSumOp struct {
+	bShape tensor.Shape
+	out    Output
+}
 
 func (op *maskedSumOp) Arity() int            { return 2 }
 func (op *maskedSumOp) Type() hm.Type         { return FnType(op.bShape.Dims(), 4, 4) }
@@ -121,7 +127,7 @@ func (op *maskedSumOp) UsePreallocDo(prealloc G.Value, v ...G.Value) (G.Value, e
 	if ys.Dims() < 2 || ys[1] != op.bShape.TotalSize() || len(dy) != len(y) {
 		return nil, fmt.Errorf("gops: %v: input shape %v", op, ys)
 	}
-	out, db := output(prealloc, op.bShape, y, dy)
+	out, db := op.out.Get(prealloc, op.bShape, y, dy)
 	n, c := ys[0], ys[1]
 	plane := len(y) / max(1, n*c)
 	parallel(c, func(_, ch int) {

@@ -106,7 +106,9 @@ func compare(t *testing.T, fast, ref build, shapes ...tensor.Shape) {
 	}
 }
 
-func TestConv2DMatchesGorgonia(t *testing.T) {
+func TestConv2DMatchesGorgonia(t *testing.T) { eachBLAS(t, testConv2DMatchesGorgonia) }
+
+func testConv2DMatchesGorgonia(t *testing.T) {
 	tests := []struct {
 		name        string
 		x, w        tensor.Shape
@@ -116,6 +118,13 @@ func TestConv2DMatchesGorgonia(t *testing.T) {
 		{"3x3 pad 0 stride 2", tensor.Shape{3, 2, 9, 8}, tensor.Shape{5, 2, 3, 3}, 0, 2},
 		{"3x3 pad 2 stride 2", tensor.Shape{2, 2, 6, 7}, tensor.Shape{3, 2, 3, 3}, 2, 2},
 		{"5x3 pad 1", tensor.Shape{2, 3, 8, 8}, tensor.Shape{2, 3, 5, 3}, 1, 1},
+		{"3x3 pad 0", tensor.Shape{2, 3, 7, 6}, tensor.Shape{4, 3, 3, 3}, 0, 1},
+		{"3x3 pad 2", tensor.Shape{2, 2, 5, 9}, tensor.Shape{3, 2, 3, 3}, 2, 1},
+		{"5x5 pad 2", tensor.Shape{2, 3, 11, 10}, tensor.Shape{9, 3, 5, 5}, 2, 1},
+		{"3x3 pad 1, 40 wide", tensor.Shape{2, 2, 3, 40}, tensor.Shape{10, 2, 3, 3}, 1, 1},
+		{"groups of 4 and 1", tensor.Shape{5, 3, 8, 8}, tensor.Shape{4, 3, 3, 3}, 1, 1},
+		{"1x1, groups of 2 and 1", tensor.Shape{3, 5, 12, 12}, tensor.Shape{7, 5, 1, 1}, 0, 1},
+		{"deep layer, 4x4", tensor.Shape{33, 16, 4, 4}, tensor.Shape{24, 16, 3, 3}, 1, 1},
 		{"1x1", tensor.Shape{3, 4, 5, 5}, tensor.Shape{6, 4, 1, 1}, 0, 1},
 		{"one image", tensor.Shape{1, 1, 4, 4}, tensor.Shape{1, 1, 3, 3}, 1, 1},
 		{"network layer", tensor.Shape{4, 32, 16, 16}, tensor.Shape{64, 32, 3, 3}, 1, 1},
@@ -134,39 +143,45 @@ func TestConv2DMatchesGorgonia(t *testing.T) {
 
 // TestConv2DFiniteDifferences checks the gradients against numeric ones, independently of
 // Gorgonia's own convolution.
-func TestConv2DFiniteDifferences(t *testing.T) {
-	xs, ws := tensor.Shape{2, 2, 5, 4}, tensor.Shape{3, 2, 3, 3}
-	rng := rand.New(rand.NewPCG(3, 4))
-	x, w := randTensor(rng, xs...), randTensor(rng, ws...)
-	f := func(in []*G.Node) (*G.Node, error) { return Conv2D(notLeaf(in[0]), in[1], 1, 2) }
-	_, grads := run(t, f, 5, x, w)
-	r := randTensor(rand.New(rand.NewPCG(5, 99)), 2, 3, 3, 2)
-	cost := func(x, w *tensor.Dense) float64 {
-		op := &convOp{kh: 3, kw: 3, pad: 1, stride: 2}
-		g := op.geom(xs, ws)
-		y := make([]float32, g.n*g.f*g.ohw)
-		convForward(g, x.Data().([]float32), w.Data().([]float32), y)
-		var s float64
-		for i, v := range y {
-			s += float64(v) * float64(r.Data().([]float32)[i])
-		}
-		return s
-	}
-	for k, v := range []*tensor.Dense{x, w} {
-		d := v.Data().([]float32)
-		for _, i := range []int{0, 3, len(d) / 2, len(d) - 1} {
-			const h = 1e-2
-			old := d[i]
-			d[i] = old + h
-			up := cost(x, w)
-			d[i] = old - h
-			down := cost(x, w)
-			d[i] = old
-			num := (up - down) / (2 * h)
-			if got := float64(grads[k][i]); math.Abs(got-num) > 1e-3*math.Max(1, math.Abs(num)) {
-				t.Errorf("input %d value %d: gradient %g, finite difference %g", k, i, got, num)
+func TestConv2DFiniteDifferences(t *testing.T) { eachBLAS(t, testConv2DFiniteDifferences) }
+
+func testConv2DFiniteDifferences(t *testing.T) {
+	for _, c := range []struct{ pad, stride int }{{1, 2}, {1, 1}, {0, 1}} {
+		t.Run(fmt.Sprintf("pad %d stride %d", c.pad, c.stride), func(t *testing.T) {
+			xs, ws := tensor.Shape{2, 2, 5, 4}, tensor.Shape{3, 2, 3, 3}
+			op := &convOp{kh: 3, kw: 3, pad: c.pad, stride: c.stride}
+			g := op.geom(xs, ws)
+			rng := rand.New(rand.NewPCG(3, 4))
+			x, w := randTensor(rng, xs...), randTensor(rng, ws...)
+			f := func(in []*G.Node) (*G.Node, error) { return Conv2D(notLeaf(in[0]), in[1], c.pad, c.stride) }
+			_, grads := run(t, f, 5, x, w)
+			r := randTensor(rand.New(rand.NewPCG(5, 99)), g.n, g.f, g.oh, g.ow)
+			cost := func(x, w *tensor.Dense) float64 {
+				y := make([]float32, g.n*g.f*g.ohw)
+				convForward(g, x.Data().([]float32), w.Data().([]float32), y)
+				var s float64
+				for i, v := range y {
+					s += float64(v) * float64(r.Data().([]float32)[i])
+				}
+				return s
 			}
-		}
+			for k, v := range []*tensor.Dense{x, w} {
+				d := v.Data().([]float32)
+				for _, i := range []int{0, 3, len(d) / 2, len(d) - 1} {
+					const h = 1e-2
+					old := d[i]
+					d[i] = old + h
+					up := cost(x, w)
+					d[i] = old - h
+					down := cost(x, w)
+					d[i] = old
+					num := (up - down) / (2 * h)
+					if got := float64(grads[k][i]); math.Abs(got-num) > 1e-3*math.Max(1, math.Abs(num)) {
+						t.Errorf("input %d value %d: gradient %g, finite difference %g", k, i, got, num)
+					}
+				}
+			}
+		})
 	}
 }
 

@@ -25,7 +25,7 @@ func MaxPool2x2(x *G.Node) (*G.Node, error) {
 }
 
 // poolOp: x -> y.
-type poolOp struct{}
+type poolOp struct{ out Output }
 
 func (op *poolOp) Arity() int                       { return 1 }
 func (op *poolOp) Type() hm.Type                    { return FnType(4, 4) }
@@ -62,7 +62,7 @@ func (op *poolOp) UsePreallocDo(prealloc G.Value, v ...G.Value) (G.Value, error)
 	}
 	n, c, h, w := xs[0], xs[1], xs[2], xs[3]
 	oh, ow := h/2, w/2
-	out, y := output(prealloc, tensor.Shape{n, c, oh, ow}, x)
+	out, y := op.out.Get(prealloc, tensor.Shape{n, c, oh, ow}, x)
 	pool2x2(x, y, nil, n, c, h, w)
 	return out, nil
 }
@@ -106,7 +106,10 @@ func (op *poolOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
 
 // poolGradOp: (x, y, dy) -> dx: dy goes to the first maximum of each window of x, and, when
 // relu, only where the pooled output y is positive (y = max(0, max + b) in the fused op).
-type poolGradOp struct{ relu bool }
+type poolGradOp struct {
+	relu bool
+	out  Output
+}
 
 func (op *poolGradOp) Arity() int                       { return 3 }
 func (op *poolGradOp) Type() hm.Type                    { return FnType(4, 4, 4, 4) }
@@ -147,7 +150,7 @@ func (op *poolGradOp) UsePreallocDo(prealloc G.Value, v ...G.Value) (G.Value, er
 	if len(y) != n*c*oh*ow || len(dy) != len(y) {
 		return nil, fmt.Errorf("gops.MaxPool2x2Grad: input %v does not match output of %d values", xs, len(y))
 	}
-	out, dx := output(prealloc, xs, x, y, dy)
+	out, dx := op.out.Get(prealloc, xs, x, y, dy)
 	parallel(n, func(_, i int) {
 		for ch := 0; ch < c; ch++ {
 			p := i*c + ch
