@@ -1,9 +1,6 @@
 package finetune
 
-import (
-	"math/rand/v2"
-	"testing"
-)
+import "testing"
 
 // BenchmarkTrainStep measures one training step (forward, backward, SGD update) of an
 // architecture at 64x64, batch 32. Report images/s with: go test -bench TrainStep ./finetune
@@ -19,28 +16,17 @@ func BenchmarkTrainStep(b *testing.B) {
 				b.Fatal(err)
 			}
 			const n = 32
-			gr, err := m.build(n, true)
+			st, err := m.NewStepper(n, "sgd", 0.001, 0.9, 1)
 			if err != nil {
 				b.Fatal(err)
 			}
-			defer gr.close()
-			opt, err := newOptimizer("sgd", 0.001, 0.9, gr.learn)
-			if err != nil {
-				b.Fatal(err)
-			}
+			defer st.Close()
 			x, y := randomBatch(m, n, 1)
-			rng := rand.New(rand.NewPCG(1, 1))
-			grads := make([][]float32, len(gr.learn))
 			b.ResetTimer()
 			for range b.N {
-				gr.fillMasks(rng.Float64)
-				if _, err := gr.run(x, y); err != nil {
+				if _, err := st.Step(x, y); err != nil {
 					b.Fatal(err)
 				}
-				for i, g := range gr.grads {
-					_, grads[i], _ = float32s(g.Value(), "grad")
-				}
-				opt.step(gr.learn, grads)
 			}
 			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "img/s")
 		})

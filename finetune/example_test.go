@@ -73,3 +73,35 @@ func ExampleTrainCNN() {
 	}
 	fmt.Printf("test accuracy %.3f, model in %s\n", res.TestAcc, res.ModelPath)
 }
+
+// A training loop of one's own: one Step per batch, with the graph and the optimiser that
+// Train uses.
+func ExampleModel_NewStepper() {
+	arch, err := finetune.Arch("vgg1")
+	if err != nil {
+		log.Fatal(err)
+	}
+	m, err := arch.Model(16, "", 1)
+	if err != nil {
+		log.Fatal(err)
+	}
+	st, err := m.NewStepper(4, "sgd", 0.01, 0.9, 1)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer st.Close()
+	x := make([]float32, 4*3*16*16) // four grey 16x16 photos
+	for i := range x {
+		x[i] = float32(i%7) / 7
+	}
+	y := []float32{0, 1, 0, 1} // dog, cat, dog, cat
+	first, _ := st.Step(x, y)
+	var last float64
+	for range 20 {
+		if last, err = st.Step(x, y); err != nil {
+			log.Fatal(err)
+		}
+	}
+	fmt.Println(last < first)
+	// Output: true
+}

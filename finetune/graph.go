@@ -231,6 +231,19 @@ func (gr *graph) run(x []float32, y []float32) ([]float32, error) {
 	return z, nil
 }
 
+// gradients points dst[i] at the gradient of gr.learn[i] that the last run left (valid
+// until the next run).
+func (gr *graph) gradients(dst [][]float32) error {
+	for i, g := range gr.grads {
+		_, d, err := float32s(g.Value(), "gradient")
+		if err != nil {
+			return err
+		}
+		dst[i] = d
+	}
+	return nil
+}
+
 // updateRunning folds one batch's statistics into the running ones.
 func updateRunning(w bnW, s *bnStats) {
 	unbias := 1.0

@@ -448,12 +448,8 @@ func (t *trainer) run(ctx context.Context) (err error) {
 					ep.Correct++
 				}
 			}
-			for i, g := range t.train.grads {
-				_, d, err := float32s(g.Value(), "gradient")
-				if err != nil {
-					return err
-				}
-				grads[i] = d
+			if err := t.train.gradients(grads); err != nil {
+				return err
 			}
 			t.opt.step(learn, grads)
 			ep.NextBatch = b + 1
