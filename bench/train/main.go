@@ -7,6 +7,13 @@
 //   - gops-fused: the same with BiasReLUMaxPool2x2 for bias + ReLU + pool;
 //   - pytorch: the same network in PyTorch (bench/train/torch_ref.py), same thread count.
 //
+// Then each rung of the study's ladder named by -rungs (vgg3, vgg3-dropout-bn and resnet-gap
+// by default) two ways, side by side in the same rounds: catdog/<rung> is catdog's own
+// training step (finetune.Stepper: the graph and the optimiser that catdog train uses, Adam
+// at the study's learning rate), pytorch/<rung> the same layers in PyTorch (built from
+// finetune.SpecString by bench/parity/torch_ref.py) with torch.optim.Adam, in training
+// mode, so dropout and batch norm do their training work in both.
+//
 // The network: 3 x [Conv 3x3 pad 1 (32, 64, 128 filters) + bias, ReLU, MaxPool 2x2], Flatten,
 // Dense 128 + ReLU, Dense 1 + sigmoid, binary cross-entropy, plain SGD; synthetic random data.
 // Warm-up iterations are excluded; each contender runs several rounds, interleaved, and the
@@ -38,12 +45,13 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"github.com/catdog-ml/catdog/finetune"
 	"github.com/catdog-ml/catdog/internal/gops"
 )
 
 type config struct {
 	batch, size, iters, warmup, rounds, threads int
-	python, only, cpuprofile                    string
+	python, only, cpuprofile, rungs             string
 }
 
 func main() {
@@ -55,7 +63,8 @@ func main() {
 	flag.IntVar(&c.rounds, "rounds", 3, "rounds per contender, interleaved; the best counts")
 	flag.IntVar(&c.threads, "threads", 2, "threads for every contender (GOMAXPROCS, torch.set_num_threads)")
 	flag.StringVar(&c.python, "python", "", "python interpreter with torch (default: python3 from PATH, else /usr/bin/python3)")
-	flag.StringVar(&c.only, "only", "", "run only these contenders, comma separated: gorgonia,gops,gops-fused,pytorch")
+	flag.StringVar(&c.only, "only", "", "run only these contenders, comma separated: gorgonia,gops,gops-fused,pytorch, catdog/<rung>, pytorch/<rung>")
+	flag.StringVar(&c.rungs, "rungs", "vgg3,vgg3-dropout-bn,resnet-gap", "rungs of the ladder to run in catdog and PyTorch, comma separated (\"\" for none)")
 	flag.StringVar(&c.cpuprofile, "cpuprofile", "", "write a CPU profile of the Go contenders to this file")
 	flag.Parse()
 	if err := run(c); err != nil {
@@ -94,9 +103,28 @@ func run(c config) error {
 		torch = r
 		return r.ImgPerS, err
 	})
+	var rungs []string
+	for _, r := range strings.Split(c.rungs, ",") {
+		if r == "" {
+			continue
+		}
+		arch, err := finetune.Arch(r)
+		if err != nil {
+			return fmt.Errorf("-rungs: %w", err)
+		}
+		rungs = append(rungs, r)
+		add("catdog/"+r, func() (float64, error) { return rungRound(c, arch) })
+		add("pytorch/"+r, func() (float64, error) {
+			res, err := torchRound(c, "--spec", finetune.SpecString(arch.Layers()), "--optimizer", finetune.DefaultOptimizer, "--lr", fmt.Sprint(finetune.DefaultLR))
+			if torch.Torch == "" {
+				torch = res
+			}
+			return res.ImgPerS, err
+		})
+	}
 	for name := range want {
 		if !slices.ContainsFunc(cs, func(ct contender) bool { return ct.name == name }) {
-			return fmt.Errorf("-only: no contender %q (want gorgonia, gops, gops-fused or pytorch)", name)
+			return fmt.Errorf("-only: no contender %q (want gorgonia, gops, gops-fused, pytorch, or catdog/<rung> and pytorch/<rung> of -rungs)", name)
 		}
 	}
 
@@ -144,8 +172,15 @@ func run(c config) error {
 		fmt.Println("no ratio against PyTorch: it ran on the reference BLAS, not OpenBLAS (install libopenblas0-pthread: bash scripts/setup.sh --test)")
 		ref = 0
 	}
-	fmt.Printf("%-10s %9s %10s %12s %11s\n", "engine", "img/s", "vs torch", "vs gorgonia", "of ceiling")
+	printed := false
 	for _, ct := range cs {
+		if strings.Contains(ct.name, "/") {
+			continue
+		}
+		if !printed {
+			fmt.Printf("%-10s %9s %10s %12s %11s\n", "engine", "img/s", "vs torch", "vs gorgonia", "of ceiling")
+			printed = true
+		}
 		v := best[ct.name]
 		share := "-"
 		if flops > 0 {
@@ -153,7 +188,57 @@ func run(c config) error {
 		}
 		fmt.Printf("%-10s %9.1f %10s %12s %11s\n", ct.name, v, ratio(v, ref), ratio(v, best["gorgonia"]), share)
 	}
+	printed = false
+	for _, r := range rungs {
+		cv, tv := best["catdog/"+r], best["pytorch/"+r]
+		if cv == 0 && tv == 0 {
+			continue
+		}
+		if !printed {
+			fmt.Printf("\nthe ladder's rungs, catdog's training step (finetune.Stepper) and PyTorch's, %s at lr %g, batch %d, %dx%d\n",
+				finetune.DefaultOptimizer, finetune.DefaultLR, c.batch, c.size, c.size)
+			fmt.Printf("%-16s %12s %13s %10s\n", "rung", "catdog img/s", "pytorch img/s", "vs torch")
+			printed = true
+		}
+		if torch.BLAS == "reference" {
+			tv = 0
+		}
+		fmt.Printf("%-16s %12.1f %13.1f %10s\n", r, cv, best["pytorch/"+r], ratio(cv, tv))
+	}
 	return nil
+}
+
+// rungRound trains c.warmup+c.iters steps of the rung a with catdog's own training step
+// (finetune.Stepper, the study's optimiser) on random data and returns images/s.
+func rungRound(c config, a finetune.Architecture) (float64, error) {
+	m, err := a.Model(c.size, "", 1)
+	if err != nil {
+		return 0, err
+	}
+	st, err := m.NewStepper(c.batch, finetune.DefaultOptimizer, finetune.DefaultLR, finetune.DefaultMomentum, 1)
+	if err != nil {
+		return 0, err
+	}
+	defer st.Close()
+	rng := rand.New(rand.NewPCG(1, 2))
+	x := make([]float32, c.batch*3*c.size*c.size)
+	for i := range x {
+		x[i] = rng.Float32()
+	}
+	y := make([]float32, c.batch)
+	for i := range y {
+		y[i] = float32(rng.IntN(2))
+	}
+	var start time.Time
+	for i := 0; i < c.warmup+c.iters; i++ {
+		if i == c.warmup {
+			start = time.Now()
+		}
+		if _, err := st.Step(x, y); err != nil {
+			return 0, err
+		}
+	}
+	return float64(c.batch*c.iters) / time.Since(start).Seconds(), nil
 }
 
 func ratio(a, b float64) string {
@@ -338,8 +423,9 @@ type torchResult struct {
 	BLAS    string  `json:"blas"` // openblas, mkl, reference or unknown
 }
 
-// torchRound runs one round of the PyTorch reference.
-func torchRound(c config) (torchResult, error) {
+// torchRound runs one round of the PyTorch reference, with extra arguments for
+// torch_ref.py (a rung's --spec).
+func torchRound(c config, extra ...string) (torchResult, error) {
 	py := c.python
 	if py == "" {
 		py = findTorchPython()
@@ -348,8 +434,9 @@ func torchRound(c config) (torchResult, error) {
 	if err != nil {
 		return torchResult{}, err
 	}
-	cmd := exec.Command(py, script, "--batch", fmt.Sprint(c.batch), "--size", fmt.Sprint(c.size),
-		"--iters", fmt.Sprint(c.iters), "--warmup", fmt.Sprint(c.warmup), "--threads", fmt.Sprint(c.threads))
+	args := []string{script, "--batch", fmt.Sprint(c.batch), "--size", fmt.Sprint(c.size),
+		"--iters", fmt.Sprint(c.iters), "--warmup", fmt.Sprint(c.warmup), "--threads", fmt.Sprint(c.threads)}
+	cmd := exec.Command(py, append(args, extra...)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

@@ -1,4 +1,7 @@
-"""PyTorch reference for bench/train: the same 3-block CNN, forward + backward + SGD step.
+"""PyTorch reference for bench/train: the same 3-block CNN, forward + backward + SGD step;
+or, with --spec, one rung of catdog's ladder built from its layer spec by bench/parity's
+torch_ref.build (the same layers by construction), trained with torch.optim's Adam or SGD
+with momentum, binary cross-entropy on the logit, in training mode (dropout, batch norm).
 
 Prints one JSON line: {"img_per_s": ..., "threads": ..., "torch": ..., "blas": ...}, blas
 naming the BLAS library this process loaded (blas_in_use).
@@ -6,10 +9,13 @@ Run by bench/train/main.go; not part of catdog itself.
 """
 import argparse
 import json
+import os
+import sys
 import time
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 
 def blas_in_use():
@@ -46,14 +52,31 @@ def main():
     p.add_argument("--iters", type=int, default=20)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--spec", default="", help="catdog's layer spec (finetune.SpecString) of a rung; default: the 3-block CNN")
+    p.add_argument("--optimizer", default="adam", help="adam or sgd (with --spec)")
+    p.add_argument("--lr", type=float, default=0.001)
+    p.add_argument("--momentum", type=float, default=0.9)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
-    m = net(a.size)
     x = torch.rand(a.batch, 3, a.size, a.size)
     y = (torch.rand(a.batch, 1) > 0.5).float()
-    opt = torch.optim.SGD(m.parameters(), lr=0.01)
-    loss_fn = nn.BCELoss()
+    if a.spec:
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "parity"))
+        from torch_ref import build  # bench/parity's builder
+        m = build(a.spec, (3, a.size, a.size))
+        m.train()
+        if a.optimizer == "adam":
+            opt = torch.optim.Adam(m.parameters(), lr=a.lr, eps=1e-7)
+        else:
+            opt = torch.optim.SGD(m.parameters(), lr=a.lr, momentum=a.momentum)
+
+        def loss_fn(out, target):
+            return F.binary_cross_entropy_with_logits(out, target)
+    else:
+        m = net(a.size)
+        opt = torch.optim.SGD(m.parameters(), lr=0.01)
+        loss_fn = nn.BCELoss()
 
     def step():
         opt.zero_grad()
