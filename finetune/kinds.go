@@ -100,7 +100,7 @@ var kinds = [...]kindInfo{
 	{
 		kind: KindReLU, names: []string{"relu"}, syntax: "relu",
 		color:   plot.PaletteColor(2),
-		forward: alone(func(_ *graphBuilder, _ *unit, h *G.Node) (*G.Node, error) { return G.Rectify(h) }),
+		forward: alone(func(_ *graphBuilder, _ *unit, h *G.Node) (*G.Node, error) { return gops.ReLU(h) }),
 		export:  func(e *exporter, _ *unit, x string) string { return e.b.Relu(x) },
 		onnx: onnxReader{ops: []string{"Relu"}, read: func(r *blockReader, n *pb.NodeProto) (string, error) {
 			r.add(ReLU(), nil)
@@ -422,7 +422,7 @@ func residualForward(b *graphBuilder, u *unit, x *G.Node) (*G.Node, error) {
 	if h, err = b.bn(h, u.bn, u.name+".bn1"); err != nil {
 		return nil, err
 	}
-	if h, err = G.Rectify(h); err != nil {
+	if h, err = gops.ReLU(h); err != nil {
 		return nil, err
 	}
 	if h, err = b.convBias(h, u.conv2, 1, false); err != nil {
@@ -437,10 +437,7 @@ func residualForward(b *graphBuilder, u *unit, x *G.Node) (*G.Node, error) {
 			return nil, err
 		}
 	}
-	if h, err = G.Add(h, s); err != nil {
-		return nil, err
-	}
-	return G.Rectify(h)
+	return gops.AddReLU(h, s)
 }
 
 // globalAvgPool averages (N, C, H, W) over H and W as one matrix product:

@@ -3,6 +3,7 @@ package gops
 import (
 	"fmt"
 	"hash"
+	"math"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -84,11 +85,11 @@ func (op *biasOp) UsePreallocDo(prealloc G.Value, v ...G.Value) (G.Value, error)
 			src, dst, bv := x[off:off+plane], y[off:off+plane], b[ch]
 			if op.relu {
 				for t, v := range src {
-					y := v + bv
-					if !(y > 0) {
+					y := math.Float32bits(v + bv)
+					if !positive(y) {
 						y = 0
 					}
-					dst[t] = y
+					dst[t] = math.Float32frombits(y)
 				}
 			} else {
 				for t, v := range src {
@@ -114,6 +115,12 @@ func (op *biasOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
 	}
 	return G.Nodes{dx, db}, nil
 }
+
+// positive reports whether the float32 whose bits are b is greater than zero (NaN is not):
+// one unsigned comparison of the bits, which the compiler turns into a conditional move
+// where a comparison of floats would be a branch, mispredicted about half the time after
+// a ReLU.
+func positive(b uint32) bool { return b-1 < 0x7f800000 }
 
 // reluGradOp: (y, dy) -> dy where y > 0, else 0.
 type reluGradOp struct {
@@ -162,11 +169,11 @@ func (op *reluGradOp) UsePreallocDo(prealloc G.Value, v ...G.Value) (G.Value, er
 		gs = gs[:len(ys)]
 		ds = ds[:len(ys)]
 		for t, v := range ys {
-			d := gs[t]
-			if !(v > 0) {
+			d := math.Float32bits(gs[t])
+			if !positive(math.Float32bits(v)) {
 				d = 0
 			}
-			ds[t] = d
+			ds[t] = math.Float32frombits(d)
 		}
 	})
 	return out, nil

@@ -370,3 +370,56 @@ func TestBadShapes(t *testing.T) {
 		}
 	}
 }
+
+func TestReLUMatchesGorgonia(t *testing.T) {
+	tests := []struct {
+		name  string
+		shape tensor.Shape
+		add   bool
+	}{
+		{"4-d", tensor.Shape{3, 4, 5, 6}, false},
+		{"2-d", tensor.Shape{5, 7}, false},
+		{"4-d add", tensor.Shape{2, 3, 4, 5}, true},
+		{"2-d add", tensor.Shape{4, 9}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// inputs through an op each, so that both get their gradients
+			fast := func(in []*G.Node) (*G.Node, error) {
+				if tt.add {
+					return AddReLU(notLeaf(in[0]), notLeaf(in[1]))
+				}
+				return ReLU(notLeaf(in[0]))
+			}
+			ref := func(in []*G.Node) (*G.Node, error) {
+				x := notLeaf(in[0])
+				if tt.add {
+					x = G.Must(G.Add(x, notLeaf(in[1])))
+				}
+				return G.Rectify(x)
+			}
+			shapes := []tensor.Shape{tt.shape}
+			if tt.add {
+				shapes = append(shapes, tt.shape)
+			}
+			compare(t, fast, ref, shapes...)
+		})
+	}
+}
+
+// TestAddReLUSameInput checks that x + x gets twice the gradient of each term.
+func TestAddReLUSameInput(t *testing.T) {
+	fast := func(in []*G.Node) (*G.Node, error) { x := notLeaf(in[0]); return AddReLU(x, x) }
+	ref := func(in []*G.Node) (*G.Node, error) {
+		return G.Rectify(G.Must(G.Mul(notLeaf(in[0]), G.NewConstant(float32(2)))))
+	}
+	compare(t, fast, ref, tensor.Shape{3, 8})
+}
+
+func TestPositive(t *testing.T) {
+	for _, v := range []float32{0, float32(math.Copysign(0, -1)), 1e-45, 1, 3e38, float32(math.Inf(1)), float32(math.Inf(-1)), -1e-45, -2, float32(math.NaN()), -float32(math.NaN())} {
+		if got, want := positive(math.Float32bits(v)), v > 0; got != want {
+			t.Errorf("positive(%v) = %v, want %v", v, got, want)
+		}
+	}
+}

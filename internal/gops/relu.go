@@ -1,0 +1,111 @@
+package gops
+
+import (
+	"fmt"
+	"hash"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// ReLU returns max(0, x), elementwise, in one pass; its gradient is one masked pass, zero
+// where the output is zero (as PyTorch's). Gorgonia's own Rectify makes a comparison
+// tensor and a product, each a pass and a new tensor, forward and backward.
+func ReLU(x *G.Node) (*G.Node, error) {
+	return G.ApplyOp(&addReLUOp{dims: x.Dims(), arity: 1}, x)
+}
+
+// AddReLU returns max(0, a + b) for a and b of one shape, in one pass: the end of a
+// residual block. Both inputs get the same gradient, one masked pass.
+func AddReLU(a, b *G.Node) (*G.Node, error) {
+	if !a.Shape().Eq(b.Shape()) {
+		return nil, fmt.Errorf("gops.AddReLU: shapes %v and %v differ", a.Shape(), b.Shape())
+	}
+	return G.ApplyOp(&addReLUOp{dims: a.Dims(), arity: 2}, a, b)
+}
+
+// addReLUOp: (a[, b]) -> max(0, a [+ b]).
+type addReLUOp struct {
+	dims, arity int
+	out         Output
+}
+
+func (op *addReLUOp) Arity() int { return op.arity }
+func (op *addReLUOp) Type() hm.Type {
+	in := make([]int, op.arity)
+	for i := range in {
+		in[i] = op.dims
+	}
+	return FnType(op.dims, in...)
+}
+func (op *addReLUOp) ReturnsPtr() bool                 { return false }
+func (op *addReLUOp) CallsExtern() bool                { return false }
+func (op *addReLUOp) OverwritesInput() int             { return -1 }
+func (op *addReLUOp) WriteHash(h hash.Hash)            { writeHash(h, op) }
+func (op *addReLUOp) Hashcode() uint32                 { return HashOf(op) }
+func (op *addReLUOp) DiffWRT(n int) []bool             { return []bool{true, true}[:op.arity] }
+func (op *addReLUOp) Do(v ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, v...) }
+func (op *addReLUOp) String() string {
+	if op.arity == 1 {
+		return fmt.Sprintf("gops.ReLU{%d-d}", op.dims)
+	}
+	return fmt.Sprintf("gops.AddReLU{%d-d}", op.dims)
+}
+
+func (op *addReLUOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
+	s, err := shapeOf(ds, 0)
+	return s.Clone(), err
+}
+
+func (op *addReLUOp) UsePreallocDo(prealloc G.Value, v ...G.Value) (G.Value, error) {
+	if len(v) != op.arity {
+		return nil, fmt.Errorf("gops: %v: want %d inputs, got %d", op, op.arity, len(v))
+	}
+	s, a, err := float32s(v[0], "ReLU input")
+	if err != nil {
+		return nil, err
+	}
+	var b []float32
+	if op.arity == 2 {
+		if _, b, err = float32s(v[1], "ReLU input"); err != nil {
+			return nil, err
+		}
+		if len(b) != len(a) {
+			return nil, fmt.Errorf("gops: %v: inputs of %d and %d values", op, len(a), len(b))
+		}
+	}
+	out, y := op.out.Get(prealloc, s) // elementwise: in place over an input is safe
+	chunks := 1
+	if s.Dims() > 0 {
+		chunks = s[0]
+	}
+	size := len(a) / max(1, chunks)
+	parallel(chunks, func(_, i int) {
+		ys, as := y[i*size:(i+1)*size], a[i*size:(i+1)*size]
+		if b == nil {
+			for t, v := range as {
+				ys[t] = max(v, 0)
+			}
+			return
+		}
+		bs := b[i*size : (i+1)*size]
+		bs = bs[:len(as)]
+		ys = ys[:len(as)]
+		for t, v := range as {
+			ys[t] = max(v+bs[t], 0)
+		}
+	})
+	return out, nil
+}
+
+func (op *addReLUOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	d, err := G.ApplyOp(&reluGradOp{dims: op.dims}, output, grad)
+	if err != nil {
+		return nil, fmt.Errorf("gops: %v gradient: %w", op, err)
+	}
+	if op.arity == 1 {
+		return G.Nodes{d}, nil
+	}
+	return G.Nodes{d, d}, nil
+}
