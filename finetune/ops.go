@@ -23,6 +23,10 @@ import (
 type bnStats struct {
 	mean, vari []float64 // biased variance
 	count      int       // values per channel (N·H·W)
+	// sdy and sdyx are the per-channel sums of dy and dy·xhat of this step's backward pass:
+	// computed by the first of the three gradient ops that runs, read by the other two. The
+	// forward op resets them with the statistics at each step.
+	sdy, sdyx []float64
 }
 
 // bnOp normalises x with the batch statistics (train) or the running ones, then scales by
@@ -185,27 +189,15 @@ func (op *bnGradOp) Do(v ...G.Value) (G.Value, error) {
 	}
 	n, c, s := bnGeom(xs)
 	var mean, vari []float64
-	if st := op.stats; st != nil && len(st.mean) == c && st.count == n*s {
+	st := op.stats
+	if st != nil && len(st.mean) == c && st.count == n*s {
 		mean, vari = st.mean, st.vari
 	} else {
+		st = nil
 		mean, vari = channelStats(x, n, c, s)
 	}
 	m := float64(n * s)
-	// Per channel: sums of dy and of dy·xhat.
-	sdy, sdyx := make([]float64, c), make([]float64, c)
-	gops.ForEach(c, func(k int) {
-		inv, mu := 1/math.Sqrt(vari[k]+BNEpsilon), mean[k]
-		var sd, sdx float64 // locals: neighbouring channels' sums share cache lines
-		for i := range n {
-			off := (i*c + k) * s
-			for j := off; j < off+s; j++ {
-				d := float64(dy[j])
-				sd += d
-				sdx += d * (float64(x[j]) - mu) * inv
-			}
-		}
-		sdy[k], sdyx[k] = sd, sdx
-	})
+	sdy, sdyx := gradSums(st, x, dy, mean, vari, n, c, s)
 	switch op.which {
 	case 1, 2:
 		out := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(gs.Clone()...))
@@ -219,20 +211,62 @@ func (op *bnGradOp) Do(v ...G.Value) (G.Value, error) {
 		}
 		return out, nil
 	}
-	// dx = gamma·inv/m · (m·dy - Σdy - xhat·Σ(dy·xhat))
+	// dx = gamma·inv/m · (m·dy - Σdy - xhat·Σ(dy·xhat)) = a·dy + b·x + e per channel
 	out, dx := op.out.Get(nil, xs, x, dy)
 	gops.ForEach(c, func(k int) {
 		inv := 1 / math.Sqrt(vari[k]+BNEpsilon)
 		g := float64(gamma[k]) * inv / m
+		a := float32(g * m)
+		b := float32(-g * inv * sdyx[k])
+		e := float32(g * (mean[k]*inv*sdyx[k] - sdy[k]))
 		for i := range n {
 			off := (i*c + k) * s
-			for j := off; j < off+s; j++ {
-				xhat := (float64(x[j]) - mean[k]) * inv
-				dx[j] = float32(g * (m*float64(dy[j]) - sdy[k] - xhat*sdyx[k]))
+			xs, ds, gs := x[off:off+s], dy[off:off+s], dx[off:off+s]
+			for j, v := range xs {
+				gs[j] = a*ds[j] + b*v + e
 			}
 		}
 	})
 	return out, nil
+}
+
+// gradSums returns the per-channel sums of dy and of dy·xhat, xhat = (x - mean)/sqrt(vari+ε):
+// st's, when another gradient op of this step computed them, else computed and kept in st
+// (nil: not kept). Σ dy·xhat is inv·(Σ dy·x - mean·Σ dy), each sum over four accumulators.
+func gradSums(st *bnStats, x, dy []float32, mean, vari []float64, n, c, s int) (sdy, sdyx []float64) {
+	if st != nil && len(st.sdy) == c {
+		return st.sdy, st.sdyx
+	}
+	sdy, sdyx = make([]float64, c), make([]float64, c)
+	gops.ForEach(c, func(k int) {
+		var d [4]float64  // Σ dy
+		var dx [4]float64 // Σ dy·x
+		for i := range n {
+			off := (i*c + k) * s
+			xs, ds := x[off:off+s], dy[off:off+s]
+			j := 0
+			for ; j+4 <= len(ds); j += 4 {
+				for q := range 4 {
+					g := float64(ds[j+q])
+					d[q] += g
+					dx[q] += g * float64(xs[j+q])
+				}
+			}
+			for ; j < len(ds); j++ {
+				g := float64(ds[j])
+				d[0] += g
+				dx[0] += g * float64(xs[j])
+			}
+		}
+		sd := d[0] + d[1] + d[2] + d[3]
+		sdx := dx[0] + dx[1] + dx[2] + dx[3]
+		sdy[k] = sd
+		sdyx[k] = (sdx - mean[k]*sd) / math.Sqrt(vari[k]+BNEpsilon)
+	})
+	if st != nil {
+		st.sdy, st.sdyx = sdy, sdyx
+	}
+	return sdy, sdyx
 }
 
 // bnGeom splits a (N, C) or (N, C, H, W) shape into N, C and H·W.
