@@ -434,6 +434,10 @@ func col2im(g geom, col, dx []float32, ld int) {
 					if g.stride == 1 {
 						d := dst[lo-g.pad+j : hi-g.pad+j]
 						s := src[lo:hi]
+						if haveVec {
+							addTo(&d[0], &s[0], len(d))
+							continue
+						}
 						for t := range d {
 							d[t] += s[t]
 						}

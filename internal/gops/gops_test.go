@@ -265,7 +265,7 @@ func TestBiasMatchesGorgonia(t *testing.T) {
 }
 
 func TestMaxPool2x2MatchesGorgonia(t *testing.T) {
-	for _, s := range []tensor.Shape{{2, 3, 4, 6}, {1, 2, 5, 7}, {3, 1, 2, 2}, {4, 32, 16, 16}} {
+	for _, s := range []tensor.Shape{{2, 3, 4, 6}, {1, 2, 5, 7}, {3, 1, 2, 2}, {4, 32, 16, 16}, {2, 3, 64, 64}, {2, 2, 6, 40}, {1, 2, 7, 35}} {
 		t.Run(fmt.Sprint(s), func(t *testing.T) {
 			fast := func(in []*G.Node) (*G.Node, error) { return MaxPool2x2(in[0]) }
 			ref := func(in []*G.Node) (*G.Node, error) {
@@ -277,7 +277,7 @@ func TestMaxPool2x2MatchesGorgonia(t *testing.T) {
 }
 
 func TestBiasReLUMaxPool2x2MatchesChain(t *testing.T) {
-	for _, s := range []tensor.Shape{{2, 3, 4, 6}, {1, 2, 5, 7}, {4, 32, 16, 16}} {
+	for _, s := range []tensor.Shape{{2, 3, 4, 6}, {1, 2, 5, 7}, {4, 32, 16, 16}, {2, 3, 64, 64}, {2, 2, 6, 40}, {1, 2, 7, 35}} {
 		t.Run(fmt.Sprint(s), func(t *testing.T) {
 			fast := func(in []*G.Node) (*G.Node, error) { return BiasReLUMaxPool2x2(in[0], in[1]) }
 			ref := func(in []*G.Node) (*G.Node, error) {

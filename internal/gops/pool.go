@@ -3,6 +3,7 @@ package gops
 import (
 	"fmt"
 	"hash"
+	"math"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -75,21 +76,28 @@ func pool2x2(x, y, b []float32, n, c, h, w int) {
 		for ch := 0; ch < c; ch++ {
 			p := i*c + ch
 			xp, yp := x[p*h*w:(p+1)*h*w], y[p*oh*ow:(p+1)*oh*ow]
+			blocks := 0
+			if haveVec {
+				blocks = ow / 16
+			}
 			for oy := 0; oy < oh; oy++ {
 				r0, r1 := xp[2*oy*w:][:2*ow], xp[(2*oy+1)*w:][:2*ow]
 				yr := yp[oy*ow:][:ow]
-				for ox := range yr {
+				if blocks > 0 {
+					maxPool16(&r0[0], &r1[0], &yr[0], blocks)
+				}
+				for ox := 16 * blocks; ox < ow; ox++ {
 					yr[ox] = max(max(r0[2*ox], r0[2*ox+1]), max(r1[2*ox], r1[2*ox+1]))
 				}
 			}
 			if b != nil {
 				bv := b[ch]
 				for t, v := range yp {
-					v += bv
-					if !(v > 0) {
-						v = 0
+					y := math.Float32bits(v + bv)
+					if !positive(y) {
+						y = 0
 					}
-					yp[t] = v
+					yp[t] = math.Float32frombits(y)
 				}
 			}
 		}
@@ -156,13 +164,23 @@ func (op *poolGradOp) UsePreallocDo(prealloc G.Value, v ...G.Value) (G.Value, er
 			p := i*c + ch
 			xp, dxp := x[p*h*w:(p+1)*h*w], dx[p*h*w:(p+1)*h*w]
 			yp, dyp := y[p*oh*ow:(p+1)*oh*ow], dy[p*oh*ow:(p+1)*oh*ow]
-			clear(dxp)
+			blocks := 0
+			if haveVec {
+				blocks = ow / 16
+			}
+			if 16*blocks < ow || w != 2*ow || h != 2*oh {
+				clear(dxp) // not every value is written below
+			}
 			for oy := 0; oy < oh; oy++ {
 				o0, o1 := 2*oy*w, (2*oy+1)*w
 				r0, r1 := xp[o0:][:2*ow], xp[o1:][:2*ow]
 				d0, d1 := dxp[o0:][:2*ow], dxp[o1:][:2*ow]
 				yr, gr := yp[oy*ow:][:ow], dyp[oy*ow:][:ow]
-				for ox, m := range yr {
+				if blocks > 0 {
+					maxPoolGrad16(&r0[0], &r1[0], &yr[0], &gr[0], &d0[0], &d1[0], blocks, op.relu)
+				}
+				for ox := 16 * blocks; ox < ow; ox++ {
+					m := yr[ox]
 					g := gr[ox]
 					if op.relu && !(m > 0) {
 						continue

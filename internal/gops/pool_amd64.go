@@ -1,0 +1,26 @@
+//go:build !noasm
+
+package gops
+
+import "golang.org/x/sys/cpu"
+
+// haveVec reports whether the AVX-512 routines below can run here.
+var haveVec = cpu.X86.HasAVX512F
+
+// maxPool16 writes y[i] = max(r0[2i], r0[2i+1], r1[2i], r1[2i+1]) for i < 16·blocks.
+//
+//go:noescape
+func maxPool16(r0, r1, y *float32, blocks int)
+
+// maxPoolGrad16 is maxPool16's gradient, 16 windows a turn: the first maximum of window i,
+// in the order r0[2i], r0[2i+1], r1[2i], r1[2i+1], gets dy[i] (in d0 for row r0, d1 for r1)
+// and the other three 0; all four are 0 when relu and !(y[i] > 0). It writes 32·blocks
+// values of d0 and of d1.
+//
+//go:noescape
+func maxPoolGrad16(r0, r1, y, dy, d0, d1 *float32, blocks int, relu bool)
+
+// addTo adds src[i] to dst[i] for i < n.
+//
+//go:noescape
+func addTo(dst, src *float32, n int)

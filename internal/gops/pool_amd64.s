@@ -1,0 +1,261 @@
+//go:build !noasm
+
+#include "textflag.h"
+
+DATA evenIdx<>+0(SB)/4, $0
+DATA evenIdx<>+4(SB)/4, $2
+DATA evenIdx<>+8(SB)/4, $4
+DATA evenIdx<>+12(SB)/4, $6
+DATA evenIdx<>+16(SB)/4, $8
+DATA evenIdx<>+20(SB)/4, $10
+DATA evenIdx<>+24(SB)/4, $12
+DATA evenIdx<>+28(SB)/4, $14
+DATA evenIdx<>+32(SB)/4, $16
+DATA evenIdx<>+36(SB)/4, $18
+DATA evenIdx<>+40(SB)/4, $20
+DATA evenIdx<>+44(SB)/4, $22
+DATA evenIdx<>+48(SB)/4, $24
+DATA evenIdx<>+52(SB)/4, $26
+DATA evenIdx<>+56(SB)/4, $28
+DATA evenIdx<>+60(SB)/4, $30
+GLOBL evenIdx<>(SB), RODATA|NOPTR, $64
+
+DATA oddIdx<>+0(SB)/4, $1
+DATA oddIdx<>+4(SB)/4, $3
+DATA oddIdx<>+8(SB)/4, $5
+DATA oddIdx<>+12(SB)/4, $7
+DATA oddIdx<>+16(SB)/4, $9
+DATA oddIdx<>+20(SB)/4, $11
+DATA oddIdx<>+24(SB)/4, $13
+DATA oddIdx<>+28(SB)/4, $15
+DATA oddIdx<>+32(SB)/4, $17
+DATA oddIdx<>+36(SB)/4, $19
+DATA oddIdx<>+40(SB)/4, $21
+DATA oddIdx<>+44(SB)/4, $23
+DATA oddIdx<>+48(SB)/4, $25
+DATA oddIdx<>+52(SB)/4, $27
+DATA oddIdx<>+56(SB)/4, $29
+DATA oddIdx<>+60(SB)/4, $31
+GLOBL oddIdx<>(SB), RODATA|NOPTR, $64
+
+DATA dupLo<>+0(SB)/4, $0
+DATA dupLo<>+4(SB)/4, $0
+DATA dupLo<>+8(SB)/4, $1
+DATA dupLo<>+12(SB)/4, $1
+DATA dupLo<>+16(SB)/4, $2
+DATA dupLo<>+20(SB)/4, $2
+DATA dupLo<>+24(SB)/4, $3
+DATA dupLo<>+28(SB)/4, $3
+DATA dupLo<>+32(SB)/4, $4
+DATA dupLo<>+36(SB)/4, $4
+DATA dupLo<>+40(SB)/4, $5
+DATA dupLo<>+44(SB)/4, $5
+DATA dupLo<>+48(SB)/4, $6
+DATA dupLo<>+52(SB)/4, $6
+DATA dupLo<>+56(SB)/4, $7
+DATA dupLo<>+60(SB)/4, $7
+GLOBL dupLo<>(SB), RODATA|NOPTR, $64
+
+DATA dupHi<>+0(SB)/4, $8
+DATA dupHi<>+4(SB)/4, $8
+DATA dupHi<>+8(SB)/4, $9
+DATA dupHi<>+12(SB)/4, $9
+DATA dupHi<>+16(SB)/4, $10
+DATA dupHi<>+20(SB)/4, $10
+DATA dupHi<>+24(SB)/4, $11
+DATA dupHi<>+28(SB)/4, $11
+DATA dupHi<>+32(SB)/4, $12
+DATA dupHi<>+36(SB)/4, $12
+DATA dupHi<>+40(SB)/4, $13
+DATA dupHi<>+44(SB)/4, $13
+DATA dupHi<>+48(SB)/4, $14
+DATA dupHi<>+52(SB)/4, $14
+DATA dupHi<>+56(SB)/4, $15
+DATA dupHi<>+60(SB)/4, $15
+GLOBL dupHi<>(SB), RODATA|NOPTR, $64
+
+// func maxPool16(r0, r1, y *float32, blocks int)
+//
+// y[i] = max(r0[2i], r0[2i+1], r1[2i], r1[2i+1]) for i < 16·blocks: the 2x2 max-pool of two
+// rows, 16 outputs a turn. AVX-512F.
+TEXT ·maxPool16(SB), NOSPLIT, $0-32
+	MOVQ   r0+0(FP), SI
+	MOVQ   r1+8(FP), DI
+	MOVQ   y+16(FP), DX
+	MOVQ   blocks+24(FP), CX
+	VMOVUPS evenIdx<>(SB), Z30
+	VMOVUPS oddIdx<>(SB), Z31
+	TESTQ  CX, CX
+	JE     pooldone
+
+poolloop:
+	VMOVUPS   (SI), Z0
+	VMOVUPS   64(SI), Z1
+	VMAXPS    (DI), Z0, Z0
+	VMAXPS    64(DI), Z1, Z1
+	VMOVAPS   Z0, Z2
+	VPERMT2PS Z1, Z30, Z2
+	VPERMT2PS Z1, Z31, Z0
+	VMAXPS    Z0, Z2, Z2
+	VMOVUPS   Z2, (DX)
+	ADDQ      $128, SI
+	ADDQ      $128, DI
+	ADDQ      $64, DX
+	DECQ      CX
+	JNE       poolloop
+
+pooldone:
+	VZEROUPPER
+	RET
+
+// func addTo(dst, src *float32, n int)
+//
+// dst[i] += src[i] for i < n, 16 values a turn, the last turn masked. AVX-512F.
+TEXT ·addTo(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+
+addloop:
+	CMPQ    CX, $16
+	JLT     addtail
+	VMOVUPS (DI), Z0
+	VADDPS  (SI), Z0, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ    $64, DI
+	ADDQ    $64, SI
+	SUBQ    $16, CX
+	JMP     addloop
+
+addtail:
+	TESTQ     CX, CX
+	JE        adddone
+	MOVL      $1, AX
+	SHLL      CX, AX
+	DECL      AX
+	KMOVW     AX, K1
+	VMOVUPS.Z (DI), K1, Z0
+	VMOVUPS.Z (SI), K1, Z1
+	VADDPS    Z1, Z0, Z0
+	VMOVUPS   Z0, K1, (DI)
+
+adddone:
+	VZEROUPPER
+	RET
+
+// func maxPoolGrad16(r0, r1, y, dy, d0, d1 *float32, blocks int, relu bool)
+//
+// The gradient of maxPool16, 16 windows a turn: window i is (r0[2i], r0[2i+1], r1[2i],
+// r1[2i+1]); its first maximum in that order gets dy[i] (in d0 for row r0, d1 for r1), the
+// other three 0, and all four 0 when relu and !(y[i] > 0). AVX-512F.
+TEXT ·maxPoolGrad16(SB), NOSPLIT, $0-57
+	MOVQ    r0+0(FP), SI
+	MOVQ    r1+8(FP), DI
+	MOVQ    y+16(FP), R8
+	MOVQ    dy+24(FP), DX
+	MOVQ    d0+32(FP), R9
+	MOVQ    d1+40(FP), R10
+	MOVQ    blocks+48(FP), CX
+	MOVBLZX relu+56(FP), R13
+	VMOVUPS evenIdx<>(SB), Z30
+	VMOVUPS oddIdx<>(SB), Z31
+	VMOVUPS dupLo<>(SB), Z28
+	VMOVUPS dupHi<>(SB), Z29
+	VPXORD  Z27, Z27, Z27
+	TESTQ   CX, CX
+	JE      graddone
+
+gradloop:
+	VMOVUPS   (SI), Z0
+	VMOVUPS   64(SI), Z1
+	VMOVUPS   (DI), Z2
+	VMOVUPS   64(DI), Z3
+	VMAXPS    Z2, Z0, Z4
+	VMAXPS    Z3, Z1, Z5
+	VMOVAPS   Z4, Z6
+	VPERMT2PS Z5, Z30, Z6
+	VPERMT2PS Z5, Z31, Z4
+	VMAXPS    Z4, Z6, Z6
+	VPERMPS   Z6, Z28, Z7
+	VPERMPS   Z6, Z29, Z8
+	VCMPPS    $0, Z7, Z0, K1
+	VCMPPS    $0, Z8, Z1, K2
+	VCMPPS    $0, Z7, Z2, K3
+	VCMPPS    $0, Z8, Z3, K4
+
+	// AX = the 32 hits of row r0, BX those of row r1 (bit 2i, 2i+1: window i)
+	KMOVW K1, AX
+	KMOVW K2, R11
+	SHLL  $16, R11
+	ORL   R11, AX
+	KMOVW K3, BX
+	KMOVW K4, R11
+	SHLL  $16, R11
+	ORL   R11, BX
+
+	// the first hit of each window: r0's even, else r0's odd, else r1's even, else r1's odd
+	MOVL AX, R11
+	SHRL $1, R11
+	ORL  AX, R11
+	ANDL $0x55555555, R11
+	MOVL R11, R12
+	SHLL $1, R12
+	ORL  R12, R11          // R11: both bits of every window with a hit in row r0
+	MOVL AX, R12
+	ANDL $0x55555555, R12
+	SHLL $1, R12
+	NOTL R12
+	ANDL R12, AX           // r0's odd hits where r0's even is not
+	NOTL R11
+	ANDL R11, BX           // r1's hits where r0 has none
+	MOVL BX, R12
+	ANDL $0x55555555, R12
+	SHLL $1, R12
+	NOTL R12
+	ANDL R12, BX           // r1's odd hits where r1's even is not
+
+	TESTQ     R13, R13
+	JE        store
+	VMOVUPS   (R8), Z9
+	VPERMPS   Z9, Z28, Z10
+	VPERMPS   Z9, Z29, Z11
+	VCMPPS    $0x1e, Z27, Z10, K5
+	VCMPPS    $0x1e, Z27, Z11, K6
+	KMOVW     K5, R11
+	KMOVW     K6, R12
+	SHLL      $16, R12
+	ORL       R12, R11
+	ANDL      R11, AX
+	ANDL      R11, BX
+
+store:
+	VMOVUPS   (DX), Z12
+	VPERMPS   Z12, Z28, Z13
+	VPERMPS   Z12, Z29, Z14
+	KMOVW     AX, K1
+	SHRL      $16, AX
+	KMOVW     AX, K2
+	KMOVW     BX, K3
+	SHRL      $16, BX
+	KMOVW     BX, K4
+	VMOVAPS.Z Z13, K1, Z15
+	VMOVUPS   Z15, (R9)
+	VMOVAPS.Z Z14, K2, Z15
+	VMOVUPS   Z15, 64(R9)
+	VMOVAPS.Z Z13, K3, Z15
+	VMOVUPS   Z15, (R10)
+	VMOVAPS.Z Z14, K4, Z15
+	VMOVUPS   Z15, 64(R10)
+
+	ADDQ $128, SI
+	ADDQ $128, DI
+	ADDQ $64, R8
+	ADDQ $64, DX
+	ADDQ $128, R9
+	ADDQ $128, R10
+	DECQ CX
+	JNE  gradloop
+
+graddone:
+	VZEROUPPER
+	RET

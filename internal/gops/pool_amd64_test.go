@@ -1,0 +1,72 @@
+//go:build !noasm
+
+package gops
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// TestPoolVectorMatchesScalar checks the AVX-512 pooling routines against the Go loops, bit
+// for bit, on values drawn from a few levels so that windows hold ties (the first maximum
+// takes the gradient), with and without the fused bias and ReLU, and col2im's addTo.
+func TestPoolVectorMatchesScalar(t *testing.T) {
+	if !haveVec {
+		t.Skip("no AVX-512F here")
+	}
+	for _, s := range []tensor.Shape{{2, 3, 64, 64}, {2, 2, 6, 40}, {1, 2, 7, 35}, {3, 4, 32, 32}} {
+		for _, fused := range []bool{false, true} {
+			t.Run(fmt.Sprint(s, fused), func(t *testing.T) {
+				rng := rand.New(rand.NewPCG(uint64(s[3]), 9))
+				x := tensor.New(tensor.WithShape(s...), tensor.Of(tensor.Float32))
+				for i, d := 0, x.Data().([]float32); i < len(d); i++ {
+					d[i] = float32(rng.IntN(4)) - 1.5 // four levels: ties in most windows
+				}
+				b := tensor.New(tensor.WithShape(s[1]), tensor.Of(tensor.Float32))
+				for i, d := 0, b.Data().([]float32); i < len(d); i++ {
+					d[i] = float32(rng.IntN(3)) - 1
+				}
+				run := func(vec bool) (y, dx []float32) {
+					defer func(old bool) { haveVec = old }(haveVec)
+					haveVec = vec
+					var f build = func(in []*G.Node) (*G.Node, error) { return MaxPool2x2(notLeaf(in[0])) }
+					vals := []*tensor.Dense{x}
+					if fused {
+						f = func(in []*G.Node) (*G.Node, error) { return BiasReLUMaxPool2x2(notLeaf(in[0]), in[1]) }
+						vals = append(vals, b)
+					}
+					out, grads := run(t, f, 3, vals...)
+					return out, grads[0]
+				}
+				vy, vdx := run(true)
+				sy, sdx := run(false)
+				if !slices.Equal(vy, sy) {
+					t.Error("outputs differ")
+				}
+				if !slices.Equal(vdx, sdx) {
+					t.Error("gradients differ")
+				}
+			})
+		}
+	}
+	for _, n := range []int{1, 15, 16, 17, 40, 64} {
+		a, b := make([]float32, n), make([]float32, n+1)
+		for i := range b {
+			b[i] = float32(i)
+		}
+		for i := range a {
+			a[i] = 0.5
+		}
+		addTo(&a[0], &b[0], n)
+		for i, v := range a {
+			if v != 0.5+float32(i) {
+				t.Fatalf("addTo n=%d: a[%d] = %v", n, i, v)
+			}
+		}
+	}
+}
