@@ -397,6 +397,11 @@ func im2col(g geom, x, col []float32, ld int) {
 						continue
 					}
 					src := xc[iy*g.w : (iy+1)*g.w]
+					if g.stride == 1 && haveVec { // one call, the padding with the copy
+						s := src[lo-g.pad+j : hi-g.pad+j]
+						padCopy(&dst[0], &s[0], lo, hi, len(dst))
+						continue
+					}
 					clear(dst[:lo])
 					clear(dst[hi:])
 					if g.stride == 1 {

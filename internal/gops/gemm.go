@@ -135,6 +135,11 @@ func packA(mr int, ta bool, a []float32, lda, i0, p0, mb, kb int, dst []float32)
 		mm := min(mr, mb-ir)
 		d := dst[ir*kb : ir*kb+mr*kb]
 		if ta {
+			if mm == 8 && mr == 8 && haveVec && kb > 0 { // one call per panel, not one per column
+				src := a[p0*lda+i0+ir : (p0+kb-1)*lda+i0+ir+8]
+				copyRows8(&d[0], &src[0], lda, kb)
+				continue
+			}
 			for p := 0; p < kb; p++ {
 				src := a[(p0+p)*lda+i0+ir:]
 				dp := d[p*mr : p*mr+mr]
@@ -183,6 +188,11 @@ func packB(nr int, tb bool, b []float32, ldb, p0, j0, kb, nb int, dst []float32)
 		nn := min(nr, nb-jr)
 		d := dst[jr*kb : jr*kb+nr*kb]
 		if !tb {
+			if nn == 32 && nr == 32 && haveVec && kb > 0 { // one call per panel, not one per row
+				src := b[p0*ldb+j0+jr : (p0+kb-1)*ldb+j0+jr+32]
+				copyRows32(&d[0], &src[0], ldb, kb)
+				continue
+			}
 			for p := 0; p < kb; p++ {
 				dp := d[p*nr : p*nr+nr]
 				copy(dp, b[(p0+p)*ldb+j0+jr:][:nn])

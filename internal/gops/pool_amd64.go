@@ -24,3 +24,19 @@ func maxPoolGrad16(r0, r1, y, dy, d0, d1 *float32, blocks int, relu bool)
 //
 //go:noescape
 func addTo(dst, src *float32, n int)
+
+// copyRows32 packs rows of 32 values: dst[r*32+j] = src[r*ld+j] for r < rows, j < 32.
+//
+//go:noescape
+func copyRows32(dst, src *float32, ld, rows int)
+
+// copyRows8 packs rows of 8 values: dst[r*8+j] = src[r*ld+j] for r < rows, j < 8.
+//
+//go:noescape
+func copyRows8(dst, src *float32, ld, rows int)
+
+// padCopy writes a row of im2col: dst[t] = src[t-lo] for lo <= t < hi, 0 for the other
+// t < n. src points at the value for dst[lo]; only src[0:hi-lo] is read.
+//
+//go:noescape
+func padCopy(dst, src *float32, lo, hi, n int)

@@ -259,3 +259,121 @@ store:
 graddone:
 	VZEROUPPER
 	RET
+
+// func copyRows32(dst, src *float32, ld, rows int)
+//
+// dst[r*32+j] = src[r*ld+j] for r < rows, j < 32: a panel of rows packed, 128 bytes each.
+// AVX-512F.
+TEXT ·copyRows32(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ ld+16(FP), DX
+	SHLQ $2, DX
+	MOVQ rows+24(FP), CX
+	TESTQ CX, CX
+	JE   c32done
+
+c32loop:
+	VMOVUPS (SI), Z0
+	VMOVUPS 64(SI), Z1
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	ADDQ    DX, SI
+	ADDQ    $128, DI
+	DECQ    CX
+	JNE     c32loop
+
+c32done:
+	VZEROUPPER
+	RET
+
+// func copyRows8(dst, src *float32, ld, rows int)
+//
+// dst[r*8+j] = src[r*ld+j] for r < rows, j < 8: 32 bytes a row. AVX.
+TEXT ·copyRows8(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ ld+16(FP), DX
+	SHLQ $2, DX
+	MOVQ rows+24(FP), CX
+	TESTQ CX, CX
+	JE   c8done
+
+c8loop:
+	VMOVUPS (SI), Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    DX, SI
+	ADDQ    $32, DI
+	DECQ    CX
+	JNE     c8loop
+
+c8done:
+	VZEROUPPER
+	RET
+
+// func padCopy(dst, src *float32, lo, hi, n int)
+//
+// dst[t] = src[t-lo] for lo <= t < hi, 0 for the other t < n: a row of im2col, the zero
+// padding written with the copy. 16 values a turn through masks; the masked-off values of
+// src are never read. AVX-512F.
+TEXT ·padCopy(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ lo+16(FP), R8
+	MOVQ hi+24(FP), R9
+	MOVQ n+32(FP), R10
+	MOVQ R8, AX
+	SHLQ $2, AX
+	SUBQ AX, SI            // SI: where src[-lo] would be (read only under masks)
+	XORQ BX, BX            // BX: first t of this turn
+	MOVQ $16, R13
+
+padloop:
+	CMPQ BX, R10
+	JGE  paddone
+	// s = clamp(lo-BX, 0, 16), e = clamp(hi-BX, 0, 16)
+	MOVQ    R8, R11
+	SUBQ    BX, R11
+	XORQ    AX, AX
+	CMPQ    R11, $0
+	CMOVQLT AX, R11
+	CMPQ    R11, $16
+	CMOVQGT R13, R11
+	MOVQ    R9, R12
+	SUBQ    BX, R12
+	CMPQ    R12, $0
+	CMOVQLT AX, R12
+	CMPQ    R12, $16
+	CMOVQGT R13, R12
+	// mask of [s, e): (1<<e - 1) &^ (1<<s - 1)
+	MOVL    $1, AX
+	MOVQ    R12, CX
+	SHLL    CX, AX
+	DECL    AX
+	MOVL    $1, DX
+	MOVQ    R11, CX
+	SHLL    CX, DX
+	DECL    DX
+	NOTL    DX
+	ANDL    DX, AX
+	KMOVW   AX, K1
+	VMOVUPS.Z (SI)(BX*4), K1, Z0
+	// store 16, or the n-BX left
+	MOVQ    R10, CX
+	SUBQ    BX, CX
+	CMPQ    CX, $16
+	JLT     padtail
+	VMOVUPS Z0, (DI)(BX*4)
+	ADDQ    $16, BX
+	JMP     padloop
+
+padtail:
+	MOVL    $1, AX
+	SHLL    CX, AX
+	DECL    AX
+	KMOVW   AX, K2
+	VMOVUPS Z0, K2, (DI)(BX*4)
+
+paddone:
+	VZEROUPPER
+	RET

@@ -70,3 +70,36 @@ func TestPoolVectorMatchesScalar(t *testing.T) {
 		}
 	}
 }
+
+func TestPadCopy(t *testing.T) {
+	if !haveVec {
+		t.Skip("no AVX-512F here")
+	}
+	for _, c := range []struct{ lo, hi, n int }{{0, 1, 1}, {1, 16, 16}, {0, 15, 16}, {1, 31, 32}, {0, 64, 64}, {3, 20, 24}, {2, 2, 5}, {0, 0, 7}, {17, 40, 45}} {
+		src := make([]float32, c.hi-c.lo+1)
+		for i := range src {
+			src[i] = float32(i + 1)
+		}
+		dst := make([]float32, c.n+1)
+		for i := range dst {
+			dst[i] = -1
+		}
+		p := &dst[0] // any valid address when nothing is read
+		if c.hi > c.lo {
+			p = &src[0]
+		}
+		padCopy(&dst[0], p, c.lo, c.hi, c.n)
+		for i, v := range dst {
+			want := float32(0)
+			switch {
+			case i >= c.n:
+				want = -1 // past n: untouched
+			case i >= c.lo && i < c.hi:
+				want = float32(i - c.lo + 1)
+			}
+			if v != want {
+				t.Fatalf("%+v: dst[%d] = %v, want %v", c, i, v, want)
+			}
+		}
+	}
+}

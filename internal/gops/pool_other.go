@@ -12,3 +12,9 @@ func maxPoolGrad16(r0, r1, y, dy, d0, d1 *float32, blocks int, relu bool) {
 }
 
 func addTo(dst, src *float32, n int) { panic("gops: addTo without assembly") }
+
+func copyRows32(dst, src *float32, ld, rows int) { panic("gops: copyRows32 without assembly") }
+
+func copyRows8(dst, src *float32, ld, rows int) { panic("gops: copyRows8 without assembly") }
+
+func padCopy(dst, src *float32, lo, hi, n int) { panic("gops: padCopy without assembly") }
