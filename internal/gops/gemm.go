@@ -209,6 +209,11 @@ func packB(nr int, tb bool, b []float32, ldb, p0, j0, kb, nb int, dst []float32)
 // the block 8 values of p at a time, so that each row of src is read a cache line at a
 // time and each row of dst written whole.
 func packT(dst []float32, nr int, src []float32, ld, nn, kb int) {
+	if nn == 32 && nr == 32 && haveVec && kb > 0 && 31*ld < 1<<31 {
+		s := src[:31*ld+kb] // the block, bounds-checked
+		gatherT32(&dst[0], &s[0], ld, kb)
+		return
+	}
 	const step = 8
 	p := 0
 	for ; p+step <= kb; p += step {

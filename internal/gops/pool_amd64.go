@@ -40,3 +40,8 @@ func copyRows8(dst, src *float32, ld, rows int)
 //
 //go:noescape
 func padCopy(dst, src *float32, lo, hi, n int)
+
+// gatherT32 packs a transposed panel: dst[p*32+j] = src[j*ld+p] for p < kb, j < 32.
+//
+//go:noescape
+func gatherT32(dst, src *float32, ld, kb int)

@@ -377,3 +377,54 @@ padtail:
 paddone:
 	VZEROUPPER
 	RET
+
+DATA iota16<>+0(SB)/4, $0
+DATA iota16<>+4(SB)/4, $1
+DATA iota16<>+8(SB)/4, $2
+DATA iota16<>+12(SB)/4, $3
+DATA iota16<>+16(SB)/4, $4
+DATA iota16<>+20(SB)/4, $5
+DATA iota16<>+24(SB)/4, $6
+DATA iota16<>+28(SB)/4, $7
+DATA iota16<>+32(SB)/4, $8
+DATA iota16<>+36(SB)/4, $9
+DATA iota16<>+40(SB)/4, $10
+DATA iota16<>+44(SB)/4, $11
+DATA iota16<>+48(SB)/4, $12
+DATA iota16<>+52(SB)/4, $13
+DATA iota16<>+56(SB)/4, $14
+DATA iota16<>+60(SB)/4, $15
+GLOBL iota16<>(SB), RODATA|NOPTR, $64
+
+// func gatherT32(dst, src *float32, ld, kb int)
+//
+// dst[p*32+j] = src[j*ld+p] for p < kb, j < 32: a panel of 32 columns packed from 32 rows
+// of src, two 16-value gathers per panel row. AVX-512F.
+TEXT ·gatherT32(SB), NOSPLIT, $0-32
+	MOVQ         dst+0(FP), DI
+	MOVQ         src+8(FP), SI
+	MOVQ         ld+16(FP), AX
+	MOVQ         kb+24(FP), CX
+	VPBROADCASTD AX, Z2
+	VPMULLD      iota16<>(SB), Z2, Z2 // j*ld, j < 16
+	SHLQ         $4, AX
+	VPBROADCASTD AX, Z3
+	VPADDD       Z2, Z3, Z3           // (16+j)*ld
+	TESTQ        CX, CX
+	JE           gtdone
+
+gtloop:
+	KXNORW     K1, K1, K1
+	KXNORW     K2, K2, K2
+	VGATHERDPS (SI)(Z2*4), K1, Z0
+	VGATHERDPS (SI)(Z3*4), K2, Z1
+	VMOVUPS    Z0, (DI)
+	VMOVUPS    Z1, 64(DI)
+	ADDQ       $4, SI
+	ADDQ       $128, DI
+	DECQ       CX
+	JNE        gtloop
+
+gtdone:
+	VZEROUPPER
+	RET

@@ -18,3 +18,5 @@ func copyRows32(dst, src *float32, ld, rows int) { panic("gops: copyRows32 witho
 func copyRows8(dst, src *float32, ld, rows int) { panic("gops: copyRows8 without assembly") }
 
 func padCopy(dst, src *float32, lo, hi, n int) { panic("gops: padCopy without assembly") }
+
+func gatherT32(dst, src *float32, ld, kb int) { panic("gops: gatherT32 without assembly") }
