@@ -157,6 +157,9 @@ func packA(mr int, ta bool, a []float32, lda, i0, p0, mb, kb int, dst []float32)
 				q := d[p*6 : p*6+6]
 				q[0], q[1], q[2], q[3], q[4], q[5] = r0[p], r1[p], r2[p], r3[p], r4[p], r5[p]
 			}
+		case mm == 8 && mr == 8 && haveVec && 7*lda < 1<<31:
+			src := a[base : base+7*lda+kb] // the block, bounds-checked
+			gatherA8(&d[0], &src[0], lda, kb)
 		case mm == 8 && mr == 8:
 			r0, r1, r2, r3 := a[base:][:kb], a[base+lda:][:kb], a[base+2*lda:][:kb], a[base+3*lda:][:kb]
 			r4, r5, r6, r7 := a[base+4*lda:][:kb], a[base+5*lda:][:kb], a[base+6*lda:][:kb], a[base+7*lda:][:kb]

@@ -45,3 +45,8 @@ func padCopy(dst, src *float32, lo, hi, n int)
 //
 //go:noescape
 func gatherT32(dst, src *float32, ld, kb int)
+
+// gatherA8 packs a panel of 8 rows: dst[p*8+r] = src[r*ld+p] for p < kb, r < 8.
+//
+//go:noescape
+func gatherA8(dst, src *float32, ld, kb int)

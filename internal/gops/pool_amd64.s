@@ -428,3 +428,78 @@ gtloop:
 gtdone:
 	VZEROUPPER
 	RET
+
+DATA rows8<>+0(SB)/4, $0
+DATA rows8<>+4(SB)/4, $1
+DATA rows8<>+8(SB)/4, $2
+DATA rows8<>+12(SB)/4, $3
+DATA rows8<>+16(SB)/4, $4
+DATA rows8<>+20(SB)/4, $5
+DATA rows8<>+24(SB)/4, $6
+DATA rows8<>+28(SB)/4, $7
+DATA rows8<>+32(SB)/4, $0
+DATA rows8<>+36(SB)/4, $1
+DATA rows8<>+40(SB)/4, $2
+DATA rows8<>+44(SB)/4, $3
+DATA rows8<>+48(SB)/4, $4
+DATA rows8<>+52(SB)/4, $5
+DATA rows8<>+56(SB)/4, $6
+DATA rows8<>+60(SB)/4, $7
+GLOBL rows8<>(SB), RODATA|NOPTR, $64
+
+DATA cols8<>+0(SB)/4, $0
+DATA cols8<>+4(SB)/4, $0
+DATA cols8<>+8(SB)/4, $0
+DATA cols8<>+12(SB)/4, $0
+DATA cols8<>+16(SB)/4, $0
+DATA cols8<>+20(SB)/4, $0
+DATA cols8<>+24(SB)/4, $0
+DATA cols8<>+28(SB)/4, $0
+DATA cols8<>+32(SB)/4, $1
+DATA cols8<>+36(SB)/4, $1
+DATA cols8<>+40(SB)/4, $1
+DATA cols8<>+44(SB)/4, $1
+DATA cols8<>+48(SB)/4, $1
+DATA cols8<>+52(SB)/4, $1
+DATA cols8<>+56(SB)/4, $1
+DATA cols8<>+60(SB)/4, $1
+GLOBL cols8<>(SB), RODATA|NOPTR, $64
+
+// func gatherA8(dst, src *float32, ld, kb int)
+//
+// dst[p*8+r] = src[r*ld+p] for p < kb, r < 8: a panel of 8 rows packed column after column,
+// two columns per 16-value gather. AVX-512F.
+TEXT ·gatherA8(SB), NOSPLIT, $0-32
+	MOVQ         dst+0(FP), DI
+	MOVQ         src+8(FP), SI
+	MOVQ         ld+16(FP), AX
+	MOVQ         kb+24(FP), CX
+	VPBROADCASTD AX, Z2
+	VPMULLD      rows8<>(SB), Z2, Z2 // lane l: (l%8)*ld
+	VPADDD       cols8<>(SB), Z2, Z2 // + l/8
+	MOVQ         CX, BX
+	SHRQ         $1, BX
+	JE           gatail
+
+galoop:
+	KXNORW     K1, K1, K1
+	VGATHERDPS (SI)(Z2*4), K1, Z0
+	VMOVUPS    Z0, (DI)
+	ADDQ       $8, SI
+	ADDQ       $64, DI
+	DECQ       BX
+	JNE        galoop
+
+gatail:
+	ANDQ       $1, CX
+	JE         gadone
+	MOVL       $0xff, AX
+	KMOVW      AX, K1
+	VGATHERDPS (SI)(Z2*4), K1, Z0
+	MOVL       $0xff, AX
+	KMOVW      AX, K2
+	VMOVUPS    Z0, K2, (DI)
+
+gadone:
+	VZEROUPPER
+	RET

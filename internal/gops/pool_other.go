@@ -20,3 +20,5 @@ func copyRows8(dst, src *float32, ld, rows int) { panic("gops: copyRows8 without
 func padCopy(dst, src *float32, lo, hi, n int) { panic("gops: padCopy without assembly") }
 
 func gatherT32(dst, src *float32, ld, kb int) { panic("gops: gatherT32 without assembly") }
+
+func gatherA8(dst, src *float32, ld, kb int) { panic("gops: gatherA8 without assembly") }
