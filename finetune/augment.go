@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -42,6 +43,30 @@ type AugmentOptions struct {
 // rotate up to ±15°, zoom 0.9–1.1, shift up to ±10 % and change contrast up to ±20 %.
 func DefaultAugment() AugmentOptions {
 	return AugmentOptions{FlipProb: 0.5, MaxRotate: 15, MinZoom: 0.9, MaxZoom: 1.1, MaxShift: 0.1, MaxContrast: 0.2}
+}
+
+// TutorialAugment returns the tutorial's augmentation (Keras's ImageDataGenerator with
+// width_shift_range and height_shift_range 0.1 and horizontal_flip): flip half of the
+// images and shift up to ±10 % along each axis, nothing else.
+func TutorialAugment() AugmentOptions {
+	return AugmentOptions{FlipProb: 0.5, MaxShift: 0.1}
+}
+
+// augmentNames are the augmentations AugmentByName knows.
+var augmentNames = []string{"default", "tutorial", "none"}
+
+// AugmentByName returns the augmentation called name: "default" (DefaultAugment),
+// "tutorial" (TutorialAugment) or "none" (the zero value).
+func AugmentByName(name string) (AugmentOptions, error) {
+	switch name {
+	case "default":
+		return DefaultAugment(), nil
+	case "tutorial":
+		return TutorialAugment(), nil
+	case "none":
+		return AugmentOptions{}, nil
+	}
+	return AugmentOptions{}, fmt.Errorf("unknown augmentation %q (%s)", name, strings.Join(augmentNames, ", "))
 }
 
 // Validate reports options out of range.

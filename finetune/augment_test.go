@@ -386,3 +386,27 @@ func ExampleAugmenter_Apply() {
 	fmt.Println(len(batch))
 	// Output: 393216
 }
+
+func TestAugmentByName(t *testing.T) {
+	tests := []struct {
+		name string
+		want AugmentOptions
+		err  bool
+	}{
+		{"default", DefaultAugment(), false},
+		{"tutorial", AugmentOptions{FlipProb: 0.5, MaxShift: 0.1}, false},
+		{"none", AugmentOptions{}, false},
+		{"strong", AugmentOptions{}, true},
+	}
+	for _, tt := range tests {
+		got, err := AugmentByName(tt.name)
+		if (err != nil) != tt.err || got != tt.want {
+			t.Errorf("AugmentByName(%q) = %+v, %v", tt.name, got, err)
+		}
+		if err == nil {
+			if err := got.Validate(); err != nil {
+				t.Errorf("%s: %v", tt.name, err)
+			}
+		}
+	}
+}

@@ -33,15 +33,16 @@ The architecture ends with dense:1 + sigmoid for two classes, dense:C + softmax 
 classes of a dataset of three or more (a folder per class).
 
 Training: binary (or categorical) cross-entropy, with --class-weight balanced for
-imbalanced classes; SGD with momentum 0.9 and learning rate 0.001 by default
-(--optimizer adam), shuffled batches from --seed, validation after every epoch. The weights
-of the epoch with the lowest validation loss are kept; --patience P stops after P epochs
-without improvement. A checkpoint is written after every epoch: an interrupted run
+imbalanced classes; Adam at a peak learning rate of 0.001 with one epoch of warm-up and a
+cosine decay by default (--optimizer sgd for SGD with --momentum), shuffled batches from
+--seed, validation after every epoch. The weights of the epoch with the lowest validation
+loss are kept; --patience P stops after P epochs without improvement. A checkpoint is written after every epoch: an interrupted run
 (Ctrl-C, kill) continues with --resume. See docs/training.md.
 
 Example:
   catdog train --arch vgg3 --data data --epochs 20
   catdog train --arch vgg3-dropout-bn-aug --data data --epochs 50 --patience 8
+  catdog train --arch vgg3-dropout-bn-aug --data data --augment tutorial  # flip + 10 % shift
   catdog train --arch vgg3 --data data --epochs 20 --resume     # after an interruption`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -66,6 +67,13 @@ Example:
 			}); err != nil {
 				return err
 			}
+			if name := a.v.GetString("train.augment"); name != "" {
+				o, err := finetune.AugmentByName(name)
+				if err != nil {
+					return fmt.Errorf("--augment: %w", err)
+				}
+				cfg.Augment = &o
+			}
 			if a.v.GetBool("train.no-augment") {
 				cfg.Augment = &finetune.AugmentOptions{}
 			}
@@ -76,7 +84,8 @@ Example:
 	}
 	cmd.Flags().String("arch", "vgg3", "architecture (catdog models lists them)")
 	cmd.Flags().String("data", "", "prepared dataset folder (catdog prepare --out)")
-	cmd.Flags().Bool("no-augment", false, "train an -aug architecture without augmentation")
+	cmd.Flags().String("augment", "", "augmentation of the training images: default (flip, turn 15°, zoom 0.9-1.1, shift 10 %, contrast 20 %), tutorial (flip, shift 10 %) or none (default: the architecture's: default for -aug architectures, none for the others)")
+	cmd.Flags().Bool("no-augment", false, "train an -aug architecture without augmentation (as --augment none)")
 	addTrainFlags(cmd)
 	a.bind(cmd)
 	return cmd

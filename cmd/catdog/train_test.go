@@ -98,4 +98,20 @@ func TestTrainAndFinetuneCommands(t *testing.T) {
 	if _, _, err := runCatdog(t, "train", "--data", data, "--arch", "vgg1", "--resume", "--runs", t.TempDir()); err == nil || !strings.Contains(err.Error(), "no run") {
 		t.Errorf("resume with nothing to resume: error %v", err)
 	}
+
+	// --augment by name: recorded in the run's config; an unknown name refused, naming the known
+	out, errOut, err = runCatdog(t, "train", "-q", "--arch", "vgg1", "--data", data, "--epochs", "1", "--batch", "8", "--runs", runs, "--augment", "tutorial")
+	if err != nil {
+		t.Fatalf("train --augment tutorial: %v\n%s", err, errOut)
+	}
+	cfg, err := os.ReadFile(filepath.Join(runFolder(t, out), "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(cfg), `"max_shift": 0.1`) || !strings.Contains(string(cfg), `"max_rotate": 0,`) {
+		t.Errorf("config.json of train --augment tutorial:\n%s", cfg)
+	}
+	if _, _, err := runCatdog(t, "train", "--data", data, "--arch", "vgg1", "--augment", "strong", "--runs", runs); err == nil || !strings.Contains(err.Error(), "tutorial") {
+		t.Errorf("--augment strong: error %v, want one naming the known augmentations", err)
+	}
 }
