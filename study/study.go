@@ -412,6 +412,13 @@ func (s *study) scratch(ctx context.Context, data, name string, seed uint64) (Ru
 	s.say("train %s: %s", name, arch.Description)
 	cfg := s.trainConfig(name, s.p.Epochs)
 	cfg.Seed = seed
+	if arch.Augment && s.p.Augment != "" {
+		o, err := finetune.AugmentByName(s.p.Augment)
+		if err != nil {
+			return Rung{}, fmt.Errorf("study: %w", err)
+		}
+		cfg.Augment = &o
+	}
 	res, err := finetune.TrainCNN(ctx, data, arch, cfg)
 	if err != nil {
 		return Rung{}, fmt.Errorf("study: training %s: %w", name, err)

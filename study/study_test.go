@@ -124,6 +124,14 @@ func TestProfileByName(t *testing.T) {
 	if err := Full().validate(); err != nil {
 		t.Error(err)
 	}
+	if h := Hour(); h.Augment != "tutorial" || h.PerClass != 0 || h.Patience != 5 {
+		t.Errorf("hour profile: %+v", h)
+	}
+	strong := Quick()
+	strong.Augment = "strong"
+	if err := strong.validate(); err == nil || !strings.Contains(err.Error(), "tutorial") {
+		t.Errorf("unknown augmentation: error %v", err)
+	}
 	bad := Quick()
 	bad.Epochs = 0
 	if bad.validate() == nil {
