@@ -362,3 +362,30 @@ func (m *Model) restore(s [][]float32) {
 		copy(p.Data, s[i])
 	}
 }
+
+// FLOPs is the number of floating-point operations of one sample's forward pass in its
+// matrix products, convolutions and dense layers (two per multiply-add): what a training
+// step's cost is counted in, about three times this per sample (forward, the gradient of
+// the input, the gradient of the weights). The elementwise layers are left out.
+func (m *Model) FLOPs() float64 {
+	var f float64
+	pixels := func(shape []int) float64 {
+		if len(shape) < 3 {
+			return 1
+		}
+		return float64(shape[1] * shape[2])
+	}
+	for _, u := range m.units {
+		for _, c := range []convW{u.conv, u.conv2, u.proj} {
+			if c.w == nil {
+				continue
+			}
+			per := 1.0 // a dense layer's weights meet each sample once
+			if u.Kind == KindConv || u.Kind == KindResidual {
+				per = pixels(u.out) // a convolution's, once per output pixel (stride 1)
+			}
+			f += 2 * float64(c.w.Size()) * per
+		}
+	}
+	return f
+}

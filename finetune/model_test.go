@@ -123,3 +123,28 @@ func TestConvSeam(t *testing.T) {
 		}
 	}
 }
+
+func TestModelFLOPs(t *testing.T) {
+	// the 3-block CNN at 64x64: bench/train's count, 84.6 MFLOP forward
+	a, err := Arch("vgg3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := a.Model(64, "", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := 2.0 * (64*64*3*32*9 + 32*32*32*64*9 + 16*16*64*128*9 + 128*8*8*128 + 128)
+	if got := m.FLOPs(); got != want {
+		t.Errorf("vgg3 at 64x64: %v FLOPs, want %v", got, want)
+	}
+	// a residual block counts its two convolutions and its projection
+	r, err := NewModel("r", []int{4, 8, 8}, []Layer{Residual(6), GlobalAvgPool(), Dense(1), Sigmoid()}, "", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = 2.0 * (8*8*(6*4*9+6*6*9+6*4) + 6)
+	if got := r.FLOPs(); got != want {
+		t.Errorf("residual block: %v FLOPs, want %v", got, want)
+	}
+}

@@ -104,6 +104,7 @@ func run(c config) error {
 		return r.ImgPerS, err
 	})
 	var rungs []string
+	rungFLOPs := map[string]float64{} // of one image's training step
 	for _, r := range strings.Split(c.rungs, ",") {
 		if r == "" {
 			continue
@@ -113,6 +114,11 @@ func run(c config) error {
 			return fmt.Errorf("-rungs: %w", err)
 		}
 		rungs = append(rungs, r)
+		m, err := arch.Model(c.size, "", 1)
+		if err != nil {
+			return err
+		}
+		rungFLOPs[r] = 3 * m.FLOPs()
 		add("catdog/"+r, func() (float64, error) { return rungRound(c, arch) })
 		add("pytorch/"+r, func() (float64, error) {
 			res, err := torchRound(c, "--spec", finetune.SpecString(arch.Layers()), "--optimizer", finetune.DefaultOptimizer, "--lr", fmt.Sprint(finetune.DefaultLR))
@@ -158,14 +164,17 @@ func run(c config) error {
 	}
 	// On the reference BLAS (Debian's libblas3) PyTorch is about five times slower than a
 	// PyTorch user's: no ratio against that.
-	var flops float64 // of one image's training step
+	var flops, ceilFLOPs float64 // of one image's training step; of the ceiling's second
 	if ceil, err := sgemmCeiling(c); err != nil {
 		fmt.Fprintf(os.Stderr, "no SGEMM ceiling measured: %v\n", err)
 	} else {
-		flops = trainFLOPs(c.size)
+		if flops, err = trainFLOPs(c.size); err != nil {
+			return err
+		}
+		ceilFLOPs = ceil.GFLOPs * 1e9
 		fmt.Printf("SGEMM ceiling %.1f GFLOP/s (NumPy on %s BLAS, its own kernels, n=%d, %d threads); a training step is %.0f MFLOP per image\n",
 			ceil.GFLOPs, ceil.BLAS, ceil.N, c.threads, flops/1e6)
-		flops /= ceil.GFLOPs * 1e9 // an image's share of the ceiling's second
+		flops /= ceilFLOPs // an image's share of the ceiling's second
 	}
 	ref := best["pytorch"]
 	if torch.BLAS == "reference" {
@@ -195,15 +204,20 @@ func run(c config) error {
 			continue
 		}
 		if !printed {
-			fmt.Printf("\nthe ladder's rungs, catdog's training step (finetune.Stepper) and PyTorch's, %s at lr %g, batch %d, %dx%d\n",
+			fmt.Printf("\nthe ladder's rungs, catdog's training step (finetune.Stepper) and PyTorch's, %s at lr %g, batch %d, %dx%d;\n"+
+				"MFLOP: a training step per image, 3 x the forward pass's products (finetune.Model.FLOPs)\n",
 				finetune.DefaultOptimizer, finetune.DefaultLR, c.batch, c.size, c.size)
-			fmt.Printf("%-16s %12s %13s %10s\n", "rung", "catdog img/s", "pytorch img/s", "vs torch")
+			fmt.Printf("%-16s %8s %12s %13s %10s %11s\n", "rung", "MFLOP", "catdog img/s", "pytorch img/s", "vs torch", "of ceiling")
 			printed = true
 		}
 		if torch.BLAS == "reference" {
 			tv = 0
 		}
-		fmt.Printf("%-16s %12.1f %13.1f %10s\n", r, cv, best["pytorch/"+r], ratio(cv, tv))
+		share := "-"
+		if ceilFLOPs > 0 {
+			share = fmt.Sprintf("%.0f %%", 100*cv*rungFLOPs[r]/ceilFLOPs)
+		}
+		fmt.Printf("%-16s %8.0f %12.1f %13.1f %10s %11s\n", r, rungFLOPs[r]/1e6, cv, best["pytorch/"+r], ratio(cv, tv), share)
 	}
 	return nil
 }
@@ -496,17 +510,18 @@ func sgemmCeiling(c config) (ceiling, error) {
 }
 
 // trainFLOPs counts the floating-point operations of one image's training step of the
-// 3-block CNN at size x size: the forward pass's multiply-adds of the convolutions and the
-// dense layers, times 3 for forward, gradient of the input and gradient of the weights.
-func trainFLOPs(size int) float64 {
-	var f float64
-	s, in := float64(size), 3.0
-	for _, out := range []float64{32, 64, 128} {
-		f += 2 * s * s * in * out * 9
-		s, in = s/2, out
+// 3-block CNN at size x size: it is catdog's vgg3, so 3 x its forward pass's products
+// (finetune.Model.FLOPs: forward, gradient of the input, gradient of the weights).
+func trainFLOPs(size int) (float64, error) {
+	a, err := finetune.Arch("vgg3")
+	if err != nil {
+		return 0, err
 	}
-	f += 2*s*s*in*128 + 2*128
-	return 3 * f
+	m, err := a.Model(size, "", 1)
+	if err != nil {
+		return 0, err
+	}
+	return 3 * m.FLOPs(), nil
 }
 
 // findTorchPython returns the first interpreter that imports torch.
