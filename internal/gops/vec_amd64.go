@@ -4,7 +4,8 @@ package gops
 
 import "golang.org/x/sys/cpu"
 
-// haveVec reports whether the AVX-512 routines below can run here.
+// haveVec reports whether the AVX-512 routines of vec_amd64.s can run here: the passes over
+// memory around the matrix products (pooling, im2col and col2im rows, packing of panels).
 var haveVec = cpu.X86.HasAVX512F
 
 // maxPool16 writes y[i] = max(r0[2i], r0[2i+1], r1[2i], r1[2i+1]) for i < 16·blocks.
