@@ -104,9 +104,7 @@ func (op *bnOp) Do(v ...G.Value) (G.Value, error) {
 		b := float32(float64(beta[k]) - mean[k]*float64(gamma[k])*inv)
 		for i := range n {
 			off := (i*c + k) * s
-			for j := off; j < off+s; j++ {
-				y[j] = x[j]*a + b
-			}
+			gops.Affine(y[off:off+s], x[off:off+s], nil, a, 0, b)
 		}
 	})
 	return out, nil
@@ -221,10 +219,7 @@ func (op *bnGradOp) Do(v ...G.Value) (G.Value, error) {
 		e := float32(g * (mean[k]*inv*sdyx[k] - sdy[k]))
 		for i := range n {
 			off := (i*c + k) * s
-			xs, ds, gs := x[off:off+s], dy[off:off+s], dx[off:off+s]
-			for j, v := range xs {
-				gs[j] = a*ds[j] + b*v + e
-			}
+			gops.Affine(dx[off:off+s], dy[off:off+s], x[off:off+s], a, b, e)
 		}
 	})
 	return out, nil
@@ -232,34 +227,20 @@ func (op *bnGradOp) Do(v ...G.Value) (G.Value, error) {
 
 // gradSums returns the per-channel sums of dy and of dy·xhat, xhat = (x - mean)/sqrt(vari+ε):
 // st's, when another gradient op of this step computed them, else computed and kept in st
-// (nil: not kept). Σ dy·xhat is inv·(Σ dy·x - mean·Σ dy), each sum over four accumulators.
+// (nil: not kept). Σ dy·xhat is inv·(Σ dy·x - mean·Σ dy), both sums by gops.SumDot.
 func gradSums(st *bnStats, x, dy []float32, mean, vari []float64, n, c, s int) (sdy, sdyx []float64) {
 	if st != nil && len(st.sdy) == c {
 		return st.sdy, st.sdyx
 	}
 	sdy, sdyx = make([]float64, c), make([]float64, c)
 	gops.ForEach(c, func(k int) {
-		var d [4]float64  // Σ dy
-		var dx [4]float64 // Σ dy·x
+		var sd, sdx float64 // Σ dy, Σ dy·x
 		for i := range n {
 			off := (i*c + k) * s
-			xs, ds := x[off:off+s], dy[off:off+s]
-			j := 0
-			for ; j+4 <= len(ds); j += 4 {
-				for q := range 4 {
-					g := float64(ds[j+q])
-					d[q] += g
-					dx[q] += g * float64(xs[j+q])
-				}
-			}
-			for ; j < len(ds); j++ {
-				g := float64(ds[j])
-				d[0] += g
-				dx[0] += g * float64(xs[j])
-			}
+			d, dx := gops.SumDot(dy[off:off+s], x[off:off+s])
+			sd += d
+			sdx += dx
 		}
-		sd := d[0] + d[1] + d[2] + d[3]
-		sdx := dx[0] + dx[1] + dx[2] + dx[3]
 		sdy[k] = sd
 		sdyx[k] = (sdx - mean[k]*sd) / math.Sqrt(vari[k]+BNEpsilon)
 	})
@@ -285,19 +266,14 @@ func channelStats(x []float32, n, c, s int) (mean, vari []float64) {
 	gops.ForEach(c, func(k int) {
 		var sum float64
 		for i := range n {
-			off := (i*c + k) * s
-			for _, v := range x[off : off+s] {
-				sum += float64(v)
-			}
+			seg := x[(i*c+k)*s : (i*c+k+1)*s]
+			si, _ := gops.SumDot(seg, seg)
+			sum += si
 		}
 		mu := sum / m
 		var sq float64
 		for i := range n {
-			off := (i*c + k) * s
-			for _, v := range x[off : off+s] {
-				d := float64(v) - mu
-				sq += d * d
-			}
+			sq += gops.SumSqDev(x[(i*c+k)*s:(i*c+k+1)*s], mu)
 		}
 		mean[k], vari[k] = mu, sq/m
 	})

@@ -51,3 +51,18 @@ func gatherT32(dst, src *float32, ld, kb int)
 //
 //go:noescape
 func gatherA8(dst, src *float32, ld, kb int)
+
+// sumDot returns Σ a[i] and Σ a[i]·b[i] for i < n, in float64.
+//
+//go:noescape
+func sumDot(a, b *float32, n int) (sa, sab float64)
+
+// sumSqDev returns Σ (x[i] - mu)² for i < n, in float64.
+//
+//go:noescape
+func sumSqDev(x *float32, mu float64, n int) float64
+
+// affine writes dst[i] = ca·a[i] + cb·b[i] + c0 for i < n (ca·a[i] + c0 when b is nil).
+//
+//go:noescape
+func affine(dst, a, b *float32, n int, ca, cb, c0 float32)

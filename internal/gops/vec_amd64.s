@@ -503,3 +503,174 @@ gatail:
 gadone:
 	VZEROUPPER
 	RET
+
+// func sumDot(a, b *float32, n int) (sa, sab float64)
+//
+// sa = Σ a[i], sab = Σ a[i]·b[i] for i < n, in float64: 16 values a turn in eight lanes and
+// two accumulators each, the last turn masked, the lanes added at the end. AVX-512F.
+TEXT ·sumDot(SB), NOSPLIT, $0-40
+	MOVQ   a+0(FP), SI
+	MOVQ   b+8(FP), DI
+	MOVQ   n+16(FP), CX
+	VPXORQ Z0, Z0, Z0
+	VPXORQ Z1, Z1, Z1
+	VPXORQ Z2, Z2, Z2
+	VPXORQ Z3, Z3, Z3
+
+sdloop:
+	CMPQ        CX, $16
+	JLT         sdtail
+	VCVTPS2PD   (SI), Z4
+	VCVTPS2PD   32(SI), Z5
+	VCVTPS2PD   (DI), Z6
+	VCVTPS2PD   32(DI), Z7
+	VADDPD      Z4, Z0, Z0
+	VADDPD      Z5, Z1, Z1
+	VFMADD231PD Z4, Z6, Z2
+	VFMADD231PD Z5, Z7, Z3
+	ADDQ        $64, SI
+	ADDQ        $64, DI
+	SUBQ        $16, CX
+	JMP         sdloop
+
+sdtail:
+	TESTQ          CX, CX
+	JE             sdsum
+	MOVL           $1, AX
+	SHLL           CX, AX
+	DECL           AX
+	KMOVW          AX, K1
+	VMOVUPS.Z      (SI), K1, Z8
+	VMOVUPS.Z      (DI), K1, Z9
+	VCVTPS2PD      Y8, Z4
+	VEXTRACTF64X4  $1, Z8, Y10
+	VCVTPS2PD      Y10, Z5
+	VCVTPS2PD      Y9, Z6
+	VEXTRACTF64X4  $1, Z9, Y11
+	VCVTPS2PD      Y11, Z7
+	VADDPD         Z4, Z0, Z0
+	VADDPD         Z5, Z1, Z1
+	VFMADD231PD    Z4, Z6, Z2
+	VFMADD231PD    Z5, Z7, Z3
+
+sdsum:
+	VADDPD        Z1, Z0, Z0
+	VADDPD        Z3, Z2, Z2
+	VEXTRACTF64X4 $1, Z0, Y1
+	VADDPD        Y1, Y0, Y0
+	VEXTRACTF128  $1, Y0, X1
+	VADDPD        X1, X0, X0
+	VHADDPD       X0, X0, X0
+	VEXTRACTF64X4 $1, Z2, Y3
+	VADDPD        Y3, Y2, Y2
+	VEXTRACTF128  $1, Y2, X3
+	VADDPD        X3, X2, X2
+	VHADDPD       X2, X2, X2
+	VMOVSD        X0, sa+24(FP)
+	VMOVSD        X2, sab+32(FP)
+	VZEROUPPER
+	RET
+
+// func sumSqDev(x *float32, mu float64, n int) float64
+//
+// Σ (x[i] - mu)² for i < n, in float64, as sumDot. AVX-512F.
+TEXT ·sumSqDev(SB), NOSPLIT, $0-32
+	MOVQ         x+0(FP), SI
+	VBROADCASTSD mu+8(FP), Z10
+	MOVQ         n+16(FP), CX
+	VPXORQ       Z0, Z0, Z0
+	VPXORQ       Z1, Z1, Z1
+
+sqloop:
+	CMPQ        CX, $16
+	JLT         sqtail
+	VCVTPS2PD   (SI), Z4
+	VCVTPS2PD   32(SI), Z5
+	VSUBPD      Z10, Z4, Z4
+	VSUBPD      Z10, Z5, Z5
+	VFMADD231PD Z4, Z4, Z0
+	VFMADD231PD Z5, Z5, Z1
+	ADDQ        $64, SI
+	SUBQ        $16, CX
+	JMP         sqloop
+
+sqtail:
+	TESTQ         CX, CX
+	JE            sqsum
+	MOVL          $1, AX
+	SHLL          CX, AX
+	DECL          AX
+	KMOVW         AX, K1
+	VMOVUPS.Z     (SI), K1, Z8
+	VCVTPS2PD     Y8, Z4
+	VEXTRACTF64X4 $1, Z8, Y9
+	VCVTPS2PD     Y9, Z5
+	// masked-off lanes are 0 - mu: their squares must not count
+	KMOVW         K1, AX
+	MOVL          AX, BX
+	ANDL          $0xff, AX
+	KMOVW         AX, K2
+	SHRL          $8, BX
+	KMOVW         BX, K3
+	VSUBPD.Z      Z10, Z4, K2, Z4
+	VSUBPD.Z      Z10, Z5, K3, Z5
+	VFMADD231PD   Z4, Z4, Z0
+	VFMADD231PD   Z5, Z5, Z1
+
+sqsum:
+	VADDPD        Z1, Z0, Z0
+	VEXTRACTF64X4 $1, Z0, Y1
+	VADDPD        Y1, Y0, Y0
+	VEXTRACTF128  $1, Y0, X1
+	VADDPD        X1, X0, X0
+	VHADDPD       X0, X0, X0
+	VMOVSD        X0, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// func affine(dst, a, b *float32, n int, ca, cb, c0 float32)
+//
+// dst[i] = ca·a[i] + cb·b[i] + c0 for i < n, or ca·a[i] + c0 when b is nil, in float32.
+// AVX-512F.
+TEXT ·affine(SB), NOSPLIT, $0-44
+	MOVQ         dst+0(FP), DI
+	MOVQ         a+8(FP), SI
+	MOVQ         b+16(FP), DX
+	MOVQ         n+24(FP), CX
+	VBROADCASTSS ca+32(FP), Z10
+	VBROADCASTSS cb+36(FP), Z11
+	VBROADCASTSS c0+40(FP), Z12
+	XORQ         BX, BX
+
+afloop:
+	MOVQ      CX, R8
+	SUBQ      BX, R8
+	JLE       afdone
+	MOVL      $0xffff, AX
+	CMPQ      R8, $16
+	JGE       affull
+	MOVL      $1, AX
+	MOVQ      R8, R9
+	XCHGQ     R9, CX
+	SHLL      CX, AX
+	XCHGQ     R9, CX
+	DECL      AX
+
+affull:
+	KMOVW       AX, K1
+	VMOVUPS.Z   (SI)(BX*4), K1, Z0
+	VMOVAPS     Z12, Z2
+	VFMADD231PS Z0, Z10, Z2
+	TESTQ       DX, DX
+	JE          afstore
+	VMOVUPS.Z   (DX)(BX*4), K1, Z1
+	VFMADD231PS Z1, Z11, Z2
+
+afstore:
+	VMOVUPS Z2, K1, (DI)(BX*4)
+	ADDQ    $16, BX
+	JMP     afloop
+
+afdone:
+	VZEROUPPER
+	RET

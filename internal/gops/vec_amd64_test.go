@@ -4,6 +4,7 @@ package gops
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -100,6 +101,60 @@ func TestPadCopy(t *testing.T) {
 			if v != want {
 				t.Fatalf("%+v: dst[%d] = %v, want %v", c, i, v, want)
 			}
+		}
+	}
+}
+
+// TestReductions checks SumDot, SumSqDev and Affine against float64 loops, at lengths
+// around the 16-value turns, with and without AVX-512.
+func TestReductions(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	for _, vec := range []bool{false, true} {
+		if vec && !haveVec {
+			continue
+		}
+		for _, n := range []int{0, 1, 7, 15, 16, 17, 33, 100, 4096} {
+			t.Run(fmt.Sprint(vec, n), func(t *testing.T) {
+				defer func(old bool) { haveVec = old }(haveVec)
+				haveVec = vec
+				a, b := make([]float32, n), make([]float32, n+3)
+				for i := range a {
+					a[i] = rng.Float32()*4 - 1
+				}
+				for i := range b {
+					b[i] = rng.Float32()*2 - 1.5
+				}
+				var wa, wab, wsq float64
+				for i, v := range a {
+					wa += float64(v)
+					wab += float64(v) * float64(b[i])
+					wsq += (float64(v) - 0.3) * (float64(v) - 0.3)
+				}
+				sa, sab := SumDot(a, b)
+				if math.Abs(sa-wa) > 1e-9*float64(n+1) || math.Abs(sab-wab) > 1e-9*float64(n+1) {
+					t.Errorf("SumDot = %v, %v; want %v, %v", sa, sab, wa, wab)
+				}
+				if sq := SumSqDev(a, 0.3); math.Abs(sq-wsq) > 1e-9*float64(n+1) {
+					t.Errorf("SumSqDev = %v, want %v", sq, wsq)
+				}
+				dst := make([]float32, n+1)
+				dst[n] = 42 // past the end: untouched
+				Affine(dst[:n], a, b, 0.5, -2, 0.25)
+				for i := range n {
+					if want := 0.5*float64(a[i]) - 2*float64(b[i]) + 0.25; math.Abs(float64(dst[i])-want) > 1e-5 {
+						t.Fatalf("Affine[%d] = %v, want %v", i, dst[i], want)
+					}
+				}
+				Affine(dst[:n], a, nil, 3, 0, -1)
+				for i := range n {
+					if want := 3*float64(a[i]) - 1; math.Abs(float64(dst[i])-want) > 1e-5 {
+						t.Fatalf("Affine without b [%d] = %v, want %v", i, dst[i], want)
+					}
+				}
+				if dst[n] != 42 {
+					t.Error("Affine wrote past its end")
+				}
+			})
 		}
 	}
 }

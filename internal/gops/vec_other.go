@@ -22,3 +22,9 @@ func padCopy(dst, src *float32, lo, hi, n int) { panic("gops: padCopy without as
 func gatherT32(dst, src *float32, ld, kb int) { panic("gops: gatherT32 without assembly") }
 
 func gatherA8(dst, src *float32, ld, kb int) { panic("gops: gatherA8 without assembly") }
+
+func sumDot(a, b *float32, n int) (sa, sab float64) { panic("gops: sumDot without assembly") }
+
+func sumSqDev(x *float32, mu float64, n int) float64 { panic("gops: sumSqDev without assembly") }
+
+func affine(dst, a, b *float32, n int, ca, cb, c0 float32) { panic("gops: affine without assembly") }
