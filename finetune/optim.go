@@ -3,6 +3,8 @@ package finetune
 import (
 	"fmt"
 	"math"
+
+	"github.com/catdog-ml/catdog/internal/gops"
 )
 
 // optimizer updates trainable weights from their gradients: Adam or SGD with momentum.
@@ -66,7 +68,8 @@ func (o *optimizer) rate() float64 {
 	return o.LR
 }
 
-// step applies one update to params from grads (same order and sizes).
+// step applies one update to params from grads (same order and sizes): gops.AdamStep or
+// gops.MomentumStep, vectorised, spread over the cores, subnormals flushed to zero.
 func (o *optimizer) step(params []*Param, grads [][]float32) {
 	o.Steps++
 	rate := o.rate()
@@ -77,21 +80,12 @@ func (o *optimizer) step(params []*Param, grads [][]float32) {
 		lr := float32(rate * math.Sqrt(1-math.Pow(b2, float64(o.Steps))) / (1 - math.Pow(b1, float64(o.Steps))))
 		fb1, fb2, eps := float32(b1), float32(b2), float32(o.Eps)
 		for i, p := range params {
-			m, v, g, w := o.M[i], o.V[i], grads[i], p.Data
-			for j := range w {
-				m[j] = fb1*m[j] + (1-fb1)*g[j]
-				v[j] = fb2*v[j] + (1-fb2)*g[j]*g[j]
-				w[j] -= lr * m[j] / (float32(math.Sqrt(float64(v[j]))) + eps)
-			}
+			gops.AdamStep(p.Data, o.M[i], o.V[i], grads[i], fb1, fb2, lr, eps)
 		}
 	case "sgd":
 		mu, lr := float32(o.Momentum), float32(rate)
 		for i, p := range params {
-			vel, g, w := o.M[i], grads[i], p.Data
-			for j := range w {
-				vel[j] = mu*vel[j] - lr*g[j]
-				w[j] += vel[j]
-			}
+			gops.MomentumStep(p.Data, o.M[i], grads[i], mu, lr)
 		}
 	}
 }

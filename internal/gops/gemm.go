@@ -1,6 +1,9 @@
 package gops
 
-import "sync"
+import (
+	"fmt"
+	"sync"
+)
 
 // A kernel is gemm's micro-kernel: run computes an mr×nr block of c = (add ? c : 0) + a·b
 // (row stride ldc) from packed panels, a holding k groups of mr values (a column of the
@@ -76,6 +79,10 @@ func (m matB) packB(nr, p0, j0, kb, nb int, dst []float32) {
 func gemmWith[A aPacker, B bPacker](kn *kernel, m, n, k int, a A, b B, beta float32, c []float32, ldc int) {
 	if m == 0 || n == 0 {
 		return
+	}
+	// the kernels write whole tiles through a pointer: c must hold every row they touch
+	if ldc < n || len(c) < (m-1)*ldc+n {
+		panic(fmt.Sprintf("gops: gemm: c of %d values cannot hold %d rows of %d, %d apart", len(c), m, n, ldc))
 	}
 	if k == 0 {
 		if beta == 0 {
@@ -157,7 +164,7 @@ func packA(mr int, ta bool, a []float32, lda, i0, p0, mb, kb int, dst []float32)
 				q := d[p*6 : p*6+6]
 				q[0], q[1], q[2], q[3], q[4], q[5] = r0[p], r1[p], r2[p], r3[p], r4[p], r5[p]
 			}
-		case mm == 8 && mr == 8 && haveVec && 7*lda < 1<<31:
+		case mm == 8 && mr == 8 && haveVec && 7*lda+1 < 1<<31:
 			src := a[base : base+7*lda+kb] // the block, bounds-checked
 			gatherA8(&d[0], &src[0], lda, kb)
 		case mm == 8 && mr == 8:

@@ -66,3 +66,13 @@ func sumSqDev(x *float32, mu float64, n int) float64
 //
 //go:noescape
 func affine(dst, a, b *float32, n int, ca, cb, c0 float32)
+
+// adamStep applies one Adam update to n weights, subnormals flushed to zero.
+//
+//go:noescape
+func adamStep(w, m, v, grad *float32, n int, b1, b2, lr, eps float32)
+
+// momentumStep applies one SGD-with-momentum update to n weights, subnormals flushed to zero.
+//
+//go:noescape
+func momentumStep(w, vel, grad *float32, n int, mu, lr float32)

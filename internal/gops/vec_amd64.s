@@ -674,3 +674,126 @@ afstore:
 afdone:
 	VZEROUPPER
 	RET
+
+// func adamStep(w, m, v, grad *float32, n int, b1, b2, lr, eps float32)
+//
+// One Adam update of n weights: m = b1·m + (1-b1)·g, v = b2·v + (1-b2)·g·g, w -= lr·m /
+// (sqrt(v) + eps), 16 values a turn, the last turn masked, each operation rounded in the
+// order Go's loop (and PyTorch's) rounds it: no fused multiply-adds. Subnormal values are flushed to
+// zero for the duration (MXCSR's FTZ and DAZ, restored on return): the moments of weights
+// whose gradient is zero decay through the subnormal range, where each operation on Intel
+// CPUs takes a microcode assist of a hundred cycles or more. AVX-512F.
+TEXT ·adamStep(SB), NOSPLIT, $16-56
+	MOVQ         w+0(FP), DI
+	MOVQ         m+8(FP), SI
+	MOVQ         v+16(FP), DX
+	MOVQ         grad+24(FP), R8
+	MOVQ         n+32(FP), CX
+	VBROADCASTSS b1+40(FP), Z10
+	VBROADCASTSS b2+44(FP), Z11
+	VBROADCASTSS lr+48(FP), Z12
+	VBROADCASTSS eps+52(FP), Z13
+	MOVL         $0x3f800000, AX
+	VPBROADCASTD AX, Z14
+	VSUBPS       Z10, Z14, Z15 // 1-b1
+	VSUBPS       Z11, Z14, Z16 // 1-b2
+	STMXCSR      save-8(SP)
+	MOVL         save-8(SP), AX
+	ORL          $0x8040, AX
+	MOVL         AX, ftz-16(SP)
+	LDMXCSR      ftz-16(SP)
+	XORQ         BX, BX
+
+adamloop:
+	MOVQ  CX, R9
+	SUBQ  BX, R9
+	JLE   adamdone
+	MOVL  $0xffff, AX
+	CMPQ  R9, $16
+	JGE   adamfull
+	MOVQ  CX, R10
+	MOVQ  R9, CX
+	MOVL  $1, AX
+	SHLL  CX, AX
+	DECL  AX
+	MOVQ  R10, CX
+
+adamfull:
+	KMOVW        AX, K1
+	VMOVUPS.Z    (R8)(BX*4), K1, Z0
+	VMOVUPS.Z    (SI)(BX*4), K1, Z1
+	VMOVUPS.Z    (DX)(BX*4), K1, Z2
+	VMOVUPS.Z    (DI)(BX*4), K1, Z3
+	VMULPS       Z10, Z1, Z1 // b1·m
+	VMULPS       Z15, Z0, Z4 // (1-b1)·g
+	VADDPS       Z4, Z1, Z1  // m
+	VMULPS       Z11, Z2, Z2 // b2·v
+	VMULPS       Z16, Z0, Z4 // (1-b2)·g
+	VMULPS       Z0, Z4, Z4  // ·g
+	VADDPS       Z4, Z2, Z2  // v
+	VSQRTPS      Z2, Z5
+	VADDPS       Z13, Z5, Z5 // sqrt(v) + eps
+	VMULPS       Z12, Z1, Z6 // lr·m
+	VDIVPS       Z5, Z6, Z6
+	VSUBPS       Z6, Z3, Z3  // w
+	VMOVUPS      Z1, K1, (SI)(BX*4)
+	VMOVUPS      Z2, K1, (DX)(BX*4)
+	VMOVUPS      Z3, K1, (DI)(BX*4)
+	ADDQ         $16, BX
+	JMP          adamloop
+
+adamdone:
+	LDMXCSR save-8(SP)
+	VZEROUPPER
+	RET
+
+// func momentumStep(w, vel, grad *float32, n int, mu, lr float32)
+//
+// One SGD-with-momentum update of n weights: vel = mu·vel - lr·g, w += vel, rounded as
+// Go's loop rounds it, with subnormals flushed to zero as in adamStep. AVX-512F.
+TEXT ·momentumStep(SB), NOSPLIT, $16-40
+	MOVQ         w+0(FP), DI
+	MOVQ         vel+8(FP), SI
+	MOVQ         grad+16(FP), R8
+	MOVQ         n+24(FP), CX
+	VBROADCASTSS mu+32(FP), Z10
+	VBROADCASTSS lr+36(FP), Z12
+	STMXCSR      save-8(SP)
+	MOVL         save-8(SP), AX
+	ORL          $0x8040, AX
+	MOVL         AX, ftz-16(SP)
+	LDMXCSR      ftz-16(SP)
+	XORQ         BX, BX
+
+momloop:
+	MOVQ  CX, R9
+	SUBQ  BX, R9
+	JLE   momdone
+	MOVL  $0xffff, AX
+	CMPQ  R9, $16
+	JGE   momfull
+	MOVQ  CX, R10
+	MOVQ  R9, CX
+	MOVL  $1, AX
+	SHLL  CX, AX
+	DECL  AX
+	MOVQ  R10, CX
+
+momfull:
+	KMOVW        AX, K1
+	VMOVUPS.Z    (R8)(BX*4), K1, Z0
+	VMOVUPS.Z    (SI)(BX*4), K1, Z1
+	VMOVUPS.Z    (DI)(BX*4), K1, Z3
+	VMULPS       Z10, Z1, Z1 // mu·vel
+	VMULPS       Z12, Z0, Z4 // lr·g
+	VSUBPS       Z4, Z1, Z1  // vel
+	VADDPS       Z1, Z3, Z3  // w
+	VMOVUPS      Z1, K1, (SI)(BX*4)
+	VMOVUPS      Z3, K1, (DI)(BX*4)
+	ADDQ         $16, BX
+	JMP          momloop
+
+momdone:
+	LDMXCSR save-8(SP)
+	VZEROUPPER
+	RET

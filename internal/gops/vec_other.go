@@ -28,3 +28,11 @@ func sumDot(a, b *float32, n int) (sa, sab float64) { panic("gops: sumDot withou
 func sumSqDev(x *float32, mu float64, n int) float64 { panic("gops: sumSqDev without assembly") }
 
 func affine(dst, a, b *float32, n int, ca, cb, c0 float32) { panic("gops: affine without assembly") }
+
+func adamStep(w, m, v, grad *float32, n int, b1, b2, lr, eps float32) {
+	panic("gops: adamStep without assembly")
+}
+
+func momentumStep(w, vel, grad *float32, n int, mu, lr float32) {
+	panic("gops: momentumStep without assembly")
+}
