@@ -29,7 +29,9 @@ func naive(ta, tb bool, m, n, k int, a []float32, lda int, b []float32, ldb int,
 	}
 }
 
-// eachBLAS runs f with every SGEMM implementation of BLASes in use in turn.
+// eachBLAS runs f with every SGEMM implementation of BLASes in use in turn, and the
+// first once more with the AVX-512 passes around the products turned off (their Go loops,
+// as on CPUs without AVX-512: the 8x32 kernel's packing in Go, im2col and col2im rows).
 func eachBLAS[T interface{ Run(string, func(T)) bool }](tb T, f func(T)) {
 	defer func() {
 		if err := UseBLAS(BLASes()[0]); err != nil {
@@ -42,6 +44,12 @@ func eachBLAS[T interface{ Run(string, func(T)) bool }](tb T, f func(T)) {
 		}
 		tb.Run(name, f)
 	}
+	if err := UseBLAS(BLASes()[0]); err != nil {
+		panic(err)
+	}
+	restore := setVec(false)
+	defer restore()
+	tb.Run(BLASes()[0]+"/no-vec", f)
 }
 
 func TestSgemm(t *testing.T) { eachBLAS(t, testSgemm) }

@@ -68,6 +68,23 @@ func (op *poolOp) UsePreallocDo(prealloc G.Value, v ...G.Value) (G.Value, error)
 	return out, nil
 }
 
+// maxps is x86's MAXPS on two values: a when a > b, else b (b when either is NaN, and for
+// -0 against +0).
+func maxps(a, b float32) float32 {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// window is the maximum of a 2x2 window, top row (x0, x1), bottom row (x2, x3), taken as
+// maxPool16 takes it: the rows' maxima column by column, then the larger column. Its NaN
+// and signed-zero rules are MAXPS's, so that the assembly and these loops (the columns
+// past its 16-wide turns, CPUs without AVX-512) give the same bits.
+func window(x0, x1, x2, x3 float32) float32 {
+	return maxps(maxps(x0, x2), maxps(x1, x3))
+}
+
 // pool2x2 writes the 2x2 max-pool of x (n, c, h, w) into y, or, when b is not nil,
 // max(0, max + b[channel]).
 func pool2x2(x, y, b []float32, n, c, h, w int) {
@@ -87,7 +104,7 @@ func pool2x2(x, y, b []float32, n, c, h, w int) {
 					maxPool16(&r0[0], &r1[0], &yr[0], blocks)
 				}
 				for ox := 16 * blocks; ox < ow; ox++ {
-					yr[ox] = max(max(r0[2*ox], r0[2*ox+1]), max(r1[2*ox], r1[2*ox+1]))
+					yr[ox] = window(r0[2*ox], r0[2*ox+1], r1[2*ox], r1[2*ox+1])
 				}
 			}
 			if b != nil {
@@ -186,20 +203,23 @@ func (op *poolGradOp) UsePreallocDo(prealloc G.Value, v ...G.Value) (G.Value, er
 						continue
 					}
 					// the first maximum in row-major order, as Gorgonia; k indexes the
-					// window as 0, 1 (top row), 2, 3 (bottom row), chosen without branches
+					// window as 0, 1 (top row), 2, 3 (bottom row); none when the window's
+					// maximum is NaN, as in maxPoolGrad16
 					a := 2 * ox
 					x0, x1, x2, x3 := r0[a], r0[a+1], r1[a], r1[a+1]
-					k, best := 0, x0
-					if x1 > best {
+					best := window(x0, x1, x2, x3)
+					var k int
+					switch best {
+					case x0:
+						k = 0
+					case x1:
 						k = 1
-					}
-					best = max(best, x1)
-					if x2 > best {
+					case x2:
 						k = 2
-					}
-					best = max(best, x2)
-					if x3 > best {
+					case x3:
 						k = 3
+					default:
+						continue
 					}
 					row := d0
 					if k >= 2 {
