@@ -13,7 +13,8 @@ import (
 // MaxPool2x2 takes the maximum of every 2x2 window of x (N, C, H, W), stride 2, no padding:
 // the result is (N, C, H/2, W/2) (an odd last row or column is dropped, as in PyTorch and
 // Keras). The gradient goes to the first maximum of each window in row-major order, as in
-// Gorgonia's MaxPool2D.
+// Gorgonia's MaxPool2D. A NaN in a window is kept or passed over as x86's MAXPS does (see
+// window), on every CPU.
 func MaxPool2x2(x *G.Node) (*G.Node, error) {
 	xs := x.Shape()
 	if xs.Dims() != 4 {
