@@ -159,8 +159,17 @@ func run(c config) error {
 	}
 	fmt.Printf("3-block CNN, %dx%d, batch %d, forward+backward+SGD, %d threads, %s, best of %d rounds x %d iterations (%s BLAS)\n",
 		c.size, c.size, c.batch, c.threads, runtime.Version(), c.rounds, c.iters, gops.BLAS())
+	fmt.Printf("catdog: %s SGEMM, %s passes around the products\n", gops.BLAS(), gops.Passes())
 	if torch.Torch != "" {
-		fmt.Printf("PyTorch %s on %s BLAS\n", torch.Torch, torch.BLAS)
+		conv := "ATen's own convolutions"
+		if torch.OneDNN {
+			conv = "oneDNN convolutions (its own instruction set, chosen at run time)"
+		}
+		core := ""
+		if torch.Core != "" {
+			core = " (" + torch.Core + " kernels)"
+		}
+		fmt.Printf("PyTorch %s on %s BLAS%s, %s, ATen %s\n", torch.Torch, torch.BLAS, core, conv, torch.ATen)
 	}
 	// On the reference BLAS (Debian's libblas3) PyTorch is about five times slower than a
 	// PyTorch user's: no ratio against that.
@@ -434,7 +443,10 @@ type torchResult struct {
 	ImgPerS float64 `json:"img_per_s"`
 	Threads int     `json:"threads"`
 	Torch   string  `json:"torch"`
-	BLAS    string  `json:"blas"` // openblas, mkl, reference or unknown
+	BLAS    string  `json:"blas"`      // openblas, mkl, reference or unknown
+	Core    string  `json:"blas_core"` // OpenBLAS's kernels for this CPU (SkylakeX, Haswell...)
+	ATen    string  `json:"aten"`      // ATen's vector instructions (AVX2, AVX512...)
+	OneDNN  bool    `json:"onednn"`    // convolutions through oneDNN
 }
 
 // torchRound runs one round of the PyTorch reference, with extra arguments for

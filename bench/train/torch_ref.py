@@ -36,6 +36,33 @@ def blas_in_use():
     return "unknown"
 
 
+def blas_core():
+    """The kernels OpenBLAS picked for this CPU ("SkylakeX", "Haswell", "Zen"...), from its
+    openblas_get_corename, or "" when the BLAS is not OpenBLAS."""
+    try:
+        with open("/proc/self/maps") as f:
+            libs = sorted({line.split()[-1] for line in f if "libopenblas" in line})
+        if not libs:
+            return ""
+        import ctypes
+
+        lib = ctypes.CDLL(libs[0])
+        lib.openblas_get_corename.restype = ctypes.c_char_p
+        return lib.openblas_get_corename().decode()
+    except (OSError, AttributeError):
+        return ""
+
+
+def torch_isa():
+    """What PyTorch's CPU kernels use: ATen's vector instructions (from its build summary)
+    and whether convolutions go through oneDNN (MKL-DNN), which picks its own at run time."""
+    cap = ""
+    for line in torch.__config__.show().splitlines():
+        if "CPU capability usage:" in line:
+            cap = line.split(":", 1)[1].strip()
+    return {"aten": cap, "onednn": bool(torch.backends.mkldnn.is_available())}
+
+
 def net(size):
     layers = []
     c = 3
@@ -91,7 +118,7 @@ def main():
         step()
     dt = time.perf_counter() - t
     print(json.dumps({"img_per_s": a.batch * a.iters / dt, "threads": torch.get_num_threads(), "torch": torch.__version__,
-                      "blas": blas_in_use()}))
+                      "blas": blas_in_use(), "blas_core": blas_core(), **torch_isa()}))
 
 
 if __name__ == "__main__":

@@ -149,3 +149,13 @@ func putScratch(b []float32) {
 	b = b[:cap(b)]
 	scratchPools[bits.Len(uint(cap(b)-1))].Put(&b)
 }
+
+// Passes names how gops runs the passes over memory around the products (pooling, im2col
+// and col2im rows, packing, batch norm's sums, the optimiser's updates): "avx512" (its
+// assembly, on CPUs with AVX-512F) or "go" (Go loops).
+func Passes() string {
+	if haveVec {
+		return "avx512"
+	}
+	return "go"
+}
