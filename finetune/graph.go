@@ -176,7 +176,7 @@ func (b *graphBuilder) dropout(h *G.Node, p float64, name string) (*G.Node, erro
 	mk := mask{p: p, t: tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(h.Shape().Clone()...))}
 	mk.node = G.NewTensor(b.gr.g, tensor.Float32, h.Shape().Dims(), G.WithShape(h.Shape().Clone()...), G.WithName(name), G.WithValue(mk.t))
 	b.gr.masks = append(b.gr.masks, mk)
-	return G.HadamardProd(h, mk.node)
+	return gops.MulMask(h, mk.node)
 }
 
 // fusesReLU reports whether the layers after a convolution or a dense layer start with a

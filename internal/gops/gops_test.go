@@ -438,3 +438,24 @@ func TestPositive(t *testing.T) {
 		}
 	}
 }
+
+func TestMulMaskMatchesGorgonia(t *testing.T) {
+	for _, s := range []tensor.Shape{{3, 4, 5, 6}, {5, 7}} {
+		t.Run(fmt.Sprint(s), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(8, 8))
+			mask := tensor.New(tensor.WithShape(s...), tensor.Of(tensor.Float32))
+			for i, d := 0, mask.Data().([]float32); i < len(d); i++ {
+				if rng.Float64() >= 0.3 {
+					d[i] = 1 / 0.7
+				}
+			}
+			with := func(f func(x, m *G.Node) (*G.Node, error)) build {
+				return func(in []*G.Node) (*G.Node, error) {
+					m := G.NewTensor(in[0].Graph(), tensor.Float32, s.Dims(), G.WithShape(s...), G.WithName("mask"), G.WithValue(mask))
+					return f(notLeaf(in[0]), m)
+				}
+			}
+			compare(t, with(MulMask), with(func(x, m *G.Node) (*G.Node, error) { return G.HadamardProd(x, m) }), s)
+		})
+	}
+}

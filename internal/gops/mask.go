@@ -1,0 +1,82 @@
+package gops
+
+import (
+	"fmt"
+	"hash"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// MulMask returns x ⊙ m for a constant mask m of x's shape (dropout's: 0 or 1/(1-p) per
+// value, drawn before each step): one pass over the batch's images in parallel, into a kept
+// output; its gradient is dy ⊙ m, the same op. m gets no gradient. Gorgonia's HadamardProd
+// computes the same values on one core into a new tensor at every step.
+func MulMask(x, m *G.Node) (*G.Node, error) {
+	if !x.Shape().Eq(m.Shape()) {
+		return nil, fmt.Errorf("gops.MulMask: shapes %v and %v differ", x.Shape(), m.Shape())
+	}
+	return G.ApplyOp(&mulMaskOp{dims: x.Dims()}, x, m)
+}
+
+// mulMaskOp: (x, m) -> x ⊙ m.
+type mulMaskOp struct {
+	dims int
+	out  Output
+}
+
+func (op *mulMaskOp) Arity() int                       { return 2 }
+func (op *mulMaskOp) Type() hm.Type                    { return FnType(op.dims, op.dims, op.dims) }
+func (op *mulMaskOp) ReturnsPtr() bool                 { return false }
+func (op *mulMaskOp) CallsExtern() bool                { return false }
+func (op *mulMaskOp) OverwritesInput() int             { return -1 }
+func (op *mulMaskOp) WriteHash(h hash.Hash)            { writeHash(h, op) }
+func (op *mulMaskOp) Hashcode() uint32                 { return HashOf(op) }
+func (op *mulMaskOp) String() string                   { return fmt.Sprintf("gops.MulMask{%d-d}", op.dims) }
+func (op *mulMaskOp) DiffWRT(n int) []bool             { return []bool{true, false} }
+func (op *mulMaskOp) Do(v ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, v...) }
+
+func (op *mulMaskOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
+	s, err := shapeOf(ds, 0)
+	return s.Clone(), err
+}
+
+func (op *mulMaskOp) UsePreallocDo(prealloc G.Value, v ...G.Value) (G.Value, error) {
+	if len(v) != 2 {
+		return nil, fmt.Errorf("gops: %v: want 2 inputs, got %d", op, len(v))
+	}
+	s, x, err := float32s(v[0], "MulMask input")
+	if err != nil {
+		return nil, err
+	}
+	_, m, err := float32s(v[1], "MulMask mask")
+	if err != nil {
+		return nil, err
+	}
+	if len(m) != len(x) {
+		return nil, fmt.Errorf("gops: %v: input of %d values, mask of %d", op, len(x), len(m))
+	}
+	out, y := op.out.Get(prealloc, s) // elementwise: in place over an input is safe
+	chunks := 1
+	if s.Dims() > 0 {
+		chunks = s[0]
+	}
+	size := len(x) / max(1, chunks)
+	parallel(chunks, func(_, i int) {
+		xs, ms, ys := x[i*size:(i+1)*size], m[i*size:(i+1)*size], y[i*size:(i+1)*size]
+		ms, ys = ms[:len(xs)], ys[:len(xs)]
+		for t, v := range xs {
+			ys[t] = v * ms[t]
+		}
+	})
+	return out, nil
+}
+
+func (op *mulMaskOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	dx, err := G.ApplyOp(&mulMaskOp{dims: op.dims}, grad, inputs[1])
+	if err != nil {
+		return nil, fmt.Errorf("gops: %v gradient: %w", op, err)
+	}
+	return G.Nodes{dx, nil}, nil
+}
