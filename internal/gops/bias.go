@@ -162,12 +162,8 @@ func (op *reluGradOp) UsePreallocDo(prealloc G.Value, v ...G.Value) (G.Value, er
 		return nil, fmt.Errorf("gops: %v: output has %d values, its gradient %d", op, len(y), len(dy))
 	}
 	out, dx := op.out.Get(prealloc, ys) // elementwise: in place over y or dy is safe
-	chunks := ys[0]
-	size := len(y) / max(1, chunks)
-	parallel(chunks, func(_, i int) {
-		ys, gs, ds := y[i*size:(i+1)*size], dy[i*size:(i+1)*size], dx[i*size:(i+1)*size]
-		gs = gs[:len(ys)]
-		ds = ds[:len(ys)]
+	byItem(ys, len(y), func(lo, hi int) {
+		ys, gs, ds := y[lo:hi], dy[lo:hi], dx[lo:hi]
 		for t, v := range ys {
 			d := math.Float32bits(gs[t])
 			if !positive(math.Float32bits(v)) {

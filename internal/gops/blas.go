@@ -10,6 +10,7 @@ import (
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
+	"gorgonia.org/tensor"
 )
 
 // active is the micro-kernel sgemm uses; nil: the fallback BLAS (fallbackBLAS).
@@ -111,6 +112,18 @@ func parallel(n int, f func(worker, i int)) {
 		}(k)
 	}
 	wg.Wait()
+}
+
+// byItem calls f(lo, hi) for the values [lo, hi) of each item along the first axis of a
+// tensor of shape s holding n values (the whole tensor when it has no axis), in parallel:
+// the split of gops's elementwise ops.
+func byItem(s tensor.Shape, n int, f func(lo, hi int)) {
+	items := 1
+	if s.Dims() > 0 {
+		items = max(1, s[0])
+	}
+	size := n / items
+	parallel(items, func(_, i int) { f(i*size, (i+1)*size) })
 }
 
 // ForEach calls f(i) for i in [0, n), spread over up to GOMAXPROCS goroutines. Each f(i)

@@ -58,14 +58,8 @@ func (op *mulMaskOp) UsePreallocDo(prealloc G.Value, v ...G.Value) (G.Value, err
 		return nil, fmt.Errorf("gops: %v: input of %d values, mask of %d", op, len(x), len(m))
 	}
 	out, y := op.out.Get(prealloc, s) // elementwise: in place over an input is safe
-	chunks := 1
-	if s.Dims() > 0 {
-		chunks = s[0]
-	}
-	size := len(x) / max(1, chunks)
-	parallel(chunks, func(_, i int) {
-		xs, ms, ys := x[i*size:(i+1)*size], m[i*size:(i+1)*size], y[i*size:(i+1)*size]
-		ms, ys = ms[:len(xs)], ys[:len(xs)]
+	byItem(s, len(x), func(lo, hi int) {
+		xs, ms, ys := x[lo:hi], m[lo:hi], y[lo:hi]
 		for t, v := range xs {
 			ys[t] = v * ms[t]
 		}

@@ -76,22 +76,15 @@ func (op *addReLUOp) UsePreallocDo(prealloc G.Value, v ...G.Value) (G.Value, err
 		}
 	}
 	out, y := op.out.Get(prealloc, s) // elementwise: in place over an input is safe
-	chunks := 1
-	if s.Dims() > 0 {
-		chunks = s[0]
-	}
-	size := len(a) / max(1, chunks)
-	parallel(chunks, func(_, i int) {
-		ys, as := y[i*size:(i+1)*size], a[i*size:(i+1)*size]
+	byItem(s, len(a), func(lo, hi int) {
+		ys, as := y[lo:hi], a[lo:hi]
 		if b == nil {
 			for t, v := range as {
 				ys[t] = max(v, 0)
 			}
 			return
 		}
-		bs := b[i*size : (i+1)*size]
-		bs = bs[:len(as)]
-		ys = ys[:len(as)]
+		bs := b[lo:hi]
 		for t, v := range as {
 			ys[t] = max(v+bs[t], 0)
 		}
