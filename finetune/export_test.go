@@ -47,7 +47,7 @@ func trainSteps(t *testing.T, m *Model, n, steps int) {
 	grads := make([][]float32, len(gr.learn))
 	for s := range steps {
 		x, y := randomBatch(m, n, uint64(s))
-		gr.fillMasks(rng.Float64)
+		gr.fillMasks(rng.Uint64)
 		if _, err := gr.run(x, y); err != nil {
 			t.Fatal(err)
 		}

@@ -192,18 +192,11 @@ func bceWithLogits(z, y *G.Node, weights []float64) (*G.Node, error) {
 	return G.ApplyOp(newBCEOp(weights), z, y)
 }
 
-// fillMasks draws fresh dropout masks from draw (uniform in [0, 1)).
-func (gr *graph) fillMasks(draw func() float64) {
+// fillMasks draws fresh dropout masks: one Uint64 from draw per mask, the seed from which
+// gops.FillMask fills it in parallel.
+func (gr *graph) fillMasks(draw func() uint64) {
 	for _, mk := range gr.masks {
-		d := mk.t.Data().([]float32)
-		keep := float32(1 / (1 - mk.p))
-		for i := range d {
-			if draw() < mk.p {
-				d[i] = 0
-			} else {
-				d[i] = keep
-			}
-		}
+		gops.FillMask(mk.t.Data().([]float32), mk.p, draw())
 	}
 }
 

@@ -45,7 +45,7 @@ func (s *Stepper) Step(x, y []float32) (float64, error) {
 	if len(x) != n*per || len(y) != n {
 		return 0, fmt.Errorf("finetune: Step wants %d samples of %d values and %d labels, got %d values and %d labels", n, per, n, len(x), len(y))
 	}
-	s.gr.fillMasks(s.rng.Float64)
+	s.gr.fillMasks(s.rng.Uint64)
 	z, err := s.gr.run(x, y)
 	if err != nil {
 		return 0, err

@@ -179,7 +179,7 @@ func trainAgainstTorch(t *testing.T, py string, input []int, layers []Layer, opt
 	rng := rand.New(rand.NewPCG(5, 5))
 	for s := range steps {
 		b := s % batches
-		gr.fillMasks(rng.Float64)
+		gr.fillMasks(rng.Uint64)
 		for _, mk := range gr.masks {
 			masks = append(masks, mk.t.Data().([]float32)...)
 		}

@@ -92,7 +92,7 @@ func TestGradientsAsAccurateAsPyTorch(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer gr.close()
-	gr.fillMasks(rand.New(rand.NewPCG(1, 2)).Float64)
+	gr.fillMasks(rand.New(rand.NewPCG(1, 2)).Uint64)
 	if _, err := gr.run(x, y); err != nil {
 		t.Fatal(err)
 	}

@@ -425,7 +425,7 @@ func (t *trainer) run(ctx context.Context) (err error) {
 			if err := t.src.read(Train, rows, x, y, t.augment); err != nil {
 				return err
 			}
-			t.train.fillMasks(t.rng.Float64)
+			t.train.fillMasks(t.rng.Uint64)
 			z, err := t.train.run(x, y)
 			if err != nil {
 				return err

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/catdog-ml/catdog/internal/fixtures"
+	"github.com/catdog-ml/catdog/internal/gops"
 )
 
 // TestStreamMatchesGo checks that torch_ref.py's Stream draws what catdog's run draws from
@@ -62,6 +63,60 @@ print(json.dumps(out))
 		for j := range want[i] {
 			if got[i][j] != want[i][j] {
 				t.Fatalf("list %d, value %d: python drew %v, Go %v", i, j, got[i][j], want[i][j])
+			}
+		}
+	}
+}
+
+// TestMaskMatchesGo checks that torch_ref.py's Mask draws catdog's dropout masks
+// (gops.FillMask seeded by one Uint64 of the run's stream per mask and step): two steps of
+// two masks, of more values than one of FillMask's parallel chunks.
+func TestMaskMatchesGo(t *testing.T) {
+	py := fixtures.Python(t, "torch", "numpy")
+	const prog = `
+import json, sys, torch
+sys.path.insert(0, "bench/parity")
+from torch_ref import Mask, Stream
+s = Stream(77)
+a, b = Mask(0.25, s), Mask(0.5, s)
+out = []
+for step in range(2):
+    out.append(a(torch.ones(2, 3, 40, 40)).flatten().tolist())
+    out.append(b(torch.ones(5, 7)).flatten().tolist())
+print(json.dumps(out))
+`
+	cmd := exec.Command(py, "-c", prog)
+	cmd.Dir = "../.."
+	b, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%v: %s", err, b)
+	}
+	var got [][]float32
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	r := &splitMix{state: 77}
+	var want [][]float32
+	for range 2 {
+		for _, m := range []struct {
+			n int
+			p float64
+		}{{2 * 3 * 40 * 40, 0.25}, {5 * 7, 0.5}} {
+			d := make([]float32, m.n)
+			gops.FillMask(d, m.p, r.Uint64())
+			want = append(want, d)
+		}
+	}
+	if len(got) != len(want) {
+		t.Fatalf("python gave %d masks, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if len(got[i]) != len(want[i]) {
+			t.Fatalf("mask %d: python gave %d values, want %d", i, len(got[i]), len(want[i]))
+		}
+		for j := range want[i] {
+			if got[i][j] != want[i][j] {
+				t.Fatalf("mask %d, value %d: python %v, Go %v", i, j, got[i][j], want[i][j])
 			}
 		}
 	}

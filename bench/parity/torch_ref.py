@@ -87,8 +87,9 @@ class Stream:
 
 
 class Mask(nn.Module):
-    """Dropout with catdog's masks: one Float64 per value from the stream, dropped when below
-    the rate, kept values scaled by 1/(1-rate) in float32."""
+    """Dropout with catdog's masks (gops.FillMask): one Uint64 from the stream per mask and
+    step, the seed of a SplitMix64 stream of its own whose i-th Float64 drops value i when
+    below the rate; kept values are scaled by 1/(1-rate) in float32."""
 
     def __init__(self, p, stream):
         super().__init__()
@@ -97,7 +98,7 @@ class Mask(nn.Module):
     def forward(self, h):
         if not self.training:
             return h
-        u = self.stream.float64s(h.numel()).reshape(tuple(h.shape))
+        u = Stream(self.stream.next()).float64s(h.numel()).reshape(tuple(h.shape))
         m = np.where(u < self.p, np.float32(0), np.float32(1 / (1 - self.p))).astype(np.float32)
         return h * torch.from_numpy(m)
 

@@ -459,3 +459,56 @@ func TestMulMaskMatchesGorgonia(t *testing.T) {
 		})
 	}
 }
+
+// splitMix64 is SplitMix64 as a math/rand/v2 source: the stream FillMask reads.
+type splitMix64 struct{ s uint64 }
+
+func (r *splitMix64) Uint64() uint64 {
+	r.s += 0x9E3779B97F4A7C15
+	z := r.s
+	z = (z ^ z>>30) * 0xBF58476D1CE4E5B9
+	z = (z ^ z>>27) * 0x94D049BB133111EB
+	return z ^ z>>31
+}
+
+// TestFillMask checks FillMask against the mask drawn one Float64 at a time from the same
+// stream, on lengths around its chunk size and at rates whose threshold is and is not a
+// whole number of 2^-53 steps, and that the kept share is near 1-p.
+func TestFillMask(t *testing.T) {
+	for _, tc := range []struct {
+		n    int
+		p    float64
+		seed uint64
+	}{
+		{1, 0.5, 0}, {100, 0.25, 1}, {1<<14 - 1, 0.1, 2}, {1 << 14, 0.3, 3},
+		{3<<14 + 7, 0.5, 1<<63 + 5}, {200_000, 0.2, 42}, {1000, 0, 9},
+	} {
+		t.Run(fmt.Sprintf("n=%d,p=%g", tc.n, tc.p), func(t *testing.T) {
+			m := make([]float32, tc.n)
+			for i := range m {
+				m[i] = -1 // every value must be written
+			}
+			FillMask(m, tc.p, tc.seed)
+			rng := rand.New(&splitMix64{tc.seed})
+			keep := float32(1 / (1 - tc.p))
+			kept := 0
+			for i, v := range m {
+				want := keep
+				if rng.Float64() < tc.p {
+					want = 0
+				}
+				if v != want {
+					t.Fatalf("m[%d] = %v, want %v", i, v, want)
+				}
+				if v != 0 {
+					kept++
+				}
+			}
+			// the kept count is binomial(n, 1-p): within 5 standard deviations.
+			mean, sd := float64(tc.n)*(1-tc.p), math.Sqrt(float64(tc.n)*tc.p*(1-tc.p))
+			if math.Abs(float64(kept)-mean) > 5*sd+1 {
+				t.Errorf("kept %d of %d at p=%g, expected about %.0f", kept, tc.n, tc.p, mean)
+			}
+		})
+	}
+}

@@ -3,6 +3,7 @@ package gops
 import (
 	"fmt"
 	"hash"
+	"math"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -74,3 +75,35 @@ func (op *mulMaskOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, err
 	}
 	return G.Nodes{dx, nil}, nil
 }
+
+// FillMask fills m with a dropout mask at rate p from the random stream that starts at seed:
+// value i is 0 where u_i < p and 1/(1-p) otherwise, u_i being the (i+1)-th draw of
+// SplitMix64 from seed read as math/rand/v2's Float64 reads a Uint64 (its low 53 bits over
+// 2^53). SplitMix64's (i+1)-th output depends only on seed and i, so the mask is filled in
+// parallel and is the same whatever the number of threads; a PyTorch reference rebuilds it
+// from seed alone (bench/parity/torch_ref.py). p must be in [0, 1).
+func FillMask(m []float32, p float64, seed uint64) {
+	keep := float32(1 / (1 - p))
+	// u < p ⇔ low53 < p·2^53 ⇔ low53 < ⌈p·2^53⌉: both sides are exact in float64.
+	thr := uint64(math.Ceil(p * (1 << 53)))
+	const chunk = 1 << 14
+	ForEach((len(m)+chunk-1)/chunk, func(c int) {
+		lo := c * chunk
+		d := m[lo:min(lo+chunk, len(m))]
+		s := seed + uint64(lo)*splitMixGamma
+		for i := range d {
+			s += splitMixGamma
+			z := s
+			z = (z ^ z>>30) * 0xBF58476D1CE4E5B9
+			z = (z ^ z>>27) * 0x94D049BB133111EB
+			z ^= z >> 31
+			d[i] = keep
+			if z&(1<<53-1) < thr {
+				d[i] = 0
+			}
+		}
+	})
+}
+
+// splitMixGamma is SplitMix64's increment.
+const splitMixGamma = 0x9E3779B97F4A7C15
