@@ -83,7 +83,7 @@ func (op *mulMaskOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, err
 // parallel and is the same whatever the number of threads; a PyTorch reference rebuilds it
 // from seed alone (bench/parity/torch_ref.py). p must be in [0, 1).
 func FillMask(m []float32, p float64, seed uint64) {
-	keep := float32(1 / (1 - p))
+	keep := math.Float32bits(float32(1 / (1 - p)))
 	// u < p ⇔ low53 < p·2^53 ⇔ low53 < ⌈p·2^53⌉: both sides are exact in float64.
 	thr := uint64(math.Ceil(p * (1 << 53)))
 	const chunk = 1 << 14
@@ -97,10 +97,10 @@ func FillMask(m []float32, p float64, seed uint64) {
 			z = (z ^ z>>30) * 0xBF58476D1CE4E5B9
 			z = (z ^ z>>27) * 0x94D049BB133111EB
 			z ^= z >> 31
-			d[i] = keep
-			if z&(1<<53-1) < thr {
-				d[i] = 0
-			}
+			// dropped: low53 - thr wraps around, setting the top bit. Without a branch,
+			// which would guess wrong p of the time.
+			drop := (z&(1<<53-1) - thr) >> 63
+			d[i] = math.Float32frombits(keep & uint32(drop-1))
 		}
 	})
 }
