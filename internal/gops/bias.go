@@ -83,6 +83,10 @@ func (op *biasOp) UsePreallocDo(prealloc G.Value, v ...G.Value) (G.Value, error)
 		for ch := 0; ch < c; ch++ {
 			off := (i*c + ch) * plane
 			src, dst, bv := x[off:off+plane], y[off:off+plane], b[ch]
+			if haveVec && plane > 0 {
+				biasReLU(&dst[0], &src[0], plane, bv, op.relu)
+				continue
+			}
 			if op.relu {
 				for t, v := range src {
 					y := math.Float32bits(v + bv)
@@ -164,6 +168,10 @@ func (op *reluGradOp) UsePreallocDo(prealloc G.Value, v ...G.Value) (G.Value, er
 	out, dx := op.out.Get(prealloc, ys) // elementwise: in place over y or dy is safe
 	byItem(ys, len(y), func(lo, hi int) {
 		ys, gs, ds := y[lo:hi], dy[lo:hi], dx[lo:hi]
+		if haveVec && hi > lo {
+			reluGrad(&ds[0], &ys[0], &gs[0], hi-lo)
+			return
+		}
 		for t, v := range ys {
 			d := math.Float32bits(gs[t])
 			if !positive(math.Float32bits(v)) {

@@ -61,6 +61,10 @@ func (op *mulMaskOp) UsePreallocDo(prealloc G.Value, v ...G.Value) (G.Value, err
 	out, y := op.out.Get(prealloc, s) // elementwise: in place over an input is safe
 	byItem(s, len(x), func(lo, hi int) {
 		xs, ms, ys := x[lo:hi], m[lo:hi], y[lo:hi]
+		if haveVec && hi > lo {
+			mulTo(&ys[0], &xs[0], &ms[0], hi-lo)
+			return
+		}
 		for t, v := range xs {
 			ys[t] = v * ms[t]
 		}

@@ -108,7 +108,9 @@ func pool2x2(x, y, b []float32, n, c, h, w int) {
 					yr[ox] = window(r0[2*ox], r0[2*ox+1], r1[2*ox], r1[2*ox+1])
 				}
 			}
-			if b != nil {
+			if b != nil && haveVec && len(yp) > 0 {
+				biasReLU(&yp[0], &yp[0], len(yp), b[ch], true)
+			} else if b != nil {
 				bv := b[ch]
 				for t, v := range yp {
 					y := math.Float32bits(v + bv)

@@ -78,6 +78,14 @@ func (op *addReLUOp) UsePreallocDo(prealloc G.Value, v ...G.Value) (G.Value, err
 	out, y := op.out.Get(prealloc, s) // elementwise: in place over an input is safe
 	byItem(s, len(a), func(lo, hi int) {
 		ys, as := y[lo:hi], a[lo:hi]
+		if haveVec && hi > lo {
+			var bp *float32
+			if b != nil {
+				bp = &b[lo]
+			}
+			addMax0(&ys[0], &as[0], bp, hi-lo)
+			return
+		}
 		if b == nil {
 			for t, v := range as {
 				ys[t] = max(v, 0)

@@ -76,3 +76,25 @@ func adamStep(w, m, v, grad *float32, n int, b1, b2, lr, eps float32)
 //
 //go:noescape
 func momentumStep(w, vel, grad *float32, n int, mu, lr float32)
+
+// biasReLU writes dst[i] = src[i] + b for i < n, then, when relu, 0 where that sum is not
+// > 0 (NaN and -0 included): biasOp's values.
+//
+//go:noescape
+func biasReLU(dst, src *float32, n int, b float32, relu bool)
+
+// addMax0 writes dst[i] = max(a[i]+b[i], 0) for i < n as Go's max computes it (NaN gives
+// Go's NaN, -0 gives +0); max(a[i], 0) when b is nil.
+//
+//go:noescape
+func addMax0(dst, a, b *float32, n int)
+
+// reluGrad writes dst[i] = dy[i] where y[i] > 0, else 0, for i < n.
+//
+//go:noescape
+func reluGrad(dst, y, dy *float32, n int)
+
+// mulTo writes dst[i] = a[i]·b[i] for i < n.
+//
+//go:noescape
+func mulTo(dst, a, b *float32, n int)

@@ -797,3 +797,175 @@ momdone:
 	LDMXCSR save-8(SP)
 	VZEROUPPER
 	RET
+
+// func biasReLU(dst, src *float32, n int, b float32, relu bool)
+//
+// dst[i] = src[i] + b, and when relu, 0 where that sum is not > 0 (NaN included): MAXPS
+// with the sum first returns the second operand, +0, unless the sum is greater. AVX-512F.
+TEXT ·biasReLU(SB), NOSPLIT, $0-29
+	MOVQ         dst+0(FP), DI
+	MOVQ         src+8(FP), SI
+	MOVQ         n+16(FP), CX
+	VBROADCASTSS b+24(FP), Z8
+	MOVBLZX      relu+28(FP), DX
+	VPXORD       Z9, Z9, Z9
+
+brloop:
+	CMPQ    CX, $16
+	JLT     brtail
+	VADDPS  (SI), Z8, Z0
+	TESTQ   DX, DX
+	JE      brstore
+	VMAXPS  Z9, Z0, Z0
+
+brstore:
+	VMOVUPS Z0, (DI)
+	ADDQ    $64, DI
+	ADDQ    $64, SI
+	SUBQ    $16, CX
+	JMP     brloop
+
+brtail:
+	TESTQ     CX, CX
+	JE        brdone
+	MOVL      $1, AX
+	SHLL      CX, AX
+	DECL      AX
+	KMOVW     AX, K1
+	VMOVUPS.Z (SI), K1, Z0
+	VADDPS    Z0, Z8, Z0
+	TESTQ     DX, DX
+	JE        brtstore
+	VMAXPS    Z9, Z0, Z0
+
+brtstore:
+	VMOVUPS Z0, K1, (DI)
+
+brdone:
+	VZEROUPPER
+	RET
+
+// func addMax0(dst, a, b *float32, n int)
+//
+// dst[i] = max(a[i] + b[i], 0) as Go's max computes it (a NaN sum gives Go's NaN,
+// 0x7fc00000, whatever its own bits; -0 gives +0); dst[i] = max(a[i], 0) when b is nil.
+// MAXPS with the sum first gives +0 for NaN, ±0 and negative sums; the NaN lanes then take
+// Go's NaN. AVX-512F.
+TEXT ·addMax0(SB), NOSPLIT, $0-32
+	MOVQ   dst+0(FP), DI
+	MOVQ   a+8(FP), SI
+	MOVQ   b+16(FP), DX
+	MOVQ   n+24(FP), CX
+	VPXORD Z9, Z9, Z9
+	MOVL         $0x7fc00000, AX
+	VPBROADCASTD AX, Z10
+	MOVL   $0xffff, AX
+	KMOVW  AX, K1
+
+amloop:
+	TESTQ CX, CX
+	JE    amdone
+	CMPQ  CX, $16
+	JGE   amfull
+	MOVL  $1, AX
+	SHLL  CX, AX
+	DECL  AX
+	KMOVW AX, K1
+	MOVQ  $16, CX
+
+amfull:
+	VMOVUPS.Z (SI), K1, Z0
+	TESTQ     DX, DX
+	JE        ammax
+	VMOVUPS.Z (DX), K1, Z1
+	VADDPS    Z1, Z0, Z0
+	ADDQ      $64, DX
+
+ammax:
+	VMAXPS  Z9, Z0, Z2
+	VCMPPS  $3, Z0, Z0, K2
+	VMOVAPS Z10, K2, Z2
+	VMOVUPS Z2, K1, (DI)
+	ADDQ    $64, DI
+	ADDQ    $64, SI
+	SUBQ    $16, CX
+	JMP     amloop
+
+amdone:
+	VZEROUPPER
+	RET
+
+// func reluGrad(dst, y, dy *float32, n int)
+//
+// dst[i] = dy[i] where y[i] > 0 (ordered: not for NaN), else 0. AVX-512F.
+TEXT ·reluGrad(SB), NOSPLIT, $0-32
+	MOVQ   dst+0(FP), DI
+	MOVQ   y+8(FP), SI
+	MOVQ   dy+16(FP), DX
+	MOVQ   n+24(FP), CX
+	VPXORD Z9, Z9, Z9
+	MOVL   $0xffff, AX
+	KMOVW  AX, K1
+
+rgloop:
+	TESTQ CX, CX
+	JE    rgdone
+	CMPQ  CX, $16
+	JGE   rgfull
+	MOVL  $1, AX
+	SHLL  CX, AX
+	DECL  AX
+	KMOVW AX, K1
+	MOVQ  $16, CX
+
+rgfull:
+	VMOVUPS.Z (SI), K1, Z0
+	VCMPPS    $0x1e, Z9, Z0, K1, K2
+	VMOVUPS.Z (DX), K2, Z1
+	VMOVUPS   Z1, K1, (DI)
+	ADDQ      $64, DI
+	ADDQ      $64, SI
+	ADDQ      $64, DX
+	SUBQ      $16, CX
+	JMP       rgloop
+
+rgdone:
+	VZEROUPPER
+	RET
+
+// func mulTo(dst, a, b *float32, n int)
+//
+// dst[i] = a[i]·b[i]. AVX-512F.
+TEXT ·mulTo(SB), NOSPLIT, $0-32
+	MOVQ  dst+0(FP), DI
+	MOVQ  a+8(FP), SI
+	MOVQ  b+16(FP), DX
+	MOVQ  n+24(FP), CX
+	MOVL  $0xffff, AX
+	KMOVW AX, K1
+
+muloop:
+	TESTQ CX, CX
+	JE    mudone
+	CMPQ  CX, $16
+	JGE   mufull
+	MOVL  $1, AX
+	SHLL  CX, AX
+	DECL  AX
+	KMOVW AX, K1
+	MOVQ  $16, CX
+
+mufull:
+	VMOVUPS.Z (SI), K1, Z0
+	VMOVUPS.Z (DX), K1, Z1
+	VMULPS    Z1, Z0, Z0
+	VMOVUPS   Z0, K1, (DI)
+	ADDQ      $64, DI
+	ADDQ      $64, SI
+	ADDQ      $64, DX
+	SUBQ      $16, CX
+	JMP       muloop
+
+mudone:
+	VZEROUPPER
+	RET

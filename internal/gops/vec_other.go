@@ -36,3 +36,13 @@ func adamStep(w, m, v, grad *float32, n int, b1, b2, lr, eps float32) {
 func momentumStep(w, vel, grad *float32, n int, mu, lr float32) {
 	panic("gops: momentumStep without assembly")
 }
+
+func biasReLU(dst, src *float32, n int, b float32, relu bool) {
+	panic("gops: biasReLU without assembly")
+}
+
+func addMax0(dst, a, b *float32, n int) { panic("gops: addMax0 without assembly") }
+
+func reluGrad(dst, y, dy *float32, n int) { panic("gops: reluGrad without assembly") }
+
+func mulTo(dst, a, b *float32, n int) { panic("gops: mulTo without assembly") }
