@@ -94,17 +94,14 @@ func pool2x2(x, y, b []float32, n, c, h, w int) {
 		for ch := 0; ch < c; ch++ {
 			p := i*c + ch
 			xp, yp := x[p*h*w:(p+1)*h*w], y[p*oh*ow:(p+1)*oh*ow]
-			blocks := 0
-			if haveVec {
-				blocks = ow / 16
-			}
 			for oy := 0; oy < oh; oy++ {
 				r0, r1 := xp[2*oy*w:][:2*ow], xp[(2*oy+1)*w:][:2*ow]
 				yr := yp[oy*ow:][:ow]
-				if blocks > 0 {
-					maxPool16(&r0[0], &r1[0], &yr[0], blocks)
+				if haveVec && ow > 0 {
+					maxPool16(&r0[0], &r1[0], &yr[0], ow)
+					continue
 				}
-				for ox := 16 * blocks; ox < ow; ox++ {
+				for ox := range ow {
 					yr[ox] = window(r0[2*ox], r0[2*ox+1], r1[2*ox], r1[2*ox+1])
 				}
 			}
@@ -184,11 +181,7 @@ func (op *poolGradOp) UsePreallocDo(prealloc G.Value, v ...G.Value) (G.Value, er
 			p := i*c + ch
 			xp, dxp := x[p*h*w:(p+1)*h*w], dx[p*h*w:(p+1)*h*w]
 			yp, dyp := y[p*oh*ow:(p+1)*oh*ow], dy[p*oh*ow:(p+1)*oh*ow]
-			blocks := 0
-			if haveVec {
-				blocks = ow / 16
-			}
-			if 16*blocks < ow || w != 2*ow || h != 2*oh {
+			if !haveVec || w != 2*ow || h != 2*oh {
 				clear(dxp) // not every value is written below
 			}
 			for oy := 0; oy < oh; oy++ {
@@ -196,10 +189,11 @@ func (op *poolGradOp) UsePreallocDo(prealloc G.Value, v ...G.Value) (G.Value, er
 				r0, r1 := xp[o0:][:2*ow], xp[o1:][:2*ow]
 				d0, d1 := dxp[o0:][:2*ow], dxp[o1:][:2*ow]
 				yr, gr := yp[oy*ow:][:ow], dyp[oy*ow:][:ow]
-				if blocks > 0 {
-					maxPoolGrad16(&r0[0], &r1[0], &yr[0], &gr[0], &d0[0], &d1[0], blocks, op.relu)
+				if haveVec {
+					poolGradRows(r0, r1, yr, gr, d0, d1, op.relu)
+					continue
 				}
-				for ox := 16 * blocks; ox < ow; ox++ {
+				for ox := range ow {
 					m := yr[ox]
 					g := gr[ox]
 					if op.relu && !(m > 0) {
@@ -234,4 +228,30 @@ func (op *poolGradOp) UsePreallocDo(prealloc G.Value, v ...G.Value) (G.Value, er
 		}
 	})
 	return out, nil
+}
+
+// poolGradRows writes the gradient of one output row of the 2x2 max-pool into both input
+// rows' gradients (every value: 0 where no window's first maximum is): maxPoolGrad16's
+// turns of 16 windows, then the last windows through zero-padded buffers, so that narrow
+// feature maps (8x8, 16x16) take the same path.
+func poolGradRows(r0, r1, y, dy, d0, d1 []float32, relu bool) {
+	ow := len(y)
+	blocks := ow / 16
+	if blocks > 0 {
+		maxPoolGrad16(&r0[0], &r1[0], &y[0], &dy[0], &d0[0], &d1[0], blocks, relu)
+	}
+	t := ow - 16*blocks
+	if t == 0 {
+		return
+	}
+	a, o := 32*blocks, 16*blocks
+	var b0, b1, e0, e1 [32]float32
+	var by, bg [16]float32
+	copy(b0[:], r0[a:a+2*t])
+	copy(b1[:], r1[a:a+2*t])
+	copy(by[:], y[o:])
+	copy(bg[:], dy[o:])
+	maxPoolGrad16(&b0[0], &b1[0], &by[0], &bg[0], &e0[0], &e1[0], 1, relu)
+	copy(d0[a:a+2*t], e0[:2*t])
+	copy(d1[a:a+2*t], e1[:2*t])
 }

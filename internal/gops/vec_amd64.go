@@ -8,10 +8,10 @@ import "golang.org/x/sys/cpu"
 // memory around the matrix products (pooling, im2col and col2im rows, packing of panels).
 var haveVec = cpu.X86.HasAVX512F
 
-// maxPool16 writes y[i] = max(r0[2i], r0[2i+1], r1[2i], r1[2i+1]) for i < 16·blocks.
+// maxPool16 writes y[i] = max(r0[2i], r0[2i+1], r1[2i], r1[2i+1]) for i < n, 16 a turn.
 //
 //go:noescape
-func maxPool16(r0, r1, y *float32, blocks int)
+func maxPool16(r0, r1, y *float32, n int)
 
 // maxPoolGrad16 is maxPool16's gradient, 16 windows a turn: the first maximum of window i,
 // in the order r0[2i], r0[2i+1], r1[2i], r1[2i+1], gets dy[i] (in d0 for row r0, d1 for r1)

@@ -74,21 +74,22 @@ DATA dupHi<>+56(SB)/4, $15
 DATA dupHi<>+60(SB)/4, $15
 GLOBL dupHi<>(SB), RODATA|NOPTR, $64
 
-// func maxPool16(r0, r1, y *float32, blocks int)
+// func maxPool16(r0, r1, y *float32, n int)
 //
-// y[i] = max(r0[2i], r0[2i+1], r1[2i], r1[2i+1]) for i < 16·blocks: the 2x2 max-pool of two
-// rows, 16 outputs a turn. AVX-512F.
+// y[i] = max(r0[2i], r0[2i+1], r1[2i], r1[2i+1]) for i < n: the 2x2 max-pool of two rows,
+// 16 outputs a turn, the last turn masked (it reads r0 and r1 to 2n values, writes y to
+// n). AVX-512F.
 TEXT ·maxPool16(SB), NOSPLIT, $0-32
 	MOVQ   r0+0(FP), SI
 	MOVQ   r1+8(FP), DI
 	MOVQ   y+16(FP), DX
-	MOVQ   blocks+24(FP), CX
+	MOVQ   n+24(FP), CX
 	VMOVUPS evenIdx<>(SB), Z30
 	VMOVUPS oddIdx<>(SB), Z31
-	TESTQ  CX, CX
-	JE     pooldone
 
 poolloop:
+	CMPQ      CX, $16
+	JLT       pooltail
 	VMOVUPS   (SI), Z0
 	VMOVUPS   64(SI), Z1
 	VMAXPS    (DI), Z0, Z0
@@ -101,8 +102,37 @@ poolloop:
 	ADDQ      $128, SI
 	ADDQ      $128, DI
 	ADDQ      $64, DX
-	DECQ      CX
-	JNE       poolloop
+	SUBQ      $16, CX
+	JMP       poolloop
+
+pooltail:
+	TESTQ CX, CX
+	JE    pooldone
+	MOVQ  CX, R8
+	SHLQ  $1, CX
+	MOVL  $1, AX
+	SHLL  CX, AX
+	DECL  AX               // the 2n input values of each row: K1 the first 16, K2 the rest
+	KMOVW AX, K1
+	SHRL  $16, AX
+	KMOVW AX, K2
+	MOVQ  R8, CX
+	MOVL  $1, AX
+	SHLL  CX, AX
+	DECL  AX
+	KMOVW AX, K3           // the n outputs
+
+	VMOVUPS.Z (SI), K1, Z0
+	VMOVUPS.Z 64(SI), K2, Z1
+	VMOVUPS.Z (DI), K1, Z2
+	VMOVUPS.Z 64(DI), K2, Z3
+	VMAXPS    Z2, Z0, Z0
+	VMAXPS    Z3, Z1, Z1
+	VMOVAPS   Z0, Z2
+	VPERMT2PS Z1, Z30, Z2
+	VPERMT2PS Z1, Z31, Z0
+	VMAXPS    Z0, Z2, Z2
+	VMOVUPS   Z2, K3, (DX)
 
 pooldone:
 	VZEROUPPER

@@ -20,7 +20,7 @@ func TestPoolVectorMatchesScalar(t *testing.T) {
 	if !haveVec {
 		t.Skip("no AVX-512F here")
 	}
-	for _, s := range []tensor.Shape{{2, 3, 64, 64}, {2, 2, 6, 40}, {1, 2, 7, 35}, {3, 4, 32, 32}} {
+	for _, s := range []tensor.Shape{{2, 3, 64, 64}, {2, 2, 6, 40}, {1, 2, 7, 35}, {3, 4, 32, 32}, {2, 3, 16, 16}, {2, 2, 8, 9}, {1, 3, 2, 2}, {1, 2, 4, 62}} {
 		for _, fused := range []bool{false, true} {
 			t.Run(fmt.Sprint(s, fused), func(t *testing.T) {
 				rng := rand.New(rand.NewPCG(uint64(s[3]), 9))

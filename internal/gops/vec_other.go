@@ -5,7 +5,7 @@ package gops
 // haveVec reports whether the AVX-512 routines can run here: not on this architecture.
 const haveVec = false
 
-func maxPool16(r0, r1, y *float32, blocks int) { panic("gops: maxPool16 without assembly") }
+func maxPool16(r0, r1, y *float32, n int) { panic("gops: maxPool16 without assembly") }
 
 func maxPoolGrad16(r0, r1, y, dy, d0, d1 *float32, blocks int, relu bool) {
 	panic("gops: maxPoolGrad16 without assembly")
