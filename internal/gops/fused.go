@@ -131,17 +131,12 @@ func (op *maskedSumOp) UsePreallocDo(prealloc G.Value, v ...G.Value) (G.Value, e
 	n, c := ys[0], ys[1]
 	plane := len(y) / max(1, n*c)
 	parallel(c, func(_, ch int) {
-		var s float32
+		var s laneSum
 		for i := 0; i < n; i++ {
 			off := (i*c + ch) * plane
-			ys, gs := y[off:off+plane], dy[off:off+plane]
-			for t, v := range ys {
-				if v > 0 {
-					s += gs[t]
-				}
-			}
+			s.add(dy[off:off+plane], y[off:off+plane])
 		}
-		db[ch] = s
+		db[ch] = s.total()
 	})
 	return out, nil
 }

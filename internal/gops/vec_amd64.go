@@ -98,3 +98,9 @@ func reluGrad(dst, y, dy *float32, n int)
 //
 //go:noescape
 func mulTo(dst, a, b *float32, n int)
+
+// sumLanes adds x[i] to acc[i%16] for i < n, in order; when y is not nil, only the x[i]
+// with y[i] > 0.
+//
+//go:noescape
+func sumLanes(acc *[16]float32, x, y *float32, n int)

@@ -999,3 +999,48 @@ mufull:
 mudone:
 	VZEROUPPER
 	RET
+
+// func sumLanes(acc *[16]float32, x, y *float32, n int)
+//
+// acc[j] += x[i] for i < n, i ≡ j (mod 16), in order of i; when y is not nil, only the
+// x[i] with y[i] > 0 (ordered). The last turn masked. AVX-512F.
+TEXT ·sumLanes(SB), NOSPLIT, $0-32
+	MOVQ    acc+0(FP), DI
+	MOVQ    x+8(FP), SI
+	MOVQ    y+16(FP), DX
+	MOVQ    n+24(FP), CX
+	VMOVUPS (DI), Z0
+	VPXORD  Z9, Z9, Z9
+	MOVL    $0xffff, AX
+	KMOVW   AX, K1
+
+slloop:
+	TESTQ CX, CX
+	JE    sldone
+	CMPQ  CX, $16
+	JGE   slfull
+	MOVL  $1, AX
+	SHLL  CX, AX
+	DECL  AX
+	KMOVW AX, K1
+	MOVQ  $16, CX
+
+slfull:
+	KMOVW     K1, K2
+	TESTQ     DX, DX
+	JE        sladd
+	VMOVUPS.Z (DX), K1, Z2
+	VCMPPS    $0x1e, Z9, Z2, K1, K2
+	ADDQ      $64, DX
+
+sladd:
+	VMOVUPS.Z (SI), K2, Z1
+	VADDPS    Z1, Z0, Z0
+	ADDQ      $64, SI
+	SUBQ      $16, CX
+	JMP       slloop
+
+sldone:
+	VMOVUPS Z0, (DI)
+	VZEROUPPER
+	RET

@@ -46,3 +46,5 @@ func addMax0(dst, a, b *float32, n int) { panic("gops: addMax0 without assembly"
 func reluGrad(dst, y, dy *float32, n int) { panic("gops: reluGrad without assembly") }
 
 func mulTo(dst, a, b *float32, n int) { panic("gops: mulTo without assembly") }
+
+func sumLanes(acc *[16]float32, x, y *float32, n int) { panic("gops: sumLanes without assembly") }
