@@ -3,6 +3,7 @@ package gops
 import (
 	"fmt"
 	"hash"
+	"math"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -88,13 +89,13 @@ func (op *addReLUOp) UsePreallocDo(prealloc G.Value, v ...G.Value) (G.Value, err
 		}
 		if b == nil {
 			for t, v := range as {
-				ys[t] = max(v, 0)
+				ys[t] = reluNaN(v)
 			}
 			return
 		}
 		bs := b[lo:hi]
 		for t, v := range as {
-			ys[t] = max(v+bs[t], 0)
+			ys[t] = reluNaN(v + bs[t])
 		}
 	})
 	return out, nil
@@ -109,4 +110,13 @@ func (op *addReLUOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, err
 		return G.Nodes{d}, nil
 	}
 	return G.Nodes{d, d}, nil
+}
+
+// reluNaN is max(v, 0), a NaN giving the one NaN 0x7fc00000 (whatever its bits: Go's max
+// keeps them, or not, as the compiler lowers it), as addMax0 does.
+func reluNaN(v float32) float32 {
+	if v != v {
+		return math.Float32frombits(0x7fc00000)
+	}
+	return max(v, 0)
 }

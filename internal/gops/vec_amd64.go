@@ -83,8 +83,8 @@ func momentumStep(w, vel, grad *float32, n int, mu, lr float32)
 //go:noescape
 func biasReLU(dst, src *float32, n int, b float32, relu bool)
 
-// addMax0 writes dst[i] = max(a[i]+b[i], 0) for i < n as Go's max computes it (NaN gives
-// Go's NaN, -0 gives +0); max(a[i], 0) when b is nil.
+// addMax0 writes dst[i] = max(a[i]+b[i], 0) for i < n, a NaN giving 0x7fc00000 and -0
+// giving +0 (reluNaN); max(a[i], 0) when b is nil.
 //
 //go:noescape
 func addMax0(dst, a, b *float32, n int)

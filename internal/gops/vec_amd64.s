@@ -877,10 +877,10 @@ brdone:
 
 // func addMax0(dst, a, b *float32, n int)
 //
-// dst[i] = max(a[i] + b[i], 0) as Go's max computes it (a NaN sum gives Go's NaN,
-// 0x7fc00000, whatever its own bits; -0 gives +0); dst[i] = max(a[i], 0) when b is nil.
-// MAXPS with the sum first gives +0 for NaN, ±0 and negative sums; the NaN lanes then take
-// Go's NaN. AVX-512F.
+// dst[i] = max(a[i] + b[i], 0) as reluNaN computes it (a NaN sum gives 0x7fc00000,
+// whatever its own bits; -0 gives +0); dst[i] = max(a[i], 0) when b is nil. MAXPS with
+// the sum first gives +0 for NaN, ±0 and negative sums; the NaN lanes then take 0x7fc00000.
+// AVX-512F.
 TEXT ·addMax0(SB), NOSPLIT, $0-32
 	MOVQ   dst+0(FP), DI
 	MOVQ   a+8(FP), SI
