@@ -284,19 +284,64 @@ func convForward(g geom, x, w, y []float32) {
 	groups := (g.n + gs - 1) / gs
 	cols, outs, release := convBuffers(g, workers(groups))
 	defer release()
+	wm := newFilters(false, w, g.f, g.k)
+	defer wm.release()
 	parallel(groups, func(k, gi int) {
 		i0 := gi * gs
 		n := min(gs, g.n-i0)
 		col := columns(g, x, cols[k], i0, n)
 		yg := y[i0*g.f*g.ohw : (i0+n)*g.f*g.ohw]
 		if n == 1 {
-			sgemm(false, false, g.f, g.ohw, g.k, w, g.k, col, g.ohw, 0, yg, g.ohw)
+			wm.mul(g.ohw, col, yg)
 			return
 		}
 		out := outs[k][:g.f*n*g.ohw]
-		sgemm(false, false, g.f, n*g.ohw, g.k, w, g.k, col, n*g.ohw, 0, out, n*g.ohw)
+		wm.mul(n*g.ohw, col, out)
 		scatter(yg, out, g.f, g.ohw, n)
 	})
+}
+
+// filters is a convolution's filter matrix w (F×K), or its transpose, as the left operand
+// of every image's product in one op call: packed once for all of them when gops's kernel
+// runs (the fallback BLASes pack their own).
+type filters struct {
+	t      bool
+	w      []float32
+	m, k   int // rows and depth of the operand: F, K (K, F when t)
+	kn     *kernel
+	packed *packedA
+}
+
+// newFilters returns w (f×k) as a left operand, transposed when t.
+func newFilters(t bool, w []float32, f, k int) filters {
+	fm := filters{t: t, w: w, m: f, k: k}
+	if t {
+		fm.m, fm.k = k, f
+	}
+	if fm.kn = active.Load(); fm.kn != nil && fm.m > 0 && fm.k > 0 {
+		fm.packed = prepackA(fm.kn, t, w, k, fm.m, fm.k)
+	}
+	return fm
+}
+
+// mul writes c (m × n, row stride n) = the operand · b (k × n, row stride n).
+func (fm filters) mul(n int, b, c []float32) {
+	if fm.packed != nil {
+		gemmWith(fm.kn, fm.m, n, fm.k, fm.packed, matB{false, b, n}, 0, c, n)
+		return
+	}
+	lda := fm.k
+	if fm.t {
+		lda = fm.m
+	}
+	sgemm(fm.t, false, fm.m, n, fm.k, fm.w, lda, b, n, 0, c, n)
+}
+
+// release gives the packed panels back.
+func (fm filters) release() {
+	if fm.packed != nil {
+		fm.packed.release()
+	}
 }
 
 // convBackwardData computes dx: per group of images, col2im(wᵀ (K×F) · dy (F × n·OHW)).
@@ -305,6 +350,8 @@ func convBackwardData(g geom, w, dy, dx []float32) {
 	groups := (g.n + gs - 1) / gs
 	cols, outs, release := convBuffers(g, workers(groups))
 	defer release()
+	wt := newFilters(true, w, g.f, g.k)
+	defer wt.release()
 	parallel(groups, func(k, gi int) {
 		i0 := gi * gs
 		n := min(gs, g.n-i0)
@@ -317,16 +364,16 @@ func convBackwardData(g geom, w, dy, dx []float32) {
 		}
 		if g.im2colIdentity {
 			if n == 1 {
-				sgemm(true, false, g.k, g.ohw, g.f, w, g.k, dyg, g.ohw, 0, dxg, g.ohw)
+				wt.mul(g.ohw, dyg, dxg)
 				return
 			}
 			col := cols[k][:g.k*ld]
-			sgemm(true, false, g.k, ld, g.f, w, g.k, dyg, ld, 0, col, ld)
+			wt.mul(ld, dyg, col)
 			scatter(dxg, col, g.c, g.ohw, n)
 			return
 		}
 		col := cols[k][:g.k*ld]
-		sgemm(true, false, g.k, ld, g.f, w, g.k, dyg, ld, 0, col, ld)
+		wt.mul(ld, dyg, col)
 		clear(dxg)
 		for i := 0; i < n; i++ {
 			col2im(g, col[i*g.ohw:], dxg[i*g.chw:(i+1)*g.chw], ld)

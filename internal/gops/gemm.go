@@ -93,8 +93,11 @@ func gemmWith[A aPacker, B bPacker](kn *kernel, m, n, k int, a A, b B, beta floa
 		return
 	}
 	mr, nr := kn.mr, kn.nr
-	// k in blocks of equal depth, none deeper than kc: 288 is one block, not 256 + 32
-	kstep := (k + (k+kc-1)/kc - 1) / ((k + kc - 1) / kc)
+	kstep := kStep(k)
+	pre, _ := any(a).(*packedA)
+	if pre != nil && (pre.mr != mr || pre.m != m || pre.k != k) {
+		panic(fmt.Sprintf("gops: gemm: a packed as %d×%d for mr %d, used as %d×%d for mr %d", pre.m, pre.k, pre.mr, m, k, mr))
+	}
 	p := gemmBuffers.Get().(*packs)
 	defer gemmBuffers.Put(p)
 	for jc := 0; jc < n; jc += nc {
@@ -105,13 +108,18 @@ func gemmWith[A aPacker, B bPacker](kn *kernel, m, n, k int, a A, b B, beta floa
 			add := pc > 0 || beta != 0
 			for ic := 0; ic < m; ic += mc {
 				mb := min(mc, m-ic)
-				a.packA(mr, ic, pc, mb, kb, p.a[:])
+				pa := p.a[:]
+				if pre != nil {
+					pa = pre.block(ic, pc)
+				} else {
+					a.packA(mr, ic, pc, mb, kb, pa)
+				}
 				for jr := 0; jr < nb; jr += nr {
 					nn := min(nr, nb-jr)
 					bp := &p.b[jr*kb]
 					for ir := 0; ir < mb; ir += mr {
 						mm := min(mr, mb-ir)
-						ap := &p.a[ir*kb]
+						ap := &pa[ir*kb]
 						ci := (ic+ir)*ldc + jc + jr
 						if mm == mr && nn == nr {
 							kn.run(kb, ap, bp, &c[ci], ldc, add)
@@ -134,6 +142,54 @@ func gemmWith[A aPacker, B bPacker](kn *kernel, m, n, k int, a A, b B, beta floa
 		}
 	}
 }
+
+// kStep is the depth of gemm's blocks of k: k in blocks of equal depth, none deeper than
+// kc (288 is one block, not 256 + 32).
+func kStep(k int) int {
+	return (k + (k+kc-1)/kc - 1) / ((k + kc - 1) / kc)
+}
+
+// packedA is a left operand packed whole, once, for every product that shares it (a
+// convolution's filters, used by each image's product): its blocks in gemm's order and
+// layout, which gemm reads in place instead of packing them again for each product and
+// each block of columns.
+type packedA struct {
+	mr, m, k int
+	buf      []float32
+	off      []int // the block (ic/mc, pc/kStep(k)) starts at off[ic/mc*kBlocks + pc/kStep(k)]
+	kBlocks  int
+}
+
+// prepackA packs a (m×k, or k×m when ta) for kn's panels. Give buf back with release.
+func prepackA(kn *kernel, ta bool, a []float32, lda, m, k int) *packedA {
+	kstep := kStep(max(k, 1))
+	pa := &packedA{mr: kn.mr, m: m, k: k, kBlocks: (k + kstep - 1) / kstep}
+	rows := (m + kn.mr - 1) / kn.mr * kn.mr // panels padded to whole ones
+	pa.buf = getScratch(max(1, rows*k))
+	for ic := 0; ic < m; ic += mc {
+		mb := min(mc, m-ic)
+		for pc := 0; pc < k; pc += kstep {
+			kb := min(kstep, k-pc)
+			off := (ic*k + (mb+kn.mr-1)/kn.mr*kn.mr*pc)
+			pa.off = append(pa.off, off)
+			packA(kn.mr, ta, a, lda, ic, pc, mb, kb, pa.buf[off:])
+		}
+	}
+	return pa
+}
+
+// block returns the packed block of rows from ic, columns from pc.
+func (pa *packedA) block(ic, pc int) []float32 {
+	return pa.buf[pa.off[ic/mc*pa.kBlocks+pc/kStep(pa.k)]:]
+}
+
+// packA copies a block from the packed panels (gemm reads them in place instead).
+func (pa *packedA) packA(mr, i0, p0, mb, kb int, dst []float32) {
+	copy(dst[:(mb+mr-1)/mr*mr*kb], pa.block(i0, p0))
+}
+
+// release gives the packing buffer back.
+func (pa *packedA) release() { putScratch(pa.buf) }
 
 // packA copies the block a[i0:i0+mb, p0:p0+kb] (of aᵀ when ta) into panels of mr rows,
 // column after column (dst[panel][p][r]), the last panel padded with zeros.

@@ -152,3 +152,47 @@ func trans(t bool) blas.Transpose {
 	}
 	return blas.NoTrans
 }
+
+// TestPackedA checks products whose left operand is packed once (prepackA, as a
+// convolution's filters) against the naive product, for every kernel, on shapes of one and
+// of several blocks of rows (mc) and of depth (kc), transposed or not, and the same
+// packing used twice.
+func TestPackedA(t *testing.T) {
+	eachBLAS(t, func(t *testing.T) {
+		kn := active.Load()
+		if kn == nil {
+			t.Skip("the fallback BLAS packs its own operands")
+		}
+		rng := rand.New(rand.NewPCG(4, 4))
+		fill := func(n int) []float32 {
+			s := make([]float32, n)
+			for i := range s {
+				s[i] = rng.Float32()*2 - 1
+			}
+			return s
+		}
+		for _, sz := range [][3]int{{1, 1, 1}, {7, 33, 5}, {32, 300, 27}, {100, 70, 700}, {200, 40, 321}, {576, 64, 128}} {
+			for _, ta := range []bool{false, true} {
+				m, n, k := sz[0], sz[1], sz[2]
+				t.Run(fmt.Sprintf("%dx%dx%d/ta=%v", m, n, k, ta), func(t *testing.T) {
+					lda := k
+					if ta {
+						lda = m
+					}
+					a := fill(max(m, k) * max(lda, k)) // naive reads a[i*lda+p] even when ta
+					pa := prepackA(kn, ta, a, lda, m, k)
+					defer pa.release()
+					for range 2 {
+						b, c := fill(k*n), fill(m*n)
+						want := make([]float32, m*n)
+						naive(ta, false, m, n, k, a, lda, b, n, 0, want, n)
+						gemmWith(kn, m, n, k, pa, matB{false, b, n}, 0, c, n)
+						if ok, msg := closeTo(c, want, 1e-5); !ok {
+							t.Fatal(msg)
+						}
+					}
+				})
+			}
+		}
+	})
+}
