@@ -429,6 +429,7 @@ func convBackwardFilter(g geom, x, dy, dw []float32) {
 // (K×OHW, rows ld apart) holds x[c, oy·s-p+i, ox·s-p+j] for every output pixel (oy, ox),
 // zero outside.
 func im2col(g geom, x, col []float32, ld int) {
+	plane := g.stride == 1 && g.ow == g.w && haveVec
 	for c := 0; c < g.c; c++ {
 		xc := x[c*g.h*g.w : (c+1)*g.h*g.w]
 		for i := 0; i < g.kh; i++ {
@@ -436,6 +437,10 @@ func im2col(g geom, x, col []float32, ld int) {
 				row := col[((c*g.kh+i)*g.kw+j)*ld:][:g.ohw]
 				// output columns whose input column ox·s-p+j lies inside [0, w)
 				lo, hi := span(g.ow, g.w, g.pad, g.stride, j)
+				if plane {
+					im2colPlane(g, xc, row, i, j, lo, hi)
+					continue
+				}
 				for oy := 0; oy < g.oh; oy++ {
 					dst := row[oy*g.ow : (oy+1)*g.ow]
 					iy := oy*g.stride - g.pad + i
@@ -464,9 +469,59 @@ func im2col(g geom, x, col []float32, ld int) {
 	}
 }
 
+// planeShift gives, for a stride-1 convolution whose output rows are as wide as its input
+// rows (ow = w), the row (i) and column (j) of the filter: the output values t of a plane
+// whose input value t+off exists, [tlo, thi), and the rows [rlo, rhi) with any. In those
+// rows, the output columns outside [lo, hi) read across an input row's edge: they are the
+// padding.
+func planeShift(g geom, i, j int) (off, tlo, thi, rlo, rhi int) {
+	rlo, rhi = max(0, g.pad-i), min(g.oh, g.h+g.pad-i)
+	off = (i-g.pad)*g.w + j - g.pad
+	tlo, thi = max(rlo*g.ow, -off), min(rhi*g.ow, g.h*g.w-off)
+	return off, tlo, max(tlo, thi), rlo, rhi
+}
+
+// im2colPlane writes the row of im2col for filter position (i, j) of one channel xc when
+// ow = w and the stride is 1: the whole plane is the channel shifted by one offset, so one
+// padCopy writes it, then the columns outside [lo, hi), which that copy filled from the
+// next or the previous input row, are cleared. (Small maps otherwise take a call per row.)
+func im2colPlane(g geom, xc, row []float32, i, j, lo, hi int) {
+	off, tlo, thi, rlo, rhi := planeShift(g, i, j)
+	if tlo >= thi {
+		clear(row)
+		return
+	}
+	s := xc[tlo+off : thi+off]
+	padCopy(&row[0], &s[0], tlo, thi, len(row))
+	for oy := rlo; oy < rhi; oy++ {
+		r := row[oy*g.ow : (oy+1)*g.ow]
+		clear(r[:lo])
+		clear(r[hi:])
+	}
+}
+
+// col2imPlane adds the row of col for filter position (i, j) into one channel dc when
+// ow = w and the stride is 1, im2colPlane's adjoint: the padding columns of the row (which
+// col owns: scratch of the input-gradient product) are cleared, then one addTo adds the
+// whole plane, shifted.
+func col2imPlane(g geom, row, dc []float32, i, j, lo, hi int) {
+	off, tlo, thi, rlo, rhi := planeShift(g, i, j)
+	if tlo >= thi {
+		return
+	}
+	for oy := rlo; oy < rhi; oy++ {
+		r := row[oy*g.ow : (oy+1)*g.ow]
+		clear(r[:lo])
+		clear(r[hi:])
+	}
+	d := dc[tlo+off : thi+off]
+	addTo(&d[0], &row[tlo], len(d))
+}
+
 // col2im adds the columns of col (K×OHW, rows ld apart) back into the image dx (C×H×W):
-// the adjoint of im2col.
+// the adjoint of im2col. It clears the padding columns of col's rows on the way.
 func col2im(g geom, col, dx []float32, ld int) {
+	plane := g.stride == 1 && g.ow == g.w && haveVec
 	for c := 0; c < g.c; c++ {
 		dc := dx[c*g.h*g.w : (c+1)*g.h*g.w]
 		for i := 0; i < g.kh; i++ {
@@ -474,6 +529,10 @@ func col2im(g geom, col, dx []float32, ld int) {
 				row := col[((c*g.kh+i)*g.kw+j)*ld:][:g.ohw]
 				lo, hi := span(g.ow, g.w, g.pad, g.stride, j)
 				if lo >= hi {
+					continue
+				}
+				if plane {
+					col2imPlane(g, row, dc, i, j, lo, hi)
 					continue
 				}
 				for oy := 0; oy < g.oh; oy++ {
