@@ -493,10 +493,23 @@ func im2colPlane(g geom, xc, row []float32, i, j, lo, hi int) {
 	}
 	s := xc[tlo+off : thi+off]
 	padCopy(&row[0], &s[0], tlo, thi, len(row))
-	for oy := rlo; oy < rhi; oy++ {
-		r := row[oy*g.ow : (oy+1)*g.ow]
-		clear(r[:lo])
-		clear(r[hi:])
+	clearEdges(row[rlo*g.ow:rhi*g.ow], g.ow, lo, hi)
+}
+
+// clearEdges zeroes the columns outside [lo, hi) of the rows of width w in rows: a column
+// or two of padding, stores rather than calls.
+func clearEdges(rows []float32, w, lo, hi int) {
+	if lo == 0 && hi == w {
+		return
+	}
+	for r := 0; r+w <= len(rows); r += w {
+		row := rows[r : r+w]
+		for ox := 0; ox < lo; ox++ {
+			row[ox] = 0
+		}
+		for ox := hi; ox < w; ox++ {
+			row[ox] = 0
+		}
 	}
 }
 
@@ -509,11 +522,7 @@ func col2imPlane(g geom, row, dc []float32, i, j, lo, hi int) {
 	if tlo >= thi {
 		return
 	}
-	for oy := rlo; oy < rhi; oy++ {
-		r := row[oy*g.ow : (oy+1)*g.ow]
-		clear(r[:lo])
-		clear(r[hi:])
-	}
+	clearEdges(row[rlo*g.ow:rhi*g.ow], g.ow, lo, hi)
 	d := dc[tlo+off : thi+off]
 	addTo(&d[0], &row[tlo], len(d))
 }
