@@ -48,6 +48,38 @@ type geom struct {
 	oh, ow         int // output
 	k, ohw, chw    int // c·kh·kw, oh·ow, c·h·w
 	im2colIdentity bool
+	// gidx, when set (withGather), is where each filter position's outputs read the input
+	// plane: gidx[p·ohw + t], -1 for padding; im2col then gathers.
+	gidx []int32
+}
+
+// gatherPixels is the largest output map whose im2col is gathered: below it, a copy per
+// plane or per row costs more in calls than it moves.
+const gatherPixels = 64
+
+// withGather returns g with the gather indices of its filter positions set when im2col
+// should gather: AVX-512, small output maps.
+func (g geom) withGather() geom {
+	if !haveVec || g.im2colIdentity || g.ohw > gatherPixels || g.h*g.w >= 1<<31 {
+		return g
+	}
+	g.gidx = make([]int32, g.kh*g.kw*g.ohw)
+	for i := 0; i < g.kh; i++ {
+		for j := 0; j < g.kw; j++ {
+			row := g.gidx[(i*g.kw+j)*g.ohw:][:g.ohw]
+			for oy := 0; oy < g.oh; oy++ {
+				for ox := 0; ox < g.ow; ox++ {
+					iy, ix := oy*g.stride-g.pad+i, ox*g.stride-g.pad+j
+					v := int32(-1)
+					if iy >= 0 && iy < g.h && ix >= 0 && ix < g.w {
+						v = int32(iy*g.w + ix)
+					}
+					row[oy*g.ow+ox] = v
+				}
+			}
+		}
+	}
+	return g
 }
 
 func (op *convOp) geom(xs, ws tensor.Shape) geom {
@@ -280,6 +312,7 @@ func columns(g geom, x, col []float32, i0, n int) []float32 {
 // convForward computes y = conv(x, w): per group of images, y (F × n·OHW) = w (F×K) ·
 // their im2col matrices (K × n·OHW).
 func convForward(g geom, x, w, y []float32) {
+	g = g.withGather()
 	gs := g.group()
 	groups := (g.n + gs - 1) / gs
 	cols, outs, release := convBuffers(g, workers(groups))
@@ -392,6 +425,7 @@ const filterGroups = 16
 // per task), then the partial sums are added in run order. The order of every addition is
 // fixed by the batch size and the geometry alone.
 func convBackwardFilter(g geom, x, dy, dw []float32) {
+	g = g.withGather()
 	gs := g.group()
 	run := max(gs, (g.n+filterGroups-1)/filterGroups) // images per run
 	runs := (g.n + run - 1) / run
@@ -429,6 +463,11 @@ func convBackwardFilter(g geom, x, dy, dw []float32) {
 // (K×OHW, rows ld apart) holds x[c, oy·s-p+i, ox·s-p+j] for every output pixel (oy, ox),
 // zero outside.
 func im2col(g geom, x, col []float32, ld int) {
+	if g.gidx != nil {
+		_, _ = x[g.chw-1], col[(g.k-1)*ld+g.ohw-1] // every value it reads and writes
+		im2colGather(&col[0], &x[0], &g.gidx[0], g.c, g.kh*g.kw, g.ohw, ld, g.h*g.w)
+		return
+	}
 	plane := g.stride == 1 && g.ow == g.w && haveVec
 	for c := 0; c < g.c; c++ {
 		xc := x[c*g.h*g.w : (c+1)*g.h*g.w]

@@ -104,3 +104,10 @@ func mulTo(dst, a, b *float32, n int)
 //
 //go:noescape
 func sumLanes(acc *[16]float32, x, y *float32, n int)
+
+// im2colGather writes the im2col rows of c channels (hw values apart in src) by gathers:
+// dst[(ch·q+p)·ld + t] = src[ch·hw + idx[p·ohw+t]] for p < q, t < ohw, 0 where the index
+// is negative.
+//
+//go:noescape
+func im2colGather(dst, src *float32, idx *int32, c, q, ohw, ld, hw int)

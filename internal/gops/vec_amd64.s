@@ -1044,3 +1044,68 @@ sldone:
 	VMOVUPS Z0, (DI)
 	VZEROUPPER
 	RET
+
+// func im2colGather(dst, src *float32, idx *int32, c, q, ohw, ld, hw int)
+//
+// im2col by gathers, for small maps: for each of the c channels of src (hw values apart)
+// and each of its q filter positions, the row dst[(ch·q + p)·ld + t] = src[ch·hw +
+// idx[p·ohw + t]] for t < ohw, 0 where that index is negative (padding). 16 values a turn,
+// the last masked. AVX-512F.
+TEXT ·im2colGather(SB), NOSPLIT, $0-64
+	MOVQ   dst+0(FP), DI
+	MOVQ   src+8(FP), SI
+	MOVQ   c+24(FP), R8
+	MOVQ   ohw+40(FP), R11
+	MOVQ   ld+48(FP), R13
+	SHLQ   $2, R13
+	MOVQ   hw+56(FP), R12
+	SHLQ   $2, R12
+	VPXORD Z9, Z9, Z9
+
+igch:
+	TESTQ R8, R8
+	JE    igdone
+	MOVQ  idx+16(FP), DX
+	MOVQ  q+32(FP), R9
+
+igrow:
+	TESTQ R9, R9
+	JE    ignext
+	XORQ  BX, BX
+
+igturn:
+	MOVQ  R11, R10
+	SUBQ  BX, R10
+	JLE   igrowdone
+	MOVL  $0xffff, AX
+	CMPQ  R10, $16
+	JGE   igfull
+	MOVQ  R10, CX
+	MOVL  $1, AX
+	SHLL  CX, AX
+	DECL  AX
+
+igfull:
+	KMOVW       AX, K1
+	VMOVDQU32.Z (DX)(BX*4), K1, Z1
+	VPCMPD      $5, Z9, Z1, K1, K2
+	VPXORD      Z0, Z0, Z0
+	VGATHERDPS  (SI)(Z1*4), K2, Z0
+	VMOVUPS     Z0, K1, (DI)(BX*4)
+	ADDQ        $16, BX
+	JMP         igturn
+
+igrowdone:
+	ADDQ R13, DI
+	LEAQ (DX)(R11*4), DX
+	DECQ R9
+	JMP  igrow
+
+ignext:
+	ADDQ R12, SI
+	DECQ R8
+	JMP  igch
+
+igdone:
+	VZEROUPPER
+	RET

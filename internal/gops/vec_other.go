@@ -48,3 +48,7 @@ func reluGrad(dst, y, dy *float32, n int) { panic("gops: reluGrad without assemb
 func mulTo(dst, a, b *float32, n int) { panic("gops: mulTo without assembly") }
 
 func sumLanes(acc *[16]float32, x, y *float32, n int) { panic("gops: sumLanes without assembly") }
+
+func im2colGather(dst, src *float32, idx *int32, c, q, ohw, ld, hw int) {
+	panic("gops: im2colGather without assembly")
+}
