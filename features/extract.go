@@ -23,6 +23,7 @@ import (
 	"github.com/catdog-ml/catdog/internal/half"
 	"github.com/catdog-ml/catdog/internal/npy"
 	"github.com/catdog-ml/catdog/internal/ort"
+	"github.com/catdog-ml/catdog/internal/shard"
 	"github.com/catdog-ml/catdog/internal/verify"
 )
 
@@ -50,6 +51,9 @@ type Options struct {
 	DType string
 	// Force extracts even when the cache is valid.
 	Force bool
+	// Shard, when set, computes only this shard's share of the batches, into its part
+	// folder (PartDir); Merge then assembles the parts into Out. See Part.
+	Shard *shard.Shard
 	// Progress, if set, is called after each batch with the images done over all splits.
 	Progress func(done, total int)
 	// Notify, if set, receives notices for the user: random weights, CPU fallback.
@@ -65,6 +69,9 @@ type Result struct {
 	// or to check the cache: a caller that composes it in front of a head (package
 	// transfer) need not load and convert it again.
 	Backbone *backbones.Backbone
+	// Part is the shard's part when Options.Shard was set (Dir is then its folder, and Info
+	// describes its arrays).
+	Part *Part
 }
 
 // Extract computes the backbone's features for every split of the dataset and writes the
@@ -147,7 +154,18 @@ func Extract(ctx context.Context, opts Options) (*Result, error) {
 		DType: dtype, FeatureShape: featShape, Splits: map[string]SplitInfo{},
 	}
 	info.Key = cacheKey(info)
-	if !opts.Force {
+	dir := out // where this run writes: the features folder, or the shard's part folder
+	if opts.Shard != nil {
+		if err := opts.Shard.Valid(); err != nil {
+			return nil, fmt.Errorf("features: %w", err)
+		}
+		dir = PartDir(out, *opts.Shard)
+		if !opts.Force {
+			if old, err := OpenPart(dir); err == nil && old.Info.Key == info.Key && old.Shard == *opts.Shard && old.Info.Batch == batch {
+				return &Result{Dir: dir, Info: &old.Info, CacheHit: true, Backbone: bb, Part: old}, nil
+			}
+		}
+	} else if !opts.Force {
 		if old, err := Open(out); err == nil && old.Key == info.Key {
 			return &Result{Dir: out, Info: old, CacheHit: true, Backbone: bb}, nil
 		}
@@ -175,31 +193,40 @@ func Extract(ctx context.Context, opts Options) (*Result, error) {
 	}
 	info.Provider, info.ORTVersion, info.Batch = sess.Provider, env.Version(), batch
 
-	unlock, err := atomicfile.Lock(out)
+	unlock, err := atomicfile.Lock(dir)
 	if err != nil {
 		if errors.Is(err, atomicfile.ErrLocked) {
-			return nil, fmt.Errorf("features: another catdog extract-features is writing into %s; wait for it, or choose another --out (%w)", out, err)
+			return nil, fmt.Errorf("features: another catdog extract-features is writing into %s; wait for it, or choose another --out (%w)", dir, err)
 		}
-		return nil, fmt.Errorf("features: --out %s: %w", out, err)
+		return nil, fmt.Errorf("features: --out %s: %w", dir, err)
 	}
 	defer unlock()
-	if err := atomicfile.CleanTemps(out); err != nil {
+	if err := atomicfile.CleanTemps(dir); err != nil {
 		return nil, fmt.Errorf("features: %w", err)
 	}
 	// Once onnxruntime is known to work, the old description goes first: a folder without
-	// features.json is never taken as a cache, whatever arrays it holds.
-	if err := os.Remove(filepath.Join(out, InfoFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("features: %w", err)
+	// features.json (a part without part.json) is never taken as a cache, whatever arrays
+	// it holds.
+	for _, name := range []string{InfoFile, PartFile} {
+		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("features: %w", err)
+		}
 	}
 
+	// The rows of each split this run computes: all of them, or the shard's batches.
+	sizes := partSizes(ds)
+	from, to := map[string]int{}, sizes
+	if opts.Shard != nil {
+		from, to = batchRanges(sizes, batch, *opts.Shard)
+	}
 	x := &extractor{ds: ds, sess: sess, spec: spec, batch: batch, dtype: dtype, featShape: featShape, per: per}
 	for _, split := range datasets.SplitNames() {
-		x.total += len(ds.Split(split))
+		x.total += to[split] - from[split]
 	}
 	x.progress = opts.Progress
 	start := time.Now()
 	for _, split := range datasets.SplitNames() {
-		si, err := x.split(ctx, out, split)
+		si, err := x.split(ctx, dir, split, from[split], to[split])
 		if err != nil {
 			return nil, fmt.Errorf("features: %s split: %w", split, err)
 		}
@@ -208,6 +235,13 @@ func Extract(ctx context.Context, opts Options) (*Result, error) {
 	info.Seconds = time.Since(start).Seconds()
 	if info.Seconds > 0 {
 		info.ImagesPerSecond = float64(x.total) / info.Seconds
+	}
+	if opts.Shard != nil {
+		p := &Part{Format: Format, Shard: *opts.Shard, From: from, SplitSizes: sizes, Info: *info}
+		if err := writePart(dir, p); err != nil {
+			return nil, fmt.Errorf("features: %w", err)
+		}
+		return &Result{Dir: dir, Info: &p.Info, Backbone: bb, Part: p}, nil
 	}
 	if err := verify.Record(out, info.sums()); err != nil {
 		return nil, fmt.Errorf("features: %w", err)
@@ -235,9 +269,10 @@ type extractor struct {
 	progress  func(done, total int)
 }
 
-// split streams one split's features to <split>_features.npy, then writes its labels.
-func (x *extractor) split(ctx context.Context, out, split string) (SplitInfo, error) {
-	rows := x.ds.Split(split)
+// split streams the features of one split's rows [from, to) to <split>_features.npy in
+// batches from the first, then writes their labels.
+func (x *extractor) split(ctx context.Context, out, split string, from, to int) (SplitInfo, error) {
+	rows := x.ds.Split(split)[from:to]
 	n := len(rows)
 	shape := []int{n}
 	for _, d := range x.featShape {
@@ -260,18 +295,22 @@ func (x *extractor) split(ctx context.Context, out, split string) (SplitInfo, er
 	}
 	labels := make([]uint8, 0, n)
 	size := x.ds.Size()
-	in := make([]float32, x.batch*size*size*3)
+	img := size * size * 3
+	in := make([]float32, x.batch*img)
+	pix := make([]uint8, x.batch*img)
+	all := x.ds.Labels()
 	var raw []byte
-	it := x.ds.Batches(split, datasets.BatchOptions{Size: x.batch})
-	for it.Next() {
+	for b0 := 0; b0 < n; b0 += x.batch {
 		if err := ctx.Err(); err != nil {
 			return si, err
 		}
-		b := it.Batch()
-		k := b.Len()
-		img := size * size * 3
+		idx := rows[b0:min(b0+x.batch, n)]
+		k := len(idx)
+		if err := x.ds.ReadRows(pix[:k*img], idx); err != nil {
+			return si, err
+		}
 		for i := 0; i < k; i++ {
-			x.spec.FillInput(in[i*img:(i+1)*img], b.Images[i*img:(i+1)*img])
+			x.spec.FillInput(in[i*img:(i+1)*img], pix[i*img:(i+1)*img])
 		}
 		dims := []int64{int64(k), 3, int64(size), int64(size)}
 		if x.spec.Layout == backbones.NHWC {
@@ -288,14 +327,13 @@ func (x *extractor) split(ctx context.Context, out, split string) (SplitInfo, er
 		if _, err := w.Write(raw); err != nil {
 			return si, err
 		}
-		labels = append(labels, b.Labels...)
+		for _, r := range idx {
+			labels = append(labels, all[r])
+		}
 		x.done += k
 		if x.progress != nil {
 			x.progress(x.done, x.total)
 		}
-	}
-	if err := it.Err(); err != nil {
-		return si, err
 	}
 	if err := w.Close(); err != nil {
 		return si, err

@@ -98,6 +98,9 @@ type Info struct {
 	FeatureShape []int64              `json:"feature_shape"` // one image's features: (C, H, W)
 	Splits       map[string]SplitInfo `json:"splits"`
 
+	// Shards is the number of shards whose parts Merge assembled (0: one process).
+	Shards int `json:"shards,omitempty"`
+
 	Provider        string  `json:"provider"` // cpu or cuda
 	ORTVersion      string  `json:"onnxruntime_version"`
 	Batch           int     `json:"batch"`
