@@ -6,20 +6,26 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
+	"github.com/catdog-ml/catdog/bulk"
 	"github.com/catdog-ml/catdog/classifier"
 	"github.com/catdog-ml/catdog/datasets"
+	"github.com/catdog-ml/catdog/internal/atomicfile"
+	"github.com/catdog-ml/catdog/internal/fetch"
+	"github.com/catdog-ml/catdog/internal/shard"
 	"github.com/catdog-ml/catdog/metrics"
 )
 
 func newPredictCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "predict --model FILE.onnx PATH...",
+		Use:   "predict --model FILE.onnx (PATH... | --files-from LIST)",
 		Short: "Classify image files with an exported model",
 		Long: `predict classifies image files with an exported catdog model (model.onnx) on
 onnxruntime: as dog or cat, or whatever the model's classes are. Each PATH is an image
@@ -58,9 +64,26 @@ lists the --top most probable classes:
   {"path":"s.png","label":"ship","class":8,"probability":0.91,"confidence":0.91,"top":[{"label":"ship","class":8,"probability":0.91},...]}
 With --json, the same objects as one indented JSON array, printed at the end.
 
-Example:
-  catdog predict --model runs/vgg16-head-20260101-120000/model.onnx ~/Pictures/pets`,
-		Args: cobra.MinimumNArgs(1),
+Long lists: --files-from LIST reads one path per line (- for standard input) as a stream,
+64 files at a time, so memory does not grow with the list; --out FILE writes the results
+to FILE (atomically) instead of standard output.
+
+Sharded, for several processes or machines (a Kubernetes Indexed Job; docs/scale-out.md):
+--shard INDEX/COUNT, or --shards COUNT (or CATDOG_SHARDS) with INDEX from
+JOB_COMPLETION_INDEX, classifies only that shard's contiguous run of the files and writes
+it, with part.json last, to FILE.parts/INDEX-of-COUNT/ (--out FILE is required). A shard's
+failed files are in its results (or its log) and do not fail it; a shard stopped mid-way
+leaves no part.json and redoes its run; a finished one is a cache hit. When every shard is
+done, --merge --out FILE joins the parts into FILE: the file one process would have
+written, byte for byte, refusing a missing, incomplete, duplicated, changed or foreign
+part (another list, model or output format); it prints the whole run's accuracy, and
+exits 1 if any file failed.
+
+Examples:
+  catdog predict --model runs/vgg16-head-20260101-120000/model.onnx ~/Pictures/pets
+  find /archive -name '*.jpg' | sort > list.txt
+  catdog predict --model model.onnx --files-from list.txt --jsonl --out results.jsonl --shard 0/4   # ... 3/4
+  catdog predict --merge --out results.jsonl`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runPredict(cmd.Context(), a, args)
 		},
@@ -72,6 +95,11 @@ Example:
 	modelLimitFlag(cmd)
 	cmd.Flags().Float32("threshold", 0.5, "for a model of two classes: probability of cat (label 1) from which an image is called a cat")
 	cmd.Flags().Int("top", 3, "for a model of three classes or more: how many of the most probable classes each result shows")
+	cmd.Flags().String("files-from", "", "classify the files listed in this file, one path per line (- for standard input), read as a stream")
+	cmd.Flags().String("out", "", "write the results to this file (atomically) instead of standard output; a shard writes its part beside it, in FILE.parts/")
+	cmd.Flags().String("shard", "", "classify only shard INDEX/COUNT (such as 0/4) of the files, into FILE.parts/ (needs --out)")
+	cmd.Flags().Int("shards", 0, "shard count, the index from "+shard.IndexEnv+" (as Kubernetes sets it in an Indexed Job's pods)")
+	cmd.Flags().Bool("merge", false, "join the shards' parts of --out FILE into FILE (checking their count when --shards or CATDOG_SHARDS gives it)")
 	a.bind(cmd)
 	return cmd
 }
@@ -100,24 +128,94 @@ func classifierOptions(a *app, cmd string) []classifier.Option {
 	return opts
 }
 
-// runPredict classifies the files of args and prints each group's results as it is done.
-// It stops between groups when ctx is cancelled, and at the first error writing results.
+// runPredict classifies the files of args (or of --files-from) and prints each group's
+// results as it is done, to standard output or --out; sharded, it writes its shard's part;
+// with --merge, it joins the parts. It stops between groups when ctx is cancelled, and at
+// the first error writing results.
 func runPredict(ctx context.Context, a *app, args []string) error {
+	out, listFile := a.v.GetString("predict.out"), a.v.GetString("predict.files-from")
+	shards := a.v.GetInt("predict.shards")
+	if a.v.GetBool("predict.merge") {
+		if out == "" || len(args) > 0 || listFile != "" || a.v.GetString("predict.shard") != "" {
+			return fmt.Errorf("predict: --merge takes --out FILE (the shards' --out) and no files, --files-from or --shard")
+		}
+		return a.mergePredictions(ctx, out, shards)
+	}
 	model := a.v.GetString("predict.model")
 	if model == "" {
 		return fmt.Errorf("predict: --model is required")
 	}
-	files, err := classifier.FindImages(args...)
+	if (len(args) > 0) == (listFile != "") {
+		return fmt.Errorf("predict: give image files or folders, or --files-from LIST, not both")
+	}
+	sh, err := shard.Resolve(a.v.GetString("predict.shard"), shards, os.Getenv)
 	if err != nil {
 		return fmt.Errorf("predict: %w", err)
 	}
-	if len(files) == 0 {
-		return fmt.Errorf("predict: no image files in %v", args)
+	asJSON, asJSONL := a.v.GetBool("predict.json"), a.v.GetBool("predict.jsonl")
+	if asJSON && asJSONL {
+		return fmt.Errorf("predict: --json and --jsonl do not go together")
+	}
+	if asJSON && (listFile != "" || sh != nil) {
+		return fmt.Errorf("predict: --json holds every result until the end: with --files-from or --shard, use --jsonl (a JSON object per line, streamed)")
+	}
+	if sh != nil && out == "" {
+		return fmt.Errorf("predict: a shard writes its part beside --out FILE: give --out")
+	}
+	var list *bulk.List
+	switch {
+	case listFile == "-":
+		if sh != nil {
+			return fmt.Errorf("predict: a shard reads its list twice (to count it, then its run): --files-from a file, not standard input")
+		}
+		paths, err := readPaths(os.Stdin)
+		if err != nil {
+			return fmt.Errorf("predict: %w", err)
+		}
+		list = bulk.ListOf(paths)
+	case listFile != "":
+		if list, err = bulk.OpenList(listFile); err != nil {
+			return fmt.Errorf("predict: %w", err)
+		}
+	default:
+		files, err := classifier.FindImages(args...)
+		if err != nil {
+			return fmt.Errorf("predict: %w", err)
+		}
+		list = bulk.ListOf(files)
+	}
+	if list.Len() == 0 {
+		return fmt.Errorf("predict: no image files in %v", append(args, listFile))
 	}
 	top := a.v.GetInt("predict.top")
 	if top < 0 {
 		return fmt.Errorf("predict: --top %d: want 0 or more", top)
 	}
+	modelSum, err := fetch.SHA256(model)
+	if err != nil {
+		return fmt.Errorf("predict: %w", err)
+	}
+	format := "text"
+	if asJSONL {
+		format = "jsonl"
+	} else if asJSON {
+		format = "json"
+	}
+	settings := fmt.Sprintf("model %.16s, %s, top %d", modelSum, format, top)
+	if a.v.IsSet("predict.threshold") {
+		settings += fmt.Sprintf(", threshold %g", a.v.GetFloat64("predict.threshold"))
+	}
+	lo, hi := 0, list.Len()
+	part := &bulk.Part{List: list.Checksum(), Files: list.Len(), From: lo, Count: hi, Settings: settings}
+	if sh != nil {
+		lo, hi = sh.Range(list.Len())
+		part.Shard, part.From, part.Count = *sh, lo, hi-lo
+		if old, err := bulk.OpenPart(bulk.PartDir(out, *sh)); err == nil && old.Shard == *sh && old.List == part.List && old.Files == part.Files && old.Settings == part.Settings {
+			fmt.Fprintf(a.errOut, "cache hit: %s already holds shard %s (%d files)\n", bulk.PartDir(out, *sh), sh, old.Count)
+			return nil
+		}
+	}
+
 	c, err := classifier.Load(model, classifierOptions(a, "predict")...)
 	if err != nil {
 		return err
@@ -125,91 +223,166 @@ func runPredict(ctx context.Context, a *app, args []string) error {
 	defer c.Close()
 	labels := c.Labels()
 	multi := len(labels) > 2
-	acc := newAccuracy(labels, files, top)
+	acc := newAccuracy(labels, top)
 	if _, why := c.Provider(); why != "" {
 		a.errf("catdog: %s\n", why)
 	}
-	asJSON, asJSONL := a.v.GetBool("predict.json"), a.v.GetBool("predict.jsonl")
-	if asJSON && asJSONL {
-		return fmt.Errorf("predict: --json and --jsonl do not go together")
+
+	// where the results go: standard output, the file --out (written atomically), or the
+	// shard's part
+	var dst io.Writer = a.out
+	var commit func() error
+	switch {
+	case sh != nil:
+		pw, err := bulk.CreatePart(out, *sh)
+		if err != nil {
+			return fmt.Errorf("predict: %w", err)
+		}
+		defer pw.Close()
+		dst = pw
+		commit = func() error {
+			part.Tally = acc.tally
+			if err := pw.Commit(part); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.errOut, "shard %s: files %d to %d of %d written to %s; when every shard is done: catdog predict --merge --out %s\n", sh, lo, hi, list.Len(), pw.Dir(), out)
+			return nil
+		}
+	case out != "":
+		f, err := atomicfile.Create(out)
+		if err != nil {
+			return fmt.Errorf("predict: %w", err)
+		}
+		defer f.Abort()
+		dst, commit = f, f.Commit
 	}
-	lines := make([]predictLine, len(files))
-	failed, printed := 0, 0
-	var preds []classifier.Prediction
-	var errs []error
-	out := bufio.NewWriter(a.out)
-	lineOut := json.NewEncoder(out)
-	// emit writes the results of files[printed:done], which PredictFiles has finished.
-	emit := func(done int) error {
-		for ; printed < done; printed++ {
-			i := printed
-			l := &lines[i]
-			l.Path = files[i]
+	w := bufio.NewWriter(dst)
+	lineOut := json.NewEncoder(w)
+	var all []predictLine // with --json: every line, printed at the end
+	done := 0
+	// emit writes the results of paths, just classified.
+	emit := func(paths []string, preds []classifier.Prediction, errs []error) error {
+		for i, path := range paths {
+			l := predictLine{Path: path}
 			if errs[i] != nil {
-				failed++
+				part.Failed++
 				l.Error = errs[i].Error()
 				if !asJSON && !asJSONL {
 					a.errf("catdog: predict: %s\n", shownText(l.Error))
 				}
 			} else {
-				p := &preds[i]
-				l.Prediction = p
-				acc.add(i, p)
+				p := preds[i]
+				l.Prediction = &p
+				acc.add(path, &p)
 				if multi && top > 0 {
 					l.Top = p.Top(top)
 				}
 				if !asJSON && !asJSONL {
-					fmt.Fprintf(out, "%s  %.4f  ", shownText(p.Label), p.Probability)
+					fmt.Fprintf(w, "%s  %.4f  ", shownText(p.Label), p.Probability)
 					for k := 1; k < len(l.Top); k++ {
-						fmt.Fprintf(out, "%s %.4f  ", shownText(l.Top[k].Label), l.Top[k].Probability)
+						fmt.Fprintf(w, "%s %.4f  ", shownText(l.Top[k].Label), l.Top[k].Probability)
 					}
-					fmt.Fprintf(out, "%s\n", shownName(files[i]))
+					fmt.Fprintf(w, "%s\n", shownName(path))
 				}
 			}
-			if asJSONL {
+			switch {
+			case asJSONL:
 				if err := lineOut.Encode(l); err != nil {
 					return err
 				}
+			case asJSON:
+				all = append(all, l)
 			}
 		}
-		return out.Flush()
+		done += len(paths)
+		return w.Flush()
 	}
 	// stopped says how far predict went before ctx was cancelled, after printing the JSON
 	// array of the files done with --json.
 	stopped := func() error {
 		if asJSON {
-			if err := printJSON(out, lines[:printed]); err != nil {
+			if err := printJSON(w, all); err != nil {
 				return err
 			}
 		}
-		return fmt.Errorf("predict: stopped after %d of %d files: %w", printed, len(files), context.Cause(ctx))
+		return fmt.Errorf("predict: stopped after %d of %d files: %w", done, hi-lo, context.Cause(ctx))
 	}
-	bar := a.progress(len(files), "predict", "images")
-	preds, errs = make([]classifier.Prediction, len(files)), make([]error, len(files))
-	for start := 0; start < len(files); start += predictChunk {
+	bar := a.progress(hi-lo, "predict", "images")
+	chunk := make([]string, 0, predictChunk)
+	run := func() error {
+		p, e := c.PredictFiles(chunk, nil)
+		if err := emit(chunk, p, e); err != nil {
+			return err
+		}
+		_ = bar.Set(done)
+		chunk = chunk[:0]
+		return nil
+	}
+	for path, err := range list.Range(lo, hi) {
+		if err != nil {
+			return fmt.Errorf("predict: %w", err)
+		}
 		if ctx.Err() != nil {
 			return stopped()
 		}
-		end := min(start+predictChunk, len(files))
-		p, e := c.PredictFiles(files[start:end], nil)
-		copy(preds[start:], p)
-		copy(errs[start:], e)
-		_ = bar.Set(end)
-		if err := emit(end); err != nil {
+		if chunk = append(chunk, path); len(chunk) == predictChunk {
+			if err := run(); err != nil {
+				return err
+			}
+		}
+	}
+	if len(chunk) > 0 {
+		if ctx.Err() != nil {
+			return stopped()
+		}
+		if err := run(); err != nil {
 			return err
 		}
 	}
 	_ = bar.Finish()
 	if asJSON {
-		if err := printJSON(out, lines); err != nil {
+		if err := printJSON(w, all); err != nil {
 			return err
 		}
 	}
+	if commit != nil {
+		if err := commit(); err != nil {
+			return fmt.Errorf("predict: %w", err)
+		}
+	}
 	acc.print(a.errOut)
-	if failed > 0 {
-		return fmt.Errorf("predict: %d of %d files failed", failed, len(files))
+	if part.Failed > 0 && sh == nil {
+		return fmt.Errorf("predict: %d of %d files failed", part.Failed, hi-lo)
 	}
 	return nil
+}
+
+// mergePredictions joins the parts of a sharded predict into out (bulk.Merge) and prints
+// the whole run's failures and accuracy.
+func (a *app) mergePredictions(ctx context.Context, out string, shards int) error {
+	sum, err := bulk.Merge(ctx, out, shards)
+	if err != nil {
+		return fmt.Errorf("predict: %w", err)
+	}
+	fmt.Fprintf(a.errOut, "merged %d shards: %d files, results in %s (the parts stay in %s: remove them when done)\n", sum.Shard.Count, sum.Files, out, bulk.PartsDir(out))
+	printTally(a.errOut, nil, sum.Tally, 0)
+	if sum.Failed > 0 {
+		return fmt.Errorf("predict: %d of %d files failed (their errors are in the shards' logs, or in %s with --jsonl)", sum.Failed, sum.Files, out)
+	}
+	return nil
+}
+
+// readPaths reads one path per line from r, skipping empty lines.
+func readPaths(r io.Reader) ([]string, error) {
+	var paths []string
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<16), 1<<20)
+	for sc.Scan() {
+		if p := strings.TrimRight(sc.Text(), "\r"); p != "" {
+			paths = append(paths, p)
+		}
+	}
+	return paths, sc.Err()
 }
 
 // printJSON writes lines as one indented JSON array and flushes out.
@@ -224,23 +397,21 @@ func printJSON(out *bufio.Writer, lines []predictLine) error {
 
 // accuracy counts the predictions of the files whose folder names their class.
 type accuracy struct {
-	labels   []string
-	truth    []int // per file: the class its folder names, or -1
-	top      int   // k of the top-k accuracy; 0 for none
-	n, right int   // files classified that have a class, and those given it
-	inTop    int   // those whose class is among the top k
-	perN     []int // per class: files classified, and those given it
-	perRight []int
+	labels []string
+	class  map[string]int // folder name -> class
+	top    int            // k of the top-k accuracy; 0 for none
+	tally  bulk.Tally
 }
 
-// newAccuracy finds the class of each file: the name of its folder, when it is one of
-// labels (for Dogs vs. Cats also cats/, Dogs/..., as catdog prepare reads them). The top-k accuracy is counted for models of three classes or more, k > 1.
-func newAccuracy(labels, files []string, top int) *accuracy {
+// newAccuracy takes as a file's class the name of its folder, when it is one of labels
+// (for Dogs vs. Cats also cats/, Dogs/..., as catdog prepare reads them). The top-k
+// accuracy is counted for models of three classes or more, k > 1.
+func newAccuracy(labels []string, top int) *accuracy {
 	class := make(map[string]int, len(labels))
 	for i, l := range labels {
 		class[l] = i
 	}
-	a := &accuracy{labels: labels, truth: make([]int, len(files)), perN: make([]int, len(labels)), perRight: make([]int, len(labels))}
+	a := &accuracy{labels: labels, class: class, tally: bulk.Tally{PerN: make([]int, len(labels)), PerRight: make([]int, len(labels))}}
 	if len(labels) > 2 && top > 1 && top < len(labels) {
 		a.top = top
 	}
@@ -252,55 +423,53 @@ func newAccuracy(labels, files []string, top int) *accuracy {
 			class[n] = datasets.Dog
 		}
 	}
-	for i, f := range files {
-		a.truth[i] = -1
-		if k, ok := class[filepath.Base(filepath.Dir(f))]; ok {
-			a.truth[i] = k
-		}
-	}
 	return a
 }
 
-// add counts the prediction p of file i.
-func (a *accuracy) add(i int, p *classifier.Prediction) {
-	k := a.truth[i]
-	if k < 0 {
+// add counts the prediction p of the file at path.
+func (a *accuracy) add(path string, p *classifier.Prediction) {
+	k, ok := a.class[filepath.Base(filepath.Dir(path))]
+	if !ok {
 		return
 	}
-	a.n++
-	a.perN[k]++
+	t := &a.tally
+	t.N++
+	t.PerN[k]++
 	if p.Class == k {
-		a.right++
-		a.perRight[k]++
+		t.Right++
+		t.PerRight[k]++
 	}
 	if a.top > 0 && slices.ContainsFunc(p.Top(a.top), func(c classifier.ClassProbability) bool { return c.Class == k }) {
-		a.inTop++
+		t.InTop++
 	}
 }
 
-// print writes the accuracy, its 95 % Wilson interval, the top-k accuracy and each class's
-// accuracy to w, when any file had a class.
-func (a *accuracy) print(w io.Writer) {
-	if a.n == 0 {
+// print writes the accuracy to w (printTally).
+func (a *accuracy) print(w io.Writer) { printTally(w, a.labels, a.tally, a.top) }
+
+// printTally writes the accuracy, its 95 % Wilson interval, the top-k accuracy (k = top,
+// when not 0) and each class's accuracy (labels, when given) to w, when any file had a class.
+func printTally(w io.Writer, labels []string, t bulk.Tally, top int) {
+	if t.N == 0 {
 		return
 	}
-	lo, hi := metrics.Wilson(a.right, a.n)
+	lo, hi := metrics.Wilson(t.Right, t.N)
 	fmt.Fprintf(w, "accuracy %.4f (%d of %d images in folders named by their class; 95 %% Wilson interval %.4f to %.4f)\n",
-		float64(a.right)/float64(a.n), a.right, a.n, lo, hi)
-	if a.top > 0 {
-		lo, hi := metrics.Wilson(a.inTop, a.n)
+		float64(t.Right)/float64(t.N), t.Right, t.N, lo, hi)
+	if top > 0 {
+		lo, hi := metrics.Wilson(t.InTop, t.N)
 		fmt.Fprintf(w, "top-%d accuracy %.4f (%d of %d; 95 %% Wilson interval %.4f to %.4f)\n",
-			a.top, float64(a.inTop)/float64(a.n), a.inTop, a.n, lo, hi)
+			top, float64(t.InTop)/float64(t.N), t.InTop, t.N, lo, hi)
 	}
 	width := 0
-	for k, l := range a.labels {
-		if a.perN[k] > 0 {
+	for k, l := range labels {
+		if t.PerN[k] > 0 {
 			width = max(width, utf8.RuneCountInString(shownText(l)))
 		}
 	}
-	for k, l := range a.labels {
-		if a.perN[k] > 0 {
-			fmt.Fprintf(w, "  %-*s  %.4f  (%d of %d)\n", width, shownText(l), float64(a.perRight[k])/float64(a.perN[k]), a.perRight[k], a.perN[k])
+	for k, l := range labels {
+		if t.PerN[k] > 0 {
+			fmt.Fprintf(w, "  %-*s  %.4f  (%d of %d)\n", width, shownText(l), float64(t.PerRight[k])/float64(t.PerN[k]), t.PerRight[k], t.PerN[k])
 		}
 	}
 }
