@@ -57,18 +57,18 @@ Examples:
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			get := func(k string) string { return a.v.GetString("extract-features." + k) }
-			if get("data") == "" {
-				return fmt.Errorf("extract-features: --data is required")
-			}
-			if get("pool") != "" && get("cut") == "" {
-				return fmt.Errorf("extract-features: --pool goes with --cut (the backbone's own cut has its own pooling)")
-			}
 			shards := a.v.GetInt("extract-features.shards")
 			if a.v.GetBool("extract-features.merge") {
 				if get("shard") != "" {
 					return fmt.Errorf("extract-features: --merge assembles every shard's part: give it without --shard")
 				}
 				return a.mergeFeatures(cmd, get("data"), get("out"), get("backbone"), get("cut"), shards)
+			}
+			if get("data") == "" {
+				return fmt.Errorf("extract-features: --data is required")
+			}
+			if get("pool") != "" && get("cut") == "" {
+				return fmt.Errorf("extract-features: --pool goes with --cut (the backbone's own cut has its own pooling)")
 			}
 			sh, err := shard.Resolve(get("shard"), shards, os.Getenv)
 			if err != nil {

@@ -59,7 +59,7 @@ func TestExtractFeaturesShardedCommand(t *testing.T) {
 			t.Errorf("shard %s said %q", i, out)
 		}
 	}
-	out, errOut, err := runCatdog(t, append(args, "--out", sharded, "--merge")...)
+	out, errOut, err := runCatdog(t, "extract-features", "--out", sharded, "--merge") // no --data needed
 	if err != nil {
 		t.Fatalf("merge: %v\n%s", err, errOut)
 	}
