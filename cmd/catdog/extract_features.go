@@ -74,6 +74,10 @@ Examples:
 			if err != nil {
 				return fmt.Errorf("extract-features: %w", err)
 			}
+			threads, err := a.threads("extract-features")
+			if err != nil {
+				return err
+			}
 			var bar interface {
 				Set(int) error
 				Finish() error
@@ -85,6 +89,7 @@ Examples:
 				Data:      get("data"),
 				Out:       get("out"),
 				Provider:  get("ep"),
+				Threads:   threads,
 				Batch:     a.v.GetInt("extract-features.batch"),
 				DType:     get("dtype"),
 				Force:     a.v.GetBool("extract-features.force"),
@@ -141,6 +146,7 @@ Examples:
 	cmd.Flags().String("data", "", "prepared dataset folder (catdog prepare --out)")
 	cmd.Flags().String("out", "", "features folder (default DATA/features/BACKBONE)")
 	cmd.Flags().String("ep", "auto", "onnxruntime execution provider: auto, cuda or cpu")
+	threadsFlag(cmd)
 	modelLimitFlag(cmd)
 	cmd.Flags().Int("batch", features.DefaultBatch, "images per onnxruntime run")
 	cmd.Flags().String("dtype", "float32", "stored feature type: float32 or float16")

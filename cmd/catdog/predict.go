@@ -92,6 +92,7 @@ Examples:
 	cmd.Flags().Bool("json", false, "print one JSON array at the end instead of text lines")
 	cmd.Flags().Bool("jsonl", false, "print one JSON object per line (JSON Lines) instead of text lines")
 	cmd.Flags().String("ep", "auto", "onnxruntime execution provider: auto, cuda or cpu")
+	threadsFlag(cmd)
 	modelLimitFlag(cmd)
 	cmd.Flags().Float32("threshold", 0.5, "for a model of two classes: probability of cat (label 1) from which an image is called a cat")
 	cmd.Flags().Int("top", 3, "for a model of three classes or more: how many of the most probable classes each result shows")
@@ -117,15 +118,20 @@ type predictLine struct {
 // classifierOptions are the options of classifier.Load from the settings of command cmd
 // (predict, serve): a threshold only where one is set, since a model of three classes or
 // more refuses it.
-func classifierOptions(a *app, cmd string) []classifier.Option {
+func classifierOptions(a *app, cmd string) ([]classifier.Option, error) {
+	threads, err := a.threads(cmd)
+	if err != nil {
+		return nil, err
+	}
 	opts := []classifier.Option{
 		classifier.WithProvider(a.v.GetString(cmd + ".ep")),
 		classifier.WithMaxModelBytes(a.modelLimit(cmd)),
+		classifier.WithThreads(threads),
 	}
 	if a.v.IsSet(cmd + ".threshold") {
 		opts = append(opts, classifier.WithThreshold(float32(a.v.GetFloat64(cmd+".threshold"))))
 	}
-	return opts
+	return opts, nil
 }
 
 // runPredict classifies the files of args (or of --files-from) and prints each group's
@@ -216,7 +222,11 @@ func runPredict(ctx context.Context, a *app, args []string) error {
 		}
 	}
 
-	c, err := classifier.Load(model, classifierOptions(a, "predict")...)
+	copts, err := classifierOptions(a, "predict")
+	if err != nil {
+		return err
+	}
+	c, err := classifier.Load(model, copts...)
 	if err != nil {
 		return err
 	}

@@ -74,7 +74,11 @@ Example:
 			if drainDelay < 0 || drainDelay > 10*time.Minute {
 				return fmt.Errorf("serve: --drain-delay %v: want 0 to 10m", drainDelay)
 			}
-			c, err := classifier.Load(path, classifierOptions(a, "serve")...)
+			copts, err := classifierOptions(a, "serve")
+			if err != nil {
+				return err
+			}
+			c, err := classifier.Load(path, copts...)
 			if err != nil {
 				return fmt.Errorf("serve: %w", err)
 			}
@@ -119,6 +123,7 @@ Example:
 	cmd.Flags().String("model", "", "exported model file (model.onnx)")
 	cmd.Flags().String("addr", "127.0.0.1:8080", "address to listen on (0.0.0.0:8080 for every interface)")
 	cmd.Flags().String("ep", "auto", "onnxruntime execution provider: auto, cuda or cpu")
+	threadsFlag(cmd)
 	modelLimitFlag(cmd)
 	cmd.Flags().Float32("threshold", 0.5, "for a model of two classes: probability of cat (label 1) from which an image is called a cat")
 	cmd.Flags().Int64("max-bytes", 20<<20, "largest request body in bytes")
