@@ -17,6 +17,8 @@ import (
 	"iter"
 	"os"
 	"strings"
+
+	"github.com/catdog-ml/catdog/internal/shard"
 )
 
 // A List is the files a run classifies, in order: the lines of a list file (one path per
@@ -60,8 +62,10 @@ func (l *List) Len() int { return l.n }
 // Checksum returns the SHA-256 of the entries, each followed by a newline.
 func (l *List) Checksum() string { return l.checksum }
 
-// Range yields the entries [lo, hi) in order, with an error (and nothing more) if the list
-// file cannot be read or has changed length.
+// Range yields the entries [lo, hi) in order. A list file is read to its end, hashed on
+// the way: if it no longer has the entries it had when opened (another length or another
+// checksum), the last thing Range yields is an error, so that no part claims a list it did
+// not read.
 func (l *List) Range(lo, hi int) iter.Seq2[string, error] {
 	return func(yield func(string, error) bool) {
 		if l.path == "" {
@@ -72,23 +76,31 @@ func (l *List) Range(lo, hi int) iter.Seq2[string, error] {
 			}
 			return
 		}
+		h := sha256.New()
 		i := 0
 		for p, err := range l.read() {
 			if err != nil {
 				yield("", err)
 				return
 			}
+			fmt.Fprintf(h, "%s\n", p)
 			if i >= lo && i < hi && !yield(p, nil) {
 				return
 			}
-			if i++; i >= hi {
-				return
-			}
+			i++
 		}
-		if i < hi {
-			yield("", fmt.Errorf("bulk: %s has %d entries now, %d when it was opened", l.path, i, l.n))
+		if sum := hex.EncodeToString(h.Sum(nil)); i != l.n || sum != l.checksum {
+			yield("", fmt.Errorf("bulk: %s changed while it was read (%d entries, SHA-256 %.12s; %d, %.12s when it was opened)", l.path, i, sum, l.n, l.checksum))
 		}
 	}
+}
+
+// ChunkRange returns the files [lo, hi) of a list of n that shard s takes when the files
+// are classified chunk at a time: a contiguous run of the whole list's chunks, so that each
+// file is classified in the same chunk, and so in the same batches, as by one process.
+func ChunkRange(s shard.Shard, n, chunk int) (lo, hi int) {
+	clo, chi := s.Range((n + chunk - 1) / chunk)
+	return min(clo*chunk, n), min(chi*chunk, n)
 }
 
 // read yields the non-empty lines of the list file, without their line ends.

@@ -49,7 +49,48 @@ func TestListRanges(t *testing.T) {
 	for _, err := range l.Range(0, l.Len()) {
 		last = err
 	}
-	if last == nil || !strings.Contains(last.Error(), "entries now") {
+	if last == nil || !strings.Contains(last.Error(), "changed") {
 		t.Errorf("a list that shrank: %v, want an error", last)
+	}
+}
+
+// TestChunkRange checks that the shards take whole chunks of the list, together every file
+// once, with more shards than chunks too.
+func TestChunkRange(t *testing.T) {
+	for _, tc := range []struct{ n, chunk, count int }{{101, 64, 3}, {200, 64, 3}, {60, 64, 8}, {0, 64, 2}, {1000, 7, 9}} {
+		next := 0
+		for i := range tc.count {
+			lo, hi := ChunkRange(shard.Shard{Index: i, Count: tc.count}, tc.n, tc.chunk)
+			if lo != next || hi < lo || (lo%tc.chunk != 0 && lo != tc.n) || (hi%tc.chunk != 0 && hi != tc.n) {
+				t.Fatalf("%d files in chunks of %d, shard %d/%d: [%d, %d), want whole chunks from %d", tc.n, tc.chunk, i, tc.count, lo, hi, next)
+			}
+			next = hi
+		}
+		if next != tc.n {
+			t.Errorf("%d files: the shards end at %d", tc.n, next)
+		}
+	}
+}
+
+// TestListChangedSameLength checks that a list file whose entries change but not their
+// number, after it was opened, ends its Range with an error.
+func TestListChangedSameLength(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "list.txt")
+	if err := os.WriteFile(path, []byte("a.jpg\nb.jpg\nc.jpg\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l, err := OpenList(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte("a.jpg\nX.jpg\nc.jpg\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var last error
+	for _, err := range l.Range(0, 1) { // even a shard that reads only the first entry
+		last = err
+	}
+	if last == nil || !strings.Contains(last.Error(), "changed") {
+		t.Errorf("a list changed under the shard: %v, want an error", last)
 	}
 }

@@ -68,6 +68,9 @@ type Part struct {
 	Files int    `json:"files"`
 	From  int    `json:"from"`
 	Count int    `json:"count"`
+	// Chunk is the number of files classified at a time: the shards take whole chunks
+	// (ChunkRange).
+	Chunk int `json:"chunk"`
 	// Settings names everything else the results depend on (the model's checksum, the
 	// output format, the threshold...), as the caller writes it: parts of different
 	// settings are never merged.
@@ -76,6 +79,10 @@ type Part struct {
 	// results, or were reported by the shard), Tally the accuracy counts.
 	Failed int   `json:"failed"`
 	Tally  Tally `json:"tally"`
+	// Labels are the model's class names and Top the k of the top-k accuracy (0: none), for
+	// the merge to print the accuracy as one process does.
+	Labels []string `json:"labels,omitempty"`
+	Top    int      `json:"top,omitempty"`
 	// Results is the results file's SHA-256 and Bytes its size.
 	Results string `json:"results_sha256"`
 	Bytes   int64  `json:"bytes"`
@@ -86,6 +93,8 @@ func (p *Part) matches(q *Part) string {
 	switch {
 	case p.Shard.Count != q.Shard.Count:
 		return fmt.Sprintf("one of %d shards, not %d", p.Shard.Count, q.Shard.Count)
+	case p.Chunk != q.Chunk:
+		return fmt.Sprintf("chunks of %d files, not %d", p.Chunk, q.Chunk)
 	case p.List != q.List || p.Files != q.Files:
 		return fmt.Sprintf("another list of files (%d files, SHA-256 %.12s; not %d, %.12s)", p.Files, p.List, q.Files, q.List)
 	case p.Settings != q.Settings:
@@ -113,6 +122,9 @@ func OpenPart(dir string) (*Part, error) {
 	}
 	if err := p.Shard.Valid(); err != nil {
 		return nil, fmt.Errorf("bulk: part %s: %w", dir, err)
+	}
+	if p.Chunk < 1 || len(p.Tally.PerN) != len(p.Tally.PerRight) {
+		return nil, fmt.Errorf("bulk: part %s: %s is malformed (chunk %d, tally of %d and %d classes)", dir, PartFile, p.Chunk, len(p.Tally.PerN), len(p.Tally.PerRight))
 	}
 	sum, n, err := fileSHA256(filepath.Join(dir, ResultsFile))
 	if err != nil {
@@ -265,7 +277,7 @@ func Merge(ctx context.Context, out string, shards int) (*Part, error) {
 			missing = append(missing, shard.Shard{Index: i, Count: first.Shard.Count}.Name())
 			continue
 		}
-		if lo, hi := p.Shard.Range(p.Files); p.From != lo || p.Count != hi-lo {
+		if lo, hi := ChunkRange(p.Shard, p.Files, p.Chunk); p.From != lo || p.Count != hi-lo {
 			return nil, fmt.Errorf("bulk: part %s holds files %d..+%d, shard %s takes %d..%d", p.Shard.Name(), p.From, p.Count, p.Shard, lo, hi)
 		}
 	}
@@ -277,7 +289,8 @@ func Merge(ctx context.Context, out string, shards int) (*Part, error) {
 		return nil, fmt.Errorf("bulk: %w", err)
 	}
 	defer f.Abort()
-	sum := &Part{Format: Format, Shard: shard.Shard{Count: first.Shard.Count}, List: first.List, Files: first.Files, Count: first.Files, Settings: first.Settings}
+	sum := &Part{Format: Format, Shard: shard.Shard{Count: first.Shard.Count}, List: first.List, Files: first.Files, Count: first.Files,
+		Chunk: first.Chunk, Settings: first.Settings, Labels: first.Labels, Top: first.Top}
 	for _, p := range byIndex {
 		if err := ctx.Err(); err != nil {
 			return nil, err

@@ -241,6 +241,8 @@ func foreign(a, b *Info) string {
 		return fmt.Sprintf("another dataset (checksum %.12s, not %.12s)", b.DataChecksum, a.DataChecksum)
 	case a.DType != b.DType:
 		return fmt.Sprintf("features stored as %s, not %s", b.DType, a.DType)
+	case a.Provider != b.Provider:
+		return fmt.Sprintf("computed on %s, not %s (execution providers round differently)", b.Provider, a.Provider)
 	case a.Batch != b.Batch:
 		return fmt.Sprintf("batches of %d, not %d (a shard's batches are the whole run's)", b.Batch, a.Batch)
 	case a.Key != b.Key:

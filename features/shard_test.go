@@ -132,6 +132,18 @@ func TestMergeRefuses(t *testing.T) {
 		}
 		return out
 	}
+	// a fresh folder with the three parts of one run, merged once
+	merged := func() (out string, info []byte) {
+		out = complete()
+		if _, err := Merge(context.Background(), out, 0); err != nil {
+			t.Fatal(err)
+		}
+		info, err := os.ReadFile(filepath.Join(out, InfoFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out, info
+	}
 	for _, tc := range []struct {
 		name  string
 		spoil func(out string)
@@ -168,7 +180,7 @@ func TestMergeRefuses(t *testing.T) {
 		}, []string{"0-of-3", "train_features.npy"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			out := complete()
+			out, info := merged()
 			tc.spoil(out)
 			_, err := Merge(context.Background(), out, 0)
 			if err == nil {
@@ -180,9 +192,68 @@ func TestMergeRefuses(t *testing.T) {
 					t.Errorf("Merge: %v; want it to say %q", err, w)
 				}
 			}
-			if _, err := os.Stat(filepath.Join(out, InfoFile)); !errors.Is(err, os.ErrNotExist) {
-				t.Errorf("a refused merge left %s (%v)", InfoFile, err)
+			if now, err := os.ReadFile(filepath.Join(out, InfoFile)); err != nil || !bytes.Equal(now, info) {
+				t.Errorf("a refused merge touched the merged %s (%v)", InfoFile, err)
 			}
 		})
+	}
+}
+
+// TestBatchRanges checks batchRanges against the batches of the whole extraction listed
+// one by one and dealt out to the shards: every row once, in order, each shard a run of
+// whole batches, with splits that end in a partial batch, an empty split, and more shards
+// than batches.
+func TestBatchRanges(t *testing.T) {
+	for _, tc := range []struct {
+		sizes      [3]int
+		batch, cnt int
+	}{
+		{[3]int{60, 20, 20}, 8, 3}, {[3]int{5, 0, 3}, 4, 2}, {[3]int{1, 1, 1}, 16, 7},
+		{[3]int{100, 37, 0}, 10, 4}, {[3]int{0, 0, 0}, 8, 2}, {[3]int{33, 33, 34}, 1, 9},
+	} {
+		sizes := map[string]int{}
+		type batch struct {
+			split    string
+			from, to int
+		}
+		var all []batch
+		for i, split := range datasets.SplitNames() {
+			sizes[split] = tc.sizes[i]
+			for b := 0; b < tc.sizes[i]; b += tc.batch {
+				all = append(all, batch{split, b, min(b+tc.batch, tc.sizes[i])})
+			}
+		}
+		next := map[string]int{}
+		for i := range tc.cnt {
+			s := shard.Shard{Index: i, Count: tc.cnt}
+			from, to := batchRanges(sizes, tc.batch, s)
+			lo, hi := s.Range(len(all))
+			for _, split := range datasets.SplitNames() {
+				want := [2]int{0, 0}
+				for _, b := range all[lo:hi] {
+					if b.split != split {
+						continue
+					}
+					if want[1] == 0 {
+						want[0] = b.from
+					}
+					want[1] = b.to
+				}
+				if got := [2]int{from[split], to[split]}; got != want && !(want[1] == 0 && got[0] == got[1]) {
+					t.Fatalf("%v in batches of %d, shard %s, %s: rows %v, want %v", tc.sizes, tc.batch, s, split, got, want)
+				}
+				if to[split] > from[split] {
+					if from[split] != next[split] {
+						t.Fatalf("%v, shard %s, %s starts at %d, want %d", tc.sizes, s, split, from[split], next[split])
+					}
+					next[split] = to[split]
+				}
+			}
+		}
+		for i, split := range datasets.SplitNames() {
+			if next[split] != tc.sizes[i] {
+				t.Errorf("%v in %d shards: %s covered to %d of %d", tc.sizes, tc.cnt, split, next[split], tc.sizes[i])
+			}
+		}
 	}
 }

@@ -18,10 +18,17 @@ photos=../shared/data/dogs-vs-cats/train
 
 conf=$(mktemp)
 work=$(mktemp -d)
+data=$(mktemp -d)
 cleanup() {
-  [ -n "${server:-}" ] && kill "$server" 2>/dev/null || true
-  for m in proc sys dev; do umount "$work/$m" 2>/dev/null || true; done
-  rm -rf "$work" "$conf"
+  if [ -n "${server:-}" ]; then kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi
+  [ -n "${id:-}" ] && podman rm -f "$id" >/dev/null 2>&1 || true
+  local busy=0
+  for m in proc sys dev; do
+    if mountpoint -q "$work/$m"; then umount "$work/$m" || umount -l "$work/$m" || busy=1; fi
+  done
+  # never remove through a mount: /proc, /sys and /dev there are the host's own
+  if [ $busy -eq 0 ]; then rm -rf --one-file-system "$work"; else say "left $work: a mount would not go"; fi
+  rm -rf "$data" "$conf"
 }
 trap cleanup EXIT
 printf '[containers]\ndefault_ulimits = []\n' > "$conf"
@@ -31,6 +38,7 @@ export CONTAINERS_CONF=$conf
 id=$(podman create "$tag")
 podman export "$id" | tar -C "$work" -xf - --exclude='dev/*'
 podman rm "$id" >/dev/null
+id=
 root=$work
 chmod 755 "$root" # mktemp made it 0700: the image's user must enter it
 entry=$(podman image inspect --format '{{join .Config.Entrypoint " "}}' "$tag")
@@ -49,7 +57,6 @@ v=$(run version) || fail "catdog version: $v"
 say "catdog version: ${v%%$'\n'*}; $(echo "$v" | grep '^  onnxruntime ' | sed 's/^ *//')"
 
 # 2. a model, trained outside the image, and a photo, put where the image's user reads them
-data=$(mktemp -d)
 bin/catdog prepare -q --data "$photos" --per-class 10 --size 32 --out "$data/prepared" >/dev/null 2>&1
 bin/catdog train -q --arch vgg1 --data "$data/prepared" --epochs 1 --runs "$data/runs" >/dev/null
 cp "$data"/runs/*/model.onnx "$root/work/model.onnx"
@@ -57,20 +64,21 @@ cats=("$photos"/cat.*.jpg)
 photo=${cats[0]}
 cp "$photo" "$root/work/cat.jpg"
 chown -R 10001:10001 "$root/work"
-rm -rf "$data"
 out=$(run predict -q --ep cpu --model /work/model.onnx /work/cat.jpg)
 echo "$out" | grep -Eq '^(cat|dog)  [01]\.[0-9]{4}  /work/cat\.jpg$' || fail "predict said: $out"
 say "catdog predict in the image: $out"
 
 # 3. serve on loopback, one photo over HTTP
 port=$((20000 + RANDOM % 20000))
-run serve --ep cpu --model /work/model.onnx --addr 127.0.0.1:$port >"$work/serve.log" 2>&1 &
+# env and chroot exec catdog in turn: $! is catdog's own process, which cleanup stops
+env -i PATH=/nonexistent HOME=/home/catdog ONNXRUNTIME_LIB=/opt/catdog/lib/libonnxruntime.so \
+  "$chroot" --userspec=10001:10001 "$root" $entry serve --ep cpu --model /work/model.onnx --addr 127.0.0.1:$port >"$data/serve.log" 2>&1 &
 server=$!
 for _ in $(seq 50); do
   curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
   sleep 0.2
 done
-answer=$(curl -fsS -H 'Content-Type: image/jpeg' --data-binary @"$photo" "http://127.0.0.1:$port/v1/predict") || fail "serve: $(cat "$work/serve.log")"
+answer=$(curl -fsS -H 'Content-Type: image/jpeg' --data-binary @"$photo" "http://127.0.0.1:$port/v1/predict") || fail "serve: $(cat "$data/serve.log")"
 echo "$answer" | grep -q '"label"' || fail "serve answered $answer"
 say "catdog serve in the image answered: $answer"
 say "ok"

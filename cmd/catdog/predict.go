@@ -96,7 +96,7 @@ Examples:
 	modelLimitFlag(cmd)
 	cmd.Flags().Float32("threshold", 0.5, "for a model of two classes: probability of cat (label 1) from which an image is called a cat")
 	cmd.Flags().Int("top", 3, "for a model of three classes or more: how many of the most probable classes each result shows")
-	cmd.Flags().String("files-from", "", "classify the files listed in this file, one path per line (- for standard input), read as a stream")
+	cmd.Flags().String("files-from", "", "classify the files listed in this file, one path per line, read as a stream (- for standard input, read whole first)")
 	cmd.Flags().String("out", "", "write the results to this file (atomically) instead of standard output; a shard writes its part beside it, in FILE.parts/")
 	cmd.Flags().String("shard", "", "classify only shard INDEX/COUNT (such as 0/4) of the files, into FILE.parts/ (needs --out)")
 	cmd.Flags().Int("shards", 0, "shard count, the index from "+shard.IndexEnv+" (as Kubernetes sets it in an Indexed Job's pods)")
@@ -151,8 +151,11 @@ func runPredict(ctx context.Context, a *app, args []string) error {
 	if model == "" {
 		return fmt.Errorf("predict: --model is required")
 	}
-	if (len(args) > 0) == (listFile != "") {
+	switch {
+	case len(args) > 0 && listFile != "":
 		return fmt.Errorf("predict: give image files or folders, or --files-from LIST, not both")
+	case len(args) == 0 && listFile == "":
+		return fmt.Errorf("predict: give image files or folders to classify, or --files-from LIST")
 	}
 	sh, err := shard.Resolve(a.v.GetString("predict.shard"), shards, os.Getenv)
 	if err != nil {
@@ -191,7 +194,10 @@ func runPredict(ctx context.Context, a *app, args []string) error {
 		list = bulk.ListOf(files)
 	}
 	if list.Len() == 0 {
-		return fmt.Errorf("predict: no image files in %v", append(args, listFile))
+		if listFile != "" {
+			return fmt.Errorf("predict: no paths in %s", listFile)
+		}
+		return fmt.Errorf("predict: no image files in %v", args)
 	}
 	top := a.v.GetInt("predict.top")
 	if top < 0 {
@@ -207,14 +213,15 @@ func runPredict(ctx context.Context, a *app, args []string) error {
 	} else if asJSON {
 		format = "json"
 	}
-	settings := fmt.Sprintf("model %.16s, %s, top %d", modelSum, format, top)
+	settings := fmt.Sprintf("model %.16s, %s, top %d, ep %s", modelSum, format, top, a.v.GetString("predict.ep"))
 	if a.v.IsSet("predict.threshold") {
 		settings += fmt.Sprintf(", threshold %g", a.v.GetFloat64("predict.threshold"))
 	}
 	lo, hi := 0, list.Len()
-	part := &bulk.Part{List: list.Checksum(), Files: list.Len(), From: lo, Count: hi, Settings: settings}
+	part := &bulk.Part{List: list.Checksum(), Files: list.Len(), From: lo, Count: hi, Chunk: predictChunk, Settings: settings}
 	if sh != nil {
-		lo, hi = sh.Range(list.Len())
+		// whole chunks of the list, as one process classifies them: the same batches
+		lo, hi = bulk.ChunkRange(*sh, list.Len(), predictChunk)
 		part.Shard, part.From, part.Count = *sh, lo, hi-lo
 		if old, err := bulk.OpenPart(bulk.PartDir(out, *sh)); err == nil && old.Shard == *sh && old.List == part.List && old.Files == part.Files && old.Settings == part.Settings {
 			fmt.Fprintf(a.errOut, "cache hit: %s already holds shard %s (%d files)\n", bulk.PartDir(out, *sh), sh, old.Count)
@@ -251,7 +258,7 @@ func runPredict(ctx context.Context, a *app, args []string) error {
 		defer pw.Close()
 		dst = pw
 		commit = func() error {
-			part.Tally = acc.tally
+			part.Tally, part.Labels, part.Top = acc.tally, labels, acc.top
 			if err := pw.Commit(part); err != nil {
 				return err
 			}
@@ -375,7 +382,7 @@ func (a *app) mergePredictions(ctx context.Context, out string, shards int) erro
 		return fmt.Errorf("predict: %w", err)
 	}
 	fmt.Fprintf(a.errOut, "merged %d shards: %d files, results in %s (the parts stay in %s: remove them when done)\n", sum.Shard.Count, sum.Files, out, bulk.PartsDir(out))
-	printTally(a.errOut, nil, sum.Tally, 0)
+	printTally(a.errOut, sum.Labels, sum.Tally, sum.Top)
 	if sum.Failed > 0 {
 		return fmt.Errorf("predict: %d of %d files failed (their errors are in the shards' logs, or in %s with --jsonl)", sum.Failed, sum.Files, out)
 	}

@@ -28,16 +28,22 @@ func (s Shard) String() string { return fmt.Sprintf("%d/%d", s.Index, s.Count) }
 // Name returns "INDEX-of-COUNT", a file or folder name for the shard's output.
 func (s Shard) Name() string { return fmt.Sprintf("%d-of-%d", s.Index, s.Count) }
 
-// Valid reports an error unless 0 <= Index < Count.
+// MaxCount is the most shards a job may have.
+const MaxCount = 1 << 16
+
+// Valid reports an error unless 0 <= Index < Count <= MaxCount.
 func (s Shard) Valid() error {
 	if s.Count < 1 || s.Index < 0 || s.Index >= s.Count {
 		return fmt.Errorf("shard %s: want INDEX/COUNT with 0 <= INDEX < COUNT", s)
+	}
+	if s.Count > MaxCount {
+		return fmt.Errorf("shard %s: at most %d shards", s, MaxCount)
 	}
 	return nil
 }
 
 // Range returns the part [lo, hi) of n items, in order, that the shard takes: the n items
-// cut into Count contiguous runs whose lengths differ by at most one, the longer first.
+// cut into Count contiguous runs whose lengths differ by at most one.
 func (s Shard) Range(n int) (lo, hi int) {
 	return s.Index * n / s.Count, (s.Index + 1) * n / s.Count
 }
@@ -60,7 +66,7 @@ func Parse(v string) (Shard, error) {
 }
 
 // Resolve returns the shard a process takes, or nil when the work is not sharded:
-//   - spec "INDEX/COUNT" (a --shard flag) when given;
+//   - spec "INDEX/COUNT" (a --shard flag) when given (count, when not 0, must agree);
 //   - else a count (a --shards flag, or CountEnv when count is 0) with the index from
 //     IndexEnv, which must then be set;
 //   - else nil.
@@ -71,6 +77,9 @@ func Resolve(spec string, count int, getenv func(string) string) (*Shard, error)
 		s, err := Parse(spec)
 		if err != nil {
 			return nil, err
+		}
+		if count != 0 && count != s.Count {
+			return nil, fmt.Errorf("shard %s, but %d shards given (--shards or %s): which is it?", s, count, CountEnv)
 		}
 		return &s, nil
 	}

@@ -37,7 +37,9 @@ func TestResolve(t *testing.T) {
 		err   bool
 	}{
 		{"flag", "2/3", 0, nil, "2/3", false},
-		{"flag wins over env", "0/2", 5, map[string]string{IndexEnv: "4"}, "0/2", false},
+		{"flag wins over the job index", "0/2", 0, map[string]string{IndexEnv: "4"}, "0/2", false},
+		{"flag and count agree", "1/5", 5, nil, "1/5", false},
+		{"flag and count disagree", "0/2", 5, nil, "which is it", true},
 		{"count and job index", "", 4, map[string]string{IndexEnv: "3"}, "3/4", false},
 		{"count from env", "", 0, map[string]string{IndexEnv: "1", CountEnv: "2"}, "1/2", false},
 		{"not sharded", "", 0, map[string]string{IndexEnv: "1"}, "none", false},
