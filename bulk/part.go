@@ -75,6 +75,9 @@ type Part struct {
 	// output format, the threshold...), as the caller writes it: parts of different
 	// settings are never merged.
 	Settings string `json:"settings"`
+	// Provider is the execution provider the shard's model ran on (cpu, cuda), as
+	// onnxruntime gave it: parts of different providers are never merged.
+	Provider string `json:"provider"`
 	// Failed counts the files that could not be classified (their errors are in the
 	// results, or were reported by the shard), Tally the accuracy counts.
 	Failed int   `json:"failed"`
@@ -99,6 +102,8 @@ func (p *Part) matches(q *Part) string {
 		return fmt.Sprintf("another list of files (%d files, SHA-256 %.12s; not %d, %.12s)", p.Files, p.List, q.Files, q.List)
 	case p.Settings != q.Settings:
 		return fmt.Sprintf("other settings (%s; not %s)", p.Settings, q.Settings)
+	case p.Provider != q.Provider:
+		return fmt.Sprintf("computed on %s, not %s (execution providers round differently)", p.Provider, q.Provider)
 	}
 	return ""
 }
@@ -290,7 +295,7 @@ func Merge(ctx context.Context, out string, shards int) (*Part, error) {
 	}
 	defer f.Abort()
 	sum := &Part{Format: Format, Shard: shard.Shard{Count: first.Shard.Count}, List: first.List, Files: first.Files, Count: first.Files,
-		Chunk: first.Chunk, Settings: first.Settings, Labels: first.Labels, Top: first.Top}
+		Chunk: first.Chunk, Settings: first.Settings, Provider: first.Provider, Labels: first.Labels, Top: first.Top}
 	for _, p := range byIndex {
 		if err := ctx.Err(); err != nil {
 			return nil, err

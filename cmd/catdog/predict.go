@@ -64,8 +64,9 @@ lists the --top most probable classes:
   {"path":"s.png","label":"ship","class":8,"probability":0.91,"confidence":0.91,"top":[{"label":"ship","class":8,"probability":0.91},...]}
 With --json, the same objects as one indented JSON array, printed at the end.
 
-Long lists: --files-from LIST reads one path per line (- for standard input) as a stream,
-64 files at a time, so memory does not grow with the list; --out FILE writes the results
+Long lists: --files-from LIST reads one path per line from a file as a stream, 64 files at
+a time, so memory does not grow with the list (--files-from - reads standard input whole
+first); --out FILE writes the results
 to FILE (atomically) instead of standard output.
 
 Sharded, for several processes or machines (a Kubernetes Indexed Job; docs/scale-out.md):
@@ -76,7 +77,8 @@ failed files are in its results (or its log) and do not fail it; a shard stopped
 leaves no part.json and redoes its run; a finished one is a cache hit. When every shard is
 done, --merge --out FILE joins the parts into FILE: the file one process would have
 written, byte for byte, refusing a missing, incomplete, duplicated, changed or foreign
-part (another list, model or output format); it prints the whole run's accuracy, and
+part (another list, model, output format or execution provider); it prints the whole
+run's accuracy, and
 exits 1 if any file failed.
 
 Examples:
@@ -241,9 +243,11 @@ func runPredict(ctx context.Context, a *app, args []string) error {
 	labels := c.Labels()
 	multi := len(labels) > 2
 	acc := newAccuracy(labels, top)
-	if _, why := c.Provider(); why != "" {
+	provider, why := c.Provider()
+	if why != "" {
 		a.errf("catdog: %s\n", why)
 	}
+	part.Provider = provider
 
 	// where the results go: standard output, the file --out (written atomically), or the
 	// shard's part
