@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/catdog-ml/catdog/internal/atomicfile"
+	"github.com/catdog-ml/catdog/internal/fetch"
 	"github.com/catdog-ml/catdog/internal/shard"
 )
 
@@ -131,28 +132,19 @@ func OpenPart(dir string) (*Part, error) {
 	if p.Chunk < 1 || len(p.Tally.PerN) != len(p.Tally.PerRight) {
 		return nil, fmt.Errorf("bulk: part %s: %s is malformed (chunk %d, tally of %d and %d classes)", dir, PartFile, p.Chunk, len(p.Tally.PerN), len(p.Tally.PerRight))
 	}
-	sum, n, err := fileSHA256(filepath.Join(dir, ResultsFile))
+	results := filepath.Join(dir, ResultsFile)
+	st, err := os.Stat(results)
 	if err != nil {
 		return nil, fmt.Errorf("bulk: part %s: %w", dir, err)
 	}
-	if sum != p.Results || n != p.Bytes {
+	sum, err := fetch.SHA256(results)
+	if err != nil {
+		return nil, fmt.Errorf("bulk: part %s: %w", dir, err)
+	}
+	if sum != p.Results || st.Size() != p.Bytes {
 		return nil, fmt.Errorf("bulk: part %s: %s changed since its shard wrote it (SHA-256 %.12s, recorded %.12s): run that shard again", dir, ResultsFile, sum, p.Results)
 	}
 	return &p, nil
-}
-
-func fileSHA256(path string) (string, int64, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", 0, err
-	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, f)
-	if err != nil {
-		return "", 0, err
-	}
-	return hex.EncodeToString(h.Sum(nil)), n, nil
 }
 
 // A PartWriter writes a shard's results into its part folder: Write the results, then

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -24,7 +23,6 @@ import (
 	"github.com/catdog-ml/catdog/internal/npy"
 	"github.com/catdog-ml/catdog/internal/ort"
 	"github.com/catdog-ml/catdog/internal/shard"
-	"github.com/catdog-ml/catdog/internal/verify"
 )
 
 // DefaultBatch is the number of images per onnxruntime run when Options.Batch is 0.
@@ -238,19 +236,12 @@ func Extract(ctx context.Context, opts Options) (*Result, error) {
 	}
 	if opts.Shard != nil {
 		p := &Part{Format: Format, Shard: *opts.Shard, From: from, SplitSizes: sizes, Info: *info}
-		if err := writePart(dir, p); err != nil {
+		if err := writeDescription(dir, PartFile, p.Info.sums(), p); err != nil {
 			return nil, fmt.Errorf("features: %w", err)
 		}
 		return &Result{Dir: dir, Info: &p.Info, Backbone: bb, Part: p}, nil
 	}
-	if err := verify.Record(out, info.sums()); err != nil {
-		return nil, fmt.Errorf("features: %w", err)
-	}
-	data, err := json.MarshalIndent(info, "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	if err := atomicfile.WriteFile(filepath.Join(out, InfoFile), append(data, '\n'), 0o644); err != nil {
+	if err := writeDescription(out, InfoFile, info.sums(), info); err != nil {
 		return nil, fmt.Errorf("features: %w", err)
 	}
 	return &Result{Dir: out, Info: info, Backbone: bb}, nil

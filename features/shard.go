@@ -99,16 +99,18 @@ func OpenPart(dir string) (*Part, error) {
 	return &p, nil
 }
 
-// writePart records the part's checksums and writes part.json, last.
-func writePart(dir string, p *Part) error {
-	if err := verify.Record(dir, p.Info.sums()); err != nil {
+// writeDescription stamps the arrays of dir whose checksums sums gives (verify.Record), then
+// writes v as the folder's description, name (features.json or part.json), last and
+// atomically: a reader finds it only once every array it names is in place.
+func writeDescription(dir, name string, sums map[string]string, v any) error {
+	if err := verify.Record(dir, sums); err != nil {
 		return err
 	}
-	data, err := json.MarshalIndent(p, "", "  ")
+	data, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
-	return atomicfile.WriteFile(filepath.Join(dir, PartFile), append(data, '\n'), 0o644)
+	return atomicfile.WriteFile(filepath.Join(dir, name), append(data, '\n'), 0o644)
 }
 
 // Merge assembles the parts that the shards of one extraction wrote into out/parts into
@@ -219,14 +221,7 @@ func Merge(ctx context.Context, out string, shards int) (*Info, error) {
 	if info.Seconds > 0 {
 		info.ImagesPerSecond = float64(total) / info.Seconds
 	}
-	if err := verify.Record(out, info.sums()); err != nil {
-		return nil, fmt.Errorf("features: %w", err)
-	}
-	data, err := json.MarshalIndent(info, "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	if err := atomicfile.WriteFile(filepath.Join(out, InfoFile), append(data, '\n'), 0o644); err != nil {
+	if err := writeDescription(out, InfoFile, info.sums(), &info); err != nil {
 		return nil, fmt.Errorf("features: %w", err)
 	}
 	return &info, nil
