@@ -55,6 +55,7 @@ type mask struct {
 type bnTrack struct {
 	w     bnW
 	stats *bnStats
+	shift []float32 // the convolution bias left out of the op's input (bnOp.shift), or nil
 }
 
 // gorgoniaBLAS makes Gorgonia's own float32 products (the dense layers' Mul) use gops's
@@ -70,7 +71,7 @@ func (m *Model) build(n int, train bool) (*graph, error) { return m.compile(n, t
 func (m *Model) compile(n int, train bool, weights []float64) (*graph, error) {
 	gorgoniaBLAS.Do(func() { G.Use(gops.Implementation{}) })
 	gr := &graph{m: m, n: n, train: train, g: G.NewGraph()}
-	b := &graphBuilder{gr: gr, conv: m.conv, nodes: map[*Param]*G.Node{}}
+	b := &graphBuilder{gr: gr, conv: m.conv, nodes: map[*Param]*G.Node{}, cancelled: map[*Param]bool{}}
 	if b.conv == nil {
 		b.conv = FastConv
 	}
@@ -109,14 +110,32 @@ func (m *Model) compile(n int, train bool, weights []float64) (*graph, error) {
 	}
 	gr.loss = loss
 	var wrt G.Nodes
+	var at []int // gr.learn's index of each of wrt
 	for _, p := range m.params {
-		if nd, ok := b.nodes[p]; ok && p.Trainable {
+		if !p.Trainable {
+			continue
+		}
+		if nd, ok := b.nodes[p]; ok {
+			at = append(at, len(gr.learn))
 			gr.learn = append(gr.learn, p)
 			wrt = append(wrt, nd)
+		} else if b.cancelled[p] {
+			gr.learn = append(gr.learn, p)
 		}
 	}
-	if gr.grads, err = G.Grad(loss, wrt...); err != nil {
+	grads, err := G.Grad(loss, wrt...)
+	if err != nil {
 		return nil, fmt.Errorf("model %s: differentiating: %w", m.Name, err)
+	}
+	gr.grads = make(G.Nodes, len(gr.learn))
+	for i, g := range grads {
+		gr.grads[at[i]] = g
+	}
+	for i, p := range gr.learn {
+		if gr.grads[i] == nil { // a cancelled weight: a constant zero gradient
+			z := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(p.Shape...))
+			gr.grads[i] = G.NewTensor(gr.g, tensor.Float32, len(p.Shape), G.WithShape(p.Shape...), G.WithName(p.Name+".zerograd"), G.WithValue(z))
+		}
 	}
 	gr.vm = G.NewTapeMachine(gr.g)
 	return gr, nil
@@ -128,6 +147,9 @@ type graphBuilder struct {
 	conv ConvFunc
 	// nodes holds the graph's node of each weight, made on first use.
 	nodes map[*Param]*G.Node
+	// cancelled holds the weights left out of the graph because they cannot change its
+	// output (convBN): their gradient is zero.
+	cancelled map[*Param]bool
 }
 
 // param returns p's node in the graph, holding p's values (not a copy).
@@ -160,14 +182,48 @@ func (b *graphBuilder) convBias(h *G.Node, c convW, pad int, relu bool) (*G.Node
 }
 
 // bn normalises h by the batch norm w (catdog's bnOp, named id); when training, its batch
-// statistics are kept to update w's running ones after each step.
-func (b *graphBuilder) bn(h *G.Node, w bnW, id string) (*G.Node, error) {
-	op := &bnOp{id: id, dims: h.Shape().Dims(), train: b.gr.train, mean: w.mean.Data, vari: w.vari.Data}
+// statistics are kept to update w's running ones after each step. What the op fuses is
+// in f.
+func (b *graphBuilder) bn(h *G.Node, w bnW, id string, f bnFuse) (*G.Node, error) {
+	op := &bnOp{id: id, dims: h.Shape().Dims(), train: b.gr.train, relu: f.relu || f.add != nil, add: f.add != nil,
+		mean: w.mean.Data, vari: w.vari.Data}
+	if f.bias != nil {
+		op.shift = f.bias.Data
+	}
 	if b.gr.train {
 		op.stats = &bnStats{}
-		b.gr.bns = append(b.gr.bns, bnTrack{w: w, stats: op.stats})
+		b.gr.bns = append(b.gr.bns, bnTrack{w: w, stats: op.stats, shift: op.shift})
 	}
-	return G.ApplyOp(op, h, b.param(w.gamma), b.param(w.beta))
+	in := []*G.Node{h, b.param(w.gamma), b.param(w.beta)}
+	if f.add != nil {
+		in = append(in, f.add)
+	}
+	return G.ApplyOp(op, in...)
+}
+
+// bnFuse is what a batch norm op computes besides the normalisation.
+type bnFuse struct {
+	// bias is the bias of the convolution before the batch norm, left out of its input
+	// (convBN).
+	bias *Param
+	// relu applies max(0, ·) to the result; add, when not nil, is added before it.
+	relu bool
+	add  *G.Node
+}
+
+// convBN convolves h with c's filters (padding pad) and normalises the result by the batch
+// norm w (named id), fusing f's ReLU and residual input. The convolution's bias is not
+// added: batch statistics cancel it exactly, so its gradient is zero (compile gives it a
+// constant zero gradient, which leaves it unchanged), and the running mean, which counts it,
+// is read less the bias. The export keeps the bias: the same function.
+func (b *graphBuilder) convBN(h *G.Node, c convW, pad int, w bnW, id string, f bnFuse) (*G.Node, error) {
+	y, err := b.conv(h, b.param(c.w), pad)
+	if err != nil {
+		return nil, err
+	}
+	f.bias = c.b
+	b.cancelled[c.b] = true
+	return b.bn(y, w, id, f)
 }
 
 // dropout multiplies h by a mask drawn before each training step (graph.fillMasks) that
@@ -218,7 +274,7 @@ func (gr *graph) run(x []float32, y []float32) ([]float32, error) {
 	}
 	if gr.train {
 		for _, b := range gr.bns {
-			updateRunning(b.w, b.stats)
+			updateRunning(b.w, b.stats, b.shift)
 		}
 	}
 	return z, nil
@@ -237,14 +293,19 @@ func (gr *graph) gradients(dst [][]float32) error {
 	return nil
 }
 
-// updateRunning folds one batch's statistics into the running ones.
-func updateRunning(w bnW, s *bnStats) {
+// updateRunning folds one batch's statistics into the running ones; shift, when not nil,
+// is the convolution bias left out of the batch (bnOp.shift), which the running mean counts.
+func updateRunning(w bnW, s *bnStats, shift []float32) {
 	unbias := 1.0
 	if s.count > 1 {
 		unbias = float64(s.count) / float64(s.count-1)
 	}
 	for k := range w.mean.Data {
-		w.mean.Data[k] = float32((1-BNMomentum)*float64(w.mean.Data[k]) + BNMomentum*s.mean[k])
+		mean := s.mean[k]
+		if shift != nil {
+			mean += float64(shift[k])
+		}
+		w.mean.Data[k] = float32((1-BNMomentum)*float64(w.mean.Data[k]) + BNMomentum*mean)
 		w.vari.Data[k] = float32((1-BNMomentum)*float64(w.vari.Data[k]) + BNMomentum*s.vari[k]*unbias)
 	}
 }

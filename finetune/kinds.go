@@ -181,8 +181,15 @@ var kinds = [...]kindInfo{
 		init: func(m *Model, u *unit, _ *rand.Rand) {
 			u.bn = m.newBN(u.name, u.in[0])
 		},
-		forward: alone(func(b *graphBuilder, u *unit, h *G.Node) (*G.Node, error) { return b.bn(h, u.bn, u.name) }),
-		export:  func(e *exporter, u *unit, x string) string { return e.bn(x, u.bn) },
+		forward: func(b *graphBuilder, u *unit, h *G.Node, next []*unit) (*G.Node, int, error) {
+			relu := fusesReLU(next)
+			y, err := b.bn(h, u.bn, u.name, bnFuse{relu: relu})
+			if relu {
+				return y, 1, err
+			}
+			return y, 0, err
+		},
+		export: func(e *exporter, u *unit, x string) string { return e.bn(x, u.bn) },
 	},
 	{
 		kind: KindFlatten, names: []string{"flatten"}, syntax: "flatten",
@@ -382,6 +389,14 @@ func parseConv(item, name string, args []string) ([]Layer, error) {
 // bias op, and a ReLU then a 2x2 max-pool into one bias+ReLU+pool op (the same values: the
 // bias is constant over a window and ReLU is monotone; see gops).
 func convForward(b *graphBuilder, u *unit, h *G.Node, next []*unit) (*G.Node, int, error) {
+	if len(next) > 0 && next[0].Kind == KindBatchNorm {
+		relu := fusesReLU(next[1:])
+		y, err := b.convBN(h, u.conv, u.Pad, next[0].bn, next[0].name, bnFuse{relu: relu})
+		if relu {
+			return y, 2, err
+		}
+		return y, 1, err
+	}
 	if !fusesReLU(next) {
 		y, err := b.convBias(h, u.conv, u.Pad, false)
 		return y, 0, err
@@ -413,22 +428,12 @@ func denseForward(b *graphBuilder, u *unit, h *G.Node, next []*unit) (*G.Node, i
 	return y, 0, err
 }
 
-// residualForward builds relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)).
+// residualForward builds relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)): two
+// convolutions, each with its batch norm, ReLU and (the second) the shortcut fused into
+// the batch norm's op (graphBuilder.convBN).
 func residualForward(b *graphBuilder, u *unit, x *G.Node) (*G.Node, error) {
-	h, err := b.convBias(x, u.conv, 1, false)
+	h, err := b.convBN(x, u.conv, 1, u.bn, u.name+".bn1", bnFuse{relu: true})
 	if err != nil {
-		return nil, err
-	}
-	if h, err = b.bn(h, u.bn, u.name+".bn1"); err != nil {
-		return nil, err
-	}
-	if h, err = gops.ReLU(h); err != nil {
-		return nil, err
-	}
-	if h, err = b.convBias(h, u.conv2, 1, false); err != nil {
-		return nil, err
-	}
-	if h, err = b.bn(h, u.bn2, u.name+".bn2"); err != nil {
 		return nil, err
 	}
 	s := x
@@ -437,7 +442,7 @@ func residualForward(b *graphBuilder, u *unit, x *G.Node) (*G.Node, error) {
 			return nil, err
 		}
 	}
-	return gops.AddReLU(h, s)
+	return b.convBN(h, u.conv2, 1, u.bn2, u.name+".bn2", bnFuse{add: s})
 }
 
 // globalAvgPool averages (N, C, H, W) over H and W as one matrix product:

@@ -152,3 +152,69 @@ func TestModelFLOPs(t *testing.T) {
 		t.Errorf("residual block: %v FLOPs, want %v", got, want)
 	}
 }
+
+// TestConvBNBias checks what graphBuilder.convBN does with the bias of a convolution before
+// a batch norm, which it leaves out of the graph: in training the batch statistics cancel
+// it (same logits, zero gradient), and the running mean still counts it. Model a has bias
+// b and running mean r; model z has no bias and running mean r - b, the same function.
+// After one step on the same batch, a's running mean must be z's plus b.
+func TestConvBNBias(t *testing.T) {
+	layers := []Layer{Conv(4, 3, 1), BatchNorm(), ReLU(), Flatten(), Dense(1), Sigmoid()}
+	a, err := NewModel("a", []int{3, 6, 6}, layers, "", 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	z, err := NewModel("z", []int{3, 6, 6}, layers, "", 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bias, mean := a.Param("conv1.bias"), a.Param("batchnorm1.running_mean")
+	if bias == nil || mean == nil {
+		t.Fatal("no conv1.bias or batchnorm1.running_mean")
+	}
+	zmean := z.Param("batchnorm1.running_mean")
+	for k := range bias.Data {
+		bias.Data[k] = float32(k) - 1.5
+		mean.Data[k] = 0.25 * float32(k)
+		zmean.Data[k] = mean.Data[k] - bias.Data[k]
+	}
+	x, y := randomBatch(a, 8, 3)
+	logits := make([][]float32, 2)
+	for i, m := range []*Model{a, z} {
+		gr, err := m.build(8, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := gr.run(x, y)
+		if err != nil {
+			t.Fatal(err)
+		}
+		logits[i] = append([]float32(nil), out...)
+		grads := make([][]float32, len(gr.learn))
+		if err := gr.gradients(grads); err != nil {
+			t.Fatal(err)
+		}
+		for j, p := range gr.learn {
+			if p.Name != "conv1.bias" {
+				continue
+			}
+			for _, g := range grads[j] {
+				if g != 0 {
+					t.Errorf("model %s: conv1.bias gradient %v, want zeros", m.Name, grads[j])
+					break
+				}
+			}
+		}
+		gr.close()
+	}
+	for i := range logits[0] {
+		if d := math.Abs(float64(logits[0][i] - logits[1][i])); d > 1e-5 {
+			t.Fatalf("logits with and without the bias differ by %g: %v, %v", d, logits[0], logits[1])
+		}
+	}
+	for k := range bias.Data {
+		if d := math.Abs(float64(mean.Data[k] - zmean.Data[k] - bias.Data[k])); d > 1e-5 {
+			t.Errorf("channel %d: running mean %g with bias %g, %g without: should differ by the bias", k, mean.Data[k], bias.Data[k], zmean.Data[k])
+		}
+	}
+}

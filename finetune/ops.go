@@ -27,40 +27,63 @@ type bnStats struct {
 	// computed by the first of the three gradient ops that runs, read by the other two. The
 	// forward op resets them with the statistics at each step.
 	sdy, sdyx []float64
+	// dz is this step's gradient through the op's ReLU (dy where the output is positive),
+	// made by the gradient op that computes sdy and sdyx, when the op ends in a ReLU. Its
+	// storage is kept from step to step.
+	dz []float32
 }
 
 // bnOp normalises x with the batch statistics (train) or the running ones, then scales by
-// gamma and shifts by beta: (x, gamma, beta) -> y.
+// gamma and shifts by beta: (x, gamma, beta) -> y; with relu, max(0, y); with add,
+// (x, gamma, beta, s) -> max(0, y + s), the end of a residual block. Each is one pass over
+// blocks of values still in cache, where separate ops would make a pass each over the
+// whole tensor.
 type bnOp struct {
 	id    string // the layer's name: ops of different layers never hash alike
 	dims  int
 	train bool
+	relu  bool
+	add   bool // add implies relu
 	// mean and vari are the running statistics, read at inference.
 	mean, vari []float32
+	// shift, when not nil, is the bias of the convolution before the op, which the graph
+	// leaves out of x (graphBuilder.convBN): the batch statistics cancel it exactly, and
+	// the running mean, which counts it, is read less shift.
+	shift []float32
 	// stats receives the batch statistics when training.
 	stats *bnStats
 	out   gops.Output
 }
 
-func (op *bnOp) Arity() int           { return 3 }
-func (op *bnOp) Type() hm.Type        { return gops.FnType(op.dims, op.dims, 1, 1) }
+func (op *bnOp) Arity() int {
+	if op.add {
+		return 4
+	}
+	return 3
+}
+func (op *bnOp) Type() hm.Type {
+	if op.add {
+		return gops.FnType(op.dims, op.dims, 1, 1, op.dims)
+	}
+	return gops.FnType(op.dims, op.dims, 1, 1)
+}
 func (op *bnOp) ReturnsPtr() bool     { return false }
 func (op *bnOp) CallsExtern() bool    { return false }
 func (op *bnOp) OverwritesInput() int { return -1 }
 func (op *bnOp) String() string {
-	return fmt.Sprintf("catdog.BatchNorm{%s, train: %v}", op.id, op.train)
+	return fmt.Sprintf("catdog.BatchNorm{%s, train: %v, relu: %v, add: %v, shift: %v}", op.id, op.train, op.relu, op.add, op.shift != nil)
 }
 func (op *bnOp) WriteHash(h hash.Hash) {
 	h.Write([]byte(op.String()))
 }
 func (op *bnOp) Hashcode() uint32 { return gops.HashOf(op) }
 func (op *bnOp) DiffWRT(int) []bool {
-	return []bool{true, true, true}
+	return []bool{true, true, true, true}[:op.Arity()]
 }
 
 func (op *bnOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
-	if len(ds) != 3 {
-		return nil, fmt.Errorf("%v: want 3 inputs, got %d", op, len(ds))
+	if len(ds) != op.Arity() {
+		return nil, fmt.Errorf("%v: want %d inputs, got %d", op, op.Arity(), len(ds))
 	}
 	s, ok := ds[0].(tensor.Shape)
 	if !ok {
@@ -83,18 +106,30 @@ func (op *bnOp) Do(v ...G.Value) (G.Value, error) {
 		return nil, err
 	}
 	n, c, s := bnGeom(xs)
-	if len(gamma) != c || len(beta) != c {
+	if len(gamma) != c || len(beta) != c || (op.shift != nil && len(op.shift) != c) {
 		return nil, fmt.Errorf("%v: %d channels, scale has %d, shift %d", op, c, len(gamma), len(beta))
 	}
-	out, y := op.out.Get(nil, xs, x)
+	var res []float32
+	if op.add {
+		if _, res, err = float32s(v[3], "residual input"); err != nil {
+			return nil, err
+		}
+		if len(res) != len(x) {
+			return nil, fmt.Errorf("%v: input of %d values, residual input of %d", op, len(x), len(res))
+		}
+	}
+	out, y := op.out.Get(nil, xs, x, res)
 	var mean, vari []float64
 	if op.train {
 		mean, vari = channelStats(x, n, c, s)
-		*op.stats = bnStats{mean: mean, vari: vari, count: n * s}
+		*op.stats = bnStats{mean: mean, vari: vari, count: n * s, dz: op.stats.dz}
 	} else {
 		mean, vari = make([]float64, c), make([]float64, c)
 		for k := range c {
 			mean[k], vari[k] = float64(op.mean[k]), float64(op.vari[k])
+			if op.shift != nil {
+				mean[k] -= float64(op.shift[k])
+			}
 		}
 	}
 	gops.ForEach(c, func(k int) {
@@ -105,7 +140,14 @@ func (op *bnOp) Do(v ...G.Value) (G.Value, error) {
 		b := float32(float64(beta[k]) - mean[k]*float64(gamma[k])*inv)
 		for i := range n {
 			off := (i*c + k) * s
-			gops.Affine(y[off:off+s], x[off:off+s], nil, a, 0, b)
+			ys := y[off : off+s]
+			gops.Affine(ys, x[off:off+s], nil, a, 0, b)
+			switch {
+			case op.add:
+				gops.AddReLUTo(ys, ys, res[off:off+s])
+			case op.relu:
+				gops.AddReLUTo(ys, ys, nil)
+			}
 		}
 	})
 	return out, nil
@@ -115,52 +157,77 @@ func (op *bnOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 	if !op.train {
 		return nil, fmt.Errorf("%v: inference batch norm has no gradient", op)
 	}
-	res := make(G.Nodes, 3)
+	// With add, the ReLU's gradient is a node of its own: the residual input gets it as
+	// it is. With relu alone, the gradient ops mask dy themselves (bnGradOp.relu).
+	dy := grad
+	if op.add {
+		var err error
+		if dy, err = gops.ReLUGrad(output, grad); err != nil {
+			return nil, fmt.Errorf("%v gradient: %w", op, err)
+		}
+	}
+	relu := op.relu && !op.add
+	res := make(G.Nodes, 3, 4)
 	for i := range res {
-		n, err := G.ApplyOp(&bnGradOp{id: op.id, dims: op.dims, which: i, stats: op.stats}, inputs[0], inputs[1], grad)
+		in := G.Nodes{inputs[0], inputs[1], dy}
+		if relu {
+			in = append(in, output)
+		}
+		n, err := G.ApplyOp(&bnGradOp{id: op.id, dims: op.dims, which: i, relu: relu, stats: op.stats}, in...)
 		if err != nil {
 			return nil, fmt.Errorf("%v gradient: %w", op, err)
 		}
 		res[i] = n
 	}
+	if op.add {
+		res = append(res, dy)
+	}
 	return res, nil
 }
 
 // bnGradOp computes one gradient of a training bnOp: (x, gamma, dy) -> dx (which 0),
-// dgamma (1) or dbeta (2).
+// dgamma (1) or dbeta (2); with relu, (x, gamma, dy, y), dy the gradient of the ReLU's
+// output y.
 type bnGradOp struct {
 	id    string
 	dims  int
 	which int
+	relu  bool
 	// stats are the forward op's statistics of this step's batch, computed from the same x
 	// (the backward pass runs after the forward one): reused rather than computed again.
 	stats *bnStats
 	out   gops.Output
 }
 
-func (op *bnGradOp) Arity() int { return 3 }
-func (op *bnGradOp) Type() hm.Type {
-	if op.which == 0 {
-		return gops.FnType(op.dims, op.dims, 1, op.dims)
+func (op *bnGradOp) Arity() int {
+	if op.relu {
+		return 4
 	}
-	return gops.FnType(1, op.dims, 1, op.dims)
+	return 3
+}
+func (op *bnGradOp) Type() hm.Type {
+	in := []int{op.dims, 1, op.dims, op.dims}[:op.Arity()]
+	if op.which == 0 {
+		return gops.FnType(op.dims, in...)
+	}
+	return gops.FnType(1, in...)
 }
 func (op *bnGradOp) ReturnsPtr() bool     { return false }
 func (op *bnGradOp) CallsExtern() bool    { return false }
 func (op *bnGradOp) OverwritesInput() int { return -1 }
 func (op *bnGradOp) String() string {
-	return fmt.Sprintf("catdog.BatchNormGrad{%s, %d}", op.id, op.which)
+	return fmt.Sprintf("catdog.BatchNormGrad{%s, %d, relu: %v}", op.id, op.which, op.relu)
 }
 func (op *bnGradOp) WriteHash(h hash.Hash) { h.Write([]byte(op.String())) }
 func (op *bnGradOp) Hashcode() uint32      { return gops.HashOf(op) }
-func (op *bnGradOp) DiffWRT(int) []bool    { return []bool{false, false, false} }
+func (op *bnGradOp) DiffWRT(int) []bool    { return make([]bool, op.Arity()) }
 func (op *bnGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
 	return nil, fmt.Errorf("%v has no gradient", op)
 }
 
 func (op *bnGradOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
-	if len(ds) != 3 {
-		return nil, fmt.Errorf("%v: want 3 inputs, got %d", op, len(ds))
+	if len(ds) != op.Arity() {
+		return nil, fmt.Errorf("%v: want %d inputs, got %d", op, op.Arity(), len(ds))
 	}
 	i := 0
 	if op.which != 0 {
@@ -186,6 +253,15 @@ func (op *bnGradOp) Do(v ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
+	var y []float32
+	if op.relu {
+		if _, y, err = float32s(v[3], "batch norm output"); err != nil {
+			return nil, err
+		}
+		if len(y) != len(x) || len(dy) != len(x) {
+			return nil, fmt.Errorf("%v: input of %d values, output %d, gradient %d", op, len(x), len(y), len(dy))
+		}
+	}
 	n, c, s := bnGeom(xs)
 	var mean, vari []float64
 	st := op.stats
@@ -196,7 +272,7 @@ func (op *bnGradOp) Do(v ...G.Value) (G.Value, error) {
 		mean, vari = channelStats(x, n, c, s)
 	}
 	m := float64(n * s)
-	sdy, sdyx := gradSums(st, x, dy, mean, vari, n, c, s)
+	sdy, sdyx, dz := gradSums(st, x, dy, y, mean, vari, n, c, s)
 	switch op.which {
 	case 1, 2:
 		out := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(gs.Clone()...))
@@ -213,7 +289,7 @@ func (op *bnGradOp) Do(v ...G.Value) (G.Value, error) {
 	// dx = gamma·inv/m · (m·dy - Σdy - xhat·Σ(dy·xhat)) = a·dy + b·x + e per channel, in
 	// float32: b·x and e cancel where |mean| is far above the spread, losing about
 	// 2⁻²⁴·|mean|/σ of dx's precision (nothing at the activations batch norm sees here)
-	out, dx := op.out.Get(nil, xs, x, dy)
+	out, dx := op.out.Get(nil, xs, x, dz)
 	gops.ForEach(c, func(k int) {
 		inv := 1 / math.Sqrt(vari[k]+BNEpsilon)
 		g := float64(gamma[k]) * inv / m
@@ -222,25 +298,41 @@ func (op *bnGradOp) Do(v ...G.Value) (G.Value, error) {
 		e := float32(g * (mean[k]*inv*sdyx[k] - sdy[k]))
 		for i := range n {
 			off := (i*c + k) * s
-			gops.Affine(dx[off:off+s], dy[off:off+s], x[off:off+s], a, b, e)
+			gops.Affine(dx[off:off+s], dz[off:off+s], x[off:off+s], a, b, e)
 		}
 	})
 	return out, nil
 }
 
-// gradSums returns the per-channel sums of dy and of dy·xhat, xhat = (x - mean)/sqrt(vari+ε):
-// st's, when another gradient op of this step computed them, else computed and kept in st
-// (nil: not kept). Σ dy·xhat is inv·(Σ dy·x - mean·Σ dy), both sums by gops.SumDot.
-func gradSums(st *bnStats, x, dy []float32, mean, vari []float64, n, c, s int) (sdy, sdyx []float64) {
-	if st != nil && len(st.sdy) == c {
-		return st.sdy, st.sdyx
+// gradSums returns the per-channel sums of dz and of dz·xhat, xhat = (x - mean)/sqrt(vari+ε),
+// and dz itself: dz is dy, or, when y (the ReLU's output) is not nil, dy where y is
+// positive, else 0, written block by block just before the block's sums. They are st's
+// when another gradient op of this step computed them, else computed and kept in st (nil:
+// not kept). Σ dz·xhat is inv·(Σ dz·x - mean·Σ dz), both sums by gops.SumDot.
+func gradSums(st *bnStats, x, dy, y []float32, mean, vari []float64, n, c, s int) (sdy, sdyx []float64, dz []float32) {
+	if st != nil && len(st.sdy) == c && (y == nil || len(st.dz) == len(dy)) {
+		if y == nil {
+			return st.sdy, st.sdyx, dy
+		}
+		return st.sdy, st.sdyx, st.dz
+	}
+	dz = dy
+	if y != nil {
+		if st != nil && cap(st.dz) >= len(dy) {
+			dz = st.dz[:len(dy)]
+		} else {
+			dz = make([]float32, len(dy))
+		}
 	}
 	sdy, sdyx = make([]float64, c), make([]float64, c)
 	gops.ForEach(c, func(k int) {
-		var sd, sdx float64 // Σ dy, Σ dy·x
+		var sd, sdx float64 // Σ dz, Σ dz·x
 		for i := range n {
 			off := (i*c + k) * s
-			d, dx := gops.SumDot(dy[off:off+s], x[off:off+s])
+			if y != nil {
+				gops.ReLUGradTo(dz[off:off+s], y[off:off+s], dy[off:off+s])
+			}
+			d, dx := gops.SumDot(dz[off:off+s], x[off:off+s])
 			sd += d
 			sdx += dx
 		}
@@ -249,8 +341,11 @@ func gradSums(st *bnStats, x, dy []float32, mean, vari []float64, n, c, s int) (
 	})
 	if st != nil {
 		st.sdy, st.sdyx = sdy, sdyx
+		if y != nil {
+			st.dz = dz
+		}
 	}
-	return sdy, sdyx
+	return sdy, sdyx, dz
 }
 
 // bnGeom splits a (N, C) or (N, C, H, W) shape into N, C and H·W.
@@ -262,23 +357,22 @@ func bnGeom(s tensor.Shape) (n, c, hw int) {
 	return s[0], s[1], hw
 }
 
-// channelStats returns the mean and the biased variance of each channel.
+// channelStats returns the mean and the biased variance of each channel, in one pass: the
+// sums of x and of x² in float64, whose variance E[x²] - mean² loses about
+// 2⁻⁵³·mean²/variance of its precision (nothing at the activations batch norm sees).
 func channelStats(x []float32, n, c, s int) (mean, vari []float64) {
 	mean, vari = make([]float64, c), make([]float64, c)
 	m := float64(n * s)
 	gops.ForEach(c, func(k int) {
-		var sum float64
+		var sum, sq float64
 		for i := range n {
 			seg := x[(i*c+k)*s : (i*c+k+1)*s]
-			si, _ := gops.SumDot(seg, seg)
+			si, sqi := gops.SumDot(seg, seg)
 			sum += si
+			sq += sqi
 		}
 		mu := sum / m
-		var sq float64
-		for i := range n {
-			sq += gops.SumSqDev(x[(i*c+k)*s:(i*c+k+1)*s], mu)
-		}
-		mean[k], vari[k] = mu, sq/m
+		mean[k], vari[k] = mu, max(sq/m-mu*mu, 0)
 	})
 	return mean, vari
 }

@@ -166,20 +166,7 @@ func (op *reluGradOp) UsePreallocDo(prealloc G.Value, v ...G.Value) (G.Value, er
 		return nil, fmt.Errorf("gops: %v: output has %d values, its gradient %d", op, len(y), len(dy))
 	}
 	out, dx := op.out.Get(prealloc, ys) // elementwise: in place over y or dy is safe
-	byItem(ys, len(y), func(lo, hi int) {
-		ys, gs, ds := y[lo:hi], dy[lo:hi], dx[lo:hi]
-		if haveVec && hi > lo {
-			reluGrad(&ds[0], &ys[0], &gs[0], hi-lo)
-			return
-		}
-		for t, v := range ys {
-			d := math.Float32bits(gs[t])
-			if !positive(math.Float32bits(v)) {
-				d = 0
-			}
-			ds[t] = math.Float32frombits(d)
-		}
-	})
+	byItem(ys, len(y), func(lo, hi int) { ReLUGradTo(dx[lo:hi], y[lo:hi], dy[lo:hi]) })
 	return out, nil
 }
 

@@ -78,25 +78,11 @@ func (op *addReLUOp) UsePreallocDo(prealloc G.Value, v ...G.Value) (G.Value, err
 	}
 	out, y := op.out.Get(prealloc, s) // elementwise: in place over an input is safe
 	byItem(s, len(a), func(lo, hi int) {
-		ys, as := y[lo:hi], a[lo:hi]
-		if haveVec && hi > lo {
-			var bp *float32
-			if b != nil {
-				bp = &b[lo]
-			}
-			addMax0(&ys[0], &as[0], bp, hi-lo)
-			return
+		var bs []float32
+		if b != nil {
+			bs = b[lo:hi]
 		}
-		if b == nil {
-			for t, v := range as {
-				ys[t] = reluNaN(v)
-			}
-			return
-		}
-		bs := b[lo:hi]
-		for t, v := range as {
-			ys[t] = reluNaN(v + bs[t])
-		}
+		AddReLUTo(y[lo:hi], a[lo:hi], bs)
 	})
 	return out, nil
 }
@@ -119,4 +105,64 @@ func reluNaN(v float32) float32 {
 		return math.Float32frombits(0x7fc00000)
 	}
 	return max(v, 0)
+}
+
+// ReLUGrad returns dy where y > 0, else 0, in one masked pass: the gradient through a ReLU,
+// or through the ReLU that ends another op, whose output is y.
+func ReLUGrad(y, dy *G.Node) (*G.Node, error) {
+	if !y.Shape().Eq(dy.Shape()) {
+		return nil, fmt.Errorf("gops.ReLUGrad: shapes %v and %v differ", y.Shape(), dy.Shape())
+	}
+	return G.ApplyOp(&reluGradOp{dims: y.Dims()}, y, dy)
+}
+
+// AddReLUTo writes dst[i] = max(a[i] + b[i], 0) for every i of dst, or max(a[i], 0) when b
+// is nil, with ReLU's values (a NaN gives 0x7fc00000); dst may be a or b. It is the slice
+// form of ReLU and AddReLU, for ops that end in a ReLU (a batch norm's, on a block of
+// values still in cache).
+func AddReLUTo(dst, a, b []float32) {
+	if len(dst) == 0 {
+		return
+	}
+	a = a[:len(dst)]
+	if b != nil {
+		b = b[:len(dst)]
+	}
+	if haveVec {
+		var bp *float32
+		if b != nil {
+			bp = &b[0]
+		}
+		addMax0(&dst[0], &a[0], bp, len(dst))
+		return
+	}
+	if b == nil {
+		for i, v := range a {
+			dst[i] = reluNaN(v)
+		}
+		return
+	}
+	for i, v := range a {
+		dst[i] = reluNaN(v + b[i])
+	}
+}
+
+// ReLUGradTo writes dst[i] = dy[i] where y[i] > 0, else 0, for every i of dst: the slice
+// form of ReLUGrad. dst may be dy.
+func ReLUGradTo(dst, y, dy []float32) {
+	if len(dst) == 0 {
+		return
+	}
+	y, dy = y[:len(dst)], dy[:len(dst)]
+	if haveVec {
+		reluGrad(&dst[0], &y[0], &dy[0], len(dst))
+		return
+	}
+	for t, v := range y {
+		d := math.Float32bits(dy[t])
+		if !positive(math.Float32bits(v)) {
+			d = 0
+		}
+		dst[t] = math.Float32frombits(d)
+	}
 }

@@ -20,22 +20,6 @@ func SumDot(a, b []float32) (sa, sab float64) {
 	return sa, sab
 }
 
-// SumSqDev returns Σ (x[i] - mu)² over x, in float64, summed as SumDot.
-func SumSqDev(x []float32, mu float64) float64 {
-	if len(x) == 0 {
-		return 0
-	}
-	if haveVec {
-		return sumSqDev(&x[0], mu, len(x))
-	}
-	var s float64
-	for _, v := range x {
-		d := float64(v) - mu
-		s += d * d
-	}
-	return s
-}
-
 // Affine writes dst[i] = ca·a[i] + cb·b[i] + c0 for every i of dst, in float32, or
 // ca·a[i] + c0 when b is nil; a and b hold at least len(dst) values. With AVX-512 the
 // products are fused into the sums (one rounding).

@@ -57,11 +57,6 @@ func gatherA8(dst, src *float32, ld, kb int)
 //go:noescape
 func sumDot(a, b *float32, n int) (sa, sab float64)
 
-// sumSqDev returns Σ (x[i] - mu)² for i < n, in float64.
-//
-//go:noescape
-func sumSqDev(x *float32, mu float64, n int) float64
-
 // affine writes dst[i] = ca·a[i] + cb·b[i] + c0 for i < n (ca·a[i] + c0 when b is nil).
 //
 //go:noescape

@@ -601,63 +601,6 @@ sdsum:
 	VZEROUPPER
 	RET
 
-// func sumSqDev(x *float32, mu float64, n int) float64
-//
-// Σ (x[i] - mu)² for i < n, in float64, as sumDot. AVX-512F.
-TEXT ·sumSqDev(SB), NOSPLIT, $0-32
-	MOVQ         x+0(FP), SI
-	VBROADCASTSD mu+8(FP), Z10
-	MOVQ         n+16(FP), CX
-	VPXORQ       Z0, Z0, Z0
-	VPXORQ       Z1, Z1, Z1
-
-sqloop:
-	CMPQ        CX, $16
-	JLT         sqtail
-	VCVTPS2PD   (SI), Z4
-	VCVTPS2PD   32(SI), Z5
-	VSUBPD      Z10, Z4, Z4
-	VSUBPD      Z10, Z5, Z5
-	VFMADD231PD Z4, Z4, Z0
-	VFMADD231PD Z5, Z5, Z1
-	ADDQ        $64, SI
-	SUBQ        $16, CX
-	JMP         sqloop
-
-sqtail:
-	TESTQ         CX, CX
-	JE            sqsum
-	MOVL          $1, AX
-	SHLL          CX, AX
-	DECL          AX
-	KMOVW         AX, K1
-	VMOVUPS.Z     (SI), K1, Z8
-	VCVTPS2PD     Y8, Z4
-	VEXTRACTF64X4 $1, Z8, Y9
-	VCVTPS2PD     Y9, Z5
-	// masked-off lanes are 0 - mu: their squares must not count
-	KMOVW         K1, AX
-	MOVL          AX, BX
-	ANDL          $0xff, AX
-	KMOVW         AX, K2
-	SHRL          $8, BX
-	KMOVW         BX, K3
-	VSUBPD.Z      Z10, Z4, K2, Z4
-	VSUBPD.Z      Z10, Z5, K3, Z5
-	VFMADD231PD   Z4, Z4, Z0
-	VFMADD231PD   Z5, Z5, Z1
-
-sqsum:
-	VADDPD        Z1, Z0, Z0
-	VEXTRACTF64X4 $1, Z0, Y1
-	VADDPD        Y1, Y0, Y0
-	VEXTRACTF128  $1, Y0, X1
-	VADDPD        X1, X0, X0
-	VHADDPD       X0, X0, X0
-	VMOVSD        X0, ret+24(FP)
-	VZEROUPPER
-	RET
-
 // func affine(dst, a, b *float32, n int, ca, cb, c0 float32)
 //
 // dst[i] = ca·a[i] + cb·b[i] + c0 for i < n, or ca·a[i] + c0 when b is nil, in float32.

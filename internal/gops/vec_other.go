@@ -25,8 +25,6 @@ func gatherA8(dst, src *float32, ld, kb int) { panic("gops: gatherA8 without ass
 
 func sumDot(a, b *float32, n int) (sa, sab float64) { panic("gops: sumDot without assembly") }
 
-func sumSqDev(x *float32, mu float64, n int) float64 { panic("gops: sumSqDev without assembly") }
-
 func affine(dst, a, b *float32, n int, ca, cb, c0 float32) { panic("gops: affine without assembly") }
 
 func adamStep(w, m, v, grad *float32, n int, b1, b2, lr, eps float32) {
