@@ -571,6 +571,19 @@ func (c *Classifier) Probabilities(nhwc []uint8, n int) ([]float32, error) {
 	return c.run(nhwc, n)
 }
 
+// PredictNCHW classifies n images given as the exported model's own input: float32 in NCHW
+// order (n x 3 x S x S, S = InputSize), RGB values 0..255, already resized.
+func (c *Classifier) PredictNCHW(nchw []float32, n int) ([]Prediction, error) {
+	if n < 0 || len(nchw) != n*c.pixels() {
+		return nil, fmt.Errorf("PredictNCHW: %d values for %d images of 3x%dx%d", len(nchw), n, c.size, c.size)
+	}
+	probs, err := c.runFloat(nchw, n)
+	if err != nil {
+		return nil, err
+	}
+	return c.predictions(probs, n), nil
+}
+
 func (c *Classifier) pixels() int { return c.size * c.size * 3 }
 
 func (c *Classifier) predictPixels(nhwc []uint8, n int) ([]Prediction, error) {
@@ -578,12 +591,17 @@ func (c *Classifier) predictPixels(nhwc []uint8, n int) ([]Prediction, error) {
 	if err != nil {
 		return nil, err
 	}
+	return c.predictions(probs, n), nil
+}
+
+// predictions turns the model's output for n images into predictions.
+func (c *Classifier) predictions(probs []float32, n int) []Prediction {
 	out := make([]Prediction, n)
 	if !c.multi {
 		for i, p := range probs {
 			out[i] = c.prediction(p)
 		}
-		return out, nil
+		return out
 	}
 	k := len(c.labels)
 	for i := range out {
@@ -597,7 +615,7 @@ func (c *Classifier) predictPixels(nhwc []uint8, n int) ([]Prediction, error) {
 		out[i] = Prediction{Label: c.labels[best], Class: best, Probability: row[best], Confidence: row[best],
 			Probabilities: row, labels: c.labels}
 	}
-	return out, nil
+	return out
 }
 
 func (c *Classifier) prediction(p float32) Prediction {
@@ -617,6 +635,14 @@ func (c *Classifier) run(nhwc []uint8, n int) ([]float32, error) {
 	hw := c.size * c.size
 	x := make([]float32, n*3*hw)
 	imgutil.ToFloat32(x, nhwc[:n*3*hw], hw, imgutil.Scaled(1))
+	return c.runFloat(x, n)
+}
+
+// runFloat runs the model on n images in its own input layout, float32 NCHW 0..255.
+func (c *Classifier) runFloat(x []float32, n int) ([]float32, error) {
+	if n == 0 {
+		return nil, nil
+	}
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	if c.closed {

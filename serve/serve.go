@@ -1,12 +1,17 @@
-// Package serve puts an exported catdog model behind HTTP:
+// Package serve puts exported catdog models behind HTTP: one model (New), or the models of
+// a model repository in their versions, swapped as new versions are written (NewRepository),
+// in catdog's own API and in the Open Inference Protocol (KServe's v2, Triton's HTTP API:
+// see protocol.go's routes):
 //
 //	POST /v1/predict   an image as the body (Content-Type: image/*), or the multipart form
 //	                   field "image" (repeated for several): JSON answers; ?top=k lists
-//	                   the k most probable classes
-//	GET  /v1/model     the model's name, input size, labels, number of classes, metadata
+//	                   the k most probable classes; ?model=NAME&version=V picks the model
+//	GET  /v1/model     the model's name, version, input size, labels, classes, metadata
 //	GET  /             a page to try a photo in a browser
 //	GET  /healthz      200 while serving, 503 once shutting down
-//	GET  /metrics      Prometheus text format: requests, errors, latency, in flight, queue
+//	GET  /metrics      Prometheus text format: requests, errors, latency, in flight, queue,
+//	                   predictions and inference time by model and version
+//	GET  /v2/...       the Open Inference Protocol: health, metadata, readiness, inference
 //
 // Requests are decoded in parallel (at most one image per core at a time) and the model runs
 // on batches of the images waiting, so that many small requests cost little more than one
@@ -72,7 +77,11 @@ type Described interface {
 
 // Options configure a Server. The zero value of a field means its default.
 type Options struct {
-	// Name names the model on the page and in /v1/model (default "model").
+	// ModelName names the model that New serves in the Open Inference Protocol's URLs
+	// (/v2/models/NAME/infer): see ValidModelName (default "model"). A repository's models
+	// are named by their folders.
+	ModelName string
+	// Name names New's model on the page and in /v1/model (default: ModelName).
 	Name string
 	// About is shown by /v1/model: the model's metadata, say (classifier.Metadata).
 	About map[string]string
@@ -110,6 +119,9 @@ type Options struct {
 	// Registry receives the server's metrics and is what /metrics shows (default: a new
 	// registry with Go's and the process's collectors too).
 	Registry *prometheus.Registry
+	// ServerVersion is the version the protocol's server metadata (GET /v2) gives (default
+	// "dev").
+	ServerVersion string
 	// Log receives one line per failed request, except refusals of overload (503: busy,
 	// shutting down), of which it receives at most one line every 10 s per reason, with
 	// their count (default: none).
@@ -117,8 +129,14 @@ type Options struct {
 }
 
 func (o *Options) defaults() {
+	if o.ModelName == "" {
+		o.ModelName = "model"
+	}
 	if o.Name == "" {
-		o.Name = "model"
+		o.Name = o.ModelName
+	}
+	if o.ServerVersion == "" {
+		o.ServerVersion = "dev"
 	}
 	if o.MaxBytes <= 0 {
 		o.MaxBytes = 20 << 20
@@ -159,20 +177,21 @@ const DefaultDecodeMemory = imgutil.MaxDecodeBytes
 // refusalLogEvery is how often the refusals of overload are logged, with their count.
 const refusalLogEvery = 10 * time.Second
 
-// Server answers the requests of one model. Create it with New, serve it with Serve (or
-// mount Handler in your own server), and Close it when done.
+// Server answers the requests of one model (New) or of the models of a repository
+// (NewRepository), each in one or more versions. Serve it with Serve (or mount Handler in
+// your own server), and Close it when done.
 type Server struct {
-	model Model
-	opts  Options
-	mux   *http.ServeMux
+	opts Options
+	mux  *http.ServeMux
 
 	admitted chan struct{} // one token per image admitted and not yet answered
 	decoders chan struct{} // one token per small image being decoded
-	jobs     chan *job
-	stop     chan struct{} // closed by Close
-	finished chan struct{} // closed when the batch goroutine has returned
-	batcher  sync.WaitGroup
 	closing  sync.Once
+
+	mu     sync.RWMutex
+	models map[string]*served // by name
+	closed bool               // Close has begun: nothing is served or installed any more
+	repo   *repository        // nil for New's one model
 
 	// Large images: their memory and lanes, their share of the queue.
 	budget    *budget
@@ -206,24 +225,37 @@ type metrics struct {
 	errors      *prometheus.CounterVec
 	queue       prometheus.Gauge
 	batch       prometheus.Histogram
-	inference   prometheus.Histogram
+	inference   *prometheus.HistogramVec
+	ready       *prometheus.GaugeVec
+	loads       *prometheus.CounterVec
 }
 
-// New returns a Server for model. It starts the goroutine that runs the model on batches;
-// Close stops it.
+// New returns a Server for model, served as version 1 of Options.ModelName. It starts the
+// goroutine that runs the model on batches; Close stops it. The caller closes model after
+// Close.
 func New(model Model, opts Options) (*Server, error) {
 	if model == nil {
 		return nil, errors.New("serve: no model")
 	}
+	s, err := newBareServer(opts)
+	if err != nil {
+		return nil, err
+	}
+	s.install(s.newInstance(s.opts.ModelName, "1", model, nil))
+	return s, nil
+}
+
+// newBareServer returns a Server that serves no model yet.
+func newBareServer(opts Options) (*Server, error) {
 	opts.defaults()
+	if !ValidModelName(opts.ModelName) {
+		return nil, fmt.Errorf("serve: model name %q: want 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or a digit", opts.ModelName)
+	}
 	s := &Server{
-		model:     model,
 		opts:      opts,
 		admitted:  make(chan struct{}, opts.Queue),
 		decoders:  make(chan struct{}, opts.Decoders),
-		jobs:      make(chan *job, opts.Queue),
-		stop:      make(chan struct{}),
-		finished:  make(chan struct{}),
+		models:    map[string]*served{},
 		budget:    newBudget(opts.DecodeMemory, max(1, opts.Decoders/2)),
 		smallCost: opts.DecodeMemory / 32,
 		large:     make(chan struct{}, max(1, opts.Queue/4)),
@@ -239,8 +271,7 @@ func New(model Model, opts Options) (*Server, error) {
 	s.mux.HandleFunc("GET /healthz", s.health)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{Registry: opts.Registry}))
 	s.mux.HandleFunc("GET /{$}", s.page)
-	s.batcher.Add(1)
-	go s.runBatches()
+	s.routeProtocol()
 	return s, nil
 }
 
@@ -257,8 +288,8 @@ func (s *Server) register(reg *prometheus.Registry) error {
 			Buckets: prometheus.ExponentialBuckets(0.002, 2, 13),
 		}, []string{"code"}),
 		predictions: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "catdog_predictions_total", Help: "Images classified, by label.",
-		}, []string{"label"}),
+			Name: "catdog_predictions_total", Help: "Images classified, by model, version and label.",
+		}, []string{"model", "version", "label"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "catdog_request_errors_total", Help: "Prediction requests refused or failed, by reason.",
 		}, []string{"reason"}),
@@ -268,9 +299,15 @@ func (s *Server) register(reg *prometheus.Registry) error {
 		batch: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "catdog_batch_images", Help: "Images per model run.", Buckets: []float64{1, 2, 4, 8, 16, 32, 64},
 		}),
-		inference: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "catdog_inference_seconds", Help: "Time of one model run.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
-		}),
+		inference: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "catdog_inference_seconds", Help: "Time of one model run, by model and version.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
+		}, []string{"model", "version"}),
+		ready: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "catdog_model_ready", Help: "1 for each model version being served.",
+		}, []string{"model", "version"}),
+		loads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "catdog_model_loads_total", Help: "Versions loaded from the model repository (result ok) or refused (failed), by model.",
+		}, []string{"model", "result"}),
 	}
 	decodeMemory := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "catdog_decode_memory_bytes", Help: "Memory held or reserved by the decoding of large images, as estimated from their headers.",
@@ -278,7 +315,7 @@ func (s *Server) register(reg *prometheus.Registry) error {
 	large := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "catdog_decode_large_images", Help: "Large images waiting for decode memory or being decoded.",
 	}, func() float64 { return float64(len(s.large)) })
-	for _, c := range []prometheus.Collector{s.m.inFlight, s.m.requests, s.m.latency, s.m.predictions, s.m.errors, s.m.queue, s.m.batch, s.m.inference, decodeMemory, large} {
+	for _, c := range []prometheus.Collector{s.m.inFlight, s.m.requests, s.m.latency, s.m.predictions, s.m.errors, s.m.queue, s.m.batch, s.m.inference, s.m.ready, s.m.loads, decodeMemory, large} {
 		if err := reg.Register(c); err != nil {
 			return fmt.Errorf("serve: registering metrics: %w", err)
 		}
@@ -296,13 +333,30 @@ func (s *Server) instrument(h http.Handler) http.Handler {
 // Handler returns the server's routes, for mounting in another http.Server.
 func (s *Server) Handler() http.Handler { return s.mux }
 
-// Close stops the batch goroutine once the images in its queue are answered. Requests
-// after Close are answered 503, and so are large images still waiting to be decoded.
+// Close stops serving: requests after Close are answered 503, and so are large images still
+// waiting to be decoded; a repository is no longer watched. It returns once the requests
+// that hold a model have been answered, every batch goroutine has stopped, and the models
+// the server loaded from a repository are closed.
 func (s *Server) Close() error {
 	s.closing.Do(func() {
 		s.startDrain()
-		close(s.stop)
-		s.batcher.Wait()
+		if s.repo != nil {
+			s.repo.stop()
+		}
+		s.mu.Lock()
+		s.closed = true
+		var all []*instance
+		for _, sv := range s.models {
+			all = append(all, sv.versions...)
+		}
+		s.models = map[string]*served{}
+		s.mu.Unlock()
+		for _, in := range all {
+			in.retire()
+		}
+		for _, in := range all {
+			<-in.closed
+		}
 		s.refusals.close()
 	})
 	return nil
@@ -513,6 +567,12 @@ func (s *Server) predict(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, herr)
 		return
 	}
+	in, herr := s.acquire(r.URL.Query().Get("model"), r.URL.Query().Get("version"))
+	if herr != nil {
+		s.fail(w, r, herr)
+		return
+	}
+	defer in.release()
 	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBytes)
 	ups, multi, herr := s.read(r)
 	if herr != nil {
@@ -520,23 +580,12 @@ func (s *Server) predict(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Admission: every image takes a token of the queue, or the request is refused now.
-	taken := 0
-	defer func() {
-		for range taken {
-			<-s.admitted
-		}
-		s.m.queue.Sub(float64(taken))
-	}()
-	for range ups {
-		select {
-		case s.admitted <- struct{}{}:
-			taken++
-			s.m.queue.Inc()
-		default:
-			s.fail(w, r, refuse(http.StatusServiceUnavailable, "busy", "busy: %d images are waiting; retry shortly", s.opts.Queue))
-			return
-		}
+	release, herr := s.admit(len(ups))
+	if herr != nil {
+		s.fail(w, r, herr)
+		return
 	}
+	defer release()
 	answers := make([]Answer, len(ups))
 	errs := make([]error, len(ups))
 	var wg sync.WaitGroup
@@ -545,7 +594,7 @@ func (s *Server) predict(w http.ResponseWriter, r *http.Request) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p, err := s.classify(r.Context(), u.data)
+			p, err := s.classify(r.Context(), in, u.data)
 			if err != nil {
 				errs[i] = err
 				return
@@ -581,7 +630,7 @@ func imageError(err error) *httpError {
 		return refuse(http.StatusRequestEntityTooLarge, "too_large", "%v", err)
 	case errors.Is(err, classifier.ErrImage):
 		return refuse(http.StatusUnprocessableEntity, "bad_image", "%v", err)
-	case errors.Is(err, errShuttingDown):
+	case errors.Is(err, errShuttingDown), errors.Is(err, classifier.ErrClosed):
 		return refuse(http.StatusServiceUnavailable, "shutting_down", "%v", err)
 	case errors.Is(err, errBusyLarge):
 		return refuse(http.StatusServiceUnavailable, "busy_large", "%v", err)
@@ -596,35 +645,27 @@ var (
 	errBusyLarge    = errors.New("busy: large images are waiting to be decoded")
 )
 
-// classify decodes one image (once startDecode admits it) and waits for the model's answer.
-func (s *Server) classify(ctx context.Context, data []byte) (classifier.Prediction, error) {
+// classify decodes one image (once startDecode admits it) and waits for in's answer.
+func (s *Server) classify(ctx context.Context, in *instance, data []byte) (classifier.Prediction, error) {
 	done, err := s.startDecode(ctx, data)
 	if err != nil {
 		return classifier.Prediction{}, err
 	}
-	px, err := s.model.Decode(bytes.NewReader(data))
+	px, err := in.model.Decode(bytes.NewReader(data))
 	done()
 	if err != nil {
 		return classifier.Prediction{}, err
 	}
+	return in.predict(px)
+}
+
+// predict queues one decoded image for in's batch goroutine and waits for its answer. The
+// caller holds a reference to in, so the goroutine runs until it answers.
+func (in *instance) predict(px []uint8) (classifier.Prediction, error) {
 	j := &job{px: px, done: make(chan result, 1)}
-	select {
-	case s.jobs <- j:
-	case <-s.stop:
-		return classifier.Prediction{}, errShuttingDown
-	}
-	select {
-	case res := <-j.done:
-		return res.p, res.err
-	case <-s.finished:
-		// Queued as the batch goroutine stopped: answered in its last drain, or never.
-		select {
-		case res := <-j.done:
-			return res.p, res.err
-		default:
-			return classifier.Prediction{}, errShuttingDown
-		}
-	}
+	in.jobs <- j
+	res := <-j.done
+	return res.p, res.err
 }
 
 // startDecode waits until the image in data may be decoded, by what its header says it
@@ -674,71 +715,6 @@ func (s *Server) startDecode(ctx context.Context, data []byte) (done func(), err
 
 // mib is n bytes in MiB, rounded up.
 func mib(n int64) int64 { return (n + 1<<20 - 1) >> 20 }
-
-// runBatches runs the model on the images waiting: the first one, and whatever else comes
-// within BatchWait, up to MaxBatch.
-func (s *Server) runBatches() {
-	defer s.batcher.Done()
-	defer close(s.finished)
-	timer := time.NewTimer(0)
-	<-timer.C
-	var batch []*job
-	for {
-		batch = batch[:0]
-		select {
-		case j := <-s.jobs:
-			batch = append(batch, j)
-		case <-s.stop:
-			// Answer what is queued, then stop.
-			for {
-				select {
-				case j := <-s.jobs:
-					s.run([]*job{j})
-				default:
-					return
-				}
-			}
-		}
-		timer.Reset(s.opts.BatchWait)
-	fill:
-		for len(batch) < s.opts.MaxBatch {
-			select {
-			case j := <-s.jobs:
-				batch = append(batch, j)
-			case <-timer.C:
-				break fill
-			}
-		}
-		if !timer.Stop() {
-			select {
-			case <-timer.C:
-			default:
-			}
-		}
-		s.run(batch)
-	}
-}
-
-func (s *Server) run(batch []*job) {
-	n := len(batch)
-	per := len(batch[0].px)
-	px := make([]uint8, 0, n*per)
-	for _, j := range batch {
-		px = append(px, j.px...)
-	}
-	start := time.Now()
-	preds, err := s.model.PredictPixels(px, n)
-	s.m.inference.Observe(time.Since(start).Seconds())
-	s.m.batch.Observe(float64(n))
-	for i, j := range batch {
-		if err != nil {
-			j.done <- result{err: err}
-			continue
-		}
-		s.m.predictions.WithLabelValues(preds[i].Label).Inc()
-		j.done <- result{p: preds[i]}
-	}
-}
 
 // read takes the images out of a request: the body of an image/* request, or the "image"
 // parts of a multipart form. multi reports the latter.
@@ -806,15 +782,27 @@ func (s *Server) readError(err error) *httpError {
 // the Model is Described (a *classifier.Classifier is), else absent.
 type ModelInfo struct {
 	Name      string            `json:"name"`
+	Version   string            `json:"version"`              // the version answering
 	InputSize int               `json:"input_size,omitempty"` // the side length images are resized to
 	Labels    []string          `json:"labels,omitempty"`     // the class names in label order
 	Classes   int               `json:"classes,omitempty"`    // how many: len(Labels)
 	About     map[string]string `json:"about,omitempty"`      // Options.About: the model's metadata
 }
 
-func (s *Server) info(w http.ResponseWriter, _ *http.Request) {
-	mi := ModelInfo{Name: s.opts.Name, About: s.opts.About}
-	if d, ok := s.model.(Described); ok {
+func (s *Server) info(w http.ResponseWriter, r *http.Request) {
+	in, herr := s.acquire(r.URL.Query().Get("model"), r.URL.Query().Get("version"))
+	if herr != nil {
+		s.fail(w, r, herr)
+		return
+	}
+	defer in.release()
+	mi := ModelInfo{Name: in.name, Version: in.version, About: s.opts.About}
+	if s.repo == nil {
+		mi.Name = s.opts.Name
+	} else if a, ok := in.model.(interface{ Metadata() map[string]string }); ok {
+		mi.About = a.Metadata()
+	}
+	if d, ok := in.model.(Described); ok {
 		mi.InputSize, mi.Labels = d.InputSize(), d.Labels()
 		mi.Classes = len(mi.Labels)
 	}

@@ -292,9 +292,10 @@ func TestBatches(t *testing.T) {
 	codes := postAsync(ts.URL, 1)
 	first := <-m.started // a batch of one is in the model
 	more := postAsync(ts.URL, 8)
-	for deadline := time.Now().Add(10 * time.Second); len(s.jobs) < 8; time.Sleep(5 * time.Millisecond) {
+	jobs := s.snapshot()["model"][0].jobs
+	for deadline := time.Now().Add(10 * time.Second); len(jobs) < 8; time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d of 8 images queued", len(s.jobs))
+			t.Fatalf("%d of 8 images queued", len(jobs))
 		}
 	}
 	close(m.release)

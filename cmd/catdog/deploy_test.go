@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -205,8 +207,38 @@ func TestManifestsServe(t *testing.T) {
 			t.Errorf("%s probe: GET %s answered %d", name, p.HTTPGet.Path, rec.Code)
 		}
 	}
-	if c.ReadinessProbe != nil && c.ReadinessProbe.HTTPGet != nil && c.ReadinessProbe.HTTPGet.Path != "/healthz" {
-		t.Errorf("readiness asks %s: only /healthz turns 503 while draining", c.ReadinessProbe.HTTPGet.Path)
+	// readiness turns 503 on the drain, liveness does not
+	ctx, cancel := context.WithCancel(context.Background())
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx, l) }()
+	slow := make(chan struct{})
+	go func() { // a request in flight keeps the drain open
+		http.Post("http://"+l.Addr().String()+"/v1/predict", "image/png", io.MultiReader(strings.NewReader("\x89PNG"), readerFunc(func([]byte) (int, error) { <-slow; return 0, io.EOF })))
+	}()
+	time.Sleep(100 * time.Millisecond)
+	cancel()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, c.ReadinessProbe.HTTPGet.Path, nil))
+		if rec.Code == http.StatusServiceUnavailable {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("readiness probe %s still answers %d while draining", c.ReadinessProbe.HTTPGet.Path, rec.Code)
+		}
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, c.LivenessProbe.HTTPGet.Path, nil))
+	if rec.Code != http.StatusOK {
+		t.Errorf("liveness probe %s answers %d while draining: the pod would be restarted", c.LivenessProbe.HTTPGet.Path, rec.Code)
+	}
+	close(slow)
+	if err := <-served; err != nil {
+		t.Errorf("serve: %v", err)
 	}
 	// the Service reaches these pods on that port
 	s := m.services[0]
@@ -423,3 +455,7 @@ func sameFile(t *testing.T, a, b string) {
 		t.Errorf("%s (%d bytes) and %s (%d bytes) differ", a, len(x), b, len(y))
 	}
 }
+
+type readerFunc func([]byte) (int, error)
+
+func (f readerFunc) Read(p []byte) (int, error) { return f(p) }

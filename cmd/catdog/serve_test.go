@@ -12,10 +12,12 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/catdog-ml/catdog/exported"
 	"github.com/catdog-ml/catdog/internal/fixtures"
 )
 
@@ -131,5 +133,104 @@ func TestServeFlagsChecked(t *testing.T) {
 				t.Errorf("error %v, want one saying %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestServeRepositoryCommand: catdog serve --models serves a repository's newest version in
+// both APIs, picks up a version written while it runs, and refuses a repository with no
+// model, or both --model and --models.
+func TestServeRepositoryCommand(t *testing.T) {
+	fixtures.RequireORT(t)
+	dir := t.TempDir()
+	put := func(v int, model string) {
+		tmp := filepath.Join(dir, "pets", ".tmp")
+		if err := os.MkdirAll(tmp, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		data, err := os.ReadFile(model)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(tmp, "model.onnx"), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, filepath.Join(dir, "pets", strconv.Itoa(v))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(1, fixtures.BrightnessModel(t, 32))
+	pr, pw := io.Pipe()
+	var errb bytes.Buffer
+	a := newApp(pw, &errb)
+	root := newRootCmd(a)
+	root.SetArgs([]string{"serve", "--models", dir, "--poll", "100ms", "--addr", "127.0.0.1:0", "--ep", "cpu"})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx); pw.Close() }()
+	first, err := bufio.NewReader(pr).ReadString('\n')
+	m := regexp.MustCompile(`on (http://127\.0\.0\.1:\d+)/`).FindStringSubmatch(first)
+	if err != nil || m == nil {
+		t.Fatalf("first line %q names no address (%v); stderr: %s", first, err, errb.String())
+	}
+	go io.Copy(io.Discard, pr)
+	base := m[1]
+	label := func(path string) string {
+		t.Helper()
+		resp, err := http.Post(base+path, "application/json", strings.NewReader(
+			`{"inputs":[{"name":"pixels","shape":[1,32,32,3],"datatype":"UINT8","data":[`+strings.Repeat("250,", 32*32*3-1)+`250]}],"outputs":[{"name":"label"}]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var r struct {
+			Outputs []struct{ Data []string } `json:"outputs"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&r); err != nil || resp.StatusCode != 200 || len(r.Outputs) != 1 || len(r.Outputs[0].Data) != 1 {
+			t.Fatalf("POST %s: %s %v", path, resp.Status, err)
+		}
+		return r.Outputs[0].Data[0]
+	}
+	if got := label("/v2/models/pets/infer"); got != "cat" {
+		t.Errorf("version 1: %s, want cat", got)
+	}
+	put(2, fixtures.BrightnessModelMeta(t, 32, map[string]string{exported.MetaInputSize: "32", exported.MetaLabels: "night,day"}))
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		resp, err := http.Get(base + "/v2/models/pets/versions/2/ready")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("version 2 not served after 10 s; stderr: %s", errb.String())
+		}
+	}
+	if got := label("/v2/models/pets/infer"); got != "day" {
+		t.Errorf("version 2: %s, want day", got)
+	}
+	if got := label("/v2/models/pets/versions/2/infer"); got != "day" {
+		t.Errorf("version 2 by number: %s, want day", got)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("serve: %v", err)
+	}
+	if !strings.Contains(errb.String(), "model version loaded") || !strings.Contains(errb.String(), "version=2") {
+		t.Errorf("stderr: %s", errb.String())
+	}
+
+	for _, args := range [][]string{
+		{"serve", "--models", t.TempDir(), "--addr", "127.0.0.1:0"},
+		{"serve", "--models", dir, "--model", "x.onnx"},
+		{"serve", "--models", dir, "--versions", "newest"},
+	} {
+		var out, errb bytes.Buffer
+		root := newRootCmd(newApp(&out, &errb))
+		root.SetArgs(args)
+		if err := root.Execute(); err == nil {
+			t.Errorf("%v: no error", args)
+		}
 	}
 }
