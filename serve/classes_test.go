@@ -152,7 +152,7 @@ func TestBinaryAnswerUnchanged(t *testing.T) {
 func TestModelInfoUndescribed(t *testing.T) {
 	ts := newServer(t, &slowModel{}, Options{Name: "slow", About: map[string]string{"k": "v"}})
 	code, body := get(t, ts.URL+"/v1/model")
-	if code != 200 || string(body) != `{"name":"slow","version":"1","about":{"k":"v"}}`+"\n" {
+	if code != 200 || string(body) != `{"name":"slow","model":"model","version":"1","about":{"k":"v"}}`+"\n" {
 		t.Errorf("/v1/model: %d %s", code, body)
 	}
 }

@@ -782,6 +782,7 @@ func (s *Server) readError(err error) *httpError {
 // the Model is Described (a *classifier.Classifier is), else absent.
 type ModelInfo struct {
 	Name      string            `json:"name"`
+	Model     string            `json:"model"`                // its name in the protocol's URLs (/v2/models/MODEL)
 	Version   string            `json:"version"`              // the version answering
 	InputSize int               `json:"input_size,omitempty"` // the side length images are resized to
 	Labels    []string          `json:"labels,omitempty"`     // the class names in label order
@@ -796,7 +797,7 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer in.release()
-	mi := ModelInfo{Name: in.name, Version: in.version, About: s.opts.About}
+	mi := ModelInfo{Name: in.name, Model: in.name, Version: in.version, About: s.opts.About}
 	if s.repo == nil {
 		mi.Name = s.opts.Name
 	} else if a, ok := in.model.(interface{ Metadata() map[string]string }); ok {

@@ -29,7 +29,7 @@ type phase struct {
 // another and bombs clients posting bomb in a loop, for warmup + d, then measures the
 // server's memory settle later.
 func bombRun(bin, model string, extra []string, bodies [][]byte, bomb []byte, bombs int, warmup, d, settle time.Duration) (phase, error) {
-	srv, err := start(bin, model, extra)
+	srv, err := start(bin, append([]string{"--model", model}, extra...))
 	if err != nil {
 		return phase{}, err
 	}

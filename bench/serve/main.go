@@ -9,6 +9,21 @@
 // (resident set sampled each second: peak, and the mean of the first and last thirds, to
 // show whether it grows). The first -warmup of the load is not counted.
 //
+// -api v2 has the clients use the Open Inference Protocol instead of /v1/predict: POST
+// /v2/models/NAME/infer, the photo as a BYTES input in the binary tensor data extension,
+// the label asked for as JSON.
+//
+// With -swap D it serves a model repository instead of one file (catdog serve --models, a
+// temporary folder holding the model as version 1) and, under the load, writes a new
+// version every D (a temporary folder renamed into place, the same model file), waits until
+// the server answers that version's readiness, and removes the version before the last. It
+// prints, besides the above, the versions swapped in and how long each took to be served.
+// Its clients use the protocol (-api v2) and the model's newest version.
+//
+// A soak is a long run: -duration up to 1h; memory is printed at the start, the middle and
+// the end (the means of the first, middle and last tenths of the samples) and as a
+// least-squares slope in MiB per minute with its 95 % interval.
+//
 // With -bombs N it measures instead what decompression bombs do to everyone else: two fresh
 // servers in turn, each with one client posting the photos one after another for -duration
 // (after -warmup), the second with N more clients posting, in a loop, a 381 KB 7000x7000
@@ -20,16 +35,21 @@
 //
 //	go run ./bench/serve -model runs/mobilenet-v1-075-head-.../model.onnx [-clients 16] [-duration 60s]
 //	go run ./bench/serve -model runs/mobilenet-v1-075-head-.../model.onnx -bombs 16 -duration 20s
+//	go run ./bench/serve -model runs/mobilenet-v1-075-head-.../model.onnx -api v2 -duration 10m
+//	go run ./bench/serve -model runs/mobilenet-v1-075-head-.../model.onnx -swap 30s -duration 10m
 package main
 
 import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"log"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -47,6 +67,7 @@ import (
 
 	"github.com/catdog-ml/catdog/classifier"
 	"github.com/catdog-ml/catdog/internal/fixtures"
+	"github.com/catdog-ml/catdog/serve"
 )
 
 func main() {
@@ -62,6 +83,8 @@ func main() {
 	bombs := flag.Int("bombs", 0, "instead of the throughput test: latency of one client's photos with 0, then this many clients posting decompression bombs")
 	bombSide := flag.Int("bomb-side", 7000, "with -bombs: the bomb's width and height")
 	settle := flag.Duration("settle", 5*time.Second, "with -bombs: how long after the load the server's memory is read again")
+	api := flag.String("api", "v1", "how clients ask: v1 (POST /v1/predict) or v2 (the Open Inference Protocol)")
+	swap := flag.Duration("swap", 0, "serve a model repository and write a new version of the model this often under the load")
 	flag.Parse()
 	log.SetFlags(0)
 	switch {
@@ -69,8 +92,12 @@ func main() {
 		log.Fatal("bench/serve: -model is required")
 	case *clients < 1 || *clients > 256:
 		log.Fatal("bench/serve: -clients must be 1..256")
-	case *duration <= 0 || *duration > 10*time.Minute || *warmup < 0 || *warmup > time.Minute:
-		log.Fatal("bench/serve: -duration must be at most 10m, -warmup at most 1m")
+	case *duration <= 0 || *duration > time.Hour || *warmup < 0 || *warmup > time.Minute:
+		log.Fatal("bench/serve: -duration must be at most 1h, -warmup at most 1m")
+	case *api != "v1" && *api != "v2":
+		log.Fatal("bench/serve: -api must be v1 or v2")
+	case *swap < 0 || (*swap > 0 && *swap < time.Second):
+		log.Fatal("bench/serve: -swap must be 0 (off) or at least 1s")
 	case *bombs < 0 || *bombs > 256 || *bombSide < 1 || *bombSide > 1<<15 || *settle < 0 || *settle > time.Minute:
 		log.Fatal("bench/serve: -bombs must be 0..256, -bomb-side 1..32768, -settle at most 1m")
 	}
@@ -112,18 +139,139 @@ func main() {
 		log.Fatal(err)
 	}
 
-	srv, err := start(*catdog, *model, strings.Fields(*extra))
+	serveArgs := []string{"--model", *model}
+	var repo string
+	if *swap > 0 {
+		*api = "v2"
+		if repo, err = os.MkdirTemp("", "catdog-repository-"); err != nil {
+			log.Fatal(err)
+		}
+		defer os.RemoveAll(repo)
+		if err := putVersion(repo, 1, *model); err != nil {
+			log.Fatal(err)
+		}
+		serveArgs = []string{"--models", repo}
+	}
+	srv, err := start(*catdog, append(serveArgs, strings.Fields(*extra)...))
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer srv.stop()
+	url := srv.url + "/v1/predict"
+	if *api == "v2" {
+		if url, err = inferURL(srv.url); err != nil {
+			log.Fatal(err)
+		}
+	}
 	mem := srv.sampleMemory()
-	res := load(srv.url, bodies, *clients, *warmup, *duration)
+	stopSwaps := func() []time.Duration { return nil }
+	if *swap > 0 {
+		stopSwaps = swapper(srv.url, repo, *model, *swap)
+	}
+	res := load(url, *api, bodies, *clients, *warmup, *duration)
+	swaps := stopSwaps()
 	rss := mem()
 	if err := srv.stop(); err != nil {
 		log.Printf("stopping catdog serve: %v", err)
 	}
-	report(ceiling, res, rss, *clients)
+	report(ceiling, res, rss, *clients, *api)
+	if *swap > 0 {
+		swapReport(swaps, *swap)
+	}
+}
+
+// modelDir is the model's name in the repository -swap serves.
+const modelDir = "catdog"
+
+// putVersion writes version v of the model file into repo as a publisher should: a
+// temporary folder renamed into place.
+func putVersion(repo string, v int, model string) error {
+	data, err := os.ReadFile(model)
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(repo, modelDir, fmt.Sprintf(".%d.tmp", v))
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(tmp, "model.onnx"), data, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(repo, modelDir, strconv.Itoa(v)))
+}
+
+// swapper writes a new version every d until the returned function is called, which
+// returns how long each version took to be served (-1 when it never was before the next).
+func swapper(base, repo, model string, d time.Duration) func() []time.Duration {
+	stop := make(chan struct{})
+	done := make(chan []time.Duration)
+	go func() {
+		var took []time.Duration
+		t := time.NewTicker(d)
+		defer t.Stop()
+		for v := 2; ; v++ {
+			select {
+			case <-stop:
+				done <- took
+				return
+			case <-t.C:
+			}
+			start := time.Now()
+			if err := putVersion(repo, v, model); err != nil {
+				log.Printf("bench/serve: writing version %d: %v", v, err)
+				took = append(took, -1)
+				continue
+			}
+			ready := fmt.Sprintf("%s/v2/models/%s/versions/%d/ready", base, modelDir, v)
+			served := time.Duration(-1)
+			for time.Since(start) < d {
+				if resp, err := http.Get(ready); err == nil {
+					resp.Body.Close()
+					if resp.StatusCode == 200 {
+						served = time.Since(start)
+						break
+					}
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			took = append(took, served)
+			os.RemoveAll(filepath.Join(repo, modelDir, strconv.Itoa(v-2)))
+		}
+	}()
+	return func() []time.Duration {
+		close(stop)
+		return <-done
+	}
+}
+
+func swapReport(took []time.Duration, every time.Duration) {
+	var ok []time.Duration
+	for _, d := range took {
+		if d >= 0 {
+			ok = append(ok, d)
+		}
+	}
+	slices.Sort(ok)
+	fmt.Printf("\nversions written every %s under the load: %d, served: %d", every, len(took), len(ok))
+	if len(ok) > 0 {
+		fmt.Printf(" (served after %s median, %s at most)", ok[len(ok)/2].Round(time.Millisecond), ok[len(ok)-1].Round(time.Millisecond))
+	}
+	fmt.Println()
+}
+
+// inferURL asks /v1/model the protocol's name of the model served (the first, with several)
+// and returns its inference URL.
+func inferURL(base string) (string, error) {
+	resp, err := http.Get(base + "/v1/model")
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var mi serve.ModelInfo
+	if err := json.NewDecoder(resp.Body).Decode(&mi); err != nil || mi.Model == "" {
+		return "", fmt.Errorf("/v1/model names no model (%v)", err)
+	}
+	return base + "/v2/models/" + mi.Model + "/infer", nil
 }
 
 // inProcess classifies files with the classifier package until d has passed and returns the
@@ -155,9 +303,10 @@ type server struct {
 	err  error
 }
 
-// start runs catdog serve on a free loopback port and waits until it answers /healthz.
-func start(bin, model string, extra []string) (*server, error) {
-	args := append([]string{"-q", "serve", "--model", model, "--addr", "127.0.0.1:0"}, extra...)
+// start runs catdog serve on a free loopback port with args (its model and more) and waits
+// until it answers /healthz.
+func start(bin string, extra []string) (*server, error) {
+	args := append([]string{"-q", "serve", "--addr", "127.0.0.1:0"}, extra...)
 	cmd := exec.Command(bin, args...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
@@ -270,9 +419,10 @@ type result struct {
 	codes     map[int]int     // counted answers by status; 0 = transport error
 }
 
-// load runs clients posting photos to url for warmup + d and counts what ends after the
+// load runs clients posting photos to url (api v1: the photo as the body; v2: an inference
+// request, the photo as binary tensor data) for warmup + d and counts what ends after the
 // warm-up.
-func load(url string, bodies [][]byte, clients int, warmup, d time.Duration) result {
+func load(url, api string, bodies [][]byte, clients int, warmup, d time.Duration) result {
 	tr := &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients, DisableCompression: true}
 	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	defer tr.CloseIdleConnections()
@@ -290,8 +440,14 @@ func load(url string, bodies [][]byte, clients int, warmup, d time.Duration) res
 			codes := map[int]int{}
 			for i := c; ctx.Err() == nil; i += clients {
 				t0 := time.Now()
-				req, _ := http.NewRequestWithContext(ctx, "POST", url+"/v1/predict", bytes.NewReader(bodies[i%len(bodies)]))
+				req, _ := http.NewRequestWithContext(ctx, "POST", url, bytes.NewReader(bodies[i%len(bodies)]))
 				req.Header.Set("Content-Type", "image/jpeg")
+				if api == "v2" {
+					head, body := inferBody(bodies[i%len(bodies)])
+					req, _ = http.NewRequestWithContext(ctx, "POST", url, bytes.NewReader(body))
+					req.Header.Set("Content-Type", "application/octet-stream")
+					req.Header.Set(serve.HeaderLength, strconv.Itoa(head))
+				}
 				resp, err := client.Do(req)
 				code := 0
 				if err == nil {
@@ -325,7 +481,20 @@ func load(url string, bodies [][]byte, clients int, warmup, d time.Duration) res
 	return res
 }
 
-func report(ceiling float64, r result, m memory, clients int) {
+// inferBody is an inference request for one photo in the binary tensor data extension: the
+// JSON's length and the body.
+func inferBody(photo []byte) (int, []byte) {
+	req := serve.InferRequest{
+		Inputs: []serve.RequestInput{{Name: serve.InputImageBytes, Datatype: serve.TypeBytes, Shape: []int64{1},
+			Parameters: map[string]any{"binary_data_size": 4 + len(photo)}}},
+		Outputs: []serve.RequestOutput{{Name: serve.OutputLabel}},
+	}
+	head, _ := json.Marshal(req)
+	body := binary.LittleEndian.AppendUint32(append(head, make([]byte, 0, 4+len(photo))...), uint32(len(photo)))
+	return len(head), append(body, photo...)
+}
+
+func report(ceiling float64, r result, m memory, clients int, api string) {
 	slices.Sort(r.latencies)
 	pct := func(p float64) time.Duration {
 		if len(r.latencies) == 0 {
@@ -345,12 +514,11 @@ func report(ceiling float64, r result, m memory, clients int) {
 	tput := float64(ok) / r.seconds
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(w, "in-process (classifier.PredictFiles)\t%.1f images/s\t(the ceiling)\n", ceiling)
-	fmt.Fprintf(w, "catdog serve, %d clients\t%.1f images/s\t%.2f x the ceiling\n", clients, tput, tput/ceiling)
+	fmt.Fprintf(w, "catdog serve, %d clients (%s)\t%.1f images/s\t%.2f x the ceiling\n", clients, api, tput, tput/ceiling)
 	fmt.Fprintf(w, "latency p50 / p95 / p99\t%s / %s / %s\t%d answers in %.0f s\n",
 		pct(0.50).Round(time.Millisecond), pct(0.95).Round(time.Millisecond), pct(0.99).Round(time.Millisecond), ok, r.seconds)
 	fmt.Fprintf(w, "errors\t%d\t%s\n", errs, strings.Join(errText, ", "))
-	third := len(m.samples) / 3
-	if third > 0 {
+	if tenth := len(m.samples) / 10; tenth > 0 {
 		mean := func(xs []int64) float64 {
 			s := 0.0
 			for _, x := range xs {
@@ -358,9 +526,13 @@ func report(ceiling float64, r result, m memory, clients int) {
 			}
 			return s / float64(len(xs)) / (1 << 20)
 		}
-		first, last := mean(m.samples[:third]), mean(m.samples[len(m.samples)-third:])
-		fmt.Fprintf(w, "server memory (RSS)\tpeak %.0f MiB\tfirst third %.0f MiB, last third %.0f MiB (%+.1f %%)\n",
-			float64(m.peak)/(1<<20), first, last, 100*(last-first)/first)
+		mid := len(m.samples)/2 - tenth/2
+		first, middle, last := mean(m.samples[:tenth]), mean(m.samples[mid:mid+tenth]), mean(m.samples[len(m.samples)-tenth:])
+		fmt.Fprintf(w, "server memory (RSS)\tpeak %.0f MiB\tstart %.0f MiB, middle %.0f MiB, end %.0f MiB (%+.1f %% start to end; means of tenths)\n",
+			float64(m.peak)/(1<<20), first, middle, last, 100*(last-first)/first)
+		slope, half := trend(m.samples)
+		fmt.Fprintf(w, "memory trend\t%+.2f MiB/min\t95 %% interval [%+.2f, %+.2f] over %d samples, one a second\n",
+			slope, slope-half, slope+half, len(m.samples))
 	}
 	w.Flush()
 	fmt.Println()
@@ -369,4 +541,34 @@ func report(ceiling float64, r result, m memory, clients int) {
 		verdict = "NOT met"
 	}
 	fmt.Printf("target (>= 80 %% of the ceiling with %d clients, no errors): %s\n", clients, verdict)
+}
+
+// trend fits a line to samples taken once a second (bytes) and returns its slope in MiB per
+// minute and the half-width of the slope's 95 % interval (least squares, normal errors;
+// the samples' correlation makes it optimistic).
+func trend(samples []int64) (slope, half float64) {
+	n := float64(len(samples))
+	if n < 3 {
+		return 0, math.Inf(1)
+	}
+	var sx, sy float64
+	for i, v := range samples {
+		sx += float64(i)
+		sy += float64(v) / (1 << 20)
+	}
+	mx, my := sx/n, sy/n
+	var sxx, sxy float64
+	for i, v := range samples {
+		dx := float64(i) - mx
+		sxx += dx * dx
+		sxy += dx * (float64(v)/(1<<20) - my)
+	}
+	b := sxy / sxx
+	var sse float64
+	for i, v := range samples {
+		r := float64(v)/(1<<20) - (my + b*(float64(i)-mx))
+		sse += r * r
+	}
+	se := math.Sqrt(sse / (n - 2) / sxx)
+	return 60 * b, 60 * 1.96 * se
 }
