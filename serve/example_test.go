@@ -2,6 +2,7 @@ package serve_test
 
 import (
 	"context"
+	"io"
 	"log"
 	"net"
 	"net/http"
@@ -50,4 +51,29 @@ func ExampleServer_Handler() {
 	mux := http.NewServeMux()
 	mux.Handle("/catdog/", http.StripPrefix("/catdog", s.Handler()))
 	log.Fatal(http.ListenAndServe("127.0.0.1:8080", mux))
+}
+
+// A model repository: every models/<model>/<version>/model.onnx, the newest version of
+// each, a new version swapped in within two seconds of being written.
+func ExampleNewRepository() {
+	load := func(path string) (serve.Model, io.Closer, error) {
+		c, err := classifier.Load(path)
+		if err != nil {
+			return nil, nil, err
+		}
+		return c, c, nil // closed once the version is no longer served
+	}
+	s, err := serve.NewRepository(serve.Repository{Dir: "models", Load: load}, serve.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:8080")
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := s.Serve(ctx, l); err != nil {
+		log.Fatal(err)
+	}
 }

