@@ -127,8 +127,15 @@ func TestBombs(t *testing.T) {
 	t.Logf("%d photos among 16 bombs: p50 %s, p95 %s, max %s; %d bombs answered (then %d MiB in use, %d waiting); RSS %d MiB before, peak %d MiB (+%d), %d MiB after",
 		len(lat), lat[len(lat)/2], lat[len(lat)*95/100], lat[len(lat)-1], answered, used>>20, waiting,
 		base>>20, peak>>20, (peak-base)>>20, after>>20)
-	if lat[len(lat)-1] > 200*time.Millisecond {
-		t.Errorf("a photo among the bombs took %s, want under 200 ms", lat[len(lat)-1])
+	// A photo held behind a bomb would wait for its decoding, seconds. The bound on the
+	// slowest photo leaves room for the scheduler of a loaded machine (other packages'
+	// tests run beside this one: it once measured 285 ms there); the 95th percentile
+	// keeps the usual latency honest.
+	if p95 := lat[len(lat)*95/100]; p95 > 200*time.Millisecond {
+		t.Errorf("photos among the bombs: p95 %s, want under 200 ms", p95)
+	}
+	if lat[len(lat)-1] > time.Second {
+		t.Errorf("a photo among the bombs took %s, want under 1 s: it waited behind a bomb", lat[len(lat)-1])
 	}
 	// Between collections the Go heap may hold twice what is live (GOGC=100): the memory of
 	// large images decoding at once is at most DecodeMemory, so the peak is at most twice

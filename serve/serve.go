@@ -521,6 +521,9 @@ func overload(reason string) (what string, ok bool) {
 		return "too many large images waiting to be decoded", true
 	case "shutting_down":
 		return "shutting down", true
+	case "no_model":
+		// a probe or a client asking for a version not served yet: not worth a line each
+		return "no such model or version", true
 	}
 	return "", false
 }

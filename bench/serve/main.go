@@ -533,6 +533,10 @@ func report(ceiling float64, r result, m memory, clients int, api string) {
 		slope, half := trend(m.samples)
 		fmt.Fprintf(w, "memory trend\t%+.2f MiB/min\t95 %% interval [%+.2f, %+.2f] over %d samples, one a second\n",
 			slope, slope-half, slope+half, len(m.samples))
+		second := m.samples[len(m.samples)/2:]
+		slope, half = trend(second)
+		fmt.Fprintf(w, "memory trend, second half\t%+.2f MiB/min\t95 %% interval [%+.2f, %+.2f] over %d samples (after the allocators' warm-up)\n",
+			slope, slope-half, slope+half, len(second))
 	}
 	w.Flush()
 	fmt.Println()
