@@ -19,8 +19,9 @@ type Block struct {
 }
 
 // BlockFrom reads the nodes of m that turn tensor from into tensor to, a chain, as layers
-// with their weights: Conv (one group, stride 1, square kernel, the same padding on every
-// side), with a BatchNormalization after it folded into its weights and bias (its
+// with their weights: Conv (one group, or one per channel: depthwise; stride 1, square
+// kernel, the same padding on every side), with a BatchNormalization after it folded into
+// its weights and bias (its
 // statistics stay frozen, as when fine-tuning in Keras with the batch norms in inference
 // mode), Relu, Clip between 0 and 6 (ReLU6), GlobalAveragePool (and the Flatten after it),
 // Flatten and Gemm.
@@ -223,10 +224,12 @@ func convLayer(n *pb.NodeProto, init func(string) ([]float32, []int64, bool)) (L
 	if !ok || len(dims) != 4 || dims[2] != dims[3] {
 		return Layer{}, nil, fmt.Errorf("Conv %s: want square weights (out, in, k, k) as an initializer", n.GetName())
 	}
-	for _, a := range []string{"group"} {
-		if v := attr(n, a); v > 1 {
-			return Layer{}, nil, fmt.Errorf("Conv %s: %s %d is not supported", n.GetName(), a, v)
+	depthwise := false
+	if g := attr(n, "group"); g > 1 {
+		if g != dims[0] || dims[1] != 1 {
+			return Layer{}, nil, fmt.Errorf("Conv %s: group %d with weights %v: only depthwise groups (one per channel) are supported", n.GetName(), g, dims)
 		}
+		depthwise = true
 	}
 	for _, a := range []string{"strides", "dilations"} {
 		for _, v := range ints(n, a) {
@@ -254,7 +257,11 @@ func convLayer(n *pb.NodeProto, init func(string) ([]float32, []int64, bool)) (L
 		}
 		bias = v
 	}
-	return Conv(int(dims[0]), k, pad), map[string][]float32{"weight": w, "bias": bias}, nil
+	l := Conv(int(dims[0]), k, pad)
+	if depthwise {
+		l = DepthwiseConv(k, pad)
+	}
+	return l, map[string][]float32{"weight": w, "bias": bias}, nil
 }
 
 // foldBN folds an inference batch norm into the preceding convolution's weight and bias:

@@ -10,8 +10,10 @@ import (
 	"github.com/catdog-ml/catdog/onnx"
 )
 
-// blockGraph builds x (N, 4, 3, 3) -> Conv 1x1 (bias) -> BatchNormalization -> Clip(0, 6)
-// -> GlobalAveragePool -> Flatten: "out" (N, 4), with values that cross both clip bounds.
+// blockGraph builds x (N, 4, 3, 3) -> depthwise Conv 3x3 pad 1 (group 4, bias) ->
+// BatchNormalization -> Clip(0, 6) -> Conv 1x1 (bias) -> BatchNormalization -> Clip(0, 6)
+// -> GlobalAveragePool -> Flatten: "out" (N, 4), with values that cross both clip bounds:
+// MobileNet's last block, narrow.
 func blockGraph(t *testing.T) *onnx.Model {
 	t.Helper()
 	r := rand.New(rand.NewPCG(3, 4))
@@ -24,7 +26,16 @@ func blockGraph(t *testing.T) *onnx.Model {
 	}
 	b := onnx.NewBuilder("block")
 	x := b.Input("x", onnx.Float, -1, 4, 3, 3)
-	y := b.Name("conv").Conv(x, b.Initializer("w", []int64{4, 4, 1, 1}, v(16, 2, 0)), b.Initializer("b", []int64{4}, v(4, 1, 0)), onnx.ConvOpts{})
+	dvar := v(4, 0.2, 1)
+	for i := range dvar {
+		dvar[i] = float32(math.Abs(float64(dvar[i]))) + 0.1
+	}
+	y := b.Name("dw").Conv(x, b.Initializer("dw_w", []int64{4, 1, 3, 3}, v(36, 0.5, 0)), b.Initializer("dw_b", []int64{4}, v(4, 0.5, 0)),
+		onnx.ConvOpts{Pads: [4]int64{1, 1, 1, 1}, Group: 4})
+	y = b.Name("dw_bn").BatchNorm(y, b.Initializer("dw_g", []int64{4}, v(4, 0.3, 1)), b.Initializer("dw_beta", []int64{4}, v(4, 0.5, 0.5)),
+		b.Initializer("dw_mean", []int64{4}, v(4, 0.3, 0)), b.Initializer("dw_var", []int64{4}, dvar), 1e-3)
+	y = b.Name("dw_relu6").Node("Clip", []string{y, b.Initializer("dw_lo", nil, []float32{0}), b.Initializer("dw_hi", nil, []float32{6})}, nil)
+	y = b.Name("conv").Conv(y, b.Initializer("w", []int64{4, 4, 1, 1}, v(16, 2, 0)), b.Initializer("b", []int64{4}, v(4, 1, 0)), onnx.ConvOpts{})
 	variance := v(4, 0.2, 1)
 	for i := range variance {
 		variance[i] = float32(math.Abs(float64(variance[i]))) + 0.1
@@ -51,8 +62,8 @@ func TestBlockFrom(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := SpecString(blk.Layers); got != "conv:4:1:0,relu6,gap" {
-		t.Fatalf("layers %s, want conv:4:1:0,relu6,gap", got)
+	if got, want := SpecString(blk.Layers), "dwconv:3:1,relu6,conv:4:1:0,relu6,gap"; got != want {
+		t.Fatalf("layers %s, want %s", got, want)
 	}
 	m, err := NewModel("block", []int{4, 3, 3}, append(blk.Layers, Dense(1), Sigmoid()), "", 1)
 	if err != nil {

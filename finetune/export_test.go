@@ -77,6 +77,11 @@ func TestExportMatchesOnnxruntime(t *testing.T) {
 			exportAgainstORT(t, env, a.Name, layers, []string{"airplane", "bird, small", "cat", "deer"})
 		})
 	}
+	// Depthwise convolutions (Conv with group = channels), with and without a batch norm.
+	t.Run("depthwise", func(t *testing.T) {
+		exportAgainstORT(t, env, "depthwise", []Layer{Conv(4, 3, 1), ReLU(), DepthwiseConv(3, 1), BatchNorm(), ReLU6(), MaxPool(2),
+			DepthwiseConv(3, 0), ReLU(), GlobalAvgPool(), Dense(1), Sigmoid()}, nil)
+	})
 }
 
 // exportAgainstORT trains the model of layers a few steps, exports it with class names

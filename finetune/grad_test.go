@@ -54,6 +54,7 @@ func TestGradients(t *testing.T) {
 		"bn-conv":          {layers: []Layer{Conv(3, 3, 1), BatchNorm(), ReLU(), MaxPool(2), Flatten(), Dense(1), Sigmoid()}},
 		"bn-dense":         {layers: []Layer{Flatten(), Dense(5), BatchNorm(), ReLU(), Dense(1), Sigmoid()}},
 		"residual-gap":     {layers: []Layer{Residual(4), GlobalAvgPool(), Dense(1), Sigmoid()}},
+		"depthwise-bn":     {layers: []Layer{Conv(3, 3, 1), DepthwiseConv(3, 1), BatchNorm(), ReLU6(), Conv(2, 1, 0), DepthwiseConv(3, 0), ReLU(), GlobalAvgPool(), Dense(1), Sigmoid()}},
 		"conv1x1-relu6":    {layers: []Layer{Conv(4, 1, 0), ReLU6(), GlobalAvgPool(), Dense(1), Sigmoid()}},
 		"weighted-sigmoid": {layers: []Layer{Flatten(), Dense(4), ReLU(), Dense(1), Sigmoid()}, weights: []float64{0.5, 2}},
 		"conv-softmax":     {layers: []Layer{Conv(3, 3, 1), ReLU(), MaxPool(2), Flatten(), Dense(3), Softmax()}},
@@ -65,6 +66,17 @@ func TestGradients(t *testing.T) {
 			m, err := NewModel(name, []int{2, 6, 6}, spec.layers, "", 7)
 			if err != nil {
 				t.Fatal(err)
+			}
+			// Biases and shifts away from zero: at their zero start, a ReLU whose inputs are all
+			// zero (a dead neighbourhood) sits exactly on its kink, where the finite difference
+			// sees half a slope and the gradient (as PyTorch's) none.
+			brng := rand.New(rand.NewPCG(11, 12))
+			for _, p := range m.Params() {
+				if strings.HasSuffix(p.Name, ".bias") || strings.HasSuffix(p.Name, ".shift") {
+					for i := range p.Data {
+						p.Data[i] = float32(0.2 * (brng.Float64() - 0.5))
+					}
+				}
 			}
 			const n = 3
 			gr, err := m.compile(n, true, spec.weights)
@@ -94,21 +106,36 @@ func TestGradients(t *testing.T) {
 				_, d, _ := float32s(g.Value(), "grad")
 				grads[j] = append([]float32(nil), d...)
 			}
+			// The loss is only piecewise smooth (ReLU, ReLU6, max-pool): a finite difference
+			// that moves across a kink measures no derivative. A check is made where two steps
+			// agree, and most checks must be made.
+			fd := func(p *Param, k int, h float64) float64 {
+				old := p.Data[k]
+				p.Data[k] = old + float32(h)
+				lp := loss()
+				p.Data[k] = old - float32(h)
+				lm := loss()
+				p.Data[k] = old
+				return (lp - lm) / (2 * h)
+			}
+			close := func(a, b float64) bool { return math.Abs(a-b) <= 2e-3+0.05*math.Abs(b) }
+			checked, skipped := 0, 0
 			for j, p := range gr.learn {
 				for _, k := range []int{0, len(p.Data) / 2, len(p.Data) - 1} {
-					old := p.Data[k]
-					const h = 1e-2
-					p.Data[k] = old + h
-					lp := loss()
-					p.Data[k] = old - h
-					lm := loss()
-					p.Data[k] = old
-					num := (lp - lm) / (2 * h)
-					got := float64(grads[j][k])
-					if math.Abs(num-got) > 2e-3+0.05*math.Abs(num) {
+					num := fd(p, k, 1e-3)
+					if !close(fd(p, k, 3e-4), num) {
+						skipped++
+						t.Logf("%s[%d]: not smooth at this point (finite differences of two steps disagree): not checked", p.Name, k)
+						continue
+					}
+					checked++
+					if got := float64(grads[j][k]); !close(got, num) {
 						t.Errorf("%s[%d]: gradient %v, finite difference %v", p.Name, k, got, num)
 					}
 				}
+			}
+			if skipped*4 > checked {
+				t.Errorf("%d checks skipped for %d made: the test checks too little", skipped, checked)
 			}
 		})
 	}

@@ -181,6 +181,15 @@ func (b *graphBuilder) convBias(h *G.Node, c convW, pad int, relu bool) (*G.Node
 	return b.addBias(y, c.b, relu)
 }
 
+// convNoBias convolves h with c's filters, padding pad: a depthwise convolution when
+// depthwise is set, else through the model's ConvFunc.
+func (b *graphBuilder) convNoBias(h *G.Node, c convW, pad int, depthwise bool) (*G.Node, error) {
+	if depthwise {
+		return gops.DepthwiseConv2D(h, b.param(c.w), pad, 1)
+	}
+	return b.conv(h, b.param(c.w), pad)
+}
+
 // bn normalises h by the batch norm w (catdog's bnOp, named id); when training, its batch
 // statistics are kept to update w's running ones after each step. What the op fuses is
 // in f.
@@ -216,8 +225,9 @@ type bnFuse struct {
 // added: batch statistics cancel it exactly, so its gradient is zero (compile gives it a
 // constant zero gradient, which leaves it unchanged), and the running mean, which counts it,
 // is read less the bias. The export keeps the bias: the same function.
-func (b *graphBuilder) convBN(h *G.Node, c convW, pad int, w bnW, id string, f bnFuse) (*G.Node, error) {
-	y, err := b.conv(h, b.param(c.w), pad)
+// A depthwise convolution (gops.DepthwiseConv2D) when depthwise is set.
+func (b *graphBuilder) convBN(h *G.Node, c convW, pad int, depthwise bool, w bnW, id string, f bnFuse) (*G.Node, error) {
+	y, err := b.convNoBias(h, c, pad, depthwise)
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/catdog-ml/catdog/internal/gops"
 	"github.com/catdog-ml/catdog/internal/plot"
+	"github.com/catdog-ml/catdog/onnx"
 	"github.com/catdog-ml/catdog/onnx/pb"
 )
 
@@ -96,6 +97,35 @@ var kinds = [...]kindInfo{
 		forward: convForward,
 		export:  func(e *exporter, u *unit, x string) string { return e.conv(x, u.conv, u.Pad) },
 		onnx:    onnxReader{ops: []string{"Conv"}, inputs: 2, read: readConv},
+	},
+	{
+		kind: KindDepthwise, names: []string{"dwconv", "depthwise"}, syntax: "dwconv[:K[:PAD]]",
+		color: plot.PaletteColor(0),
+		parse: parseDepthwise,
+		format: func(l Layer) string {
+			return fmt.Sprintf("dwconv:%d:%d", l.K, l.Pad)
+		},
+		weights: func(l Layer, in []int) int64 {
+			return int64(in[0]) * (int64(l.K)*int64(l.K) + 1)
+		},
+		output: func(l Layer, in []int) ([]int, error) {
+			if err := needMaps(in); err != nil {
+				return nil, err
+			}
+			oh, ow := in[1]+2*l.Pad-l.K+1, in[2]+2*l.Pad-l.K+1
+			if oh < 1 || ow < 1 {
+				return nil, fmt.Errorf("does not fit a %dx%d input", in[1], in[2])
+			}
+			return []int{in[0], oh, ow}, nil
+		},
+		init: func(m *Model, u *unit, rng *rand.Rand) {
+			u.conv = m.newDepthwise(u.name, rng, u.in[0], u.K)
+		},
+		forward: convForward,
+		export: func(e *exporter, u *unit, x string) string {
+			p := int64(u.Pad)
+			return e.b.Conv(x, e.init(u.conv.w), e.init(u.conv.b), onnx.ConvOpts{Pads: [4]int64{p, p, p, p}, Group: int64(u.in[0])})
+		},
 	},
 	{
 		kind: KindReLU, names: []string{"relu"}, syntax: "relu",
@@ -366,6 +396,26 @@ func specInts(item, name string, args []string, min, max int) ([]int, error) {
 	return v, nil
 }
 
+// parseDepthwise reads dwconv[:K[:PAD]]: a K×K filter per channel (default 3), padding PAD
+// (default K/2).
+func parseDepthwise(item, name string, args []string) ([]Layer, error) {
+	v, err := specInts(item, name, args, 0, 2)
+	if err != nil {
+		return nil, err
+	}
+	l := DepthwiseConv(3, 1)
+	if len(v) > 0 {
+		l.K, l.Pad = v[0], v[0]/2
+	}
+	if len(v) > 1 {
+		l.Pad = v[1]
+	}
+	if l.K < 1 {
+		return nil, fmt.Errorf("layer %q: a kernel of at least 1", item)
+	}
+	return []Layer{l}, nil
+}
+
 // parseConv reads conv:N[:K[:PAD]]: N filters of K×K (default 3), padding PAD (default K/2).
 func parseConv(item, name string, args []string) ([]Layer, error) {
 	v, err := specInts(item, name, args, 1, 3)
@@ -391,11 +441,22 @@ func parseConv(item, name string, args []string) ([]Layer, error) {
 func convForward(b *graphBuilder, u *unit, h *G.Node, next []*unit) (*G.Node, int, error) {
 	if len(next) > 0 && next[0].Kind == KindBatchNorm {
 		relu := fusesReLU(next[1:])
-		y, err := b.convBN(h, u.conv, u.Pad, next[0].bn, next[0].name, bnFuse{relu: relu})
+		y, err := b.convBN(h, u.conv, u.Pad, u.Kind == KindDepthwise, next[0].bn, next[0].name, bnFuse{relu: relu})
 		if relu {
 			return y, 2, err
 		}
 		return y, 1, err
+	}
+	if u.Kind == KindDepthwise {
+		y, err := b.convNoBias(h, u.conv, u.Pad, true)
+		if err != nil {
+			return nil, 0, err
+		}
+		relu := fusesReLU(next)
+		if y, err = b.addBias(y, u.conv.b, relu); relu {
+			return y, 1, err
+		}
+		return y, 0, err
 	}
 	if !fusesReLU(next) {
 		y, err := b.convBias(h, u.conv, u.Pad, false)
@@ -432,7 +493,7 @@ func denseForward(b *graphBuilder, u *unit, h *G.Node, next []*unit) (*G.Node, i
 // convolutions, each with its batch norm, ReLU and (the second) the shortcut fused into
 // the batch norm's op (graphBuilder.convBN).
 func residualForward(b *graphBuilder, u *unit, x *G.Node) (*G.Node, error) {
-	h, err := b.convBN(x, u.conv, 1, u.bn, u.name+".bn1", bnFuse{relu: true})
+	h, err := b.convBN(x, u.conv, 1, false, u.bn, u.name+".bn1", bnFuse{relu: true})
 	if err != nil {
 		return nil, err
 	}
@@ -442,7 +503,7 @@ func residualForward(b *graphBuilder, u *unit, x *G.Node) (*G.Node, error) {
 			return nil, err
 		}
 	}
-	return b.convBN(h, u.conv2, 1, u.bn2, u.name+".bn2", bnFuse{add: s})
+	return b.convBN(h, u.conv2, 1, false, u.bn2, u.name+".bn2", bnFuse{add: s})
 }
 
 // globalAvgPool averages (N, C, H, W) over H and W as one matrix product:

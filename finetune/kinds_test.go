@@ -52,6 +52,7 @@ func TestKindsTable(t *testing.T) {
 		{"conv:4,relu,maxpool,conv:4:5:0,relu,flatten,dense:4,bn,relu,dropout:0.2,dense:1:sigmoid", []int{3, 12, 12}},
 		{"bn,dense:3,relu6,dense:1:sigmoid", []int{7}},
 		{"flatten,dense:6:relu,dense:4:softmax", []int{2, 3, 3}},
+		{"conv:4,dwconv,bn,relu6,dwconv:5:0,relu,gap,dense:1:sigmoid", []int{3, 9, 9}},
 	}
 	seen := map[Kind]bool{}
 	for _, tt := range tests {

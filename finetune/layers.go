@@ -11,6 +11,7 @@ type Kind string
 // The layer kinds a Model understands.
 const (
 	KindConv          Kind = "conv"
+	KindDepthwise     Kind = "dwconv"
 	KindReLU          Kind = "relu"
 	KindReLU6         Kind = "relu6"
 	KindMaxPool       Kind = "maxpool"
@@ -30,9 +31,9 @@ type Layer struct {
 	Kind Kind
 	// N is the number of output channels (Conv, Residual) or units (Dense).
 	N int `json:"n,omitempty"`
-	// K is the kernel side (Conv) or the pooling window and stride (MaxPool).
+	// K is the kernel side (Conv, DepthwiseConv) or the pooling window and stride (MaxPool).
 	K int `json:"k,omitempty"`
-	// Pad is the zero padding on every side (Conv).
+	// Pad is the zero padding on every side (Conv, DepthwiseConv).
 	Pad int `json:"pad,omitempty"`
 	// P is the probability of dropping a value (Dropout).
 	P float64 `json:"p,omitempty"`
@@ -40,6 +41,11 @@ type Layer struct {
 
 // Conv is a 2-D convolution with out filters of k×k, zero padding pad, stride 1, and a bias.
 func Conv(out, k, pad int) Layer { return Layer{Kind: KindConv, N: out, K: k, Pad: pad} }
+
+// DepthwiseConv is a depthwise 2-D convolution: each channel convolved with its own k×k
+// filter (ONNX's Conv with group = channels, MobileNet's depthwise layer), zero padding pad,
+// stride 1, and a bias per channel.
+func DepthwiseConv(k, pad int) Layer { return Layer{Kind: KindDepthwise, K: k, Pad: pad} }
 
 // ReLU is max(x, 0).
 func ReLU() Layer { return Layer{Kind: KindReLU} }

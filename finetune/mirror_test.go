@@ -56,6 +56,8 @@ func TestTorchMirror(t *testing.T) {
 		{"flatten,dense:8:relu,dropout:0.5,dense:1:sigmoid", []int{8, 2, 2}, 1},
 		// Three classes or more: the logits before the final softmax.
 		{"conv:4,bn,relu,gap,dense:8:relu,dense:5:softmax", []int{3, 6, 6}, 1},
+		// MobileNet's block: depthwise with batch norm and ReLU6, depthwise with a bias and ReLU.
+		{"conv:4,relu,dwconv,bn,relu6,conv:6:1:0,dwconv:3:0,relu,gap,dense:1:sigmoid", []int{3, 7, 7}, 8},
 	}
 	covered := map[Kind]bool{}
 	dir := t.TempDir()

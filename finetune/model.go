@@ -201,6 +201,13 @@ func (m *Model) newConv(name string, rng *rand.Rand, out, in, k int) convW {
 	return convW{w: w, b: m.add(newParam(name+".bias", true, out))}
 }
 
+// newDepthwise draws one k×k filter per channel, (c, 1, k, k), and makes a zero bias.
+func (m *Model) newDepthwise(name string, rng *rand.Rand, c, k int) convW {
+	w := m.add(newParam(name+".weight", true, c, 1, k, k))
+	m.draw(rng, w.Data, k*k, k*k)
+	return convW{w: w, b: m.add(newParam(name+".bias", true, c))}
+}
+
 // newDense draws weights (in, out) and makes a zero bias.
 func (m *Model) newDense(name string, rng *rand.Rand, in, out int) convW {
 	w := m.add(newParam(name+".weight", true, in, out))
@@ -381,7 +388,7 @@ func (m *Model) FLOPs() float64 {
 				continue
 			}
 			per := 1.0 // a dense layer's weights meet each sample once
-			if u.Kind == KindConv || u.Kind == KindResidual {
+			if u.Kind == KindConv || u.Kind == KindDepthwise || u.Kind == KindResidual {
 				per = pixels(u.out) // a convolution's, once per output pixel (stride 1)
 			}
 			f += 2 * float64(c.w.Size()) * per

@@ -129,6 +129,13 @@ def conv(s, args, stream):
     return m
 
 
+def dwconv(s, args, stream):
+    k, pad = int(args[0]), int(args[1])
+    m = nn.Conv2d(s.c, s.c, k, padding=pad, groups=s.c)
+    s.h, s.w = s.h + 2 * pad - k + 1, s.w + 2 * pad - k + 1
+    return m
+
+
 def maxpool(s, args, stream):
     k = int(args[0])
     s.h, s.w = s.h // k, s.w // k
@@ -177,6 +184,7 @@ def residual(s, args, stream):
 # kinds and compute the same.
 LAYERS = {
     "conv": conv,
+    "dwconv": dwconv,
     "relu": lambda s, args, stream: nn.ReLU(),
     "relu6": lambda s, args, stream: ReLU6(),
     "maxpool": maxpool,
@@ -230,7 +238,7 @@ def initialise(model, scheme, gen):
         if isinstance(m, (nn.Conv2d, nn.Linear)):
             if isinstance(m, nn.Conv2d):
                 rf = m.kernel_size[0] * m.kernel_size[1]
-                fan_in, fan_out = m.in_channels * rf, m.out_channels * rf
+                fan_in, fan_out = m.in_channels // m.groups * rf, m.out_channels // m.groups * rf
             else:
                 fan_in, fan_out = m.in_features, m.out_features
             lim = math.sqrt(6 / fan_in) if scheme == "he-uniform" else math.sqrt(6 / (fan_in + fan_out))
