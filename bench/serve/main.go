@@ -164,17 +164,21 @@ func main() {
 		}
 	}
 	mem := srv.sampleMemory()
+	heapStart := goHeap(srv.url)
 	stopSwaps := func() []time.Duration { return nil }
 	if *swap > 0 {
 		stopSwaps = swapper(srv.url, repo, *model, *swap)
 	}
 	res := load(url, *api, bodies, *clients, *warmup, *duration)
 	swaps := stopSwaps()
+	heapEnd := goHeap(srv.url)
 	rss := mem()
 	if err := srv.stop(); err != nil {
 		log.Printf("stopping catdog serve: %v", err)
 	}
 	report(ceiling, res, rss, *clients, *api)
+	fmt.Printf("Go heap in use (go_memstats_heap_inuse_bytes): %.0f MiB at the start, %.0f MiB at the end: the rest of the resident memory is onnxruntime's and the C allocator's\n",
+		heapStart/(1<<20), heapEnd/(1<<20))
 	if *swap > 0 {
 		swapReport(swaps, *swap)
 	}
@@ -575,4 +579,21 @@ func trend(samples []int64) (slope, half float64) {
 	}
 	se := math.Sqrt(sse / (n - 2) / sxx)
 	return 60 * b, 60 * 1.96 * se
+}
+
+// goHeap reads the server's Go heap in use from its /metrics (0 when it cannot).
+func goHeap(base string) float64 {
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "go_memstats_heap_inuse_bytes "); ok {
+			f, _ := strconv.ParseFloat(v, 64)
+			return f
+		}
+	}
+	return 0
 }
