@@ -47,6 +47,7 @@ func (s *Server) newInstance(name, version string, m Model, closer io.Closer) *i
 		closed:   make(chan struct{}),
 		s:        s,
 	}
+	s.live.Add(1)
 	go in.runBatches()
 	return in
 }
@@ -79,10 +80,9 @@ func (in *instance) shutdown() {
 					in.s.opts.Log.Warn("closing model", "model", in.name, "version", in.version, "error", err)
 				}
 			}
-			if !in.s.serves(in.name, in.version) { // not reloaded in place: its series go
-				in.s.m.forget(in.name, in.version)
-			}
+			in.s.forgetUnlessServed(in.name, in.version)
 			close(in.closed)
+			in.s.live.Done()
 		}()
 	})
 }
@@ -140,6 +140,9 @@ func (in *instance) run(batch []*job) {
 	}
 	start := time.Now()
 	preds, err := in.model.PredictPixels(px, n)
+	if err == nil && len(preds) != n {
+		err = fmt.Errorf("the model answered %d predictions for %d images", len(preds), n)
+	}
 	m := &in.s.m
 	m.inference.WithLabelValues(in.name, in.version).Observe(time.Since(start).Seconds())
 	m.batch.Observe(float64(n))
@@ -256,8 +259,8 @@ func (s *Server) install(in *instance) bool {
 		sv.versions = append(sv.versions, in)
 		slices.SortFunc(sv.versions, func(a, b *instance) int { return compareVersions(a.version, b.version) })
 	}
+	s.m.ready.WithLabelValues(in.name, in.version).Set(1) // under s.mu: see forgetUnlessServed
 	s.mu.Unlock()
-	s.m.ready.WithLabelValues(in.name, in.version).Set(1)
 	if old != nil {
 		old.retire()
 	}
@@ -276,6 +279,7 @@ func (s *Server) remove(name, version string) {
 			if len(sv.versions) == 0 {
 				delete(s.models, name)
 			}
+			s.m.ready.DeleteLabelValues(name, version) // not ready from now, whoever still holds it
 		}
 	}
 	s.mu.Unlock()
@@ -284,12 +288,16 @@ func (s *Server) remove(name, version string) {
 	}
 }
 
-// serves reports whether version of model name is served.
-func (s *Server) serves(name, version string) bool {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	sv := s.models[name]
-	return sv != nil && sv.find(version) != nil
+// forgetUnlessServed deletes the metrics of version of model name unless that version is
+// served (by a newer instance: reloaded in place). It holds s.mu, as install does when it
+// sets a version ready, so that a version installed again keeps its series.
+func (s *Server) forgetUnlessServed(name, version string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sv := s.models[name]; sv != nil && sv.find(version) != nil {
+		return
+	}
+	s.m.forget(name, version)
 }
 
 // snapshot returns the instances served, by model name.

@@ -159,13 +159,15 @@ func (s *Server) serverMetadata(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, ServerMetadata{Name: "catdog", Version: s.opts.ServerVersion, Extensions: []string{"binary_tensor_data"}})
 }
 
+// serverReady answers 200 while models are served; false is a 4xx status, as the protocol
+// says readiness is given (400, as Triton answers; the error object says why).
 func (s *Server) serverReady(w http.ResponseWriter, r *http.Request) {
 	if s.isDraining() {
-		s.fail(w, r, refuse(http.StatusServiceUnavailable, "shutting_down", "the server is shutting down"))
+		s.fail(w, r, refuse(http.StatusBadRequest, "shutting_down", "not ready: the server is shutting down"))
 		return
 	}
 	if len(s.snapshot()) == 0 {
-		s.fail(w, r, refuse(http.StatusServiceUnavailable, "no_model", "no model is served"))
+		s.fail(w, r, refuse(http.StatusBadRequest, "no_model", "not ready: no model is served"))
 		return
 	}
 	w.WriteHeader(http.StatusOK)
@@ -241,7 +243,8 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, herr)
 		return
 	}
-	defer in.release()
+	release := sync.OnceFunc(in.release) // given back before the answer is written (see predict)
+	defer release()
 	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBytes)
 	req, bin, herr := s.readInfer(r)
 	if herr != nil {
@@ -258,13 +261,14 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, herr)
 		return
 	}
-	release, herr := s.admit(t.n)
+	unadmit, herr := s.admit(t.n)
 	if herr != nil {
 		s.fail(w, r, herr)
 		return
 	}
-	defer release()
+	defer unadmit()
 	preds, err := s.predictTensor(r.Context(), in, t)
+	release()
 	if err != nil {
 		s.fail(w, r, imageError(err))
 		return

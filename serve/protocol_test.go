@@ -100,8 +100,8 @@ func TestProtocolHealthAndMetadata(t *testing.T) {
 		}
 	}
 	s.startDrain()
-	if code, _ := get(t, ts.URL+"/v2/health/ready"); code != 503 {
-		t.Errorf("ready while shutting down: %d, want 503", code)
+	if code, body := get(t, ts.URL+"/v2/health/ready"); code != 400 || errorOf(body) == "" {
+		t.Errorf("ready while shutting down: %d %s, want 400 (not ready) with the error object", code, body)
 	}
 	if code, _ := get(t, ts.URL+"/v2/health/live"); code != 200 {
 		t.Errorf("live while shutting down: %d, want 200", code)

@@ -49,8 +49,12 @@ func ScanRepository(dir string) ([]RepoVersion, error) {
 		return nil, fmt.Errorf("serve: model repository: %w", err)
 	}
 	var out []RepoVersion
+	isDir := func(path string) bool { // following symbolic links, as volumes often have them
+		fi, err := os.Stat(path)
+		return err == nil && fi.IsDir()
+	}
 	for _, m := range models {
-		if !m.IsDir() || !ValidModelName(m.Name()) {
+		if !ValidModelName(m.Name()) || !isDir(filepath.Join(dir, m.Name())) {
 			continue
 		}
 		versions, err := os.ReadDir(filepath.Join(dir, m.Name()))
@@ -62,7 +66,7 @@ func ScanRepository(dir string) ([]RepoVersion, error) {
 		}
 		for _, v := range versions {
 			n, err := strconv.ParseInt(v.Name(), 10, 64)
-			if err != nil || n < 1 || strconv.FormatInt(n, 10) != v.Name() || !v.IsDir() {
+			if err != nil || n < 1 || strconv.FormatInt(n, 10) != v.Name() || !isDir(filepath.Join(dir, m.Name(), v.Name())) {
 				continue
 			}
 			path := filepath.Join(dir, m.Name(), v.Name(), ModelFile)
@@ -246,6 +250,11 @@ func (rp *repository) sync() error {
 	served := rp.s.snapshot()
 	for name, vs := range byModel {
 		rp.syncModel(name, vs, served[name])
+	}
+	for path := range rp.failed { // failures of files no longer there are forgotten
+		if !slices.ContainsFunc(found, func(v RepoVersion) bool { return v.Path == path }) {
+			delete(rp.failed, path)
+		}
 	}
 	for name, ins := range served { // models whose folder is gone
 		if _, ok := byModel[name]; !ok {

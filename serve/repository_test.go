@@ -120,6 +120,19 @@ func putVersion(t *testing.T, dir, name string, v int, data []byte) {
 	}
 }
 
+// replace writes data over the file at path as a publisher changing a file in place
+// should: a temporary file renamed over it (a plain write could be read half done).
+func replace(t *testing.T, path, data string) {
+	t.Helper()
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // infer posts one image to model (and version) and returns the status and the label.
 func infer(t testing.TB, base, model string, img []byte) (int, string) {
 	t.Helper()
@@ -181,9 +194,11 @@ func TestRepository(t *testing.T) {
 
 	putVersion(t, dir, "pets", 2, []byte("label:two"))
 	eventually(t, "version 2 served", func() bool { _, label := infer(t, ts.URL, "pets", img); return label == "two" })
-	if code, _ := get(t, ts.URL+"/v2/models/pets/versions/1/ready"); code != 404 {
-		t.Errorf("version 1 still ready (%d) under the policy latest", code)
-	}
+	// (installed before the old one is retired: both answer for a moment)
+	eventually(t, "version 1 no longer ready under the policy latest", func() bool {
+		code, _ := get(t, ts.URL+"/v2/models/pets/versions/1/ready")
+		return code == 404
+	})
 	eventually(t, "version 1 closed", func() bool { return l.byLabel("one").closed.Load() })
 
 	putVersion(t, dir, "pets", 3, []byte("broken"))
@@ -199,22 +214,16 @@ func TestRepository(t *testing.T) {
 		t.Errorf("with version 3 broken: %d %s, want version 2's answer", code, label)
 	}
 	// Fixed in place: a new size, so a changed file.
-	if err := os.WriteFile(filepath.Join(dir, "pets", "3", ModelFile), []byte("label:three"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	replace(t, filepath.Join(dir, "pets", "3", ModelFile), "label:three")
 	eventually(t, "version 3 served once fixed", func() bool { _, label := infer(t, ts.URL, "pets", img); return label == "three" })
 
 	// Broken in place: the version as loaded before goes on.
-	if err := os.WriteFile(filepath.Join(dir, "pets", "3", ModelFile), []byte("broken"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	replace(t, filepath.Join(dir, "pets", "3", ModelFile), "broken")
 	eventually(t, "the change refused", func() bool { return strings.Contains(logs.String(), "the same version as loaded before") })
 	if code, label := infer(t, ts.URL, "pets", img); code != 200 || label != "three" {
 		t.Errorf("with version 3 broken in place: %d %s, want version 3 as loaded before", code, label)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "pets", "3", ModelFile), []byte("label:three"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	replace(t, filepath.Join(dir, "pets", "3", ModelFile), "label:three")
 
 	putVersion(t, dir, "pets", 4, []byte("dead"))
 	eventually(t, "version 4 refused", func() bool { return strings.Contains(logs.String(), "blank image") })
@@ -228,14 +237,16 @@ func TestRepository(t *testing.T) {
 	eventually(t, "model other gone", func() bool { code, _ := get(t, ts.URL+"/v2/models/other/ready"); return code == 404 })
 
 	metrics := func() string { _, b := get(t, ts.URL+"/metrics"); return string(b) }
+	// The series of retired versions go once their sessions are closed, just after.
+	eventually(t, "the metrics of versions no longer served deleted", func() bool {
+		m := metrics()
+		return !strings.Contains(m, `version="1"`) && !strings.Contains(m, `model="other",version=`)
+	})
 	for _, want := range []string{`catdog_model_loads_total{model="pets",result="failed"} 3`, `catdog_model_loads_total{model="pets",result="ok"}`,
 		`catdog_model_ready{model="pets",version="3"} 1`, `catdog_predictions_total{label="three",model="pets",version="3"}`} {
 		if !strings.Contains(metrics(), want) {
 			t.Errorf("metrics lack %s", want)
 		}
-	}
-	if m := metrics(); strings.Contains(m, `version="1"`) || strings.Contains(m, `model="other",version=`) {
-		t.Errorf("metrics of versions no longer served remain:\n%s", m)
 	}
 
 	for _, tc := range []struct {
@@ -301,11 +312,46 @@ func TestSwapInFlight(t *testing.T) {
 	if l.byLabel("one").closed.Load() {
 		t.Fatal("version 1 closed while a request used it")
 	}
+	// Close waits for the retired version 1 too, which a request still holds.
+	closing := make(chan struct{})
+	go func() { s.Close(); close(closing) }()
+	time.Sleep(100 * time.Millisecond)
+	select {
+	case <-closing:
+		t.Fatal("Close returned while a request held a retired version")
+	default:
+	}
 	open()
 	if got := <-slow; got != "200 one" {
 		t.Errorf("the request in flight during the swap: %s, want 200 one", got)
 	}
-	eventually(t, "version 1 closed after its last request", func() bool { return l.byLabel("one").closed.Load() })
+	<-closing
+	if !l.byLabel("one").closed.Load() || !l.byLabel("two").closed.Load() {
+		t.Error("Close returned before every version's model was closed")
+	}
+}
+
+// shortModel answers one prediction fewer than it is asked for.
+type shortModel struct{ fakeModel }
+
+func (m *shortModel) PredictPixels(px []uint8, n int) ([]classifier.Prediction, error) {
+	p, err := m.fakeModel.PredictPixels(px, n)
+	return p[:n-1], err
+}
+
+// TestShortAnswer: a model that answers fewer predictions than images fails the request
+// (500), and the server goes on.
+func TestShortAnswer(t *testing.T) {
+	s, err := New(&shortModel{fakeModel{label: "x"}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := newTestServer(t, s)
+	for range 2 {
+		if code, msg := infer(t, ts.URL, "model", []byte{0}); code != 500 || !strings.Contains(msg, "0 predictions for 1 images") {
+			t.Errorf("short answer: %d %q, want 500 saying so", code, msg)
+		}
+	}
 }
 
 // TestSwapUnderLoad: real models on onnxruntime, 8 clients for as long as 10 versions take

@@ -190,6 +190,7 @@ type Server struct {
 
 	mu     sync.RWMutex
 	models map[string]*served // by name
+	live   sync.WaitGroup     // instances not yet shut down, retired or not
 	closed bool               // Close has begun: nothing is served or installed any more
 	repo   *repository        // nil for New's one model
 
@@ -354,9 +355,7 @@ func (s *Server) Close() error {
 		for _, in := range all {
 			in.retire()
 		}
-		for _, in := range all {
-			<-in.closed
-		}
+		s.live.Wait() // these, and versions retired before and still finishing requests
 		s.refusals.close()
 	})
 	return nil
@@ -575,7 +574,10 @@ func (s *Server) predict(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, herr)
 		return
 	}
-	defer in.release()
+	// The model is given back once the answers are known, before they are written to a
+	// client that may read slowly: a retired version closes without waiting for it.
+	release := sync.OnceFunc(in.release)
+	defer release()
 	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBytes)
 	ups, multi, herr := s.read(r)
 	if herr != nil {
@@ -583,12 +585,12 @@ func (s *Server) predict(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Admission: every image takes a token of the queue, or the request is refused now.
-	release, herr := s.admit(len(ups))
+	unadmit, herr := s.admit(len(ups))
 	if herr != nil {
 		s.fail(w, r, herr)
 		return
 	}
-	defer release()
+	defer unadmit()
 	answers := make([]Answer, len(ups))
 	errs := make([]error, len(ups))
 	var wg sync.WaitGroup
@@ -607,6 +609,7 @@ func (s *Server) predict(w http.ResponseWriter, r *http.Request) {
 		}()
 	}
 	wg.Wait()
+	release()
 	if !multi || len(answers) == 1 {
 		if errs[0] != nil {
 			s.fail(w, r, imageError(errs[0]))
