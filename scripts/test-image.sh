@@ -7,7 +7,8 @@
 #
 # It runs `catdog version`, `catdog predict` on a shared photo with a model trained here for
 # the purpose (vgg1, one epoch on 20 photos: the point is the image, not the model), and
-# `catdog serve` on a loopback port answering that photo over HTTP. Root is needed (chroot).
+# `catdog serve` on a loopback port answering that photo over HTTP, in catdog's API and in the
+# Open Inference Protocol. Root is needed (chroot).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tag=${1:-localhost/catdog:latest}
@@ -71,7 +72,7 @@ say "catdog predict in the image: $out"
 # 3. serve on loopback, one photo over HTTP
 port=$((20000 + RANDOM % 20000))
 # env and chroot exec catdog in turn: $! is catdog's own process, which cleanup stops
-env -i PATH=/nonexistent HOME=/home/catdog ONNXRUNTIME_LIB=/opt/catdog/lib/libonnxruntime.so \
+env -i PATH=/nonexistent HOME=/home/catdog ONNXRUNTIME_LIB=/opt/catdog/lib/libonnxruntime.so MALLOC_ARENA_MAX=2 \
   "$chroot" --userspec=10001:10001 "$root" $entry serve --ep cpu --model /work/model.onnx --addr 127.0.0.1:$port >"$data/serve.log" 2>&1 &
 server=$!
 for _ in $(seq 50); do
@@ -81,4 +82,10 @@ done
 answer=$(curl -fsS -H 'Content-Type: image/jpeg' --data-binary @"$photo" "http://127.0.0.1:$port/v1/predict") || fail "serve: $(cat "$data/serve.log")"
 echo "$answer" | grep -q '"label"' || fail "serve answered $answer"
 say "catdog serve in the image answered: $answer"
+# the same photo in the Open Inference Protocol, as KServe would send it
+curl -fsS "http://127.0.0.1:$port/v2/health/ready" >/dev/null || fail "not ready: $(cat "$data/serve.log")"
+req="{\"id\":\"image-test\",\"inputs\":[{\"name\":\"image_bytes\",\"shape\":[1],\"datatype\":\"BYTES\",\"data\":[\"$(base64 -w0 "$photo")\"]}],\"outputs\":[{\"name\":\"label\"}]}"
+answer=$(curl -fsS -H 'Content-Type: application/json' --data-binary "$req" "http://127.0.0.1:$port/v2/models/vgg1/infer") || fail "v2 infer: $(cat "$data/serve.log")"
+echo "$answer" | grep -Eq '"model_name":"vgg1".*"id":"image-test".*"data":\["(cat|dog)"\]' || fail "v2 infer answered $answer"
+say "catdog serve in the image answered the Open Inference Protocol: $answer"
 say "ok"
