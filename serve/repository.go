@@ -223,13 +223,20 @@ func (rp *repository) watch(ctx context.Context) {
 	defer rp.wg.Done()
 	t := time.NewTicker(rp.r.Poll)
 	defer t.Stop()
+	last := "" // the error of the last scan: logged when it changes, not at every scan
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := rp.sync(); err != nil {
-				rp.s.opts.Log.Warn("scanning the model repository", "error", err)
+			err := rp.sync()
+			switch {
+			case err != nil && err.Error() != last:
+				rp.s.opts.Log.Warn("scanning the model repository failed: the versions served go on being served", "error", err)
+				last = err.Error()
+			case err == nil && last != "":
+				rp.s.opts.Log.Info("scanning the model repository works again")
+				last = ""
 			}
 		}
 	}

@@ -231,6 +231,23 @@ func TestRepository(t *testing.T) {
 		t.Errorf("with version 4 unable to run: %d %s", code, label)
 	}
 
+	// The folder unreadable for a while: one line, the models served go on, then it works again.
+	if err := os.Rename(dir, dir+".away"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the failed scan logged", func() bool { return strings.Contains(logs.String(), "scanning the model repository failed") })
+	time.Sleep(100 * time.Millisecond) // a few more scans
+	if n := strings.Count(logs.String(), "scanning the model repository failed"); n != 1 {
+		t.Errorf("the failing scan was logged %d times, want once", n)
+	}
+	if code, label := infer(t, ts.URL, "pets", img); code != 200 || label != "three" {
+		t.Errorf("while the folder cannot be read: %d %s, want version 3 still served", code, label)
+	}
+	if err := os.Rename(dir+".away", dir); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the scan works again", func() bool { return strings.Contains(logs.String(), "works again") })
+
 	if err := os.RemoveAll(filepath.Join(dir, "other")); err != nil {
 		t.Fatal(err)
 	}
