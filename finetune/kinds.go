@@ -81,16 +81,7 @@ var kinds = [...]kindInfo{
 		weights: func(l Layer, in []int) int64 {
 			return int64(l.N) * (int64(in[0])*int64(l.K)*int64(l.K) + 1)
 		},
-		output: func(l Layer, in []int) ([]int, error) {
-			if err := needMaps(in); err != nil {
-				return nil, err
-			}
-			oh, ow := in[1]+2*l.Pad-l.K+1, in[2]+2*l.Pad-l.K+1
-			if oh < 1 || ow < 1 {
-				return nil, fmt.Errorf("does not fit a %dx%d input", in[1], in[2])
-			}
-			return []int{l.N, oh, ow}, nil
-		},
+		output: func(l Layer, in []int) ([]int, error) { return windowOutput(in, l.N, l.K, l.Pad) },
 		init: func(m *Model, u *unit, rng *rand.Rand) {
 			u.conv = m.newConv(u.name, rng, u.N, u.in[0], u.K)
 		},
@@ -112,11 +103,7 @@ var kinds = [...]kindInfo{
 			if err := needMaps(in); err != nil {
 				return nil, err
 			}
-			oh, ow := in[1]+2*l.Pad-l.K+1, in[2]+2*l.Pad-l.K+1
-			if oh < 1 || ow < 1 {
-				return nil, fmt.Errorf("does not fit a %dx%d input", in[1], in[2])
-			}
-			return []int{in[0], oh, ow}, nil
+			return windowOutput(in, in[0], l.K, l.Pad)
 		},
 		init: func(m *Model, u *unit, rng *rand.Rand) {
 			u.conv = m.newDepthwise(u.name, rng, u.in[0], u.K)
@@ -369,6 +356,19 @@ func kindSyntax() string {
 		s[i] = k.syntax
 	}
 	return strings.Join(s, ", ")
+}
+
+// windowOutput is the output shape (c, OH, OW) of a k×k window moved one pixel at a time
+// over the (C, H, W) input in, padded pad pixels on every side.
+func windowOutput(in []int, c, k, pad int) ([]int, error) {
+	if err := needMaps(in); err != nil {
+		return nil, err
+	}
+	oh, ow := in[1]+2*pad-k+1, in[2]+2*pad-k+1
+	if oh < 1 || ow < 1 {
+		return nil, fmt.Errorf("does not fit a %dx%d input", in[1], in[2])
+	}
+	return []int{c, oh, ow}, nil
 }
 
 // needMaps refuses an input that is not (C, H, W).

@@ -228,16 +228,11 @@ func (s *Server) modelMetadata(w http.ResponseWriter, r *http.Request) {
 
 // infer answers POST .../infer.
 func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
-	if s.isDraining() {
-		s.fail(w, r, refuse(http.StatusServiceUnavailable, "shutting_down", "the server is shutting down"))
+	done, ok := s.begin(w, r)
+	if !ok {
 		return
 	}
-	s.active.Add(1)
-	defer s.active.Add(-1)
-	if r.ContentLength > s.opts.MaxBytes {
-		s.fail(w, r, refuse(http.StatusRequestEntityTooLarge, "too_large", "request body over %d bytes (Content-Length: %d)", s.opts.MaxBytes, r.ContentLength))
-		return
-	}
+	defer done()
 	in, herr := s.modelOf(r)
 	if herr != nil {
 		s.fail(w, r, herr)
@@ -245,7 +240,6 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 	}
 	release := sync.OnceFunc(in.release) // given back before the answer is written (see predict)
 	defer release()
-	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBytes)
 	req, bin, herr := s.readInfer(r)
 	if herr != nil {
 		s.fail(w, r, herr)
@@ -618,9 +612,7 @@ func (s *Server) predictTensor(ctx context.Context, in *instance, t *tensor) ([]
 				preds[i], errs[i] = s.classify(ctx, in, t.images[i])
 				return
 			}
-			px := make([]uint8, per)
-			copy(px, t.px[i*per:])
-			preds[i], errs[i] = in.predict(px)
+			preds[i], errs[i] = in.predict(t.px[i*per : (i+1)*per : (i+1)*per]) // read only: the batch copies it
 		}()
 	}
 	wg.Wait()
@@ -642,6 +634,7 @@ func writeInfer(w http.ResponseWriter, resp InferResponse, preds []classifier.Pr
 	var bin bytes.Buffer
 	for _, o := range outs {
 		ro := ResponseOutput{Name: o.name}
+		before := bin.Len()
 		switch o.name {
 		case OutputProbabilities:
 			c := int64(0)
@@ -689,7 +682,7 @@ func writeInfer(w http.ResponseWriter, resp InferResponse, preds []classifier.Pr
 			}
 		}
 		if o.binary {
-			ro.Parameters = map[string]any{"binary_data_size": bin.Len() - binaryBefore(resp.Outputs)}
+			ro.Parameters = map[string]any{"binary_data_size": bin.Len() - before}
 		}
 		resp.Outputs = append(resp.Outputs, ro)
 	}
@@ -703,15 +696,4 @@ func writeInfer(w http.ResponseWriter, resp InferResponse, preds []classifier.Pr
 	w.WriteHeader(http.StatusOK)
 	w.Write(head)
 	w.Write(bin.Bytes())
-}
-
-// binaryBefore is how many bytes of binary data the outputs so far take.
-func binaryBefore(outs []ResponseOutput) int {
-	total := 0
-	for _, o := range outs {
-		if v, ok := o.Parameters["binary_data_size"].(int); ok {
-			total += v
-		}
-	}
-	return total
 }

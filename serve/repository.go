@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -81,7 +82,7 @@ func ScanRepository(dir string) ([]RepoVersion, error) {
 		if c := strings.Compare(a.Model, b.Model); c != 0 {
 			return c
 		}
-		return int(min(max(a.Version-b.Version, -1), 1))
+		return cmp.Compare(a.Version, b.Version)
 	})
 	return out, nil
 }

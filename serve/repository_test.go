@@ -155,16 +155,6 @@ func infer(t testing.TB, base, model string, img []byte) (int, string) {
 	return resp.StatusCode, r.Outputs[0].Data[0]
 }
 
-// eventually waits up to 10 s for cond.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("after 10 s: %s", what)
-		}
-	}
-}
-
 // TestRepository: the newest version of each model is served; a new version is swapped
 // in, the old one closed; a broken version is refused with a log line while the one before
 // goes on, and loaded once fixed; a model that loads but cannot run is refused too;
@@ -193,16 +183,16 @@ func TestRepository(t *testing.T) {
 	}
 
 	putVersion(t, dir, "pets", 2, []byte("label:two"))
-	eventually(t, "version 2 served", func() bool { _, label := infer(t, ts.URL, "pets", img); return label == "two" })
+	waitFor(t, "version 2 served", func() bool { _, label := infer(t, ts.URL, "pets", img); return label == "two" })
 	// (installed before the old one is retired: both answer for a moment)
-	eventually(t, "version 1 no longer ready under the policy latest", func() bool {
+	waitFor(t, "version 1 no longer ready under the policy latest", func() bool {
 		code, _ := get(t, ts.URL+"/v2/models/pets/versions/1/ready")
 		return code == 404
 	})
-	eventually(t, "version 1 closed", func() bool { return l.byLabel("one").closed.Load() })
+	waitFor(t, "version 1 closed", func() bool { return l.byLabel("one").closed.Load() })
 
 	putVersion(t, dir, "pets", 3, []byte("broken"))
-	eventually(t, "version 3 refused", func() bool { return strings.Contains(logs.String(), "model version refused") })
+	waitFor(t, "version 3 refused", func() bool { return strings.Contains(logs.String(), "model version refused") })
 	if !strings.Contains(logs.String(), "version=3") || !strings.Contains(logs.String(), "not a usable ONNX model") {
 		t.Errorf("log: %s", logs.String())
 	}
@@ -215,18 +205,18 @@ func TestRepository(t *testing.T) {
 	}
 	// Fixed in place: a new size, so a changed file.
 	replace(t, filepath.Join(dir, "pets", "3", ModelFile), "label:three")
-	eventually(t, "version 3 served once fixed", func() bool { _, label := infer(t, ts.URL, "pets", img); return label == "three" })
+	waitFor(t, "version 3 served once fixed", func() bool { _, label := infer(t, ts.URL, "pets", img); return label == "three" })
 
 	// Broken in place: the version as loaded before goes on.
 	replace(t, filepath.Join(dir, "pets", "3", ModelFile), "broken")
-	eventually(t, "the change refused", func() bool { return strings.Contains(logs.String(), "the same version as loaded before") })
+	waitFor(t, "the change refused", func() bool { return strings.Contains(logs.String(), "the same version as loaded before") })
 	if code, label := infer(t, ts.URL, "pets", img); code != 200 || label != "three" {
 		t.Errorf("with version 3 broken in place: %d %s, want version 3 as loaded before", code, label)
 	}
 	replace(t, filepath.Join(dir, "pets", "3", ModelFile), "label:three")
 
 	putVersion(t, dir, "pets", 4, []byte("dead"))
-	eventually(t, "version 4 refused", func() bool { return strings.Contains(logs.String(), "blank image") })
+	waitFor(t, "version 4 refused", func() bool { return strings.Contains(logs.String(), "blank image") })
 	if code, label := infer(t, ts.URL, "pets", img); code != 200 || label != "three" {
 		t.Errorf("with version 4 unable to run: %d %s", code, label)
 	}
@@ -235,7 +225,7 @@ func TestRepository(t *testing.T) {
 	if err := os.Rename(dir, dir+".away"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the failed scan logged", func() bool { return strings.Contains(logs.String(), "scanning the model repository failed") })
+	waitFor(t, "the failed scan logged", func() bool { return strings.Contains(logs.String(), "scanning the model repository failed") })
 	time.Sleep(100 * time.Millisecond) // a few more scans
 	if n := strings.Count(logs.String(), "scanning the model repository failed"); n != 1 {
 		t.Errorf("the failing scan was logged %d times, want once", n)
@@ -246,16 +236,16 @@ func TestRepository(t *testing.T) {
 	if err := os.Rename(dir+".away", dir); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the scan works again", func() bool { return strings.Contains(logs.String(), "works again") })
+	waitFor(t, "the scan works again", func() bool { return strings.Contains(logs.String(), "works again") })
 
 	if err := os.RemoveAll(filepath.Join(dir, "other")); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "model other gone", func() bool { code, _ := get(t, ts.URL+"/v2/models/other/ready"); return code == 404 })
+	waitFor(t, "model other gone", func() bool { code, _ := get(t, ts.URL+"/v2/models/other/ready"); return code == 404 })
 
 	metrics := func() string { _, b := get(t, ts.URL+"/metrics"); return string(b) }
 	// The series of retired versions go once their sessions are closed, just after.
-	eventually(t, "the metrics of versions no longer served deleted", func() bool {
+	waitFor(t, "the metrics of versions no longer served deleted", func() bool {
 		m := metrics()
 		return !strings.Contains(m, `version="1"`) && !strings.Contains(m, `model="other",version=`)
 	})
@@ -317,12 +307,12 @@ func TestSwapInFlight(t *testing.T) {
 	t.Cleanup(open) // runs before the server's: a failed test does not leave a request waiting
 	slow := make(chan string, 1)
 	go func() { code, label := infer(t, ts.URL, "pets", []byte{1}); slow <- fmt.Sprint(code, " ", label) }()
-	eventually(t, "the slow request in the model", func() bool {
+	waitFor(t, "the slow request in the model", func() bool {
 		return s.snapshot()["pets"][0].refs.Load() == 1
 	})
 	putVersion(t, dir, "pets", 2, []byte("label:two"))
 	// (Not by a request to version 1: it would wait in line behind the slow one.)
-	eventually(t, "version 2 served", func() bool { code, _ := get(t, ts.URL+"/v2/models/pets/versions/2/ready"); return code == 200 })
+	waitFor(t, "version 2 served", func() bool { code, _ := get(t, ts.URL+"/v2/models/pets/versions/2/ready"); return code == 200 })
 	if code, label := infer(t, ts.URL, "pets", []byte{0}); code != 200 || label != "two" {
 		t.Errorf("after the swap: %d %s, want version 2's answer", code, label)
 	}
@@ -422,7 +412,7 @@ func TestSwapUnderLoad(t *testing.T) {
 	for v := 2; v <= 11; v++ {
 		start := time.Now()
 		putVersion(t, dir, "bright", v, models[(v-1)%2])
-		eventually(t, fmt.Sprintf("version %d served", v), func() bool {
+		waitFor(t, fmt.Sprintf("version %d served", v), func() bool {
 			code, _ := get(t, fmt.Sprintf("%s/v2/models/bright/versions/%d/ready", ts.URL, v))
 			return code == 200
 		})
@@ -435,7 +425,7 @@ func TestSwapUnderLoad(t *testing.T) {
 	if failed.Load() != 0 || ok.Load() == 0 {
 		t.Errorf("%d requests answered, %d failed (first: %v)", ok.Load(), failed.Load(), firstFailure.Load())
 	}
-	eventually(t, "10 old versions closed", func() bool { return closers.Load() == 10 })
+	waitFor(t, "10 old versions closed", func() bool { return closers.Load() == 10 })
 	t.Logf("%d requests over 10 swaps, none failed", ok.Load())
 }
 

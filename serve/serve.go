@@ -553,17 +553,31 @@ type upload struct {
 	data []byte
 }
 
-func (s *Server) predict(w http.ResponseWriter, r *http.Request) {
+// begin takes a prediction request in (/v1/predict, the protocol's infer) as far as its
+// headers go: refused while shutting down, and when it declares a body over MaxBytes
+// (before a byte of it is read); else counted in flight until done is called, and its body
+// bounded by MaxBytes.
+func (s *Server) begin(w http.ResponseWriter, r *http.Request) (done func(), ok bool) {
 	if s.isDraining() {
 		s.fail(w, r, refuse(http.StatusServiceUnavailable, "shutting_down", "the server is shutting down"))
-		return
+		return nil, false
 	}
 	s.active.Add(1)
-	defer s.active.Add(-1)
-	if r.ContentLength > s.opts.MaxBytes { // refused before reading a byte of it
+	if r.ContentLength > s.opts.MaxBytes {
+		s.active.Add(-1)
 		s.fail(w, r, refuse(http.StatusRequestEntityTooLarge, "too_large", "request body over %d bytes (Content-Length: %d)", s.opts.MaxBytes, r.ContentLength))
+		return nil, false
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBytes)
+	return func() { s.active.Add(-1) }, true
+}
+
+func (s *Server) predict(w http.ResponseWriter, r *http.Request) {
+	done, ok := s.begin(w, r)
+	if !ok {
 		return
 	}
+	defer done()
 	top, herr := topOf(r)
 	if herr != nil {
 		s.fail(w, r, herr)
@@ -578,7 +592,6 @@ func (s *Server) predict(w http.ResponseWriter, r *http.Request) {
 	// client that may read slowly: a retired version closes without waiting for it.
 	release := sync.OnceFunc(in.release)
 	defer release()
-	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBytes)
 	ups, multi, herr := s.read(r)
 	if herr != nil {
 		s.fail(w, r, herr)

@@ -435,6 +435,17 @@ func load(url, api string, bodies [][]byte, clients int, warmup, d time.Duration
 	from := time.Now().Add(warmup)
 	var mu sync.Mutex
 	res := result{codes: map[int]int{}}
+	contentType, heads := "image/jpeg", make([]string, len(bodies))
+	if api == "v2" { // each photo's inference request, made once
+		contentType = "application/octet-stream"
+		reqs := make([][]byte, len(bodies))
+		for i, b := range bodies {
+			var head int
+			head, reqs[i] = inferBody(b)
+			heads[i] = strconv.Itoa(head)
+		}
+		bodies = reqs
+	}
 	var wg sync.WaitGroup
 	for c := range clients {
 		wg.Add(1)
@@ -445,12 +456,9 @@ func load(url, api string, bodies [][]byte, clients int, warmup, d time.Duration
 			for i := c; ctx.Err() == nil; i += clients {
 				t0 := time.Now()
 				req, _ := http.NewRequestWithContext(ctx, "POST", url, bytes.NewReader(bodies[i%len(bodies)]))
-				req.Header.Set("Content-Type", "image/jpeg")
+				req.Header.Set("Content-Type", contentType)
 				if api == "v2" {
-					head, body := inferBody(bodies[i%len(bodies)])
-					req, _ = http.NewRequestWithContext(ctx, "POST", url, bytes.NewReader(body))
-					req.Header.Set("Content-Type", "application/octet-stream")
-					req.Header.Set(serve.HeaderLength, strconv.Itoa(head))
+					req.Header.Set(serve.HeaderLength, heads[i%len(bodies)])
 				}
 				resp, err := client.Do(req)
 				code := 0
@@ -494,7 +502,8 @@ func inferBody(photo []byte) (int, []byte) {
 		Outputs: []serve.RequestOutput{{Name: serve.OutputLabel}},
 	}
 	head, _ := json.Marshal(req)
-	body := binary.LittleEndian.AppendUint32(append(head, make([]byte, 0, 4+len(photo))...), uint32(len(photo)))
+	body := make([]byte, 0, len(head)+4+len(photo))
+	body = binary.LittleEndian.AppendUint32(append(body, head...), uint32(len(photo)))
 	return len(head), append(body, photo...)
 }
 

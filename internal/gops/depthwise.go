@@ -170,35 +170,46 @@ func (op *depthwiseGradOp) UsePreallocDo(prealloc G.Value, v ...G.Value) (G.Valu
 	return out, nil
 }
 
+// tap is one filter position's share of one output row: the row's n outputs from yo in the
+// output plane meet the input plane at xo, xo+stride, ... with weight k of the filter.
+type tap struct{ k, yo, xo, n int }
+
+// taps lists the taps of g's planes, the padding cut off: the same for every plane.
+func (g geom) taps() []tap {
+	var ts []tap
+	for i := range g.kh {
+		for j := range g.kw {
+			lo, hi := span(g.ow, g.w, g.pad, g.stride, j)
+			if lo >= hi {
+				continue
+			}
+			for oy := range g.oh {
+				if iy := oy*g.stride - g.pad + i; iy >= 0 && iy < g.h {
+					ts = append(ts, tap{k: i*g.kw + j, yo: oy*g.ow + lo, xo: iy*g.w + lo*g.stride - g.pad + j, n: hi - lo})
+				}
+			}
+		}
+	}
+	return ts
+}
+
 // depthwiseForward writes y = x ⊛ w, plane by plane.
 func depthwiseForward(g geom, x, w, y []float32) {
-	hw := g.h * g.w
+	hw, taps := g.h*g.w, g.taps()
 	parallel(g.n*g.c, func(_, p int) {
-		c := p % g.c
-		xp, yp, wc := x[p*hw:][:hw], y[p*g.ohw:][:g.ohw], w[c*g.k:][:g.k]
+		xp, yp, wc := x[p*hw:][:hw], y[p*g.ohw:][:g.ohw], w[p%g.c*g.k:][:g.k]
 		clear(yp)
-		for i := range g.kh {
-			for j := range g.kw {
-				v := wc[i*g.kw+j]
-				lo, hi := span(g.ow, g.w, g.pad, g.stride, j)
-				for oy := range g.oh {
-					iy := oy*g.stride - g.pad + i
-					if iy < 0 || iy >= g.h || lo >= hi {
-						continue
-					}
-					yr := yp[oy*g.ow+lo : oy*g.ow+hi]
-					xr := xp[iy*g.w:][:g.w]
-					if g.stride == 1 {
-						xs := xr[lo-g.pad+j:][:len(yr)]
-						for t := range yr {
-							yr[t] += v * xs[t]
-						}
-						continue
-					}
-					for t := range yr {
-						yr[t] += v * xr[(lo+t)*g.stride-g.pad+j]
-					}
+		for _, t := range taps {
+			v, yr := wc[t.k], yp[t.yo:][:t.n]
+			if g.stride == 1 {
+				xr := xp[t.xo:][:t.n]
+				for u := range yr {
+					yr[u] += v * xr[u]
 				}
+				continue
+			}
+			for u := range yr {
+				yr[u] += v * xp[t.xo+u*g.stride]
 			}
 		}
 	})
@@ -206,33 +217,21 @@ func depthwiseForward(g geom, x, w, y []float32) {
 
 // depthwiseBackwardData writes dx, the gradient of x, from dy, plane by plane.
 func depthwiseBackwardData(g geom, w, dy, dx []float32) {
-	hw := g.h * g.w
+	hw, taps := g.h*g.w, g.taps()
 	parallel(g.n*g.c, func(_, p int) {
-		c := p % g.c
-		dxp, dyp, wc := dx[p*hw:][:hw], dy[p*g.ohw:][:g.ohw], w[c*g.k:][:g.k]
+		dxp, dyp, wc := dx[p*hw:][:hw], dy[p*g.ohw:][:g.ohw], w[p%g.c*g.k:][:g.k]
 		clear(dxp)
-		for i := range g.kh {
-			for j := range g.kw {
-				v := wc[i*g.kw+j]
-				lo, hi := span(g.ow, g.w, g.pad, g.stride, j)
-				for oy := range g.oh {
-					iy := oy*g.stride - g.pad + i
-					if iy < 0 || iy >= g.h || lo >= hi {
-						continue
-					}
-					dr := dyp[oy*g.ow+lo : oy*g.ow+hi]
-					xr := dxp[iy*g.w:][:g.w]
-					if g.stride == 1 {
-						xs := xr[lo-g.pad+j:][:len(dr)]
-						for t := range dr {
-							xs[t] += v * dr[t]
-						}
-						continue
-					}
-					for t := range dr {
-						xr[(lo+t)*g.stride-g.pad+j] += v * dr[t]
-					}
+		for _, t := range taps {
+			v, dr := wc[t.k], dyp[t.yo:][:t.n]
+			if g.stride == 1 {
+				xr := dxp[t.xo:][:t.n]
+				for u := range dr {
+					xr[u] += v * dr[u]
 				}
+				continue
+			}
+			for u := range dr {
+				dxp[t.xo+u*g.stride] += v * dr[u]
 			}
 		}
 	})
@@ -241,35 +240,18 @@ func depthwiseBackwardData(g geom, w, dy, dx []float32) {
 // depthwiseBackwardFilter writes dw, the gradient of w: for each channel, the sum over its
 // planes in image order, in float64.
 func depthwiseBackwardFilter(g geom, x, dy, dw []float32) {
-	hw := g.h * g.w
+	hw, taps := g.h*g.w, g.taps()
 	parallel(g.c, func(_, c int) {
-		var acc [64]float64
-		var sums []float64
-		if g.k <= len(acc) {
-			sums = acc[:g.k]
-		} else {
-			sums = make([]float64, g.k)
-		}
+		sums := make([]float64, g.k)
 		for n := range g.n {
 			p := n*g.c + c
 			xp, dyp := x[p*hw:][:hw], dy[p*g.ohw:][:g.ohw]
-			for i := range g.kh {
-				for j := range g.kw {
-					lo, hi := span(g.ow, g.w, g.pad, g.stride, j)
-					var s float32
-					for oy := range g.oh {
-						iy := oy*g.stride - g.pad + i
-						if iy < 0 || iy >= g.h || lo >= hi {
-							continue
-						}
-						dr := dyp[oy*g.ow+lo : oy*g.ow+hi]
-						xr := xp[iy*g.w:][:g.w]
-						for t := range dr {
-							s += dr[t] * xr[(lo+t)*g.stride-g.pad+j]
-						}
-					}
-					sums[i*g.kw+j] += float64(s)
+			for _, t := range taps {
+				var s float32
+				for u, d := range dyp[t.yo:][:t.n] {
+					s += d * xp[t.xo+u*g.stride]
 				}
+				sums[t.k] += float64(s)
 			}
 		}
 		for k, s := range sums {
